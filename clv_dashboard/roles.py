@@ -1,0 +1,74 @@
+"""The three roles and their permissions, declared once.
+
+Executives view the board and the API; analysts also upload and manage imports; admins also
+edit assumptions, API tokens and users. Views check permissions, never group names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EXECUTIVE = "Executive"
+ANALYST = "Analyst"
+ADMIN = "Admin"
+
+_EXECUTIVE_PERMS = [
+    "metrics.view_board",
+    "metrics.view_monthlysnapshot",
+    "metrics.view_assumptionset",
+    "metrics.view_customerprediction",
+]
+_ANALYST_PERMS = [
+    *_EXECUTIVE_PERMS,
+    "customers.manage_imports",
+    "customers.view_importjob",
+    "customers.add_importjob",
+    "customers.delete_importjob",
+    "customers.view_customer",
+    "customers.view_transaction",
+    "customers.view_costentry",
+]
+_ADMIN_PERMS = [
+    *_ANALYST_PERMS,
+    "metrics.change_assumptions",
+    "metrics.add_assumptionset",
+    "metrics.view_recomputerun",
+    "metrics.view_predictivefit",
+    "metrics.add_apitoken",
+    "metrics.change_apitoken",
+    "metrics.delete_apitoken",
+    "metrics.view_apitoken",
+    "customers.change_customer",
+    "auth.add_user",
+    "auth.change_user",
+    "auth.delete_user",
+    "auth.view_user",
+    "auth.view_group",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    EXECUTIVE: _EXECUTIVE_PERMS,
+    ANALYST: _ANALYST_PERMS,
+    ADMIN: _ADMIN_PERMS,
+}
+
+
+def sync_role_groups(*, group_model: Any, permission_model: Any) -> None:
+    """Create the role groups and give each exactly its declared permissions (idempotent).
+
+    Takes the model classes so that the data migration can pass its historical models."""
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        wanted = []
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            found = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if found is not None:
+                wanted.append(found)
+        group.permissions.set(wanted)
+
+
+def sync_role_groups_after_migrate(**kwargs: Any) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    sync_role_groups(group_model=Group, permission_model=Permission)

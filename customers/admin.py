@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from .models import CostEntry, Customer, ImportJob, Transaction
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "name", "region", "product_line", "business_unit", "acquisition_channel"]
+    search_fields = ["external_id", "name"]
+    list_filter = ["region", "product_line", "business_unit", "acquisition_channel"]
+
+
+@admin.register(Transaction)
+class TransactionAdmin(admin.ModelAdmin):
+    list_display = ["order_id", "customer", "order_date", "revenue", "cost", "import_job"]
+    raw_id_fields = ["customer", "import_job"]
+    date_hierarchy = "order_date"
+    show_full_result_count = False
+
+
+@admin.register(CostEntry)
+class CostEntryAdmin(admin.ModelAdmin):
+    list_display = ["month", "kind", "amount", "segment_dimension", "segment_value", "import_job"]
+    list_filter = ["kind", "segment_dimension"]
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ["pk", "kind", "original_name", "status", "rows_written", "created_by", "created_at"]
+    list_filter = ["kind", "status"]
+    readonly_fields = [f.name for f in ImportJob._meta.fields]

@@ -1,0 +1,149 @@
+"""Customers, their transactions and cost entries, and the imports they came from."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class SegmentDimension(models.TextChoices):
+    """The customer attributes that segment the board. Values are Customer field names."""
+
+    REGION = "region", _("Region")
+    PRODUCT_LINE = "product_line", _("Product line")
+    BUSINESS_UNIT = "business_unit", _("Business unit")
+    ACQUISITION_CHANNEL = "acquisition_channel", _("Acquisition channel")
+
+
+# Customers without a value for a dimension belong to this segment (METRICS.md, Segments).
+UNASSIGNED = "unassigned"
+
+
+class ImportJob(models.Model):
+    class Kind(models.TextChoices):
+        TRANSACTIONS = "transactions", _("Transactions")
+        CUSTOMERS = "customers", _("Customers")
+        COSTS = "costs", _("Costs")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Loaded")
+        REJECTED = "rejected", _("Refused")
+        FAILED = "failed", _("Failed")
+        UNDONE = "undone", _("Undone")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    original_name = models.CharField(max_length=255)
+    # Path of the stored upload, relative to MEDIA_ROOT, under a generated name.
+    stored_file = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size_bytes = models.BigIntegerField(default=0)
+    # Choices made at upload: skip_invalid, date_order, column mapping.
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="percent")
+    rows_total = models.BigIntegerField(default=0)
+    rows_parsed = models.BigIntegerField(default=0)
+    rows_written = models.BigIntegerField(default=0)
+    rows_invalid = models.BigIntegerField(default=0)
+    rows_skipped = models.BigIntegerField(default=0)
+    message = models.TextField(blank=True)
+    # The first errors, for the page; the full report is a CSV file next to the upload.
+    error_report = models.JSONField(default=list, blank=True)
+    error_report_file = models.CharField(max_length=255, blank=True)
+    detected = models.JSONField(default=dict, blank=True, help_text="encoding, delimiter, columns")
+    celery_task_id = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [("manage_imports", "Can upload data files and manage imports")]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.original_name}"
+
+
+class Customer(models.Model):
+    external_id = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    # Segment attributes; blank means "unassigned".
+    region = models.CharField(max_length=100, blank=True, db_index=True)
+    product_line = models.CharField(max_length=100, blank=True, db_index=True)
+    business_unit = models.CharField(max_length=100, blank=True, db_index=True)
+    acquisition_channel = models.CharField(max_length=100, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["external_id"]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Transaction(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="transactions")
+    # Blank when the source file had no order ids; otherwise unique across the data.
+    order_id = models.CharField(max_length=100, blank=True, default="")
+    order_date = models.DateField()
+    # Negative revenue is a refund or return.
+    revenue = models.DecimalField(max_digits=18, decimal_places=2)
+    # Cost of goods; null when the source did not carry it (the default margin rate applies).
+    cost = models.DecimalField(null=True, blank=True, max_digits=18, decimal_places=2)
+    import_job = models.ForeignKey(
+        ImportJob, null=True, blank=True, on_delete=models.CASCADE, related_name="transactions"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order_id"], condition=~Q(order_id=""), name="transaction_order_id_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["order_date"]),
+            models.Index(fields=["customer", "order_date"]),
+            models.Index(fields=["import_job"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.order_date} {self.revenue}"
+
+
+class CostEntry(models.Model):
+    class Kind(models.TextChoices):
+        ACQUISITION = "acquisition", _("Acquisition")
+        RETENTION = "retention", _("Retention")
+
+    month = models.DateField(help_text="first day of the month")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    # Both blank for a company-wide cost; otherwise the one segment the cost belongs to.
+    segment_dimension = models.CharField(max_length=30, choices=SegmentDimension.choices, blank=True)
+    segment_value = models.CharField(max_length=100, blank=True)
+    import_job = models.ForeignKey(
+        ImportJob, null=True, blank=True, on_delete=models.CASCADE, related_name="cost_entries"
+    )
+
+    class Meta:
+        verbose_name_plural = "cost entries"
+        constraints = [
+            # A newer file's figure for the same month, kind and segment replaces the older one.
+            models.UniqueConstraint(
+                fields=["month", "kind", "segment_dimension", "segment_value"],
+                name="cost_entry_natural_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["import_job"])]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.kind} {self.amount}"

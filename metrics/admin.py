@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from .models import ApiToken, AssumptionSet, MonthlySnapshot, PredictiveFit, RecomputeRun
+
+
+@admin.register(AssumptionSet)
+class AssumptionSetAdmin(admin.ModelAdmin):
+    """Read-only here: assumptions change through the assumptions page, which versions them."""
+
+    list_display = ["version", "annual_discount_rate", "activity_window_months", "retention_source", "created_by", "created_at"]
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(MonthlySnapshot)
+class MonthlySnapshotAdmin(admin.ModelAdmin):
+    list_display = ["month", "scope_dimension", "scope_value", "customers_end", "clv", "customer_equity", "assumption_set"]
+    list_filter = ["scope_dimension"]
+    show_full_result_count = False
+
+
+@admin.register(RecomputeRun)
+class RecomputeRunAdmin(admin.ModelAdmin):
+    list_display = ["pk", "trigger", "status", "from_month", "duration_seconds", "created_at"]
+
+
+@admin.register(PredictiveFit)
+class PredictiveFitAdmin(admin.ModelAdmin):
+    list_display = ["pk", "status", "data_date", "n_customers", "bgnbd_log_likelihood", "started_at"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "user", "name", "created_at", "last_used_at", "revoked"]
+    readonly_fields = ["key_hash", "prefix", "last_used_at"]

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class MetricsConfig(AppConfig):
+    name = "metrics"
+    verbose_name = _("Customer equity metrics")
+
+    def ready(self) -> None:
+        from clv_dashboard.roles import sync_role_groups_after_migrate
+
+        # Keeps the role groups' permissions in step with models added after the data migration.
+        post_migrate.connect(sync_role_groups_after_migrate, sender=self)

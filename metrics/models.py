@@ -1,0 +1,236 @@
+"""Assumptions, monthly snapshots and the per-customer predictions (see ../shared/METRICS.md)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Customer
+
+# The scope of the whole company; a segment's scope is (dimension, value).
+COMPANY = "company"
+
+
+class RetentionSource(models.TextChoices):
+    MEASURED = "measured", _("measured")
+    ASSUMED = "assumed", _("assumed")
+
+
+class AssumptionSet(models.Model):
+    """One version of the assumptions; never edited, a change makes a new version."""
+
+    version = models.PositiveIntegerField(unique=True)
+    annual_discount_rate = models.DecimalField(
+        default=Decimal("0.10"), validators=[MinValueValidator(0), MaxValueValidator(1)], max_digits=9, decimal_places=6
+    )
+    activity_window_months = models.PositiveSmallIntegerField(
+        default=12, validators=[MinValueValidator(1), MaxValueValidator(60)]
+    )
+    retention_source = models.CharField(
+        max_length=10, choices=RetentionSource.choices, default=RetentionSource.MEASURED
+    )
+    assumed_monthly_retention = models.DecimalField(
+        default=Decimal("0.90"), validators=[MinValueValidator(0), MaxValueValidator(1)], max_digits=9, decimal_places=6
+    )
+    smoothing_window_months = models.PositiveSmallIntegerField(
+        default=12, validators=[MinValueValidator(1), MaxValueValidator(60)]
+    )
+    default_gross_margin_rate = models.DecimalField(
+        default=Decimal("0.30"), validators=[MinValueValidator(0), MaxValueValidator(1)], max_digits=9, decimal_places=6
+    )
+    # Horizon H of the per-customer predicted CLV.
+    prediction_horizon_months = models.PositiveSmallIntegerField(
+        default=36, validators=[MinValueValidator(1), MaxValueValidator(120)]
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField()
+
+    class Meta:
+        ordering = ["-version"]
+        get_latest_by = "version"
+        permissions = [("change_assumptions", "Can change the assumptions")]
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+
+class RecomputeRun(models.Model):
+    """One recompute of the snapshots: when, why, how long, and how it ended."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Done")
+        FAILED = "failed", _("Failed")
+
+    trigger = models.CharField(max_length=30, default="manual")
+    from_month = models.DateField(null=True, blank=True)
+    assumption_set = models.ForeignKey(AssumptionSet, null=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    scopes_total = models.PositiveIntegerField(default=0)
+    scopes_done = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    celery_task_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"recompute #{self.pk} {self.status}"
+
+
+class MonthlySnapshot(models.Model):
+    """Every metric of METRICS.md for one month and one scope."""
+
+    month = models.DateField(help_text="first day of the month")
+    scope_dimension = models.CharField(max_length=30, default=COMPANY)
+    scope_value = models.CharField(max_length=100, blank=True, default="")
+
+    customers_start = models.IntegerField()
+    customers_end = models.IntegerField()
+    new_customers = models.IntegerField()
+    retained_customers = models.IntegerField()
+    reactivated_customers = models.IntegerField()
+    churned_customers = models.IntegerField()
+    monthly_retention = models.FloatField(null=True, blank=True)
+    revenue = models.DecimalField(max_digits=22, decimal_places=2)
+    gross_margin = models.DecimalField(max_digits=22, decimal_places=2)
+    retention_rate = models.FloatField()
+    retention_source = models.CharField(max_length=10, choices=RetentionSource.choices)
+    margin_per_customer = models.DecimalField(max_digits=18, decimal_places=2)
+    clv = models.DecimalField(max_digits=18, decimal_places=2)
+    customer_equity = models.DecimalField(max_digits=22, decimal_places=2)
+    acquisition_cost = models.DecimalField(max_digits=22, decimal_places=2)
+    retention_cost = models.DecimalField(max_digits=22, decimal_places=2)
+    acquisition_equity = models.DecimalField(max_digits=22, decimal_places=2)
+    retention_equity = models.DecimalField(max_digits=22, decimal_places=2)
+    cac = models.DecimalField(null=True, blank=True, max_digits=18, decimal_places=2)
+    clv_to_cac = models.FloatField(null=True, blank=True)
+
+    assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.PROTECT, related_name="snapshots")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["scope_dimension", "scope_value", "month"]
+        permissions = [("view_board", "Can view the equity board and the API")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "scope_dimension", "scope_value"], name="snapshot_month_scope_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["scope_dimension", "scope_value", "month"])]
+
+    def __str__(self) -> str:
+        scope = self.scope_dimension if not self.scope_value else f"{self.scope_dimension}={self.scope_value}"
+        return f"{self.month:%Y-%m} {scope}"
+
+
+class CohortCell(models.Model):
+    """Cohort retention: customers by first-purchase month and months since, for one scope."""
+
+    scope_dimension = models.CharField(max_length=30, default=COMPANY)
+    scope_value = models.CharField(max_length=100, blank=True, default="")
+    cohort_month = models.DateField()
+    months_since = models.PositiveSmallIntegerField()
+    cohort_size = models.IntegerField()
+    # Active at the close of the month (METRICS.md's definition, with the activity window).
+    active_customers = models.IntegerField()
+    # Made a purchase in that very month.
+    purchasing_customers = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope_dimension", "scope_value", "cohort_month", "months_since"],
+                name="cohort_cell_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope_dimension}={self.scope_value} {self.cohort_month:%Y-%m}+{self.months_since}"
+
+
+class ApiToken(models.Model):
+    """A per-user API token an admin issues; only its SHA-256 is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, help_text="first characters, to recognise a token")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
+class PredictiveFit(models.Model):
+    """One fit of the BG/NBD and Gamma-Gamma models with the data date and assumptions used."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Done")
+        FAILED = "failed", _("Failed")
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    data_date = models.DateField(null=True, blank=True)
+    assumption_set = models.ForeignKey(AssumptionSet, null=True, on_delete=models.PROTECT, related_name="+")
+    n_customers = models.IntegerField(default=0)
+    n_repeat_customers = models.IntegerField(default=0)
+    bgnbd_r = models.FloatField(null=True, blank=True)
+    bgnbd_alpha = models.FloatField(null=True, blank=True)
+    bgnbd_a = models.FloatField(null=True, blank=True)
+    bgnbd_b = models.FloatField(null=True, blank=True)
+    bgnbd_log_likelihood = models.FloatField(null=True, blank=True)
+    gg_p = models.FloatField(null=True, blank=True)
+    gg_q = models.FloatField(null=True, blank=True)
+    gg_gamma = models.FloatField(null=True, blank=True)
+    gg_log_likelihood = models.FloatField(null=True, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"fit #{self.pk} {self.status}"
+
+
+class CustomerPrediction(models.Model):
+    """The latest prediction for one customer; replaced by each successful fit."""
+
+    class Tier(models.TextChoices):
+        GOLD = "gold", _("Gold")
+        SILVER = "silver", _("Silver")
+        BRONZE = "bronze", _("Bronze")
+        AT_RISK = "at_risk", _("At risk")
+        UNPROFITABLE = "unprofitable", _("Unprofitable")
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="prediction")
+    fit = models.ForeignKey(PredictiveFit, on_delete=models.CASCADE, related_name="predictions")
+    p_alive = models.FloatField()
+    expected_purchases_12m = models.FloatField()
+    expected_spend = models.DecimalField(max_digits=18, decimal_places=2)
+    predicted_clv = models.DecimalField(max_digits=18, decimal_places=2)
+    historic_margin = models.DecimalField(max_digits=18, decimal_places=2)
+    tier = models.CharField(max_length=20, choices=Tier.choices, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-predicted_clv"]), models.Index(fields=["p_alive"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.tier}"

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from clv_dashboard.placeholder import placeholder
+
+app_name = "predictive"
+urlpatterns = [
+    path("", placeholder, name="list"),
+]
