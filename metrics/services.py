@@ -2,9 +2,80 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
+import os
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
 
-from django.db import transaction
+import pandas as pd
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .calculations import MonthMetrics, month_from_index, month_index, segment_costs, snapshot_metrics
+from .models import COMPANY, AssumptionSet, CohortCell, MonthlySnapshot, RecomputeRun
+from .selectors import (
+    DIMENSIONS,
+    assumptions_values,
+    cost_entries_by_scope,
+    dimension_aggregates,
+    transactions_month_range,
+)
+
+logger = logging.getLogger(__name__)
+
+ERROR_NOTE_REQUIRED = "Say why the assumptions change: the note is required."
+ERROR_RUN_NOT_RUNNING = "Recompute run #{pk} is {status}, not running."
+CENT = Decimal("0.01")
+SNAPSHOT_FIELDS = [
+    "customers_start", "customers_end", "new_customers", "retained_customers", "reactivated_customers",
+    "churned_customers", "monthly_retention", "revenue", "gross_margin", "retention_rate", "retention_source",
+    "margin_per_customer", "clv", "customer_equity", "acquisition_cost", "retention_cost", "acquisition_equity",
+    "retention_equity", "cac", "clv_to_cac",
+]
+MONEY_FIELDS = {
+    "revenue", "gross_margin", "margin_per_customer", "clv", "customer_equity", "acquisition_cost",
+    "retention_cost", "acquisition_equity", "retention_equity", "cac",
+}
+# Fault injection for the crash test: when set to a file path, the recompute of a scope group
+# creates that file after writing its rows, inside the transaction, and waits there.
+PAUSE_ENV = "CLV_RECOMPUTE_PAUSE_FILE"
+_local_locks: dict[str, threading.Lock] = {}
+
+
+# --- Assumptions ------------------------------------------------------------------------------
+
+
+def assumptions_record(*, user: Any, note: str, recompute: bool = True, **values: Any) -> AssumptionSet:
+    """Store a new version of the assumptions (never edit an old one) and ask for a recompute."""
+    if not note or not note.strip():
+        raise ValueError(ERROR_NOTE_REQUIRED)
+    with transaction.atomic():
+        latest = AssumptionSet.objects.select_for_update().order_by("-version").first()
+        base = {
+            f: getattr(latest, f)
+            for f in ["annual_discount_rate", "activity_window_months", "retention_source",
+                      "assumed_monthly_retention", "smoothing_window_months", "default_gross_margin_rate",
+                      "prediction_horizon_months"]
+        } if latest else {}
+        base.update(values)
+        created = AssumptionSet(version=(latest.version + 1) if latest else 1, created_by=user, note=note.strip(), **base)
+        created.full_clean()
+        created.save()
+        if recompute:
+            snapshots_request_recompute(trigger="assumptions")
+    return created
+
+
+# --- Recompute --------------------------------------------------------------------------------
 
 
 def snapshots_request_recompute(*, from_month: dt.date | None = None, trigger: str) -> None:
@@ -13,3 +84,213 @@ def snapshots_request_recompute(*, from_month: dt.date | None = None, trigger: s
 
     kwargs = {"from_month": from_month.isoformat() if from_month else None, "trigger": trigger}
     transaction.on_commit(lambda: recompute_snapshots.delay(**kwargs))
+
+
+def recompute_run_create(*, trigger: str, from_month: dt.date | None = None, celery_task_id: str = "") -> RecomputeRun:
+    return RecomputeRun.objects.create(
+        trigger=trigger[:30],
+        from_month=from_month.replace(day=1) if from_month else None,
+        celery_task_id=celery_task_id,
+    )
+
+
+def recompute_run_start(*, run: RecomputeRun) -> RecomputeRun:
+    """Claim the run: PENDING -> RUNNING with the assumptions in force now (idempotent)."""
+    assumption_set = AssumptionSet.objects.latest()
+    RecomputeRun.objects.filter(pk=run.pk, status=RecomputeRun.Status.PENDING).update(
+        status=RecomputeRun.Status.RUNNING, started_at=timezone.now(), assumption_set=assumption_set,
+        scopes_total=len(DIMENSIONS), scopes_done=0,
+    )
+    # Runs left RUNNING by a worker that died long ago are recorded as failed.
+    stale = timezone.now() - dt.timedelta(seconds=int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 3600)))
+    RecomputeRun.objects.filter(status=RecomputeRun.Status.RUNNING, started_at__lt=stale).exclude(pk=run.pk).update(
+        status=RecomputeRun.Status.FAILED, message="abandoned: its worker stopped", finished_at=timezone.now()
+    )
+    run.refresh_from_db()
+    return run
+
+
+def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status.SUCCEEDED, message: str = "") -> RecomputeRun:
+    run.refresh_from_db()
+    if run.status != RecomputeRun.Status.RUNNING:
+        return run
+    now = timezone.now()
+    run.status = status
+    run.finished_at = now
+    run.duration_seconds = (now - run.started_at).total_seconds() if run.started_at else None
+    if message:
+        run.message = message[:2000]
+    run.save(update_fields=["status", "finished_at", "duration_seconds", "message"])
+    if status == RecomputeRun.Status.SUCCEEDED and getattr(settings, "CLV_FIT_AFTER_RECOMPUTE", True):
+        from metrics.predictive.tasks import fit_clv_models
+
+        trigger = f"recompute:{run.pk}"
+        transaction.on_commit(lambda: fit_clv_models.delay(trigger=trigger))
+    return run
+
+
+@contextlib.contextmanager
+def _scope_lock(dimension: str) -> Iterator[None]:
+    """Hold the lock of one scope group for the rest of the current transaction.
+
+    PostgreSQL: a transaction-level advisory lock, released by commit, rollback or a dropped
+    connection (a killed worker never leaves it held). SQLite (the demo): a process lock; SQLite
+    itself lets one writer at a time."""
+    if connection.vendor == "postgresql":
+        key = zlib.crc32(f"clv-recompute:{dimension}".encode())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        yield
+    else:
+        lock = _local_locks.setdefault(dimension, threading.Lock())
+        with lock:
+            yield
+
+
+def _money(value: float | None) -> Decimal | None:
+    if value is None:
+        return None
+    return Decimal(repr(float(value))).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _snapshot_row(*, metrics: MonthMetrics, dimension: str, scope: str, assumption_set: AssumptionSet,
+                  computed_at: dt.datetime) -> MonthlySnapshot:
+    values: dict[str, Any] = {}
+    for field in SNAPSHOT_FIELDS:
+        value = getattr(metrics, field)
+        values[field] = _money(value) if field in MONEY_FIELDS else value
+    return MonthlySnapshot(
+        month=month_from_index(metrics.month), scope_dimension=dimension, scope_value=scope,
+        assumption_set=assumption_set, computed_at=computed_at, **values,
+    )
+
+
+def _pause_for_fault_injection() -> None:
+    path = os.environ.get(PAUSE_ENV)
+    if path:
+        Path(path).write_text(str(os.getpid()))
+        time.sleep(float(os.environ.get("CLV_RECOMPUTE_PAUSE_SECONDS", "120")))
+
+
+def snapshots_recompute_dimension(*, run: RecomputeRun, dimension: str) -> int:
+    """Recompute the snapshots and cohort cells of one scope group (the company or one segment
+    dimension) in one transaction, under that group's lock. Returns the snapshots written.
+
+    1. Aggregate in SQL (selectors.dimension_aggregates); costs per scope in cents.
+    2. Formulas per scope (calculations.snapshot_metrics).
+    3. Upsert on the natural keys; delete rows of this group that no longer exist
+       (a month or scope gone after an undo), all in the same transaction."""
+    if run.status != RecomputeRun.Status.RUNNING:
+        raise ValueError(ERROR_RUN_NOT_RUNNING.format(pk=run.pk, status=run.status))
+    assumption_set = run.assumption_set or AssumptionSet.objects.latest()
+    assumptions = assumptions_values(assumption_set=assumption_set)
+    from_index = month_index(run.from_month) if run.from_month else None
+    computed_at = timezone.now()
+    written = 0
+    with transaction.atomic(), _scope_lock(dimension):
+        data_range = transactions_month_range()
+        if data_range is None:
+            MonthlySnapshot.objects.filter(scope_dimension=dimension).delete()
+            CohortCell.objects.filter(scope_dimension=dimension).delete()
+        else:
+            if from_index is not None and from_index <= data_range.first_month:
+                from_index = None
+            written = _recompute_dimension_rows(
+                dimension=dimension, assumptions_set=assumption_set, assumptions=assumptions,
+                data_range=data_range, from_index=from_index, computed_at=computed_at,
+            )
+        _pause_for_fault_injection()
+    RecomputeRun.objects.filter(pk=run.pk).update(scopes_done=F("scopes_done") + 1)
+    return written
+
+
+def _recompute_dimension_rows(*, dimension: str, assumptions_set: AssumptionSet, assumptions: Any,
+                              data_range: Any, from_index: int | None, computed_at: dt.datetime) -> int:
+    first, last = data_range.first_month, data_range.last_month
+    aggregates = dimension_aggregates(
+        dimension=dimension, assumptions=assumptions, data_range=data_range, from_month=from_index
+    )
+    months = aggregates.months
+    tagged, untagged = cost_entries_by_scope(dimension=dimension, first_month=aggregates.months_from, last_month=last)
+    # Segments that only have tagged costs (no customer carries the value) still get a row,
+    # so a dimension's costs add up to what was spent on it.
+    known = set(months["scope"]) if len(months) else set()
+    extra = sorted({scope for scope, _m, _k in tagged} - known)
+    if extra:
+        span = range(aggregates.months_from, last + 1)
+        filler = pd.DataFrame(
+            [(s, m, 0, 0, 0, 0, 0.0, 0.0) for s in extra for m in span], columns=list(months.columns)
+        )
+        months = pd.concat([months, filler], ignore_index=True) if len(months) else filler
+    months = months.sort_values(["scope", "month"], kind="stable").reset_index(drop=True)
+    months["customers_start"] = (
+        months["customers_end"] - months["new_customers"] - months["reactivated_customers"] + months["churned_customers"]
+    )
+    costs = segment_costs(weights=months, tagged=tagged, untagged={} if dimension == COMPANY else untagged)
+    months["acquisition_cost"] = costs["acquisition_cost"].to_numpy() / 100.0
+    months["retention_cost"] = costs["retention_cost"].to_numpy() / 100.0
+
+    keep_from = from_index if from_index is not None else first
+    rows: list[MonthlySnapshot] = []
+    for scope, frame in months.groupby("scope", sort=True):
+        for metrics in snapshot_metrics(frame, assumptions=assumptions, first_data_month=first):
+            if metrics.month >= keep_from:
+                rows.append(_snapshot_row(metrics=metrics, dimension=dimension, scope=str(scope),
+                                          assumption_set=assumptions_set, computed_at=computed_at))
+    MonthlySnapshot.objects.bulk_create(
+        rows, batch_size=2000, update_conflicts=True,
+        unique_fields=["month", "scope_dimension", "scope_value"],
+        update_fields=[*SNAPSHOT_FIELDS, "assumption_set", "computed_at"],
+    )
+    # Rows of this group in the recomputed months that were not rewritten are gone from the data.
+    stale = MonthlySnapshot.objects.filter(scope_dimension=dimension).exclude(computed_at=computed_at)
+    if from_index is not None:
+        stale = stale.filter(month__gte=month_from_index(from_index))
+    stale.delete()
+    _write_cohort_cells(dimension=dimension, cohorts=aggregates.cohorts, from_index=from_index)
+    return len(rows)
+
+
+def _write_cohort_cells(*, dimension: str, cohorts: pd.DataFrame, from_index: int | None) -> None:
+    cells = [
+        CohortCell(
+            scope_dimension=dimension, scope_value=scope, cohort_month=month_from_index(int(c)),
+            months_since=int(m) - int(c), cohort_size=int(size), active_customers=int(active),
+            purchasing_customers=int(buying),
+        )
+        for scope, c, m, size, active, buying in cohorts.itertuples(index=False, name=None)
+    ]
+    CohortCell.objects.bulk_create(
+        cells, batch_size=5000, update_conflicts=True,
+        unique_fields=["scope_dimension", "scope_value", "cohort_month", "months_since"],
+        update_fields=["cohort_size", "active_customers", "purchasing_customers"],
+    )
+    wanted = {(cell.scope_value, cell.cohort_month, cell.months_since) for cell in cells}
+    existing = CohortCell.objects.filter(scope_dimension=dimension).values_list(
+        "pk", "scope_value", "cohort_month", "months_since"
+    )
+    stale = []
+    for pk, scope, cohort_month, since in existing.iterator(chunk_size=5000):
+        calendar = month_index(cohort_month) + since
+        if (scope, cohort_month, since) not in wanted and (from_index is None or calendar >= from_index):
+            stale.append(pk)
+    for i in range(0, len(stale), 5000):
+        CohortCell.objects.filter(pk__in=stale[i : i + 5000]).delete()
+
+
+def snapshots_recompute(
+    *, from_month: dt.date | None = None, trigger: str, run: RecomputeRun | None = None
+) -> RecomputeRun:
+    """Recompute every snapshot and cohort cell, for the company and every segment, now.
+
+    From `from_month` on when given (earlier months are kept); the whole history otherwise."""
+    if run is None:
+        run = recompute_run_create(trigger=trigger, from_month=from_month)
+    run = recompute_run_start(run=run)
+    try:
+        for dimension in DIMENSIONS:
+            snapshots_recompute_dimension(run=run, dimension=dimension)
+    except Exception as exc:
+        recompute_run_finish(run=run, status=RecomputeRun.Status.FAILED, message=str(exc))
+        raise
+    return recompute_run_finish(run=run)

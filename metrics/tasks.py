@@ -1,8 +1,85 @@
+"""Celery adapters around the recompute services.
+
+recompute_snapshots creates (or, on a retry, finds) a RecomputeRun, claims it, and fans the
+work out as a chord: one recompute_snapshots_scope task per scope group (the company and each
+segment dimension), then recompute_snapshots_finish, which records the outcome and enqueues
+the predictive fit. Each scope task writes its group in one transaction under that group's
+lock, so a crash leaves the previous rows of that group intact and a rerun completes."""
+
 from __future__ import annotations
 
-from celery import shared_task
+import datetime as dt
+import logging
+from typing import Any
+
+from celery import chord, shared_task
+from django.db import InterfaceError, OperationalError, close_old_connections
+
+from . import services
+from .models import RecomputeRun
+from .selectors import DIMENSIONS
+
+logger = logging.getLogger(__name__)
+
+# A lost database connection is worth retrying; everything else is a real failure.
+RETRY_ON = (OperationalError, InterfaceError)
+RETRY_OPTIONS: dict[str, Any] = {
+    "autoretry_for": RETRY_ON,
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
 
 
-@shared_task(name="metrics.tasks.recompute_snapshots")
-def recompute_snapshots(*, from_month: str | None = None, trigger: str = "manual") -> None:
-    """Recompute the monthly snapshots (being built)."""
+@shared_task(name="metrics.tasks.recompute_snapshots", bind=True, **RETRY_OPTIONS)
+def recompute_snapshots(self: Any, *, from_month: str | None = None, trigger: str = "manual") -> int:
+    """Recompute all snapshots (or from a month on) for the company and every segment."""
+    close_old_connections()
+    task_id = self.request.id or ""
+    run = RecomputeRun.objects.filter(celery_task_id=task_id).first() if task_id else None
+    if run is None:
+        run = services.recompute_run_create(
+            trigger=trigger, from_month=dt.date.fromisoformat(from_month) if from_month else None,
+            celery_task_id=task_id,
+        )
+    run = services.recompute_run_start(run=run)
+    if run.status != RecomputeRun.Status.RUNNING:
+        return run.pk
+    body = recompute_snapshots_finish.si(run_id=run.pk)
+    body.link_error(recompute_snapshots_failed.si(run_id=run.pk))
+    chord([recompute_snapshots_scope.si(run_id=run.pk, dimension=d) for d in DIMENSIONS])(body)
+    return run.pk
+
+
+@shared_task(name="metrics.tasks.recompute_snapshots_scope", bind=True, **RETRY_OPTIONS)
+def recompute_snapshots_scope(self: Any, *, run_id: int, dimension: str) -> int:
+    """Recompute one scope group of a run (idempotent: rerunning rewrites the same rows)."""
+    close_old_connections()
+    run = RecomputeRun.objects.get(pk=run_id)
+    if run.status != RecomputeRun.Status.RUNNING:
+        return 0
+    try:
+        return services.snapshots_recompute_dimension(run=run, dimension=dimension)
+    except RETRY_ON:
+        raise
+    except Exception as exc:
+        services.recompute_run_finish(run=run, status=RecomputeRun.Status.FAILED, message=f"{dimension}: {exc}")
+        raise
+
+
+@shared_task(name="metrics.tasks.recompute_snapshots_finish", bind=True, **RETRY_OPTIONS)
+def recompute_snapshots_finish(self: Any, *, run_id: int) -> str:
+    close_old_connections()
+    run = services.recompute_run_finish(run=RecomputeRun.objects.get(pk=run_id))
+    return str(run.status)
+
+
+@shared_task(name="metrics.tasks.recompute_snapshots_failed")
+def recompute_snapshots_failed(*args: Any, run_id: int) -> None:
+    """Errback of the chord: a scope task failed for good."""
+    close_old_connections()
+    message = " ".join(str(a) for a in args if a is not None)[:500] or "a scope group failed"
+    services.recompute_run_finish(
+        run=RecomputeRun.objects.get(pk=run_id), status=RecomputeRun.Status.FAILED, message=message
+    )

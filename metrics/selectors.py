@@ -1,0 +1,330 @@
+"""Reads of the metrics app, including the SQL that aggregates transactions per customer-month.
+
+The recompute never fetches transactions. One statement per segment dimension:
+1. `cm`: one row per customer and month (GROUP BY): did they purchase (revenue >= 0), revenue,
+   gross margin (missing cost: revenue x the default margin rate).
+2. `iv`: each customer's active intervals (window functions): purchase months closer than W
+   months apart chain into one interval [first purchase, last purchase + W - 1].
+3. Interval starts are new (the customer's first purchase month) or reactivated customers;
+   interval ends (the month after) are churned customers; a running sum over the month
+   series (generate_series on PostgreSQL, a recursive CTE on SQLite) gives customers_end.
+4. The same intervals per first-purchase cohort give the cohort cells.
+Only per scope-month (and scope-cohort-month) rows come back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from django.db import connection, transaction
+from django.db.models import Max, Min, QuerySet
+
+from customers.models import UNASSIGNED, CostEntry, SegmentDimension, Transaction
+
+from .calculations import Assumptions, month_from_index, month_index
+from .models import COMPANY, AssumptionSet, MonthlySnapshot, RecomputeRun
+
+# The scope groups a recompute works through: the company, then each segment dimension.
+DIMENSIONS: list[str] = [COMPANY, *[d.value for d in SegmentDimension]]
+
+ERROR_UNKNOWN_DIMENSION = "Unknown segment dimension {dimension!r}: use one of {choices}."
+
+MONTH_COLUMNS = [
+    "scope", "month", "new_customers", "reactivated_customers", "churned_customers",
+    "customers_end", "revenue", "gross_margin",
+]
+COHORT_COLUMNS = ["scope", "cohort_month", "month", "cohort_size", "active_customers", "purchasing_customers"]
+
+
+@dataclass(frozen=True)
+class DataRange:
+    first_month: int
+    last_month: int
+
+
+@dataclass(frozen=True)
+class DimensionAggregates:
+    """What the database returns for one dimension: per scope-month counts and sums, per
+    scope-cohort-month cells. Months are indexes; `months_from` is the first month whose
+    counts are complete (earlier rows were only needed as history)."""
+
+    months: pd.DataFrame
+    cohorts: pd.DataFrame
+    months_from: int
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _month_expr(column: str) -> str:
+    if _is_postgres():
+        return f"(EXTRACT(YEAR FROM {column})::int * 12 + EXTRACT(MONTH FROM {column})::int - 1)"
+    return f"(CAST(strftime('%%Y', {column}) AS INTEGER) * 12 + CAST(strftime('%%m', {column}) AS INTEGER) - 1)"
+
+
+def _scope_expr(dimension: str) -> str:
+    if dimension == COMPANY:
+        return "''"
+    if dimension not in SegmentDimension.values:
+        raise ValueError(ERROR_UNKNOWN_DIMENSION.format(dimension=dimension, choices=", ".join(DIMENSIONS)))
+    return f"COALESCE(NULLIF(TRIM(c.{dimension}), ''), '{UNASSIGNED}')"
+
+
+def assumptions_current() -> AssumptionSet:
+    return AssumptionSet.objects.latest()
+
+
+def assumptions_history() -> QuerySet[AssumptionSet]:
+    return AssumptionSet.objects.select_related("created_by").order_by("-version")
+
+
+def assumptions_values(*, assumption_set: AssumptionSet) -> Assumptions:
+    return Assumptions(
+        annual_discount_rate=float(assumption_set.annual_discount_rate),
+        activity_window=int(assumption_set.activity_window_months),
+        retention_source=str(assumption_set.retention_source),
+        assumed_monthly_retention=float(assumption_set.assumed_monthly_retention),
+        smoothing_window=int(assumption_set.smoothing_window_months),
+        default_gross_margin_rate=float(assumption_set.default_gross_margin_rate),
+    )
+
+
+def transactions_month_range() -> DataRange | None:
+    """The months of the first and the latest transaction (refunds included), or None."""
+    bounds = Transaction.objects.aggregate(first=Min("order_date"), last=Max("order_date"))
+    if bounds["first"] is None:
+        return None
+    return DataRange(first_month=month_index(bounds["first"]), last_month=month_index(bounds["last"]))
+
+
+def _aggregate_sql(*, dimension: str, truncated: bool) -> str:
+    month_t = _month_expr("t.order_date")
+    scope = _scope_expr(dimension)
+    if _is_postgres():
+        series = "months(m) AS (SELECT generate_series(%(grid_from)s::int, %(last)s::int))"
+    else:
+        series = "months(m) AS (SELECT %(grid_from)s UNION ALL SELECT m + 1 FROM months WHERE m < %(last)s)"
+    cutoff = "WHERE t.order_date >= %(cutoff)s" if truncated else ""
+    # Full recompute: the first purchase month comes from `cm`; incremental: from all history.
+    if truncated:
+        first_purchase = f"""fp AS (
+            SELECT t.customer_id, {_month_expr('MIN(t.order_date)')} AS first_m
+            FROM customers_transaction t WHERE t.revenue >= 0 GROUP BY t.customer_id
+        )"""
+    else:
+        first_purchase = "fp AS (SELECT customer_id, MIN(m) AS first_m FROM cm WHERE bought = 1 GROUP BY customer_id)"
+    return f"""
+    WITH RECURSIVE
+    cm AS (
+        SELECT t.customer_id, {month_t} AS m,
+               MAX(CASE WHEN t.revenue >= 0 THEN 1 ELSE 0 END) AS bought,
+               SUM(t.revenue) AS revenue,
+               SUM(t.revenue - COALESCE(t.cost, t.revenue * %(rate)s)) AS margin
+        FROM customers_transaction t {cutoff}
+        GROUP BY t.customer_id, {month_t}
+    ),
+    {first_purchase},
+    gaps AS (
+        SELECT customer_id, m, m - LAG(m) OVER (PARTITION BY customer_id ORDER BY m) AS gap
+        FROM cm WHERE bought = 1
+    ),
+    islands AS (
+        SELECT customer_id, m,
+               SUM(CASE WHEN gap IS NULL OR gap > %(w)s THEN 1 ELSE 0 END)
+                   OVER (PARTITION BY customer_id ORDER BY m ROWS UNBOUNDED PRECEDING) AS island
+        FROM gaps
+    ),
+    iv AS (
+        SELECT customer_id, MIN(m) AS a, MAX(m) + %(w)s - 1 AS b FROM islands GROUP BY customer_id, island
+    ),
+    sc AS (SELECT c.id AS customer_id, {scope} AS scope FROM customers_customer c),
+    ivs AS (
+        SELECT sc.scope, fp.first_m, iv.a, iv.b
+        FROM iv JOIN fp ON fp.customer_id = iv.customer_id JOIN sc ON sc.customer_id = iv.customer_id
+    ),
+    ev AS (
+        SELECT scope, a AS m, CASE WHEN a = first_m THEN 1 ELSE 0 END AS n_new,
+               CASE WHEN a = first_m THEN 0 ELSE 1 END AS n_react, 0 AS n_end,
+               0 AS revenue, 0 AS margin
+        FROM ivs
+        UNION ALL
+        SELECT scope, b + 1, 0, 0, 1, 0, 0 FROM ivs WHERE b + 1 <= %(last)s
+        UNION ALL
+        SELECT sc.scope, cm.m, 0, 0, 0, cm.revenue, cm.margin FROM cm JOIN sc ON sc.customer_id = cm.customer_id
+    ),
+    agg AS (
+        SELECT scope, m, SUM(n_new) AS n_new, SUM(n_react) AS n_react, SUM(n_end) AS n_end,
+               SUM(revenue) AS revenue, SUM(margin) AS margin
+        FROM ev GROUP BY scope, m
+    ),
+    {series},
+    scopes AS (SELECT DISTINCT scope FROM agg),
+    grid AS (
+        SELECT scopes.scope, months.m,
+               COALESCE(agg.n_new, 0) AS n_new, COALESCE(agg.n_react, 0) AS n_react,
+               COALESCE(agg.n_end, 0) AS n_end,
+               COALESCE(agg.revenue, 0) AS revenue, COALESCE(agg.margin, 0) AS margin
+        FROM scopes CROSS JOIN months
+        LEFT JOIN agg ON agg.scope = scopes.scope AND agg.m = months.m
+    ),
+    month_rows AS (
+        SELECT scope, m, n_new, n_react, n_end,
+               SUM(n_new + n_react - n_end) OVER (PARTITION BY scope ORDER BY m ROWS UNBOUNDED PRECEDING) AS n_active,
+               revenue, margin
+        FROM grid
+    ),
+    cev AS (
+        SELECT scope, first_m AS c, a AS m, 1 AS d, 0 AS buy FROM ivs
+        UNION ALL
+        SELECT scope, first_m, b + 1, -1, 0 FROM ivs WHERE b + 1 <= %(last)s
+        UNION ALL
+        SELECT sc.scope, fp.first_m, cm.m, 0, 1
+        FROM cm JOIN fp ON fp.customer_id = cm.customer_id JOIN sc ON sc.customer_id = cm.customer_id
+        WHERE cm.bought = 1
+    ),
+    cagg AS (SELECT scope, c, m, SUM(d) AS d, SUM(buy) AS buy FROM cev GROUP BY scope, c, m),
+    csize AS (
+        SELECT sc.scope, fp.first_m AS c, COUNT(*) AS n
+        FROM fp JOIN sc ON sc.customer_id = fp.customer_id GROUP BY sc.scope, fp.first_m
+    ),
+    cgrid AS (
+        SELECT csize.scope, csize.c, csize.n, months.m, COALESCE(cagg.d, 0) AS d, COALESCE(cagg.buy, 0) AS buy
+        FROM csize JOIN months ON months.m >= csize.c
+        LEFT JOIN cagg ON cagg.scope = csize.scope AND cagg.c = csize.c AND cagg.m = months.m
+    ),
+    cohort_rows AS (
+        SELECT scope, c, m, n,
+               SUM(d) OVER (PARTITION BY scope, c ORDER BY m ROWS UNBOUNDED PRECEDING) AS active, buy
+        FROM cgrid
+    )
+    SELECT 'm', scope, m, NULL, n_new, n_react, n_end, n_active, revenue, margin
+    FROM month_rows WHERE m >= %(keep_from)s
+    UNION ALL
+    SELECT 'c', scope, m, c, n, active, buy, 0, 0, 0
+    FROM cohort_rows WHERE m >= %(keep_cohorts_from)s
+    """
+
+
+def dimension_aggregates(
+    *, dimension: str, assumptions: Assumptions, data_range: DataRange, from_month: int | None = None
+) -> DimensionAggregates:
+    """Per scope-month and per scope-cohort-month rows of one dimension, aggregated in SQL.
+
+    With `from_month`, only transactions from (from_month - L - W) on are read: activity at a
+    month depends on the W months before it and smoothing on the L months before that; first
+    purchase months still come from the whole history."""
+    w, window = assumptions.activity_window, assumptions.smoothing_window
+    first, last = data_range.first_month, data_range.last_month
+    truncated = from_month is not None and from_month - window - w > first
+    grid_from = from_month - window - w if truncated and from_month is not None else first
+    keep_from = max(first, from_month - window) if truncated and from_month is not None else first
+    keep_cohorts_from = from_month if from_month is not None else first
+    params: dict[str, Any] = {
+        "rate": assumptions.default_gross_margin_rate,
+        "w": w,
+        "last": last,
+        "grid_from": grid_from,
+        "keep_from": keep_from,
+        "keep_cohorts_from": keep_cohorts_from,
+        "cutoff": month_from_index(grid_from),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        if _is_postgres():
+            # The CTEs' row estimates are poor (often 1), which makes the planner pick nested
+            # loops over hundreds of thousands of rows; hash and merge joins are always right here.
+            cursor.execute("SET LOCAL enable_nestloop = off")
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            # JIT compilation costs about a second and does not pay off on these plans.
+            cursor.execute("SET LOCAL jit = off")
+        cursor.execute(_aggregate_sql(dimension=dimension, truncated=truncated), params)
+        rows = cursor.fetchall()
+    month_rows = [r[1:3] + r[4:] for r in rows if r[0] == "m"]
+    cohort_rows = [(r[1], r[3], r[2], r[4], r[5], r[6]) for r in rows if r[0] == "c"]
+    months = pd.DataFrame(month_rows, columns=MONTH_COLUMNS)
+    months = months.astype(
+        {"month": "int64", "new_customers": "int64", "reactivated_customers": "int64",
+         "churned_customers": "int64", "customers_end": "int64", "revenue": "float64", "gross_margin": "float64"}
+    )
+    cohorts = pd.DataFrame(cohort_rows, columns=COHORT_COLUMNS).astype(
+        {"cohort_month": "int64", "month": "int64", "cohort_size": "int64", "active_customers": "int64",
+         "purchasing_customers": "int64"}
+    )
+    return DimensionAggregates(months=months, cohorts=cohorts, months_from=keep_from)
+
+
+def cost_entries_by_scope(
+    *, dimension: str, first_month: int, last_month: int
+) -> tuple[dict[tuple[str, int, str], int], dict[tuple[int, str], int]]:
+    """Cost entries of the months as cents: (tagged with this dimension by (scope, month, kind),
+    untagged by (month, kind)). For the company every entry counts as untagged-for-the-company:
+    it is returned under the scope ''."""
+    entries = CostEntry.objects.filter(
+        month__gte=month_from_index(first_month), month__lte=month_from_index(last_month)
+    ).values_list("month", "kind", "amount", "segment_dimension", "segment_value")
+    tagged: dict[tuple[str, int, str], int] = {}
+    untagged: dict[tuple[int, str], int] = {}
+    for month, kind, amount, entry_dimension, value in entries:
+        cents = int((amount * 100).to_integral_value())
+        m = month_index(month)
+        if dimension == COMPANY:
+            key = ("", m, kind)
+            tagged[key] = tagged.get(key, 0) + cents
+        elif not entry_dimension:
+            untagged[(m, kind)] = untagged.get((m, kind), 0) + cents
+        elif entry_dimension == dimension:
+            scope = (value or "").strip() or UNASSIGNED
+            key = (scope, m, kind)
+            tagged[key] = tagged.get(key, 0) + cents
+    return tagged, untagged
+
+
+def snapshots_for_scope(
+    *, dimension: str = COMPANY, value: str = "", month_from: dt.date | None = None, month_to: dt.date | None = None
+) -> QuerySet[MonthlySnapshot]:
+    qs = MonthlySnapshot.objects.filter(scope_dimension=dimension, scope_value=value if dimension != COMPANY else "")
+    if month_from:
+        qs = qs.filter(month__gte=month_from)
+    if month_to:
+        qs = qs.filter(month__lte=month_to)
+    return qs.select_related("assumption_set").order_by("month")
+
+
+def snapshots_list(
+    *, dimension: str | None = None, value: str | None = None,
+    month_from: dt.date | None = None, month_to: dt.date | None = None,
+) -> QuerySet[MonthlySnapshot]:
+    """Snapshots filtered by scope and months; dimension None means the company."""
+    qs = MonthlySnapshot.objects.select_related("assumption_set")
+    qs = qs.filter(scope_dimension=dimension or COMPANY)
+    if value is not None and dimension not in (None, COMPANY):
+        qs = qs.filter(scope_value=value)
+    if month_from:
+        qs = qs.filter(month__gte=month_from)
+    if month_to:
+        qs = qs.filter(month__lte=month_to)
+    return qs.order_by("scope_dimension", "scope_value", "month")
+
+
+def snapshot_window(*, snapshot: MonthlySnapshot, months: int) -> list[MonthlySnapshot]:
+    """The scope's snapshots of the `months` months ending at the snapshot's month."""
+    index = month_index(snapshot.month)
+    return list(
+        MonthlySnapshot.objects.filter(
+            scope_dimension=snapshot.scope_dimension,
+            scope_value=snapshot.scope_value,
+            month__gte=month_from_index(index - months + 1),
+            month__lte=snapshot.month,
+        ).order_by("month")
+    )
+
+
+def snapshots_first_month() -> dt.date | None:
+    return MonthlySnapshot.objects.filter(scope_dimension=COMPANY).aggregate(first=Min("month"))["first"]
+
+
+def recompute_runs_recent(*, limit: int = 10) -> QuerySet[RecomputeRun]:
+    return RecomputeRun.objects.select_related("assumption_set").order_by("-created_at", "-pk")[:limit]
