@@ -1,0 +1,151 @@
+"""Writes of the predictive area: fit the models and store every customer's prediction.
+
+clv_models_fit:
+1. Records a PredictiveFit (running) with the assumptions in force.
+2. Reads the RFM summary up to the data date (the latest transaction, or the given end).
+3. Fits BG/NBD and Gamma-Gamma; a fit the data cannot support is stored as failed with the
+   reason, and the previous predictions stay in place.
+4. Scores every customer at once (vectorised), assigns tiers (maths/clv.py TierRules), and
+   replaces all CustomerPrediction rows in one transaction (COPY on PostgreSQL, bulk_create
+   elsewhere), serialised by an advisory lock so two fits never interleave their rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import time
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pandas as pd
+from django.db import connection, transaction
+from django.utils import timezone
+
+from metrics.calculations import monthly_discount_rate
+from metrics.models import CustomerPrediction, PredictiveFit
+
+from . import selectors
+from .maths import ModelFitError, bgnbd_fit, clv_score, gamma_gamma_fit, tiers_assign
+
+logger = logging.getLogger(__name__)
+
+ERROR_NO_TRANSACTIONS = "There are no transactions yet: import transactions, then fit the models."
+ERROR_NO_CUSTOMERS = "No customer has a purchase on or before {date}: nothing to fit."
+ERROR_NOT_FINITE = "The scoring gave a value that is not a number for {count} customer(s); nothing was stored."
+# pg_advisory_xact_lock key of the prediction replace ("CLVP" in ASCII).
+_LOCK_KEY = 0x434C5650
+_CENT = Decimal("0.01")
+
+
+def _money(value: float) -> Decimal:
+    return Decimal(repr(float(value))).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> PredictiveFit:
+    """Fit, score and store; returns the PredictiveFit (status succeeded or failed)."""
+    started = time.perf_counter()
+    assumption_set = selectors.assumptions_in_force()
+    fit = PredictiveFit.objects.create(status=PredictiveFit.Status.RUNNING, assumption_set=assumption_set)
+    try:
+        data_date = observation_end or selectors.transactions_data_date()
+        if data_date is None:
+            raise ModelFitError(ERROR_NO_TRANSACTIONS)
+        fit.data_date = data_date
+        margin_rate = float(assumption_set.default_gross_margin_rate)
+        summary = selectors.rfm_summary_frame(observation_end=data_date, default_margin_rate=margin_rate)
+        if summary.empty:
+            raise ModelFitError(ERROR_NO_CUSTOMERS.format(date=data_date.isoformat()))
+        fit.n_customers = len(summary)
+        fit.n_repeat_customers = int((summary["frequency"] > 0).sum())
+        bgnbd = bgnbd_fit(summary["frequency"], summary["recency"], summary["T"])
+        fit.bgnbd_r, fit.bgnbd_alpha, fit.bgnbd_a, fit.bgnbd_b = bgnbd.params.as_tuple()
+        fit.bgnbd_log_likelihood = bgnbd.log_likelihood
+        spend = gamma_gamma_fit(summary["frequency"], summary["monetary_value"])
+        fit.gg_p, fit.gg_q, fit.gg_gamma = spend.params.p, spend.params.q, spend.params.gamma
+        fit.gg_log_likelihood = spend.log_likelihood
+        scores = clv_score(
+            bgnbd=bgnbd.params, gamma_gamma=spend.params, frequency=summary["frequency"],
+            recency=summary["recency"], age=summary["T"], monetary_value=summary["monetary_value"],
+            margin_rate=summary["margin_rate"], horizon_months=int(assumption_set.prediction_horizon_months),
+            monthly_discount=monthly_discount_rate(float(assumption_set.annual_discount_rate)),
+        )
+        result = pd.DataFrame(
+            {
+                "p_alive": scores.p_alive,
+                "expected_purchases_12m": scores.expected_purchases_12m,
+                "expected_spend": scores.expected_spend,
+                "predicted_clv": scores.predicted_clv,
+                "historic_margin": summary["historic_margin"].to_numpy(),
+            },
+            index=summary.index,
+        )
+        bad = ~np.isfinite(result.to_numpy()).all(axis=1)
+        if bad.any():
+            raise ModelFitError(ERROR_NOT_FINITE.format(count=int(bad.sum())))
+        result["tier"] = tiers_assign(
+            predicted_clv=result["predicted_clv"], historic_margin=result["historic_margin"], p_alive=result["p_alive"]
+        )
+        with transaction.atomic():
+            predictions_replace(fit=fit, predictions=result)
+            fit.status = PredictiveFit.Status.SUCCEEDED
+            fit.message = f"trigger: {trigger}"
+            _finish(fit, started)
+    except ModelFitError as error:
+        fit.status = PredictiveFit.Status.FAILED
+        fit.message = str(error)
+        _finish(fit, started)
+        logger.warning("CLV model fit #%s failed: %s", fit.pk, error)
+    except Exception as error:
+        fit.status = PredictiveFit.Status.FAILED
+        fit.message = f"Unexpected error: {error}"
+        _finish(fit, started)
+        raise
+    return fit
+
+
+def _finish(fit: PredictiveFit, started: float) -> None:
+    fit.finished_at = timezone.now()
+    fit.duration_seconds = time.perf_counter() - started
+    fit.save()
+
+
+def predictions_replace(*, fit: PredictiveFit, predictions: pd.DataFrame) -> int:
+    """Replace every stored prediction by these (index: customer id). Call inside a transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+    CustomerPrediction.objects.all().delete()
+    rows = zip(
+        predictions.index.to_numpy(), predictions["p_alive"].to_numpy(), predictions["expected_purchases_12m"].to_numpy(),
+        predictions["expected_spend"].to_numpy(), predictions["predicted_clv"].to_numpy(),
+        predictions["historic_margin"].to_numpy(), predictions["tier"].to_numpy(), strict=True,
+    )
+    if connection.vendor == "postgresql":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for customer_id, p_alive, purchases, spend, clv, margin, tier in rows:
+            writer.writerow([int(customer_id), fit.pk, repr(float(p_alive)), repr(float(purchases)),
+                             _money(spend), _money(clv), _money(margin), tier])
+        buffer.seek(0)
+        with connection.cursor() as cursor:
+            cursor.copy_expert(
+                "COPY metrics_customerprediction (customer_id, fit_id, p_alive, expected_purchases_12m, "
+                "expected_spend, predicted_clv, historic_margin, tier) FROM STDIN WITH (FORMAT csv)",
+                buffer,
+            )
+    else:
+        CustomerPrediction.objects.bulk_create(
+            (
+                CustomerPrediction(
+                    customer_id=int(customer_id), fit=fit, p_alive=float(p_alive),
+                    expected_purchases_12m=float(purchases), expected_spend=_money(spend),
+                    predicted_clv=_money(clv), historic_margin=_money(margin), tier=str(tier),
+                )
+                for customer_id, p_alive, purchases, spend, clv, margin, tier in rows
+            ),
+            batch_size=2000,
+        )
+    return len(predictions)
