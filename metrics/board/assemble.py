@@ -1,0 +1,313 @@
+"""Put the board together: tiles, figures, bridges, explanation, predictions; cached.
+
+1. Read the scope's series, the segments of the chosen dimension, the cohort cells and the
+   prediction summary (selectors).
+2. Build tiles (value, change against the previous month and a year earlier), the bridges
+   and the figures.
+3. Cache the result under the data version (selectors.board_data_version), the language, the
+   month, the scope and the dimension: a recompute or a prediction fit changes the version, so
+   nothing stale is ever served, and a repeated view costs a few small queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from clv_dashboard.formatting import MISSING, format_money, format_month, format_percent
+from customers.models import SegmentDimension
+from metrics.calculations import monthly_discount_rate
+
+from . import figures as figs
+from . import selectors
+from .bridge import EquityState, customer_bridge, equity_bridge
+from .selectors import Scope
+from .whatif import WhatIfInputs, equity_sensitivity
+
+CACHE_SECONDS = 60 * 60
+CACHE_PREFIX = "board:v1"
+
+# (metric, kind, higher is better)
+TILE_SPECS: tuple[tuple[str, str, bool], ...] = (
+    ("customer_equity", "money", True),
+    ("clv", "money2", True),
+    ("customers_end", "count", True),
+    ("retention_rate", "share", True),
+    ("acquisition_equity", "money", True),
+    ("retention_equity", "money", True),
+    ("cac", "money2", False),
+    ("clv_to_cac", "ratio", True),
+)
+
+
+def tile_label(metric: str) -> str:
+    labels = {
+        "customer_equity": _("Customer equity"),
+        "clv": _("CLV per customer"),
+        "customers_end": _("Active customers"),
+        "retention_rate": _("Monthly retention"),
+        "acquisition_equity": _("Acquisition equity"),
+        "retention_equity": _("Retention equity"),
+        "cac": _("CAC"),
+        "clv_to_cac": _("CLV / CAC"),
+    }
+    return labels[metric]
+
+
+def format_value(value: Any, kind: str) -> str:
+    if value is None:
+        return MISSING
+    if kind == "money":
+        return format_money(value, decimals=0)
+    if kind == "money2":
+        return format_money(value, decimals=2)
+    if kind == "share":
+        return format_percent(value, decimals=1)
+    if kind == "ratio":
+        return f"{float(value):.2f}×"
+    return f"{int(value):,}"
+
+
+def format_change(value: float, kind: str) -> str:
+    sign = "+" if value > 0 else ("−" if value < 0 else "±")
+    size = abs(value)
+    if kind in ("money", "money2"):
+        return sign + format_money(size, decimals=0 if kind == "money" else 2)
+    if kind == "share":
+        return sign + _("%(points)s pt") % {"points": f"{size * 100:.1f}"}
+    if kind == "ratio":
+        return f"{sign}{size:.2f}×"
+    return f"{sign}{round(size):,}"
+
+
+@dataclass(frozen=True)
+class Change:
+    against: str  # "previous" or "year"
+    label: str
+    absolute: str
+    percent: str
+    tone: str  # good, bad, neutral, none
+
+
+@dataclass(frozen=True)
+class Tile:
+    metric: str
+    label: str
+    kind: str
+    raw: str  # the stored value, exactly
+    display: str
+    changes: list[Change]
+    note: str = ""
+    note_tone: str = ""
+    whatif: bool = False
+
+
+def _change(*, now: Any, then: Any, kind: str, higher_good: bool, against: str, label: str) -> Change:
+    if now is None or then is None:
+        return Change(against=against, label=label, absolute=MISSING, percent=MISSING, tone="none")
+    diff = float(now) - float(then)
+    pct = MISSING if float(then) == 0 else format_percent(diff / abs(float(then)), decimals=1)
+    if pct != MISSING and diff > 0:
+        pct = "+" + pct
+    tone = "neutral" if diff == 0 else ("good" if (diff > 0) == higher_good else "bad")
+    return Change(against=against, label=label, absolute=format_change(diff, kind), percent=pct, tone=tone)
+
+
+def _retention_note(row: dict[str, Any]) -> tuple[str, str]:
+    if row["retention_source"] != "assumed":
+        monthly = row["monthly_retention"]
+        if monthly is None:
+            return _("Measured over the last months; this month had no customers at its start."), ""
+        return _("Measured, smoothed; this month alone: %(value)s") % {"value": format_percent(monthly)}, ""
+    if row["assumption_set__retention_source"] == "assumed":
+        return _("Assumed: the assumptions set retention to %(value)s.") % {
+            "value": format_percent(row["retention_rate"])
+        }, "warn"
+    return _(
+        "Assumed (%(value)s): the data covers less than the %(window)s-month activity window, so retention "
+        "cannot be measured yet."
+    ) % {"value": format_percent(row["retention_rate"]), "window": row["assumption_set__activity_window_months"]}, "warn"
+
+
+def tiles_build(*, row: dict[str, Any], previous: dict[str, Any] | None, year_ago: dict[str, Any] | None) -> list[Tile]:
+    tiles = []
+    for metric, kind, higher_good in TILE_SPECS:
+        value = row[metric]
+        changes = [
+            _change(now=value, then=previous[metric] if previous else None, kind=kind, higher_good=higher_good,
+                    against="previous", label=_("vs previous month")),
+            _change(now=value, then=year_ago[metric] if year_ago else None, kind=kind, higher_good=higher_good,
+                    against="year", label=_("vs a year earlier")),
+        ]
+        note, tone = "", ""
+        if metric == "retention_rate":
+            note, tone = _retention_note(row)
+        elif metric == "cac" and value is None:
+            note = _("No new customers this month.")
+        elif metric == "customers_end":
+            note = _("%(new)s new, %(churned)s churned") % {"new": f"{row['new_customers']:,}",
+                                                            "churned": f"{row['churned_customers']:,}"}
+        tiles.append(
+            Tile(metric=metric, label=tile_label(metric), kind=kind, raw="" if value is None else str(value),
+                 display=format_value(value, kind), changes=changes, note=note, note_tone=tone,
+                 whatif=metric in WHATIF_METRICS)
+        )
+    return tiles
+
+
+WHATIF_METRICS = frozenset({"customer_equity", "clv", "acquisition_equity", "retention_equity", "clv_to_cac"})
+
+
+def month_add(month: dt.date, n: int) -> dt.date:
+    index = month.year * 12 + month.month - 1 + n
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def latest_closed_month(months: list[dt.date], *, today: dt.date | None = None) -> dt.date | None:
+    """The latest month with figures that has ended; the latest month if none has."""
+    if not months:
+        return None
+    current = (today or timezone.localdate()).replace(day=1)
+    closed = [m for m in months if m < current]
+    return closed[-1] if closed else months[-1]
+
+
+def equity_state(row: dict[str, Any]) -> EquityState:
+    return EquityState(
+        customers=int(row["customers_end"]),
+        margin=float(row["margin_per_customer"]),
+        retention=float(row["retention_rate"]),
+        discount_rate=monthly_discount_rate(float(row["assumption_set__annual_discount_rate"])),
+    )
+
+
+def whatif_defaults(row: dict[str, Any]) -> dict[str, float]:
+    return {
+        "retention": round(float(row["retention_rate"]), 4),
+        "margin": float(row["margin_per_customer"]),
+        "discount": float(row["assumption_set__annual_discount_rate"]),
+    }
+
+
+@dataclass
+class BoardData:
+    empty: bool
+    scopes: list[Scope] = field(default_factory=list)
+    months: list[dt.date] = field(default_factory=list)
+    month: dt.date | None = None
+    scope: Scope = selectors.COMPANY_SCOPE
+    dimension: str = SegmentDimension.REGION.value
+    row: dict[str, Any] | None = None
+    previous_month: dt.date | None = None
+    tiles: list[Tile] = field(default_factory=list)
+    figures_json: str = "{}"
+    chart_names: list[str] = field(default_factory=list)
+    explain: dict[str, Any] | None = None
+    defaults: dict[str, float] = field(default_factory=dict)
+    predictions: selectors.PredictionSummary | None = None
+    equity_steps: list[tuple[str, Decimal]] = field(default_factory=list)
+    scope_months: list[dt.date] = field(default_factory=list)
+
+    @property
+    def assumption_version(self) -> int | None:
+        return self.row["assumption_set__version"] if self.row else None
+
+
+def _explain(scope: Scope, month: dt.date) -> dict[str, Any] | None:
+    try:
+        from metrics.explain import snapshot_explain
+    except ImportError:
+        return None
+    snapshot = selectors.snapshot_for(scope=scope, month=month)
+    return snapshot_explain(snapshot=snapshot) if snapshot is not None else None
+
+
+def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None) -> BoardData:
+    """Everything the board page shows for one month and scope (uncached)."""
+    scopes = selectors.board_scopes() if selectors.has_snapshots() else []
+    if not scopes:
+        return BoardData(empty=True)
+    company = selectors.scope_series(selectors.COMPANY_SCOPE)
+    months = [r["month"] for r in company]
+    series = company if scope.is_company else selectors.scope_series(scope)
+    scope_months = [r["month"] for r in series]
+    if month is None:
+        month = latest_closed_month(months)
+    if dimension not in SegmentDimension.values:
+        dimension = scope.dimension if not scope.is_company else SegmentDimension.REGION.value
+    data = BoardData(empty=False, scopes=scopes, months=months, month=month, scope=scope, dimension=dimension,
+                     scope_months=scope_months)
+    by_month = {r["month"]: r for r in series}
+    row = by_month.get(month) if month else None
+    if row is None or month is None:
+        return data
+    data.row = row
+    previous = by_month.get(month_add(month, -1))
+    year_ago = by_month.get(month_add(month, -12))
+    data.previous_month = previous["month"] if previous else None
+    data.tiles = tiles_build(row=row, previous=previous, year_ago=year_ago)
+    data.defaults = whatif_defaults(row)
+    ctx = figs.FigureContext(month_label=format_month(month), scope_label=scope.label(),
+                             currency=str(settings.CLV_CURRENCY), assumption_version=row["assumption_set__version"])
+
+    figures: dict[str, Any] = {
+        "equity_clv": figs.equity_and_clv_figure(series=series, month=month, ctx=ctx),
+        "acquisition_retention": figs.acquisition_retention_figure(series=series, month=month, ctx=ctx),
+        "customer_bridge": figs.customer_bridge_figure(
+            bridge=customer_bridge(
+                customers_start=row["customers_start"], new_customers=row["new_customers"],
+                reactivated_customers=row["reactivated_customers"], churned_customers=row["churned_customers"],
+                customers_end=row["customers_end"],
+            ),
+            ctx=ctx,
+        ),
+    }
+    if previous is not None:
+        bridge = equity_bridge(before=equity_state(previous), after=equity_state(row),
+                               stored_start=previous["customer_equity"], stored_end=row["customer_equity"])
+        data.equity_steps = bridge.steps()
+        figures["equity_bridge"] = figs.equity_bridge_figure(bridge=bridge, ctx=ctx,
+                                                             previous_label=format_month(previous["month"]))
+    segments = selectors.segment_rows(month=month, dimension=dimension)
+    if segments:
+        figures["segments"] = figs.segments_figure(
+            rows=segments, dimension_label=selectors.dimension_label(dimension), ctx=ctx,
+            labels=[selectors.value_label(r["scope_value"]) for r in segments],
+        )
+    cells = selectors.cohort_cells(scope=scope, until=month)
+    if cells:
+        figures["cohorts"] = figs.cohort_heatmap_figure(cells=cells, month=month, ctx=ctx)
+    inputs = WhatIfInputs(retention=min(float(row["retention_rate"]), 0.999),
+                          margin_per_customer=float(row["margin_per_customer"]),
+                          annual_discount_rate=float(row["assumption_set__annual_discount_rate"]))
+    figures["tornado"] = figs.tornado_figure(
+        rows=equity_sensitivity(inputs=inputs, customers_end=int(row["customers_end"])), ctx=ctx
+    )
+    data.figures_json = figs.figures_json(figures)
+    data.chart_names = list(figures)
+    data.explain = _explain(scope, month)
+    data.predictions = selectors.prediction_summary()
+    return data
+
+
+def board_get(*, scope: Scope, month: dt.date | None, dimension: str | None) -> BoardData:
+    """board_build through the cache, keyed on the data version."""
+    version = selectors.board_data_version()
+    key = ":".join([
+        CACHE_PREFIX, version, translation.get_language() or "-", str(settings.CLV_CURRENCY),
+        month.isoformat() if month else "-", scope.key, dimension or "-",
+    ])
+    key = CACHE_PREFIX + ":" + hashlib.sha256(key.encode()).hexdigest()
+    data = cache.get(key)
+    if data is None:
+        data = board_build(scope=scope, month=month, dimension=dimension)
+        cache.set(key, data, CACHE_SECONDS)
+    return data

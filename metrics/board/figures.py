@@ -1,0 +1,288 @@
+"""The board's Plotly figures, built on the server and sent to the page as JSON.
+
+Every figure has a title, a subtitle naming the month, scope, currency and assumption version,
+axis titles with units, and the Okabe-Ito colour-blind-safe palette. The figures carry no
+Plotly template (an empty one): the page's plotly.js draws them with the styling set here,
+which keeps each figure a few kilobytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+from django.utils.translation import gettext as _
+from plotly.subplots import make_subplots
+
+from clv_dashboard.formatting import currency_symbol, format_money, format_percent
+
+from .bridge import CustomerBridge, EquityBridge
+from .whatif import SensitivityRow
+
+BLUE = "#0072B2"
+ORANGE = "#E69F00"
+GREEN = "#009E73"
+VERMILLION = "#D55E00"
+SKY = "#56B4E9"
+PURPLE = "#CC79A7"
+GREY = "#5b6472"
+INK = "#1d2430"
+GRID = "#e3e8ef"
+FONT = 'system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif'
+EMPTY_TEMPLATE = go.layout.Template()
+
+
+@dataclass(frozen=True)
+class FigureContext:
+    """What every figure states: month, scope, currency and assumption version."""
+
+    month_label: str
+    scope_label: str
+    currency: str
+    assumption_version: int | None
+
+    def subtitle(self, *, month: bool = True) -> str:
+        parts = [self.month_label] if month else []
+        parts.append(self.scope_label)
+        parts.append(self.currency)
+        if self.assumption_version is not None:
+            parts.append(_("assumptions v%(version)s") % {"version": self.assumption_version})
+        return " · ".join(parts)
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(value)
+
+
+def _month_str(month: dt.date) -> str:
+    return month.strftime("%Y-%m-%d")
+
+
+def _base_layout(fig: go.Figure, *, title: str, subtitle: str, height: int = 380) -> go.Figure:
+    fig.update_layout(
+        template=EMPTY_TEMPLATE,
+        title={"text": title, "subtitle": {"text": subtitle, "font": {"size": 12, "color": GREY}},
+               "x": 0.01, "xanchor": "left", "font": {"size": 16, "color": INK}},
+        font={"family": FONT, "size": 12, "color": INK},
+        height=height,
+        margin={"l": 70, "r": 20, "t": 72, "b": 50},
+        paper_bgcolor="#ffffff",
+        plot_bgcolor="#ffffff",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.14, "x": 0, "font": {"size": 12}},
+        hoverlabel={"font": {"family": FONT}},
+        separators=".,",
+    )
+    fig.update_xaxes(showgrid=False, linecolor="#9aa4b2", ticks="outside", automargin=True)
+    fig.update_yaxes(gridcolor=GRID, zerolinecolor="#9aa4b2", automargin=True)
+    return fig
+
+
+def _month_marker(month: dt.date, *, xref: str = "x", yref: str = "paper") -> dict[str, Any]:
+    return {"type": "line", "xref": xref, "yref": yref, "x0": _month_str(month), "x1": _month_str(month),
+            "y0": 0, "y1": 1, "line": {"color": GREY, "width": 1, "dash": "dot"}}
+
+
+def equity_and_clv_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date, ctx: FigureContext) -> go.Figure:
+    """Customer equity (top) and CLV (bottom) over every month, the chosen month marked."""
+    months = [_month_str(r["month"]) for r in series]
+    money = ctx.currency
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.55, 0.45])
+    fig.add_trace(
+        go.Scatter(x=months, y=[_num(r["customer_equity"]) for r in series], name=_("Customer equity"),
+                   mode="lines+markers", line={"color": BLUE, "width": 2.5}, marker={"size": 4},
+                   fill="tozeroy", fillcolor="rgba(0,114,178,0.10)",
+                   hovertemplate="%{x|%Y-%m}: %{y:,.0f}<extra>" + _("Customer equity") + "</extra>"),
+        row=1, col=1,
+    )
+    fig.add_trace(
+        go.Scatter(x=months, y=[_num(r["clv"]) for r in series], name=_("CLV"), mode="lines+markers",
+                   line={"color": ORANGE, "width": 2.5}, marker={"size": 4},
+                   hovertemplate="%{x|%Y-%m}: %{y:,.2f}<extra>" + _("CLV") + "</extra>"),
+        row=2, col=1,
+    )
+    _base_layout(fig, title=_("Customer equity and CLV by month"), subtitle=ctx.subtitle(month=False), height=420)
+    fig.update_yaxes(title_text=_("Equity (%(currency)s)") % {"currency": money}, row=1, col=1, rangemode="tozero")
+    fig.update_yaxes(title_text=_("CLV (%(currency)s)") % {"currency": money}, row=2, col=1, rangemode="tozero")
+    fig.update_xaxes(tickformat="%Y-%m", type="date")
+    fig.update_xaxes(title_text=_("Month"), row=2, col=1)
+    fig.update_layout(shapes=[_month_marker(month, xref="x"), _month_marker(month, xref="x2")], hovermode="x unified")
+    return fig
+
+
+def acquisition_retention_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date, ctx: FigureContext) -> go.Figure:
+    """Acquisition and retention equity by month (bars) with their costs (lines)."""
+    months = [_month_str(r["month"]) for r in series]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=months, y=[_num(r["acquisition_equity"]) for r in series], name=_("Acquisition equity"),
+                         marker_color=BLUE, hovertemplate="%{y:,.0f}"))
+    fig.add_trace(go.Bar(x=months, y=[_num(r["retention_equity"]) for r in series], name=_("Retention equity"),
+                         marker_color=GREEN, hovertemplate="%{y:,.0f}"))
+    fig.add_trace(go.Scatter(x=months, y=[_num(r["acquisition_cost"]) for r in series], name=_("Acquisition cost"),
+                             mode="lines", line={"color": ORANGE, "width": 2, "dash": "dash"},
+                             hovertemplate="%{y:,.0f}"))
+    fig.add_trace(go.Scatter(x=months, y=[_num(r["retention_cost"]) for r in series], name=_("Retention cost"),
+                             mode="lines", line={"color": VERMILLION, "width": 2, "dash": "dot"},
+                             hovertemplate="%{y:,.0f}"))
+    _base_layout(fig, title=_("Acquisition and retention equity, with their costs"), subtitle=ctx.subtitle(month=False))
+    fig.update_layout(barmode="group", bargap=0.25, hovermode="x unified", shapes=[_month_marker(month)])
+    fig.update_xaxes(tickformat="%Y-%m", type="date", title_text=_("Month"))
+    fig.update_yaxes(title_text=_("Amount (%(currency)s)") % {"currency": ctx.currency})
+    return fig
+
+
+def _waterfall(*, labels: list[str], values: list[float], measures: list[str], texts: list[str]) -> go.Waterfall:
+    return go.Waterfall(
+        x=labels, y=values, measure=measures, text=texts, textposition="outside",
+        increasing={"marker": {"color": GREEN}}, decreasing={"marker": {"color": VERMILLION}},
+        totals={"marker": {"color": BLUE}}, connector={"line": {"color": "#9aa4b2", "width": 1}},
+        hoverinfo="x+text", cliponaxis=False,
+    )
+
+
+def customer_bridge_figure(*, bridge: CustomerBridge, ctx: FigureContext) -> go.Figure:
+    labels = [_("Active at start"), _("+ New"), _("+ Reactivated"), _("− Churned"), _("Active at end")]
+    values = [bridge.start, bridge.new, bridge.reactivated, -bridge.churned, 0]
+    shown = [bridge.start, bridge.new, bridge.reactivated, -bridge.churned, bridge.end]
+    texts = [f"{v:+,}" if 0 < i < 4 else f"{v:,}" for i, v in enumerate(shown)]
+    fig = go.Figure(_waterfall(labels=labels, values=[float(v) for v in values],
+                               measures=["absolute", "relative", "relative", "relative", "total"], texts=texts))
+    _base_layout(fig, title=_("Customer bridge"), subtitle=ctx.subtitle())
+    fig.update_layout(showlegend=False, margin={"t": 90})
+    fig.update_yaxes(title_text=_("Customers"), rangemode="tozero")
+    return fig
+
+
+def equity_step_label(name: str) -> str:
+    labels = {
+        "customers": _("Customer count"),
+        "margin": _("Margin per customer"),
+        "retention": _("Retention"),
+        "discount_rate": _("Discount rate"),
+        "rounding": _("Rounding"),
+    }
+    return labels[name]
+
+
+def equity_bridge_figure(*, bridge: EquityBridge, ctx: FigureContext, previous_label: str) -> go.Figure:
+    steps = bridge.steps()
+    labels = [_("Equity %(month)s") % {"month": previous_label}]
+    labels += [equity_step_label(name) for name, _amount in steps]
+    labels.append(_("Equity %(month)s") % {"month": ctx.month_label})
+    values = [float(bridge.start)] + [float(a) for _n, a in steps] + [0.0]
+    measures = ["absolute"] + ["relative"] * len(steps) + ["total"]
+    texts = [format_money(bridge.start, decimals=0)]
+    texts += [("+" if a >= 0 else "") + format_money(a, decimals=0) for _n, a in steps]
+    texts.append(format_money(bridge.end, decimals=0))
+    fig = go.Figure(_waterfall(labels=labels, values=values, measures=measures, texts=texts))
+    _base_layout(fig, title=_("Equity bridge from the previous month"), subtitle=ctx.subtitle())
+    fig.update_layout(showlegend=False, margin={"t": 90})
+    fig.update_yaxes(title_text=_("Customer equity (%(currency)s)") % {"currency": ctx.currency})
+    return fig
+
+
+def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, ctx: FigureContext,
+                    labels: Sequence[str]) -> go.Figure:
+    """Segments of one dimension side by side: equity, CLV, CAC, retention."""
+    titles = [
+        _("Customer equity (%(currency)s)") % {"currency": ctx.currency},
+        _("CLV (%(currency)s)") % {"currency": ctx.currency},
+        _("CAC (%(currency)s)") % {"currency": ctx.currency},
+        _("Monthly retention r"),
+    ]
+    fig = make_subplots(rows=1, cols=4, shared_yaxes=True, horizontal_spacing=0.035, subplot_titles=titles)
+    colours = [BLUE, ORANGE, VERMILLION, GREEN]
+    fields = ["customer_equity", "clv", "cac", "retention_rate"]
+    for col, (field, colour) in enumerate(zip(fields, colours, strict=True), start=1):
+        values = [_num(r[field]) for r in rows]
+        fmt = "%{x:.1%}" if field == "retention_rate" else "%{x:,.0f}"
+        texts = [
+            (format_percent(v) if field == "retention_rate" else format_money(v, decimals=0)) if v is not None
+            else _("n/a")
+            for v in values
+        ]
+        fig.add_trace(
+            go.Bar(y=list(labels), x=values, orientation="h", marker_color=colour, name=titles[col - 1],
+                   text=texts, textposition="auto", insidetextanchor="end", cliponaxis=False,
+                   hovertemplate="%{y}: " + fmt + "<extra></extra>"),
+            row=1, col=col,
+        )
+    _base_layout(fig, title=_("Segments by %(dimension)s") % {"dimension": dimension_label.lower()},
+                 subtitle=ctx.subtitle(), height=max(300, 120 + 42 * len(rows)))
+    fig.update_layout(showlegend=False, margin={"t": 100, "l": 110})
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=True, zerolinecolor="#9aa4b2")
+    fig.update_xaxes(range=[0, 1], row=1, col=4)
+    fig.update_yaxes(autorange="reversed", gridcolor="rgba(0,0,0,0)")
+    fig.update_annotations(font={"size": 12, "color": INK})
+    return fig
+
+
+def cohort_heatmap_figure(*, cells: Sequence[tuple[dt.date, int, int, int]], month: dt.date,
+                          ctx: FigureContext) -> go.Figure:
+    """Share of each first-purchase cohort still active, by months since the first purchase."""
+    last = month.year * 12 + month.month - 1
+    visible = [c for c in cells if c[0].year * 12 + c[0].month - 1 + c[1] <= last]
+    cohorts = sorted({c[0] for c in visible})
+    width = max((c[1] for c in visible), default=0) + 1
+    row_of = {m: i for i, m in enumerate(cohorts)}
+    z: list[list[float | None]] = [[None] * width for _m in cohorts]
+    text: list[list[str]] = [[""] * width for _m in cohorts]
+    for cohort, since, size, active in visible:
+        share = active / size if size else None
+        z[row_of[cohort]][since] = share
+        text[row_of[cohort]][since] = _("%(active)s of %(size)s active") % {"active": f"{active:,}", "size": f"{size:,}"}
+    fig = go.Figure(
+        go.Heatmap(
+            z=z, x=list(range(width)), y=[c.strftime("%Y-%m") for c in cohorts], text=text,
+            colorscale="Blues", zmin=0, zmax=1, xgap=1, ygap=1,
+            colorbar={"title": {"text": _("Share active")}, "tickformat": ".0%", "thickness": 14},
+            hovertemplate=_("Cohort") + " %{y}, +%{x}: %{z:.1%} (%{text})<extra></extra>",
+        )
+    )
+    _base_layout(fig, title=_("Cohort retention: share of each cohort still active"), subtitle=ctx.subtitle(),
+                 height=max(380, 150 + 13 * len(cohorts)))
+    fig.update_xaxes(title_text=_("Months since first purchase"), dtick=3 if width > 18 else 1)
+    fig.update_yaxes(title_text=_("First-purchase month"), autorange="reversed", type="category", gridcolor="rgba(0,0,0,0)",
+                     dtick=3 if len(cohorts) > 18 else 1)
+    return fig
+
+
+def sensitivity_label(name: str) -> str:
+    labels = {
+        "retention": _("Retention ±1 point"),
+        "margin": _("Margin per customer ±10%"),
+        "discount_rate": _("Discount rate ±1 point"),
+    }
+    return labels[name]
+
+
+def tornado_figure(*, rows: Sequence[SensitivityRow], ctx: FigureContext) -> go.Figure:
+    """Change of customer equity when each input moves down (left bar) or up (right bar)."""
+    labels = [sensitivity_label(r.name) for r in rows]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(y=labels, x=[r.low_change for r in rows], orientation="h", name=_("Input lower"),
+                         marker_color=VERMILLION, text=[format_money(Decimal(str(round(r.low_change))), decimals=0)
+                                                        for r in rows],
+                         textposition="auto", hovertemplate="%{y}: %{x:,.0f}<extra>" + _("Input lower") + "</extra>"))
+    fig.add_trace(go.Bar(y=labels, x=[r.high_change for r in rows], orientation="h", name=_("Input higher"),
+                         marker_color=BLUE, text=[format_money(Decimal(str(round(r.high_change))), decimals=0)
+                                                  for r in rows],
+                         textposition="auto", hovertemplate="%{y}: %{x:,.0f}<extra>" + _("Input higher") + "</extra>"))
+    _base_layout(fig, title=_("Sensitivity of customer equity"), subtitle=ctx.subtitle(), height=320)
+    fig.update_layout(barmode="overlay", bargap=0.35, margin={"l": 190, "t": 80})
+    fig.update_xaxes(title_text=_("Change in customer equity (%(currency)s)") % {"currency": ctx.currency},
+                     zeroline=True, zerolinecolor=INK, showgrid=True, gridcolor=GRID, tickprefix=currency_symbol())
+    fig.update_yaxes(autorange="reversed", gridcolor="rgba(0,0,0,0)")
+    return fig
+
+
+def figures_json(figures: Mapping[str, go.Figure]) -> str:
+    """One JSON object {name: figure}, each figure as plotly.io writes it."""
+    return "{" + ",".join(f"{json.dumps(name)}:{pio.to_json(fig, validate=False)}" for name, fig in figures.items()) + "}"

@@ -1,0 +1,246 @@
+"""Reads of the board: snapshots, cohorts, the latest recompute and the prediction summary.
+
+Few queries per page: one for the scope's whole series (which holds this month, the previous
+month and the same month a year earlier), one for the segments of one dimension in the month,
+one for the scope's cohort cells, one for the list of scopes and months, one aggregate for the
+predictions. Everything built from them is cached under `board_data_version()`, which changes
+whenever a recompute or a prediction fit writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Avg, Count, Max, Q, Sum
+from django.utils.translation import gettext as _
+
+from customers.models import SegmentDimension
+from metrics.models import COMPANY, CohortCell, CustomerPrediction, MonthlySnapshot, PredictiveFit, RecomputeRun
+
+ERROR_BAD_SCOPE = "Unknown scope: use 'company' or '<dimension>:<value>' with a dimension of {dimensions}."
+ERROR_BAD_MONTH = "Unknown month: use YYYY-MM, a month the board has figures for."
+
+SNAPSHOT_FIELDS: tuple[str, ...] = (
+    "pk",
+    "month",
+    "scope_dimension",
+    "scope_value",
+    "customers_start",
+    "customers_end",
+    "new_customers",
+    "retained_customers",
+    "reactivated_customers",
+    "churned_customers",
+    "monthly_retention",
+    "revenue",
+    "gross_margin",
+    "retention_rate",
+    "retention_source",
+    "margin_per_customer",
+    "clv",
+    "customer_equity",
+    "acquisition_cost",
+    "retention_cost",
+    "acquisition_equity",
+    "retention_equity",
+    "cac",
+    "clv_to_cac",
+    "computed_at",
+    "assumption_set_id",
+    "assumption_set__version",
+    "assumption_set__annual_discount_rate",
+    "assumption_set__activity_window_months",
+    "assumption_set__retention_source",
+    "assumption_set__assumed_monthly_retention",
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    dimension: str
+    value: str = ""
+
+    @property
+    def key(self) -> str:
+        return COMPANY if self.dimension == COMPANY else f"{self.dimension}:{self.value}"
+
+    @property
+    def is_company(self) -> bool:
+        return self.dimension == COMPANY
+
+    def label(self) -> str:
+        if self.is_company:
+            return _("Company")
+        return f"{dimension_label(self.dimension)}: {value_label(self.value)}"
+
+
+COMPANY_SCOPE = Scope(COMPANY, "")
+
+
+def dimension_label(dimension: str) -> str:
+    try:
+        return str(SegmentDimension(dimension).label)
+    except ValueError:
+        return dimension
+
+
+def value_label(value: str) -> str:
+    return _("unassigned") if value == "unassigned" else value
+
+
+def scope_parse(raw: str | None) -> Scope:
+    """'company' or '<dimension>:<value>'; raises ValueError with ERROR_BAD_SCOPE otherwise."""
+    if not raw or raw == COMPANY:
+        return COMPANY_SCOPE
+    dimension, sep, value = raw.partition(":")
+    if not sep or dimension not in SegmentDimension.values or not value:
+        raise ValueError(ERROR_BAD_SCOPE.format(dimensions=", ".join(SegmentDimension.values)))
+    return Scope(dimension, value)
+
+
+def month_parse(raw: str | None) -> dt.date | None:
+    """'YYYY-MM' (or a full ISO date) to the first day of the month; None when empty."""
+    if not raw:
+        return None
+    try:
+        parts = raw.split("-")
+        return dt.date(int(parts[0]), int(parts[1]), 1)
+    except (ValueError, IndexError) as exc:
+        raise ValueError(ERROR_BAD_MONTH) from exc
+
+
+def board_data_version() -> str:
+    """A key that changes whenever the board's data changes: recomputes, snapshots, predictions."""
+    run = RecomputeRun.objects.order_by("-pk").values_list("pk", "status", "finished_at").first()
+    snapshots = MonthlySnapshot.objects.aggregate(latest=Max("computed_at"), n=Count("pk"))
+    fit = (
+        PredictiveFit.objects.filter(status=PredictiveFit.Status.SUCCEEDED)
+        .order_by("-pk")
+        .values_list("pk", "finished_at")
+        .first()
+    )
+    latest = snapshots["latest"].isoformat() if snapshots["latest"] else "-"
+    return f"{run[0] if run else 0}.{run[1] if run else '-'}.{latest}.{snapshots['n']}.{fit[0] if fit else 0}"
+
+
+def recompute_latest() -> dict[str, Any] | None:
+    """The latest recompute run (for the progress banner), as plain values."""
+    return (
+        RecomputeRun.objects.order_by("-created_at", "-pk")
+        .values("pk", "status", "scopes_total", "scopes_done", "trigger", "created_at", "finished_at", "message")
+        .first()
+    )
+
+
+def board_scopes() -> list[Scope]:
+    """Every scope that has snapshots: the company first, then segments by dimension and value."""
+    pairs = (
+        MonthlySnapshot.objects.values_list("scope_dimension", "scope_value")
+        .distinct()
+        .order_by("scope_dimension", "scope_value")
+    )
+    order = {d: i for i, d in enumerate(SegmentDimension.values)}
+    scopes = [Scope(d, v) for d, v in pairs if d != COMPANY]
+    scopes.sort(key=lambda s: (order.get(s.dimension, 99), s.value == "unassigned", s.value))
+    return [COMPANY_SCOPE, *scopes]
+
+
+def scope_series(scope: Scope) -> list[dict[str, Any]]:
+    """Every snapshot of the scope, oldest month first."""
+    return list(
+        MonthlySnapshot.objects.filter(scope_dimension=scope.dimension, scope_value=scope.value)
+        .order_by("month")
+        .values(*SNAPSHOT_FIELDS)
+    )
+
+
+def segment_rows(*, month: dt.date, dimension: str) -> list[dict[str, Any]]:
+    """The snapshots of every segment of one dimension in one month."""
+    return list(
+        MonthlySnapshot.objects.filter(month=month, scope_dimension=dimension)
+        .order_by("scope_value")
+        .values(*SNAPSHOT_FIELDS)
+    )
+
+
+def month_rows(*, month: dt.date) -> list[dict[str, Any]]:
+    """Every scope's snapshot of one month (the export): company first."""
+    rows = list(MonthlySnapshot.objects.filter(month=month).values(*SNAPSHOT_FIELDS))
+    order = {d: i for i, d in enumerate([COMPANY, *SegmentDimension.values])}
+    rows.sort(key=lambda r: (order.get(r["scope_dimension"], 99), r["scope_value"]))
+    return rows
+
+
+def cohort_cells(*, scope: Scope, until: dt.date) -> list[tuple[dt.date, int, int, int]]:
+    """(cohort_month, months_since, cohort_size, active_customers) of the scope's cohorts that
+    started by `until`; cells beyond `until` are dropped by the caller (they depend on the month)."""
+    return list(
+        CohortCell.objects.filter(scope_dimension=scope.dimension, scope_value=scope.value, cohort_month__lte=until)
+        .order_by("cohort_month", "months_since")
+        .values_list("cohort_month", "months_since", "cohort_size", "active_customers")
+    )
+
+
+def snapshot_for(*, scope: Scope, month: dt.date) -> MonthlySnapshot | None:
+    return (
+        MonthlySnapshot.objects.select_related("assumption_set")
+        .filter(scope_dimension=scope.dimension, scope_value=scope.value, month=month)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class TierSummary:
+    tier: str
+    label: str
+    customers: int
+    total_clv: Any
+    average_clv: Any
+
+
+@dataclass(frozen=True)
+class PredictionSummary:
+    tiers: list[TierSummary]
+    at_risk: int
+    customers: int
+    data_date: dt.date | None
+    fit_id: int | None
+
+
+def prediction_summary() -> PredictionSummary | None:
+    """Predicted CLV by tier and the at-risk count from the latest fit; None before any fit."""
+    rows = list(
+        CustomerPrediction.objects.values("tier")
+        .annotate(n=Count("pk"), total=Sum("predicted_clv"), average=Avg("predicted_clv"))
+        .order_by("tier")
+    )
+    if not rows:
+        return None
+    fit = (
+        PredictiveFit.objects.filter(status=PredictiveFit.Status.SUCCEEDED)
+        .order_by("-pk")
+        .values_list("pk", "data_date")
+        .first()
+    )
+    labels = dict(CustomerPrediction.Tier.choices)
+    order = {t: i for i, t in enumerate(CustomerPrediction.Tier.values)}
+    tiers = [
+        TierSummary(tier=r["tier"], label=str(labels.get(r["tier"], r["tier"])), customers=r["n"],
+                    total_clv=r["total"], average_clv=r["average"])
+        for r in rows
+    ]
+    tiers.sort(key=lambda t: order.get(t.tier, 99))
+    at_risk = sum(t.customers for t in tiers if t.tier == CustomerPrediction.Tier.AT_RISK)
+    return PredictionSummary(
+        tiers=tiers,
+        at_risk=at_risk,
+        customers=sum(t.customers for t in tiers),
+        data_date=fit[1] if fit else None,
+        fit_id=fit[0] if fit else None,
+    )
+
+
+def has_snapshots() -> bool:
+    return MonthlySnapshot.objects.filter(Q(scope_dimension=COMPANY)).exists()

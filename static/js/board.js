@@ -1,0 +1,257 @@
+/* The equity board: draws the server-built Plotly figures, the month/scope controls, the
+   what-if, the "How was this computed?" dialog and the recompute progress. */
+(function () {
+  "use strict";
+
+  var board = document.getElementById("board");
+  if (!board) return;
+  var isPack = board.getAttribute("data-pack") === "1";
+
+  function readJson(id) {
+    var el = document.getElementById(id);
+    if (!el) return null;
+    try { return JSON.parse(el.textContent); } catch (e) { return null; }
+  }
+
+  // 1. Charts --------------------------------------------------------------------------------
+  var figures = readJson("board-figures") || {};
+  var plotConfig = isPack
+    ? { staticPlot: true, displayModeBar: false, responsive: false }
+    : { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
+        toImageButtonOptions: { format: "png", scale: 2 } };
+
+  function draw(div, figure) {
+    var layout = Object.assign({}, figure.layout || {});
+    if (isPack) {
+      layout.width = div.clientWidth || 1000;
+      layout.height = Math.min(layout.height || 360, div.clientHeight || layout.height || 360);
+    }
+    return window.Plotly.react(div, figure.data || [], layout, plotConfig);
+  }
+
+  var charts = Array.prototype.slice.call(document.querySelectorAll(".js-chart"));
+  if (window.Plotly) {
+    charts.forEach(function (div) {
+      var figure = figures[div.getAttribute("data-figure")];
+      if (figure) draw(div, figure);
+    });
+  }
+
+  // Fit the charts to the printed page, then back to the screen.
+  function resizeAll(width) {
+    charts.forEach(function (div) {
+      if (!div.classList.contains("js-plotly-plot")) return;
+      if (width) {
+        window.Plotly.relayout(div, { width: Math.min(width, div.parentElement.clientWidth || width) });
+      } else {
+        window.Plotly.relayout(div, { width: null, autosize: true });
+      }
+    });
+  }
+  if (!isPack && window.Plotly) {
+    window.addEventListener("beforeprint", function () { resizeAll(1000); });
+    window.addEventListener("afterprint", function () { resizeAll(null); });
+  }
+
+  var printButton = document.getElementById("pack-print");
+  if (printButton) printButton.addEventListener("click", function () { window.print(); });
+
+  // 2. Month, scope and dimension: a change reloads the board for it --------------------------
+  Array.prototype.forEach.call(document.querySelectorAll(".js-autosubmit"), function (select) {
+    select.addEventListener("change", function () {
+      var form = select.form;
+      // A new scope brings its own segments dimension unless one was chosen on purpose.
+      if (select.name === "scope") {
+        var dim = form.querySelector("[name=dimension]");
+        var key = select.value;
+        if (dim && key.indexOf(":") > 0) dim.value = key.split(":")[0];
+      }
+      board.classList.add("is-loading");
+      form.submit();
+    });
+  });
+
+  // 3. What-if -------------------------------------------------------------------------------
+  var whatifForm = document.getElementById("whatif-form");
+  if (whatifForm) {
+    var fields = ["retention", "margin", "discount"].map(function (name) {
+      var number = document.getElementById("whatif-" + name);
+      var range = document.getElementById("whatif-" + name + "-range");
+      var scale = parseFloat(number.getAttribute("data-scale")) || 1;
+      var stored = parseFloat(number.getAttribute("data-default"));
+      return { name: name, number: number, range: range, scale: scale, stored: stored };
+    });
+    var status = document.getElementById("whatif-status");
+    var timer = null;
+    var sequence = 0;
+
+    function round(value, digits) { var f = Math.pow(10, digits); return Math.round(value * f) / f; }
+
+    function setField(field, shown) {
+      field.number.value = shown;
+      field.range.value = shown;
+    }
+
+    function reset() {
+      fields.forEach(function (field) {
+        var shown = round(field.stored * field.scale, field.name === "margin" ? 2 : 2);
+        if (field.name === "margin") {
+          var max = Math.max(10, Math.ceil(Math.abs(field.stored) * 2));
+          field.range.min = Math.min(0, Math.floor(field.stored * 2));
+          field.range.max = max;
+        }
+        setField(field, shown);
+      });
+      document.querySelectorAll(".tile[data-metric]").forEach(function (tile) {
+        var value = tile.querySelector("[data-role=value]");
+        value.textContent = tile.getAttribute("data-display");
+        tile.classList.remove("is-whatif");
+        var badge = tile.querySelector(".tile-whatif-badge");
+        if (badge) badge.hidden = true;
+      });
+      status.textContent = "";
+      request(true);
+    }
+
+    function params() {
+      var query = new URLSearchParams();
+      query.set("month", board.getAttribute("data-month"));
+      query.set("scope", board.getAttribute("data-scope"));
+      fields.forEach(function (field) {
+        query.set(field.name, String(parseFloat(field.number.value) / field.scale));
+      });
+      return query;
+    }
+
+    function isStored() {
+      return fields.every(function (field) {
+        return Math.abs(parseFloat(field.number.value) / field.scale - field.stored) < 1e-9 * Math.max(1, Math.abs(field.stored)) ||
+          round(field.stored * field.scale, 2) === parseFloat(field.number.value);
+      });
+    }
+
+    function request(resetting) {
+      var mine = ++sequence;
+      var url = board.getAttribute("data-whatif-url") + "?" + params().toString();
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+        .then(function (res) {
+          if (mine !== sequence) return;
+          if (!res.ok) { status.textContent = res.body.error || ""; status.classList.add("error"); return; }
+          status.classList.remove("error");
+          var stored = resetting || isStored();
+          Object.keys(res.body.tiles).forEach(function (metric) {
+            var tile = document.querySelector('.tile[data-metric="' + metric + '"]');
+            if (!tile) return;
+            var valueEl = tile.querySelector("[data-role=value]");
+            valueEl.textContent = stored ? tile.getAttribute("data-display") : res.body.tiles[metric].display;
+            tile.classList.toggle("is-whatif", !stored);
+            var badge = tile.querySelector(".tile-whatif-badge");
+            if (badge) badge.hidden = stored;
+          });
+          var tornado = document.getElementById("chart-tornado");
+          if (tornado && window.Plotly && res.body.tornado) {
+            var fig = JSON.parse(res.body.tornado);
+            window.Plotly.react(tornado, fig.data, fig.layout, plotConfig);
+          }
+          board.setAttribute("data-whatif-state", stored ? "stored" : "changed");
+        })
+        .catch(function () { if (mine === sequence) status.textContent = "…"; });
+    }
+
+    fields.forEach(function (field) {
+      function changed(source) {
+        var other = source === field.number ? field.range : field.number;
+        other.value = source.value;
+        clearTimeout(timer);
+        timer = setTimeout(function () { request(false); }, 200);
+      }
+      field.number.addEventListener("input", function () { changed(field.number); });
+      field.range.addEventListener("input", function () { changed(field.range); });
+    });
+    document.getElementById("whatif-reset").addEventListener("click", reset);
+    // Start from the stored figures without a request: the server already drew the tornado.
+    fields.forEach(function (field) {
+      if (field.name === "margin") {
+        field.range.min = Math.min(0, Math.floor(field.stored * 2));
+        field.range.max = Math.max(10, Math.ceil(Math.abs(field.stored) * 2));
+      }
+      setField(field, round(field.stored * field.scale, 2));
+    });
+    board.setAttribute("data-whatif-state", "stored");
+  }
+
+  // 4. "How was this computed?" ----------------------------------------------------------------
+  var explain = readJson("board-explain");
+  var dialog = document.getElementById("explain-dialog");
+  function label(key) {
+    var tpl = document.getElementById("explain-labels");
+    var el = tpl && tpl.content.querySelector('[data-key="' + key + '"]');
+    return el ? el.textContent : key;
+  }
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function table(rows, columns) {
+    var t = el("table", "explain-table");
+    var head = el("tr");
+    columns.forEach(function (c) { head.appendChild(el("th", null, c.title)); });
+    var thead = el("thead"); thead.appendChild(head); t.appendChild(thead);
+    var tbody = el("tbody");
+    rows.forEach(function (row) {
+      var tr = el("tr", row.__highlight ? "highlight" : null);
+      columns.forEach(function (c) { tr.appendChild(el("td", c.cls || null, row[c.key])); });
+      tbody.appendChild(tr);
+    });
+    t.appendChild(tbody);
+    return t;
+  }
+  function openExplain(metric) {
+    var body = document.getElementById("explain-body");
+    var missing = document.getElementById("explain-missing");
+    body.textContent = "";
+    if (!explain || !explain.steps) { missing.hidden = false; dialog.showModal(); return; }
+    missing.hidden = true;
+    var mine = explain.steps.filter(function (s) { return s.metric === metric; });
+    mine.forEach(function (step) {
+      var box = el("div", "explain-this");
+      box.appendChild(el("h3", null, label("this") + ": " + step.label));
+      box.appendChild(el("p", "explain-formula", step.formula));
+      box.appendChild(el("p", "explain-substituted", step.substituted));
+      box.appendChild(el("p", "explain-value", label("value") + ": " + step.value));
+      body.appendChild(box);
+    });
+    body.appendChild(el("h3", null, label("steps")));
+    body.appendChild(table(explain.steps.map(function (s) {
+      return { label: s.label, formula: s.formula, substituted: s.substituted, value: s.value, __highlight: s.metric === metric };
+    }), [{ key: "label", title: "" }, { key: "formula", title: label("formula") },
+         { key: "substituted", title: label("substituted") }, { key: "value", title: label("value"), cls: "num" }]));
+    if (explain.inputs && explain.inputs.length) {
+      body.appendChild(el("h3", null, label("inputs")));
+      body.appendChild(table(explain.inputs, [{ key: "label", title: "" }, { key: "value", title: label("value"), cls: "num" }]));
+    }
+    if (explain.assumptions && explain.assumptions.length) {
+      body.appendChild(el("h3", null, label("assumptions")));
+      body.appendChild(table(explain.assumptions, [{ key: "label", title: "" }, { key: "value", title: label("value"), cls: "num" }]));
+    }
+    dialog.setAttribute("data-metric", metric);
+    dialog.showModal();
+  }
+  Array.prototype.forEach.call(document.querySelectorAll(".js-explain"), function (button) {
+    button.addEventListener("click", function () { openExplain(button.getAttribute("data-metric")); });
+  });
+
+  // 5. A recompute in progress: show its progress, reload when it is done ---------------------
+  var banner = document.getElementById("recompute-banner");
+  if (banner && window.clvPoll) {
+    window.clvPoll(board.getAttribute("data-status-url"), function (data) {
+      var bar = document.getElementById("recompute-bar");
+      if (bar) bar.style.width = data.percent + "%";
+      if (data.done) { window.location.reload(); return false; }
+      return true;
+    }, 2000);
+  }
+})();

@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from openpyxl import load_workbook
+
+from clv_dashboard import roles
+from clv_dashboard.formatting import format_money, format_percent
+from metrics.board.assemble import format_value
+from metrics.models import MonthlySnapshot, RecomputeRun
+from tests.metrics.board.conftest import LAST_MONTH
+
+ROLES = [roles.EXECUTIVE, roles.ANALYST, roles.ADMIN]
+TILE_RE = re.compile(r'<article class="tile" data-metric="(?P<metric>\w+)" data-value="(?P<raw>[^"]*)" '
+                     r'data-display="(?P<display>[^"]*)">.*?<p class="tile-value" data-role="value">(?P<shown>[^<]*)</p>',
+                     re.S)
+
+
+def tiles_of(html: str) -> dict[str, dict[str, str]]:
+    return {m["metric"]: m.groupdict() for m in TILE_RE.finditer(html)}
+
+
+def figures_of(html: str) -> dict[str, dict]:
+    raw = re.search(r'<script type="application/json" id="board-figures">(.*?)</script>', html, re.S)
+    assert raw is not None
+    return json.loads(raw.group(1))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_sees_the_board(role: str, client_as: Callable[[str | None], Client], board_snapshots: dict) -> None:
+    response = client_as(role).get("/board/")
+    assert response.status_code == 200
+    assert b'id="board-figures"' in response.content
+
+
+def test_logged_out_visitor_is_sent_to_login(db: None) -> None:
+    for url in ["/board/", "/board/pack/", "/board/whatif/", "/board/export.csv?month=2025-12", "/board/status/"]:
+        response = Client().get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/login/"), url
+
+
+def test_a_user_without_the_board_permission_is_refused(make_user: Callable, board_snapshots: dict) -> None:
+    client = Client()
+    client.force_login(make_user(None))
+    for url in ["/board/", "/board/pack/", "/board/export.xlsx?month=2025-12"]:
+        assert client.get(url).status_code == 403, url
+
+
+def test_tiles_equal_the_stored_snapshot_values(client_as: Callable, board_snapshots: dict) -> None:
+    html = client_as(roles.EXECUTIVE).get("/board/?month=2025-06&scope=region:North").content.decode()
+    snapshot = MonthlySnapshot.objects.get(month="2025-06-01", scope_dimension="region", scope_value="North")
+    tiles = tiles_of(html)
+    assert set(tiles) == {"customer_equity", "clv", "customers_end", "retention_rate", "acquisition_equity",
+                          "retention_equity", "cac", "clv_to_cac"}
+    for metric, tile in tiles.items():
+        stored = getattr(snapshot, metric)
+        assert tile["raw"] == str(stored), metric
+        if isinstance(stored, Decimal):
+            assert Decimal(tile["raw"]) == stored
+        else:
+            assert float(tile["raw"]) == pytest.approx(float(stored), rel=0, abs=0)
+    # What is shown is the stored value formatted, not something recomputed.
+    assert tiles["customer_equity"]["shown"] == format_money(snapshot.customer_equity, decimals=0)
+    assert tiles["clv"]["shown"] == format_money(snapshot.clv, decimals=2)
+    assert tiles["retention_rate"]["shown"] == format_percent(snapshot.retention_rate)
+    assert tiles["customers_end"]["shown"] == f"{snapshot.customers_end:,}"
+    assert tiles["clv_to_cac"]["shown"] == format_value(snapshot.clv_to_cac, "ratio")
+
+
+def test_the_board_defaults_to_the_latest_closed_month_of_the_company(client_as: Callable, board_snapshots: dict) -> None:
+    response = client_as(roles.EXECUTIVE).get("/board/")
+    assert response.context["data"].month == LAST_MONTH
+    assert response.context["data"].scope.is_company
+    html = response.content.decode()
+    company = MonthlySnapshot.objects.get(month=LAST_MONTH, scope_dimension="company")
+    assert tiles_of(html)["customer_equity"]["raw"] == str(company.customer_equity)
+
+
+def test_every_chart_is_built_and_states_month_scope_currency_and_version(
+    client_as: Callable, board_snapshots: dict
+) -> None:
+    html = client_as(roles.EXECUTIVE).get("/board/?month=2025-06&scope=company&dimension=region").content.decode()
+    figures = figures_of(html)
+    assert set(figures) == {"equity_clv", "acquisition_retention", "customer_bridge", "equity_bridge", "segments",
+                            "cohorts", "tornado"}
+    for name, figure in figures.items():
+        subtitle = figure["layout"]["title"]["subtitle"]["text"]
+        assert "CNY" in subtitle and "v1" in subtitle and "Company" in subtitle, name
+        assert figure["layout"]["title"]["text"], name
+        assert figure["data"], name
+    assert "June 2025" in figures["customer_bridge"]["layout"]["title"]["subtitle"]["text"]
+    assert 'href="/assumptions/#v1"' in html
+
+
+def test_the_customer_bridge_matches_the_snapshot(client_as: Callable, board_snapshots: dict) -> None:
+    html = client_as(roles.EXECUTIVE).get("/board/?month=2025-06").content.decode()
+    snapshot = MonthlySnapshot.objects.get(month="2025-06-01", scope_dimension="company")
+    trace = figures_of(html)["customer_bridge"]["data"][0]
+    assert trace["measure"] == ["absolute", "relative", "relative", "relative", "total"]
+    assert trace["y"][:4] == [snapshot.customers_start, snapshot.new_customers, snapshot.reactivated_customers,
+                              -snapshot.churned_customers]
+    assert sum(trace["y"][:4]) == snapshot.customers_end
+
+
+def test_the_equity_bridge_sums_to_the_stored_change(client_as: Callable, board_snapshots: dict) -> None:
+    html = client_as(roles.EXECUTIVE).get("/board/?month=2025-06").content.decode()
+    now = MonthlySnapshot.objects.get(month="2025-06-01", scope_dimension="company")
+    before = MonthlySnapshot.objects.get(month="2025-05-01", scope_dimension="company")
+    trace = figures_of(html)["equity_bridge"]["data"][0]
+    assert trace["y"][0] == pytest.approx(float(before.customer_equity))
+    steps = [Decimal(str(v)) for v in trace["y"][1:-1]]
+    assert sum(steps) + before.customer_equity == now.customer_equity
+
+
+def test_changing_month_and_scope_changes_the_figures(client_as: Callable, board_snapshots: dict) -> None:
+    client = client_as(roles.EXECUTIVE)
+    a = figures_of(client.get("/board/?month=2025-06").content.decode())
+    b = figures_of(client.get("/board/?month=2025-03").content.decode())
+    c = figures_of(client.get("/board/?month=2025-06&scope=region:South").content.decode())
+    assert a["customer_bridge"]["data"][0]["y"] != b["customer_bridge"]["data"][0]["y"]
+    assert a["customer_bridge"]["data"][0]["y"] != c["customer_bridge"]["data"][0]["y"]
+    assert "South" in c["tornado"]["layout"]["title"]["subtitle"]["text"]
+
+
+def test_the_segments_chart_shows_every_segment_of_the_dimension(client_as: Callable, board_snapshots: dict) -> None:
+    html = client_as(roles.EXECUTIVE).get("/board/?month=2025-06&dimension=acquisition_channel").content.decode()
+    segments = figures_of(html)["segments"]
+    assert segments["data"][0]["y"] == ["Referral", "Search"]
+    stored = MonthlySnapshot.objects.get(month="2025-06-01", scope_dimension="acquisition_channel", scope_value="Search")
+    assert segments["data"][0]["x"][1] == pytest.approx(float(stored.customer_equity))
+
+
+def test_the_cohort_heatmap_stops_at_the_chosen_month(client_as: Callable, board_snapshots: dict) -> None:
+    html = client_as(roles.EXECUTIVE).get("/board/?month=2024-06").content.decode()
+    heatmap = figures_of(html)["cohorts"]["data"][0]
+    assert heatmap["y"][0] == "2023-01" and heatmap["y"][-1] == "2024-06"
+    # The 2024-06 cohort has only its first month; the 2023-01 one 18 months.
+    assert len(heatmap["x"]) == 18
+    assert heatmap["z"][-1][1] is None and heatmap["z"][0][17] is not None
+
+
+def test_retention_assumed_for_lack_of_history_is_said_on_the_tile(client_as: Callable, board_snapshots: dict) -> None:
+    html = client_as(roles.EXECUTIVE).get("/board/?month=2023-05").content.decode()
+    assert "cannot be measured yet" in html
+    assert "12-month activity window" in html
+
+
+def test_bad_parameters_get_a_clear_400(client_as: Callable, board_snapshots: dict) -> None:
+    client = client_as(roles.EXECUTIVE)
+    response = client.get("/board/?scope=colour:red")
+    assert response.status_code == 400
+    assert b"Unknown scope" in response.content
+    assert client.get("/board/?month=June").status_code == 400
+
+
+def test_a_month_without_a_snapshot_for_the_scope_says_so(client_as: Callable, board_snapshots: dict) -> None:
+    response = client_as(roles.EXECUTIVE).get("/board/?month=2019-01")
+    assert response.status_code == 200
+    assert b'id="board-no-row"' in response.content
+
+
+@pytest.mark.parametrize(("role", "upload_link"), [(roles.EXECUTIVE, False), (roles.ANALYST, True)])
+def test_empty_board_says_there_is_no_data_and_analysts_get_the_upload_link(
+    role: str, upload_link: bool, client_as: Callable
+) -> None:
+    html = client_as(role).get("/board/").content.decode()
+    assert 'id="board-empty"' in html
+    assert ('href="/imports/"' in html and "Upload transactions" in html) is upload_link
+    assert "plotly.min.js" not in html
+
+
+def test_a_recompute_in_progress_shows_its_progress(client_as: Callable, board_snapshots: dict) -> None:
+    RecomputeRun.objects.create(trigger="import", status=RecomputeRun.Status.RUNNING, scopes_total=8, scopes_done=2)
+    client = client_as(roles.EXECUTIVE)
+    html = client.get("/board/").content.decode()
+    assert 'id="recompute-banner"' in html
+    assert "2 of 8 scopes done" in html
+    status = client.get("/board/status/").json()
+    assert status == {"status": "running", "percent": 25, "done": False, "scopes_done": 2, "scopes_total": 8,
+                      "message": ""}
+
+
+def test_the_cache_never_serves_figures_of_older_data(client_as: Callable, board_snapshots: dict) -> None:
+    client = client_as(roles.EXECUTIVE)
+    first = tiles_of(client.get("/board/?month=2025-06").content.decode())["customers_end"]["raw"]
+    MonthlySnapshot.objects.filter(month="2025-06-01", scope_dimension="company").update(customers_end=12345)
+    RecomputeRun.objects.create(trigger="test", status=RecomputeRun.Status.SUCCEEDED)
+    second = tiles_of(client.get("/board/?month=2025-06").content.decode())["customers_end"]["raw"]
+    assert first != "12345" and second == "12345"
+
+
+def test_the_whatif_recomputes_clv_and_equity_without_storing(client_as: Callable, board_snapshots: dict) -> None:
+    snapshot = MonthlySnapshot.objects.get(month="2025-06-01", scope_dimension="company")
+    client = client_as(roles.EXECUTIVE)
+    url = "/board/whatif/?month=2025-06&scope=company"
+    same = client.get(f"{url}&retention={snapshot.retention_rate}&margin={snapshot.margin_per_customer}&discount=0.10")
+    assert same.status_code == 200
+    assert same.json()["tiles"]["clv"]["value"] == pytest.approx(float(snapshot.clv), abs=0.006)
+    higher = client.get(f"{url}&retention=0.95&margin={snapshot.margin_per_customer}&discount=0.10").json()
+    assert higher["tiles"]["clv"]["value"] > float(snapshot.clv)
+    assert higher["tiles"]["customer_equity"]["value"] == pytest.approx(higher["tiles"]["clv"]["value"] * snapshot.customers_end)
+    assert json.loads(higher["tornado"])["data"]
+    snapshot.refresh_from_db()
+    assert MonthlySnapshot.objects.get(pk=snapshot.pk).clv == snapshot.clv
+
+
+def test_the_whatif_refuses_bad_input_with_a_message(client_as: Callable, board_snapshots: dict) -> None:
+    from metrics.board.whatif import ERROR_RETENTION
+
+    response = client_as(roles.EXECUTIVE).get("/board/whatif/?month=2025-06&retention=1.5&margin=10&discount=0.1")
+    assert response.status_code == 400
+    assert response.json()["error"] == str(ERROR_RETENTION)
+
+
+def test_the_pack_is_one_month_and_one_scope_ready_to_print(client_as: Callable, board_snapshots: dict) -> None:
+    html = client_as(roles.EXECUTIVE).get("/board/pack/?month=2025-06&scope=region:North").content.decode()
+    assert "June 2025" in html and "Region: North" in html
+    assert html.count('class="pack-page') == 3
+    assert len(tiles_of(html)) == 8
+
+
+def test_csv_export_has_every_scope_of_the_month(client_as: Callable, board_snapshots: dict) -> None:
+    response = client_as(roles.EXECUTIVE).get("/board/export.csv?month=2025-06")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="customer-equity-2025-06.csv"'
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert len(rows) == MonthlySnapshot.objects.filter(month="2025-06-01").count()
+    assert rows[0]["scope_dimension"] == "company"
+    company = MonthlySnapshot.objects.get(month="2025-06-01", scope_dimension="company")
+    assert Decimal(rows[0]["customer_equity"]) == company.customer_equity
+
+
+def test_xlsx_export_has_the_figures_and_what_they_are(client_as: Callable, board_snapshots: dict) -> None:
+    response = client_as(roles.EXECUTIVE).get("/board/export.xlsx?month=2025-06")
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.content))
+    sheet = book["figures"]
+    header = [c.value for c in sheet[1]]
+    company = MonthlySnapshot.objects.get(month="2025-06-01", scope_dimension="company")
+    row = dict(zip(header, [c.value for c in sheet[2]], strict=True))
+    assert row["scope_dimension"] == "company"
+    assert Decimal(str(row["customer_equity"])) == company.customer_equity
+    about = {r[0].value: r[1].value for r in book["about"].iter_rows()}
+    assert about["Currency"] == "CNY" and about["Month"] == "2025-06"
+
+
+def test_exports_of_a_month_without_figures_are_404(client_as: Callable, board_snapshots: dict) -> None:
+    assert client_as(roles.EXECUTIVE).get("/board/export.csv?month=2010-01").status_code == 404
