@@ -2,7 +2,7 @@
 
 The recompute never fetches transactions. One statement per segment dimension:
 1. `cm`: one row per customer and month (GROUP BY): did they purchase (revenue >= 0), revenue,
-   gross margin (missing cost: revenue x the default margin rate).
+   gross margin (revenue - cost; without a cost, revenue x the default margin rate).
 2. `iv`: each customer's active intervals (window functions): purchase months closer than W
    months apart chain into one interval [first purchase, last purchase + W - 1].
 3. Interval starts are new (the customer's first purchase month) or reactivated customers;
@@ -123,7 +123,7 @@ def _aggregate_sql(*, dimension: str, truncated: bool) -> str:
         SELECT t.customer_id, {month_t} AS m,
                MAX(CASE WHEN t.revenue >= 0 THEN 1 ELSE 0 END) AS bought,
                SUM(t.revenue) AS revenue,
-               SUM(t.revenue - COALESCE(t.cost, t.revenue * %(rate)s)) AS margin
+               SUM(CASE WHEN t.cost IS NULL THEN t.revenue * %(rate)s ELSE t.revenue - t.cost END) AS margin
         FROM customers_transaction t {cutoff}
         GROUP BY t.customer_id, {month_t}
     ),
