@@ -328,3 +328,39 @@ def snapshots_first_month() -> dt.date | None:
 
 def recompute_runs_recent(*, limit: int = 10) -> QuerySet[RecomputeRun]:
     return RecomputeRun.objects.select_related("assumption_set").order_by("-created_at", "-pk")[:limit]
+
+
+# Column order of the export and the API: METRICS.md's metric names.
+EXPORT_FIELDS = [
+    "month", "scope_dimension", "scope_value",
+    "customers_start", "customers_end", "new_customers", "retained_customers", "reactivated_customers",
+    "churned_customers", "monthly_retention", "revenue", "gross_margin", "retention_rate", "retention_source",
+    "margin_per_customer", "clv", "customer_equity", "acquisition_cost", "retention_cost",
+    "acquisition_equity", "retention_equity", "cac", "clv_to_cac", "assumption_version",
+]
+
+
+def snapshot_row(snapshot: MonthlySnapshot) -> dict[str, Any]:
+    """One snapshot as plain values: month as YYYY-MM, money as decimal strings (exact cents)."""
+    row: dict[str, Any] = {}
+    for field in EXPORT_FIELDS:
+        if field == "month":
+            row[field] = f"{snapshot.month:%Y-%m}"
+        elif field == "assumption_version":
+            row[field] = snapshot.assumption_set.version
+        else:
+            value = getattr(snapshot, field)
+            row[field] = str(value) if hasattr(value, "quantize") else value
+    return row
+
+
+def api_token_user(*, key: str) -> Any:
+    """The user of an active API token, or None."""
+    import hashlib
+
+    from .models import ApiToken
+
+    token = ApiToken.objects.select_related("user").filter(
+        key_hash=hashlib.sha256(key.encode()).hexdigest(), revoked=False, user__is_active=True
+    ).first()
+    return token

@@ -294,3 +294,29 @@ def snapshots_recompute(
         recompute_run_finish(run=run, status=RecomputeRun.Status.FAILED, message=str(exc))
         raise
     return recompute_run_finish(run=run)
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+TOKEN_PREFIX = "clv_"
+
+
+def api_token_issue(*, user: Any, name: str = "") -> tuple[Any, str]:
+    """Issue an API token for a user; returns (token row, the key). Only the key's SHA-256 is
+    stored, so the key is shown once, here."""
+    import hashlib
+    import secrets
+
+    from .models import ApiToken
+
+    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name[:100], key_hash=hashlib.sha256(key.encode()).hexdigest(), prefix=key[:12]
+    )
+    return token, key
+
+
+def api_token_touch(*, token: Any) -> None:
+    from .models import ApiToken
+
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from clv_dashboard.placeholder import placeholder
+from . import api, views
 
 app_name = "metrics"
 urlpatterns = [
-    path("assumptions/", placeholder, name="assumptions"),
+    path("assumptions/", views.assumptions, name="assumptions"),
+    path("assumptions/recompute-status/", views.recompute_status, name="recompute_status"),
+    path("api/v1/snapshots/", api.snapshots, name="api_snapshots"),
+    path("api/v1/snapshots/explain/", api.snapshot_explanation, name="api_snapshot_explain"),
 ]

@@ -2,9 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from clv_dashboard.placeholder import placeholder
+from . import views
 
 app_name = "predictive"
 urlpatterns = [
-    path("", placeholder, name="list"),
+    path("", views.customers_list, name="list"),
+    path("export.csv", views.customers_export, name="export"),
+    path("fit-status/", views.fit_status, name="fit_status"),
+    path("fit/", views.fit_request, name="fit"),
+    path("<int:pk>/", views.customer_detail, name="detail"),
 ]

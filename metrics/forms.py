@@ -1,0 +1,83 @@
+"""The assumptions form: percentages as people type them, validated to METRICS.md's ranges."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import AssumptionSet, RetentionSource
+
+ERROR_RETENTION_RANGE = _("Retention must be at least 0 and below 1 (for example 0.90).")
+ERROR_NOTE_REQUIRED = _("Say why the assumptions change: the note is required.")
+HUNDRED = Decimal(100)
+
+
+class AssumptionsForm(forms.Form):
+    annual_discount_rate_percent = forms.DecimalField(
+        label=_("Annual discount rate (%)"), min_value=0, max_value=100, max_digits=9, decimal_places=4,
+        help_text=_("Cost of capital used to discount future margin, 0 to 100."),
+    )
+    activity_window_months = forms.IntegerField(
+        label=_("Activity window W (months)"), min_value=1, max_value=60,
+        help_text=_("Months without a purchase after which a customer counts as lapsed, 1 to 60."),
+    )
+    retention_source = forms.ChoiceField(label=_("Retention source"), choices=RetentionSource.choices)
+    assumed_monthly_retention = forms.DecimalField(
+        label=_("Assumed monthly retention"), min_value=0, max_digits=9, decimal_places=6,
+        help_text=_("Used when the source is 'assumed' and before measured retention exists; 0 to below 1."),
+    )
+    smoothing_window_months = forms.IntegerField(
+        label=_("Smoothing window L (months)"), min_value=1, max_value=60,
+        help_text=_("Trailing months over which retention and margin are averaged, 1 to 60."),
+    )
+    default_gross_margin_percent = forms.DecimalField(
+        label=_("Default gross margin rate (%)"), min_value=0, max_value=100, max_digits=9, decimal_places=4,
+        help_text=_("Applied to transactions that carry no cost, 0 to 100."),
+    )
+    prediction_horizon_months = forms.IntegerField(
+        label=_("Prediction horizon H (months)"), min_value=1, max_value=120,
+        help_text=_("Months of predicted margin in each customer's predicted CLV, 1 to 120."),
+    )
+    note = forms.CharField(
+        label=_("Why the change"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
+        error_messages={"required": ERROR_NOTE_REQUIRED},
+    )
+
+    def clean_assumed_monthly_retention(self) -> Decimal:
+        value: Decimal = self.cleaned_data["assumed_monthly_retention"]
+        if value < 0 or value >= 1:
+            raise forms.ValidationError(ERROR_RETENTION_RANGE)
+        return value
+
+    def clean_note(self) -> str:
+        note = str(self.cleaned_data["note"]).strip()
+        if not note:
+            raise forms.ValidationError(ERROR_NOTE_REQUIRED)
+        return note
+
+    @staticmethod
+    def initial_from(assumption_set: AssumptionSet) -> dict[str, Any]:
+        return {
+            "annual_discount_rate_percent": (assumption_set.annual_discount_rate * HUNDRED).normalize(),
+            "activity_window_months": assumption_set.activity_window_months,
+            "retention_source": assumption_set.retention_source,
+            "assumed_monthly_retention": assumption_set.assumed_monthly_retention.normalize(),
+            "smoothing_window_months": assumption_set.smoothing_window_months,
+            "default_gross_margin_percent": (assumption_set.default_gross_margin_rate * HUNDRED).normalize(),
+            "prediction_horizon_months": assumption_set.prediction_horizon_months,
+        }
+
+    def assumption_values(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "annual_discount_rate": data["annual_discount_rate_percent"] / HUNDRED,
+            "activity_window_months": data["activity_window_months"],
+            "retention_source": data["retention_source"],
+            "assumed_monthly_retention": data["assumed_monthly_retention"],
+            "smoothing_window_months": data["smoothing_window_months"],
+            "default_gross_margin_rate": data["default_gross_margin_percent"] / HUNDRED,
+            "prediction_horizon_months": data["prediction_horizon_months"],
+        }

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from customers.models import SegmentDimension
+from metrics.selectors import EXPORT_FIELDS, snapshot_row, snapshots_list
+
+ERROR_SEGMENT = "--segment must be DIMENSION=VALUE with DIMENSION one of {choices} (for example region=North)."
+
+
+class Command(BaseCommand):
+    help = "Print the monthly snapshots of the company or one segment, one row per month, as CSV or JSON."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--segment", help="DIMENSION=VALUE, e.g. region=North (default: the whole company)")
+        parser.add_argument("--format", choices=["csv", "json"], default="csv")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        dimension: str | None = None
+        value: str | None = None
+        if options.get("segment"):
+            dimension, sep, value = options["segment"].partition("=")
+            if not sep or dimension not in SegmentDimension.values or not value:
+                raise CommandError(ERROR_SEGMENT.format(choices=", ".join(SegmentDimension.values)))
+        rows = [snapshot_row(s) for s in snapshots_list(dimension=dimension, value=value)]
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        writer = csv.DictWriter(self.stdout, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})

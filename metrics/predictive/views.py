@@ -1,0 +1,125 @@
+"""The customers pages: the predictions table, one customer's detail, the CSV export."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from customers.models import Customer
+from metrics.models import PredictiveFit
+
+from . import selectors
+from .charts import p_alive_figure, purchase_history_figure
+from .exports import csv_rows
+from .forms import PredictionFilterForm
+
+VIEW_PERMISSION = "metrics.view_customerprediction"
+REFIT_PERMISSION = "customers.manage_imports"
+PAGE_SIZE = 50
+COLUMNS = [
+    ("customer", gettext_lazy("Customer")), ("tier", gettext_lazy("Tier")), ("p_alive", gettext_lazy("P(alive)")),
+    ("purchases", gettext_lazy("Expected purchases, 12 months")),
+    ("spend", gettext_lazy("Expected spend per purchase")),
+    ("clv", gettext_lazy("Predicted CLV")), ("margin", gettext_lazy("Historic margin")),
+]
+
+
+def _filter_form(request: HttpRequest) -> PredictionFilterForm:
+    form = PredictionFilterForm(request.GET or None)
+    if form.is_bound:
+        form.is_valid()
+    return form
+
+
+@require_GET
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def customers_list(request: HttpRequest) -> HttpResponse:
+    form = _filter_form(request)
+    filters = form.filters()
+    current = selectors.fit_current()
+    page = Paginator(selectors.predictions_list(filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    sort_query = query.copy()
+    sort_query.pop("sort", None)
+    columns = [
+        {"key": key, "label": label, "sorted": filters.sort.lstrip("-") == key,
+         "descending": filters.sort.startswith("-"),
+         "next": key if filters.sort == f"-{key}" else f"-{key}"}
+        for key, label in [(k, str(v)) for k, v in COLUMNS]
+    ]
+    return render(request, "predictive/customers_list.html", {
+        "form": form,
+        "page_obj": page,
+        "fit": current,
+        "latest": selectors.fit_latest(),
+        "tiers": selectors.predictions_by_tier() if current else [],
+        "columns": columns,
+        "query": query.urlencode(),
+        "sort_query": sort_query.urlencode(),
+        "can_refit": request.user.has_perm(REFIT_PERMISSION),
+    })
+
+
+@require_GET
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer, pk=pk)
+    prediction = selectors.customer_prediction(customer_id=customer.pk)
+    fit = prediction.fit if prediction else selectors.fit_current()
+    data_date = fit.data_date if fit else None
+    daily = selectors.customer_daily_transactions(customer_id=customer.pk)
+    return render(request, "predictive/customer_detail.html", {
+        "customer": customer,
+        "prediction": prediction,
+        "fit": fit,
+        "history_figure": purchase_history_figure(daily),
+        "p_alive_figure": p_alive_figure(daily[daily["day"] <= data_date] if data_date and not daily.empty else daily,
+                                         fit=fit, data_date=data_date),
+        "n_purchase_days": int(daily["is_purchase"].sum()) if not daily.empty else 0,
+    })
+
+
+@require_GET
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def customers_export(request: HttpRequest) -> StreamingHttpResponse:
+    filters = _filter_form(request).filters()
+    response = StreamingHttpResponse(csv_rows(selectors.predictions_list(filters=filters)),
+                                     content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="customer-values-{stamp}.csv"'
+    return response
+
+
+@require_GET
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def fit_status(request: HttpRequest) -> JsonResponse:
+    latest = selectors.fit_latest()
+    if latest is None:
+        return JsonResponse({"status": "none", "done": True})
+    return JsonResponse({
+        "id": latest.pk,
+        "status": latest.status,
+        "status_label": str(latest.get_status_display()),
+        "done": latest.status != PredictiveFit.Status.RUNNING,
+        "message": latest.message,
+        "started_at": latest.started_at.isoformat(),
+        "duration_seconds": latest.duration_seconds,
+    })
+
+
+@require_POST
+@permission_required(REFIT_PERMISSION, raise_exception=True)
+def fit_request(request: HttpRequest) -> HttpResponse:
+    from .tasks import fit_clv_models
+
+    fit_clv_models.delay(trigger="page")
+    messages.success(request, _("The models are being fitted; the table updates when the fit is done."))
+    return redirect("predictive:list")
