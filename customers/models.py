@@ -59,6 +59,8 @@ class ImportJob(models.Model):
     error_report = models.JSONField(default=list, blank=True)
     error_report_file = models.CharField(max_length=255, blank=True)
     detected = models.JSONField(default=dict, blank=True, help_text="encoding, delimiter, columns")
+    # What the write did: customers created/updated, transactions inserted/replaced, costs...
+    result = models.JSONField(default=dict, blank=True)
     celery_task_id = models.CharField(max_length=255, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

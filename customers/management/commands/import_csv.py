@@ -1,0 +1,73 @@
+"""python manage.py import_csv {transactions|customers|costs} PATH [--skip-invalid] [--map FIELD=COLUMN]..."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from customers.models import ImportJob
+from customers.services import ImportRefused, import_claim, import_create, import_run
+from customers.services.imports import file_chunks
+from customers.services.parsing import DATE_ORDERS, mapping_parse
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a CSV file of transactions, customers or costs, the same way as an upload on the imports page "
+        "but in this process. Prints the report; exits non-zero when the file is refused or the import fails."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("kind", choices=[k.value for k in ImportJob.Kind])
+        parser.add_argument("path", type=Path)
+        parser.add_argument("--skip-invalid", action="store_true", help="load the valid rows, skip the invalid ones")
+        parser.add_argument(
+            "--map", action="append", default=[], metavar="FIELD=COLUMN",
+            help="use COLUMN (a header name, or #N for the N-th column) for FIELD, e.g. --map revenue=dollar_value",
+        )
+        parser.add_argument("--date-order", choices=DATE_ORDERS, default="", help="day/month order of D.M.YYYY dates")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path: Path = options["path"]
+        if not path.is_file():
+            raise CommandError(f"No such file: {path}")
+        try:
+            mapping = mapping_parse(items=options["map"])
+            with path.open("rb") as handle:
+                job = import_create(
+                    kind=options["kind"], chunks=file_chunks(handle), original_name=path.name,
+                    skip_invalid=options["skip_invalid"], date_order=options["date_order"], mapping=mapping,
+                    enqueue=False,
+                )
+        except ImportRefused as exc:
+            raise CommandError(str(exc)) from exc
+        claimed = import_claim(job_id=job.pk)
+        assert claimed is not None
+        job = import_run(job=claimed)
+        self._report(job)
+        if job.status != ImportJob.Status.SUCCEEDED:
+            raise CommandError(f"Import #{job.pk}: {job.get_status_display()}.")
+
+    def _report(self, job: ImportJob) -> None:
+        out = self.stdout
+        detected = job.detected or {}
+        out.write(f"Import #{job.pk} ({job.kind}) of {job.original_name}: {job.get_status_display()}")
+        if detected:
+            out.write(f"  encoding {detected.get('encoding')}, delimiter {detected.get('delimiter')}")
+            columns = ", ".join(f"{k}={v!r}" for k, v in detected.get("columns", {}).items())
+            out.write(f"  columns: {columns}")
+            if detected.get("ignored"):
+                out.write(f"  ignored columns: {', '.join(detected['ignored'])}")
+        out.write(f"  rows {job.rows_total}, invalid {job.rows_invalid}, skipped {job.rows_skipped}, "
+                  f"written {job.rows_written}")
+        for key, value in (job.result or {}).items():
+            if key != "rows_written":
+                out.write(f"  {key.replace('_', ' ')}: {value}")
+        for error in job.error_report:
+            out.write(f"  line {error['line']}, column {error['column']!r}, value {error['value']!r}: {error['reason']}")
+        if job.rows_invalid > len(job.error_report) and job.error_report_file:
+            out.write(f"  ... full error report: {job.error_report_file} (under the media root)")
+        if job.message:
+            out.write(job.message)

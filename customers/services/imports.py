@@ -1,0 +1,481 @@
+"""Import services: store an upload, run an import (validate, then write in one transaction),
+undo an import, run a refused or failed one again.
+
+An import runs in two steps:
+1. Validate while streaming: every row of the file is parsed and checked; valid rows go in
+   chunks into a temporary staging table, errors into the error report (a CSV file beside the
+   upload; the first 100 also on the job). Progress is saved at most ~100 times.
+2. Write, in one transaction: cross-row checks (an order's lines must name one customer), the
+   duplicate-file check, then set-based INSERT ... ON CONFLICT statements from the staging
+   table, and the job marked as loaded. Any failure rolls all of it back.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import CostEntry, ImportJob, Transaction
+
+from . import loading
+from .parsing import (
+    DATE_ORDERS,
+    ENCODING_LABELS,
+    FIELDS,
+    REASON_ORDER_CUSTOMERS,
+    ColumnPlan,
+    DateParser,
+    ImportRefused,
+    RowError,
+    SourceFile,
+    columns_resolve,
+    delimiter_label,
+    row_validator,
+    source_open,
+)
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_EXTENSIONS = (".csv", ".txt", ".tsv")
+ERROR_PREVIEW = 100
+
+ERR_FILE_TYPE = _("Only .csv, .txt and .tsv files can be imported (got \"{name}\").")
+ERR_TOO_LARGE = _("The file is larger than the limit of {limit} MB. Split it into smaller files.")
+ERR_BINARY = _("The file is not text. Export the data as CSV and upload that file.")
+ERR_EXCEL = _("This is an Excel workbook, not CSV. In Excel use File > Save As > \"CSV UTF-8\" and upload that file.")
+ERR_DUPLICATE_FILE = _(
+    "This file has no order ids and is identical (SHA-256) to import #{pk} \"{name}\" loaded on {date}. "
+    "Loading it again would count its transactions twice. Undo import #{pk} first to replace it."
+)
+ERR_INVALID_ROWS = _(
+    "{count} row(s) are invalid, so nothing was loaded. Fix them (see the error report), or import again "
+    "with \"load the valid rows and skip the invalid ones\"."
+)
+ERR_NOTHING_VALID = _("No valid row to load: all {count} row(s) are invalid (see the error report).")
+ERR_NO_DATA_ROWS = _("The file has a header row but no data rows.")
+ERR_FAILED = _("The import failed and nothing was loaded ({error}). Run it again; if it fails again, tell an administrator.")
+ERR_NOT_RUNNING = _("This import is not running any more (it was finished by another worker).")
+ERR_UNDO_STATE = _("Only a loaded import can be undone (this one is: {status}).")
+ERR_UNDO_CUSTOMERS = _(
+    "A customers file cannot be undone: its customers may have transactions from other files. "
+    "Upload a corrected customers file instead."
+)
+ERR_RERUN_STATE = _("Only a refused or failed import can be run again (this one is: {status}).")
+ERR_SOURCE_MISSING = _("The stored file of this import is missing; upload it again.")
+ERR_DATE_ORDER = _("Choose the date order \"dmy\" (day first) or \"mdy\" (month first).")
+MSG_LOADED = _("Loaded {rows} row(s).")
+MSG_LOADED_SKIPPED = _("Loaded {rows} row(s); {skipped} invalid row(s) skipped (listed in the error report).")
+MSG_UNDONE = _("Undone: {transactions} transaction(s) and {costs} cost entr(ies) removed.")
+
+REPORT_HEADER = (_("line"), _("column"), _("value"), _("reason"))
+
+
+# --- Files ------------------------------------------------------------------------------------
+
+
+def _storage_dir(name: str) -> Path:
+    path = Path(settings.MEDIA_ROOT) / "imports" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def job_source_path(job: ImportJob) -> Path:
+    return Path(settings.MEDIA_ROOT) / job.stored_file
+
+
+def upload_check(*, name: str, size: int | None) -> None:
+    """Name and declared size, checked before anything is stored."""
+    if not name.lower().endswith(ALLOWED_EXTENSIONS):
+        raise ImportRefused(str(ERR_FILE_TYPE).format(name=name))
+    if size is not None and size > settings.CLV_MAX_UPLOAD_BYTES:
+        raise ImportRefused(str(ERR_TOO_LARGE).format(limit=settings.CLV_MAX_UPLOAD_BYTES // (1024 * 1024)))
+
+
+def _content_check(head: bytes) -> None:
+    """The browser's content type is not trusted: look at the bytes."""
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        raise ImportRefused(str(ERR_EXCEL))
+    if b"\x00" in head[:8192] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ImportRefused(str(ERR_BINARY))
+
+
+def import_create(
+    *,
+    kind: str,
+    chunks: Iterable[bytes],
+    original_name: str,
+    user: Any = None,
+    skip_invalid: bool = False,
+    date_order: str = "",
+    mapping: dict[str, str] | None = None,
+    language: str | None = None,
+    enqueue: bool = True,
+) -> ImportJob:
+    """Store the file under a generated name (size limit and content checked while streaming),
+    create its ImportJob and, after commit, queue the import task."""
+    upload_check(name=original_name, size=None)
+    if date_order and date_order not in DATE_ORDERS:
+        raise ImportRefused(str(ERR_DATE_ORDER))
+    suffix = Path(original_name).suffix.lower()
+    relative = Path("imports") / "uploads" / f"{uuid.uuid4().hex}{suffix}"
+    target = _storage_dir("uploads") / relative.name
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with target.open("wb") as out:
+            for chunk in chunks:
+                if size == 0:
+                    _content_check(chunk)
+                size += len(chunk)
+                if size > settings.CLV_MAX_UPLOAD_BYTES:
+                    upload_check(name=original_name, size=size)
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    job = ImportJob.objects.create(
+        kind=kind,
+        original_name=original_name[:255],
+        stored_file=str(relative),
+        sha256=digest.hexdigest(),
+        size_bytes=size,
+        created_by=user if getattr(user, "pk", None) else None,
+        options={
+            "skip_invalid": bool(skip_invalid),
+            "date_order": date_order,
+            "mapping": mapping or {},
+            "language": language or translation.get_language() or settings.LANGUAGE_CODE,
+        },
+    )
+    if enqueue:
+        import_enqueue(job=job)
+    return job
+
+
+def file_chunks(handle: IO[bytes], size: int = 1 << 20) -> Iterable[bytes]:
+    while chunk := handle.read(size):
+        yield chunk
+
+
+def import_enqueue(*, job: ImportJob) -> None:
+    from customers.tasks import process_import
+
+    task_id = uuid.uuid4().hex
+    ImportJob.objects.filter(pk=job.pk).update(celery_task_id=task_id)
+    job.celery_task_id = task_id
+    transaction.on_commit(lambda: process_import.apply_async(args=[job.pk], task_id=task_id))
+
+
+# --- Running ----------------------------------------------------------------------------------
+
+
+def import_claim(*, job_id: int) -> ImportJob | None:
+    """Take a waiting job (or one whose worker died long ago); None when someone else has it."""
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    claimed = (
+        ImportJob.objects.filter(pk=job_id)
+        .filter(Q(status=ImportJob.Status.PENDING) | Q(status=ImportJob.Status.RUNNING, started_at__lt=stale))
+        .update(status=ImportJob.Status.RUNNING, started_at=now, finished_at=None, progress=0)
+    )
+    return ImportJob.objects.get(pk=job_id) if claimed else None
+
+
+class ErrorReport:
+    """All row errors in a CSV file (UTF-8 with BOM, so Excel shows Chinese), the first 100 kept."""
+
+    def __init__(self) -> None:
+        self.relative = Path("imports") / "reports" / f"{uuid.uuid4().hex}.csv"
+        self.path = _storage_dir("reports") / self.relative.name
+        self.first: list[dict[str, Any]] = []
+        self.count = 0
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+
+    def add(self, error: RowError) -> None:
+        if self._writer is None:
+            self._file = self.path.open("w", encoding="utf-8-sig", newline="")
+            self._writer = csv.writer(self._file)
+            self._writer.writerow([str(h) for h in REPORT_HEADER])
+        self._writer.writerow([error.line, error.column, error.value, error.reason])
+        self.count += 1
+        if len(self.first) < ERROR_PREVIEW:
+            self.first.append(error.as_dict())
+
+    def reset(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+        self.first, self.count, self._writer = [], 0, None
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _save_progress(job: ImportJob, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(job, name, value)
+    ImportJob.objects.filter(pk=job.pk).update(**fields)
+
+
+def _stage(
+    *, job: ImportJob, source: SourceFile, plan: ColumnPlan, dates: DateParser, stager: loading.Stager,
+    report: ErrorReport, skip_invalid: bool,
+) -> tuple[int, int]:
+    """Step 1: validate every row, stage the valid ones. Returns (rows, invalid rows)."""
+    validate = row_validator(plan=plan, dates=dates)
+    total = invalid = 0
+    size = max(source.size, 1)
+    next_percent = 1
+    for line, values in source.rows():
+        total += 1
+        row, errors = validate(line, values)
+        if errors:
+            invalid += 1
+            for error in errors:
+                report.add(error)
+        elif invalid == 0 or skip_invalid:
+            stager.add(row)
+        if total % 2048 == 0:
+            percent = min(source.bytes_read * 90 // size, 90)
+            if percent >= next_percent:
+                next_percent = percent + 1
+                _save_progress(job, rows_parsed=total, rows_invalid=invalid, progress=percent)
+    stager.finish()
+    _save_progress(job, rows_parsed=total, rows_total=total, rows_invalid=invalid, progress=90)
+    return total, invalid
+
+
+def _duplicate_refuse(job: ImportJob) -> None:
+    earlier = (
+        ImportJob.objects.filter(kind=ImportJob.Kind.TRANSACTIONS, sha256=job.sha256, status=ImportJob.Status.SUCCEEDED)
+        .exclude(pk=job.pk)
+        .order_by("created_at")
+        .first()
+    )
+    if earlier is not None:
+        raise ImportRefused(
+            str(ERR_DUPLICATE_FILE).format(
+                pk=earlier.pk, name=earlier.original_name,
+                date=timezone.localtime(earlier.finished_at or earlier.created_at).strftime("%Y-%m-%d %H:%M"),
+            )
+        )
+
+
+def _first_of_month(day: dt.date | None) -> dt.date | None:
+    return day.replace(day=1) if day else None
+
+
+def _request_recompute(*, from_month: dt.date | None, trigger: str) -> None:
+    """The hook that asks for the snapshots to be recomputed once this transaction commits."""
+    from metrics.services import snapshots_request_recompute
+
+    snapshots_request_recompute(from_month=_first_of_month(from_month), trigger=trigger)
+
+
+def _connection_reset() -> None:
+    """After a dropped connection, close it so the next query opens a fresh one."""
+    if connection.connection is not None and not connection.in_atomic_block and not connection.is_usable():
+        connection.close()
+
+
+def import_run(*, job: ImportJob) -> ImportJob:
+    """Run a claimed import to its end: loaded, refused (with the reason) or failed (nothing loaded)."""
+    language = job.options.get("language") or settings.LANGUAGE_CODE
+    with translation.override(language):
+        try:
+            _run(job)
+        except ImportRefused as exc:
+            _connection_reset()
+            _finish(job, status=ImportJob.Status.REJECTED, message=str(exc))
+        except Exception as exc:
+            logger.exception("import %s failed", job.pk)
+            _connection_reset()
+            detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            _finish(job, status=ImportJob.Status.FAILED, message=str(ERR_FAILED).format(error=detail))
+    return job
+
+
+def _finish(job: ImportJob, *, status: str, message: str) -> None:
+    job.status = status
+    job.message = message
+    job.finished_at = timezone.now()
+    if status != ImportJob.Status.SUCCEEDED:
+        job.rows_written = 0
+    job.save()
+
+
+def _run(job: ImportJob) -> None:
+    path = job_source_path(job)
+    if not job.stored_file or not path.is_file():
+        raise ImportRefused(str(ERR_SOURCE_MISSING))
+    options = job.options or {}
+    skip_invalid = bool(options.get("skip_invalid"))
+    date_order = options.get("date_order") or None
+    source = source_open(path=path)
+    job.detected = {
+        "encoding": ENCODING_LABELS.get(source.encoding, source.encoding),
+        "delimiter": delimiter_label(source.delimiter),
+        "header": source.header,
+    }
+    job.save(update_fields=["detected"])
+    plan = columns_resolve(kind=job.kind, header=source.header, mapping=options.get("mapping") or {})
+    job.detected.update({"columns": {name: plan.column_label(name) for name in plan.indexes}, "ignored": plan.unknown})
+    job.save(update_fields=["detected"])
+    if job.kind == ImportJob.Kind.TRANSACTIONS and not plan.has("order_id"):
+        _duplicate_refuse(job)
+
+    report = ErrorReport()
+    stager = loading.Stager(connection=connection, kind=job.kind, job_id=job.pk)
+    try:
+        for _attempt in range(2):
+            dates = DateParser(order=date_order)
+            report.reset()
+            stager.create()
+            total, invalid = _stage(
+                job=job, source=source, plan=plan, dates=dates, stager=stager, report=report, skip_invalid=skip_invalid
+            )
+            needed, problem = dates.order_problem()
+            if problem:
+                raise ImportRefused(problem)
+            if needed is None:
+                break
+            date_order = needed  # the file settles it the other way: read it again that way
+        job.detected["date_order"] = date_order or ""
+        if job.kind == ImportJob.Kind.TRANSACTIONS and plan.has("order_id"):
+            bad_lines = 0
+            for line, order_id, _customer, customers in loading.order_conflicts(connection=connection, stager=stager):
+                bad_lines += 1
+                report.add(RowError(line, plan.column_label("order_id"), order_id,
+                                    str(REASON_ORDER_CUSTOMERS).format(order_id=order_id, customers=customers)))
+            if bad_lines:
+                invalid += bad_lines
+                if skip_invalid:
+                    loading.order_conflicts_remove(connection=connection, stager=stager)
+        report.close()
+        job.rows_total, job.rows_invalid = total, invalid
+        job.error_report = report.first
+        job.error_report_file = str(report.relative) if report.count else ""
+        if total == 0:
+            raise ImportRefused(str(ERR_NO_DATA_ROWS))
+        if invalid and not skip_invalid:
+            raise ImportRefused(str(ERR_INVALID_ROWS).format(count=invalid))
+        if invalid >= total:
+            raise ImportRefused(str(ERR_NOTHING_VALID).format(count=invalid))
+        _save_progress(job, progress=92)
+        _write(job=job, plan=plan, stager=stager, skipped=invalid if skip_invalid else 0)
+    finally:
+        report.close()
+        try:
+            stager.drop()
+        except (DatabaseError, InterfaceError):
+            logger.info("staging table of import %s went with its connection", job.pk)
+
+
+def _write(*, job: ImportJob, plan: ColumnPlan, stager: loading.Stager, skipped: int) -> None:
+    """Step 2: everything the file changes, in one transaction."""
+    attributes = tuple(a for a in loading.ATTRIBUTES if plan.has(a))
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().only("status").get(pk=job.pk)
+        if locked.status != ImportJob.Status.RUNNING:
+            raise ImportRefused(str(ERR_NOT_RUNNING))
+        loading.imports_lock(connection=connection)
+        if job.kind == ImportJob.Kind.TRANSACTIONS:
+            if not loading.staged_has_order_ids(connection=connection, stager=stager):
+                _duplicate_refuse(job)
+            result = loading.transactions_write(
+                connection=connection, stager=stager, job_id=job.pk, attributes=attributes
+            )
+        elif job.kind == ImportJob.Kind.CUSTOMERS:
+            result = loading.customers_write(connection=connection, stager=stager, attributes=attributes)
+        else:
+            result = loading.costs_write(connection=connection, stager=stager, job_id=job.pk)
+        job.rows_written = result.rows_written
+        job.rows_skipped = skipped
+        job.rows_parsed = job.rows_total
+        job.result = result.as_dict()
+        job.progress = 100
+        job.status = ImportJob.Status.SUCCEEDED
+        job.finished_at = timezone.now()
+        job.message = (
+            str(MSG_LOADED_SKIPPED).format(rows=result.rows_written, skipped=skipped)
+            if skipped else str(MSG_LOADED).format(rows=result.rows_written)
+        )
+        job.save()
+        # A customers file can move any customer between segments: recompute everything.
+        from_month = None if job.kind == ImportJob.Kind.CUSTOMERS else result.earliest
+        _request_recompute(from_month=from_month, trigger="import")
+
+
+# --- Undo and run again -----------------------------------------------------------------------
+
+
+def import_undo(*, job: ImportJob) -> ImportJob:
+    """Delete the transactions and cost entries the import holds (orders a later import replaced
+    belong to that later import and stay), mark it undone and ask for a recompute."""
+    if job.kind == ImportJob.Kind.CUSTOMERS:
+        raise ImportRefused(str(ERR_UNDO_CUSTOMERS))
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status != ImportJob.Status.SUCCEEDED:
+            raise ImportRefused(str(ERR_UNDO_STATE).format(status=locked.get_status_display()))
+        loading.imports_lock(connection=connection)
+        transactions = Transaction.objects.filter(import_job=locked)
+        costs = CostEntry.objects.filter(import_job=locked)
+        earliest = [d for d in (
+            transactions.order_by("order_date").values_list("order_date", flat=True).first(),
+            costs.order_by("month").values_list("month", flat=True).first(),
+        ) if d is not None]
+        removed_transactions = transactions._raw_delete(transactions.db)
+        removed_costs = costs._raw_delete(costs.db)
+        locked.status = ImportJob.Status.UNDONE
+        locked.message = str(MSG_UNDONE).format(transactions=removed_transactions, costs=removed_costs)
+        locked.result = {**locked.result, "undone_transactions": removed_transactions, "undone_costs": removed_costs,
+                         "undone_at": timezone.now().isoformat()}
+        locked.save(update_fields=["status", "message", "result"])
+        if earliest:
+            _request_recompute(from_month=min(earliest), trigger="undo")
+    return locked
+
+
+def import_rerun(
+    *, job: ImportJob, mapping: dict[str, str] | None = None, date_order: str | None = None,
+    skip_invalid: bool | None = None, enqueue: bool = True,
+) -> ImportJob:
+    """Queue a refused or failed import again, optionally with a column mapping or a date order."""
+    if job.status not in (ImportJob.Status.REJECTED, ImportJob.Status.FAILED):
+        raise ImportRefused(str(ERR_RERUN_STATE).format(status=job.get_status_display()))
+    if date_order and date_order not in DATE_ORDERS:
+        raise ImportRefused(str(ERR_DATE_ORDER))
+    if mapping is not None:
+        known = {s.name for s in FIELDS[job.kind]}
+        job.options["mapping"] = {k: v for k, v in mapping.items() if k in known and v}
+    if date_order is not None:
+        job.options["date_order"] = date_order
+    if skip_invalid is not None:
+        job.options["skip_invalid"] = skip_invalid
+    reset = {
+        "status": ImportJob.Status.PENDING, "progress": 0, "rows_total": 0, "rows_parsed": 0, "rows_written": 0,
+        "rows_invalid": 0, "rows_skipped": 0, "message": "", "error_report": [], "error_report_file": "",
+        "result": {}, "started_at": None, "finished_at": None,
+    }
+    for name, value in reset.items():
+        setattr(job, name, value)
+    job.save()
+    if enqueue:
+        import_enqueue(job=job)
+    return job

@@ -1,0 +1,313 @@
+"""Moving validated rows into the database: a staging table, then set-based SQL.
+
+PostgreSQL: the validated rows are streamed with COPY into a temporary staging table (no
+WAL, no indexes), then each target table is filled by one INSERT ... SELECT ... ON CONFLICT
+statement. SQLite (the demo): the same staging table filled with executemany, and the same
+statements in SQLite's dialect. Nothing here commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
+
+from .parsing import STAGED_COLUMNS
+
+CHUNK_ROWS = 20_000
+ATTRIBUTES = ("name", "region", "product_line", "business_unit", "acquisition_channel")
+
+_TYPES = {
+    "line": "bigint", "customer_ext": "text", "order_id": "text", "order_date": "date", "revenue": "numeric(18,2)",
+    "cost": "numeric(18,2)", "month": "date", "kind": "text", "amount": "numeric(18,2)",
+}
+_NULLABLE = {"cost"}
+
+
+def _is_pg(connection: BaseDatabaseWrapper) -> bool:
+    return connection.vendor == "postgresql"
+
+
+class Stager:
+    """A session-scoped temporary table holding one file's validated rows."""
+
+    def __init__(self, *, connection: BaseDatabaseWrapper, kind: str, job_id: int) -> None:
+        self.connection = connection
+        self.kind = kind
+        self.table = f"imp_stage_{job_id}"
+        self.columns = STAGED_COLUMNS[kind]
+        self.rows = 0
+        self._buffer: list[tuple[Any, ...]] = []
+
+    def create(self) -> None:
+        cols = ", ".join(f"{c} {_TYPES.get(c, 'text')}" for c in self.columns)
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+            cursor.execute(f"CREATE TEMPORARY TABLE {self.table} ({cols})")
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        self._buffer.append(row)
+        if len(self._buffer) >= CHUNK_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buffer:
+            return
+        rows, self._buffer = self._buffer, []
+        self.rows += len(rows)
+        with self.connection.cursor() as cursor:
+            if _is_pg(self.connection):
+                data = io.StringIO()
+                csv.writer(data, lineterminator="\n").writerows(rows)
+                data.seek(0)
+                not_null = ", ".join(c for c in self.columns if _TYPES.get(c, "text") == "text")
+                cursor.copy_expert(
+                    f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN "
+                    f"WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))",
+                    data,
+                )
+            else:
+                nullable = [i for i, c in enumerate(self.columns) if c in _NULLABLE]
+                if nullable:
+                    rows = [tuple(None if i in nullable and v == "" else v for i, v in enumerate(r)) for r in rows]
+                marks = ", ".join(["%s"] * len(self.columns))
+                cursor.executemany(f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES ({marks})", rows)
+
+    def finish(self) -> None:
+        self.flush()
+        with self.connection.cursor() as cursor:
+            if self.kind != "costs":
+                cursor.execute(f"CREATE INDEX {self.table}_cust ON {self.table} (customer_ext)")
+            if _is_pg(self.connection):
+                cursor.execute(f"ANALYZE {self.table}")
+
+    def drop(self) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+
+@dataclass
+class WriteResult:
+    rows_written: int = 0
+    customers_created: int = 0
+    customers_updated: int = 0
+    transactions_inserted: int = 0
+    transactions_replaced: int = 0
+    costs_inserted: int = 0
+    costs_replaced: int = 0
+    has_order_ids: bool = False
+    earliest: dt.date | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows_written": self.rows_written,
+            "customers_created": self.customers_created,
+            "customers_updated": self.customers_updated,
+            "transactions_inserted": self.transactions_inserted,
+            "transactions_replaced": self.transactions_replaced,
+            "costs_inserted": self.costs_inserted,
+            "costs_replaced": self.costs_replaced,
+        }
+
+
+def _one(connection: BaseDatabaseWrapper, sql: str, params: list[Any] | None = None) -> Any:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _earliest(*values: dt.date | None) -> dt.date | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def order_conflicts(*, connection: BaseDatabaseWrapper, stager: Stager) -> Iterator[tuple[int, str, str, str]]:
+    """(line, order id, customer, all customers) for lines of an order that name different customers."""
+    t = stager.table
+    agg = "string_agg(DISTINCT customer_ext, ', ')" if _is_pg(connection) else "group_concat(DISTINCT customer_ext)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.line, s.order_id, s.customer_ext, a.customers FROM {t} s JOIN ("
+            f"  SELECT order_id, {agg} AS customers FROM {t} WHERE order_id <> ''"
+            f"  GROUP BY order_id HAVING count(DISTINCT customer_ext) > 1) a ON a.order_id = s.order_id "
+            f"ORDER BY s.line"
+        )
+        yield from cursor
+
+
+def order_conflicts_remove(*, connection: BaseDatabaseWrapper, stager: Stager) -> int:
+    t = stager.table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {t} WHERE order_id IN (SELECT order_id FROM {t} WHERE order_id <> '' "
+            f"GROUP BY order_id HAVING count(DISTINCT customer_ext) > 1)"
+        )
+        return int(cursor.rowcount)
+
+
+def staged_has_order_ids(*, connection: BaseDatabaseWrapper, stager: Stager) -> bool:
+    return bool(_one(connection, f"SELECT count(*) FROM (SELECT 1 FROM {stager.table} WHERE order_id <> '' LIMIT 1) x"))
+
+
+def customers_upsert(
+    *, connection: BaseDatabaseWrapper, stager: Stager, attributes: tuple[str, ...], result: WriteResult
+) -> None:
+    """Create the customers the file names; update the attributes the file gives (a blank cell
+    never clears a stored value; within the file the last non-blank value wins)."""
+    t = stager.table
+    pg = _is_pg(connection)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    result.customers_created = int(_one(
+        connection,
+        f"SELECT count(*) FROM (SELECT DISTINCT customer_ext FROM {t}) s "
+        f"LEFT JOIN customers_customer c ON c.external_id = s.customer_ext WHERE c.id IS NULL",
+    ) or 0)
+    if not attributes:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO customers_customer (external_id, name, region, product_line, business_unit, "
+                f"acquisition_channel, created_at, updated_at) "
+                f"SELECT DISTINCT customer_ext, '', '', '', '', '', %s, %s FROM {t} WHERE true "
+                f"ON CONFLICT (external_id) DO NOTHING",
+                [now, now],
+            )
+        return
+    selects = []
+    for attr in ATTRIBUTES:
+        if attr not in attributes:
+            selects.append("''")
+        elif pg:
+            selects.append(f"coalesce((array_agg({attr} ORDER BY line DESC) FILTER (WHERE {attr} <> ''))[1], '')")
+        else:
+            selects.append(
+                f"coalesce((SELECT s2.{attr} FROM {t} s2 WHERE s2.customer_ext = s.customer_ext AND s2.{attr} <> '' "
+                f"ORDER BY s2.line DESC LIMIT 1), '')"
+            )
+    target = "customers_customer"
+    sets = ", ".join(
+        f"{a} = CASE WHEN excluded.{a} <> '' THEN excluded.{a} ELSE {target}.{a} END" for a in attributes
+    )
+    changed = " OR ".join(f"(excluded.{a} <> '' AND excluded.{a} <> {target}.{a})" for a in attributes)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {target} (external_id, {', '.join(ATTRIBUTES)}, created_at, updated_at) "
+            f"SELECT s.customer_ext, {', '.join(selects)}, %s, %s FROM {t} s WHERE true GROUP BY s.customer_ext "
+            f"ON CONFLICT (external_id) DO UPDATE SET {sets}, updated_at = excluded.updated_at WHERE {changed}",
+            [now, now],
+        )
+        result.customers_updated = max(int(cursor.rowcount) - result.customers_created, 0)
+
+
+def transactions_write(
+    *, connection: BaseDatabaseWrapper, stager: Stager, job_id: int, attributes: tuple[str, ...]
+) -> WriteResult:
+    """Customers first, then the orders (lines summed per order id; a stored order id is
+    replaced) and the rows without an order id (each its own transaction)."""
+    t = stager.table
+    pg = _is_pg(connection)
+    result = WriteResult(has_order_ids=staged_has_order_ids(connection=connection, stager=stager))
+    result.rows_written = int(_one(connection, f"SELECT count(*) FROM {t}") or 0)
+    staged_min = _as_date(_one(connection, f"SELECT min(order_date) FROM {t}"))
+    replaced_min = None
+    if result.has_order_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*), min(order_date) FROM customers_transaction "
+                f"WHERE order_id IN (SELECT order_id FROM {t} WHERE order_id <> '')"
+            )
+            count, replaced_min = cursor.fetchone()
+        result.transactions_replaced = int(count or 0)
+        replaced_min = _as_date(replaced_min)
+    attribute_min = None
+    if attributes and set(attributes) - {"name"}:
+        # A segment attribute that changes moves the customer's whole history between segments.
+        attribute_min = _as_date(_one(
+            connection,
+            "SELECT min(tx.order_date) FROM customers_transaction tx JOIN customers_customer c "
+            f"ON c.id = tx.customer_id WHERE c.external_id IN (SELECT customer_ext FROM {t})",
+        ))
+    result.earliest = _earliest(staged_min, replaced_min, attribute_min)
+
+    customers_upsert(connection=connection, stager=stager, attributes=attributes, result=result)
+
+    rev = "sum(revenue)" if pg else "round(sum(revenue), 2)"
+    cost = "sum(cost)" if pg else "round(sum(cost), 2)"
+    with connection.cursor() as cursor:
+        if result.has_order_ids:
+            cursor.execute(
+                "INSERT INTO customers_transaction (customer_id, order_id, order_date, revenue, cost, import_job_id) "
+                "SELECT c.id, a.order_id, a.order_date, a.revenue, a.cost, %s FROM ("
+                f"  SELECT order_id, min(customer_ext) AS customer_ext, min(order_date) AS order_date, {rev} AS revenue,"
+                f"  CASE WHEN count(cost) = count(*) THEN {cost} END AS cost"
+                f"  FROM {t} WHERE order_id <> '' GROUP BY order_id) a "
+                "JOIN customers_customer c ON c.external_id = a.customer_ext WHERE true "
+                "ON CONFLICT (order_id) WHERE order_id <> '' DO UPDATE SET customer_id = excluded.customer_id, "
+                "order_date = excluded.order_date, revenue = excluded.revenue, cost = excluded.cost, "
+                "import_job_id = excluded.import_job_id",
+                [job_id],
+            )
+            result.transactions_inserted = int(cursor.rowcount) - result.transactions_replaced
+        cursor.execute(
+            "INSERT INTO customers_transaction (customer_id, order_id, order_date, revenue, cost, import_job_id) "
+            f"SELECT c.id, '', s.order_date, s.revenue, s.cost, %s FROM {t} s "
+            "JOIN customers_customer c ON c.external_id = s.customer_ext WHERE s.order_id = ''",
+            [job_id],
+        )
+        result.transactions_inserted += int(cursor.rowcount)
+    return result
+
+
+def customers_write(*, connection: BaseDatabaseWrapper, stager: Stager, attributes: tuple[str, ...]) -> WriteResult:
+    result = WriteResult()
+    result.rows_written = int(_one(connection, f"SELECT count(*) FROM {stager.table}") or 0)
+    customers_upsert(connection=connection, stager=stager, attributes=attributes, result=result)
+    return result
+
+
+def costs_write(*, connection: BaseDatabaseWrapper, stager: Stager, job_id: int) -> WriteResult:
+    """One cost entry per month, kind and segment; rows sharing that key in one file are summed,
+    and a stored entry with the same key is replaced by the newer file's figure."""
+    t = stager.table
+    pg = _is_pg(connection)
+    result = WriteResult()
+    result.rows_written = int(_one(connection, f"SELECT count(*) FROM {t}") or 0)
+    result.earliest = _as_date(_one(connection, f"SELECT min(month) FROM {t}"))
+    result.costs_replaced = int(_one(
+        connection,
+        f"SELECT count(*) FROM (SELECT DISTINCT month, kind, segment_dimension, segment_value FROM {t}) s "
+        "JOIN customers_costentry e ON e.month = s.month AND e.kind = s.kind "
+        "AND e.segment_dimension = s.segment_dimension AND e.segment_value = s.segment_value",
+    ) or 0)
+    amount = "sum(amount)" if pg else "round(sum(amount), 2)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO customers_costentry (month, kind, amount, segment_dimension, segment_value, import_job_id) "
+            f"SELECT month, kind, {amount}, segment_dimension, segment_value, %s FROM {t} WHERE true "
+            "GROUP BY month, kind, segment_dimension, segment_value "
+            "ON CONFLICT (month, kind, segment_dimension, segment_value) DO UPDATE SET amount = excluded.amount, "
+            "import_job_id = excluded.import_job_id",
+            [job_id],
+        )
+        result.costs_inserted = int(cursor.rowcount) - result.costs_replaced
+    return result
+
+
+def imports_lock(*, connection: BaseDatabaseWrapper) -> None:
+    """Serialise the write step of concurrent imports (PostgreSQL; SQLite has one writer anyway)."""
+    if _is_pg(connection):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('customers.import_write'))")

@@ -1,0 +1,18 @@
+"""Celery adapter for the import: takes the job id, claims the job, calls the service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from customers.services import import_claim, import_run
+
+
+@shared_task(name="customers.tasks.process_import", acks_late=True)
+def process_import(job_id: int) -> str:
+    """Run one import. Safe to deliver twice: only a waiting job (or one whose worker died) is
+    claimed, and the write step checks under a row lock that the job is still running."""
+    job = import_claim(job_id=job_id)
+    if job is None:
+        return "not claimed"
+    import_run(job=job)
+    return str(job.status)
