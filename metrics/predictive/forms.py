@@ -40,6 +40,7 @@ class PredictionFilterForm(forms.Form):
         for low, high in (("p_alive_min", "p_alive_max"), ("clv_min", "clv_max")):
             if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
                 self.add_error(high, ERROR_RANGE)
+                data.pop(low, None)  # an inverted range filters nothing rather than half of it
         return data
 
     def filters(self) -> PredictionFilters:

@@ -19,6 +19,7 @@ from . import selectors
 from .charts import p_alive_figure, purchase_history_figure
 from .exports import csv_rows
 from .forms import PredictionFilterForm
+from .presenters import fit_facts, prediction_row, tier_tiles
 
 VIEW_PERMISSION = "metrics.view_customerprediction"
 REFIT_PERMISSION = "customers.manage_imports"
@@ -58,9 +59,11 @@ def customers_list(request: HttpRequest) -> HttpResponse:
     return render(request, "predictive/customers_list.html", {
         "form": form,
         "page_obj": page,
+        "rows": [prediction_row(p) for p in page],
         "fit": current,
+        "facts": fit_facts(current) if current else None,
         "latest": selectors.fit_latest(),
-        "tiers": selectors.predictions_by_tier() if current else [],
+        "tiers": tier_tiles(selectors.predictions_by_tier()) if current else [],
         "columns": columns,
         "query": query.urlencode(),
         "sort_query": sort_query.urlencode(),
@@ -79,6 +82,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "predictive/customer_detail.html", {
         "customer": customer,
         "prediction": prediction,
+        "row": prediction_row(prediction) if prediction else None,
         "fit": fit,
         "history_figure": purchase_history_figure(daily),
         "p_alive_figure": p_alive_figure(daily[daily["day"] <= data_date] if data_date and not daily.empty else daily,

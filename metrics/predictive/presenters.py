@@ -1,0 +1,83 @@
+"""Values of the customers pages formatted for the active language (money, percentages, counts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils import formats
+
+from clv_dashboard.formatting import format_money, format_percent
+from metrics.models import CustomerPrediction, PredictiveFit
+
+from .selectors import TierSummary
+
+
+def format_count(value: float | int, decimals: int = 0) -> str:
+    return formats.number_format(value, decimals, use_l10n=True, force_grouping=True)
+
+
+@dataclass(frozen=True)
+class PredictionRow:
+    customer_id: int
+    external_id: str
+    name: str
+    tier: str
+    tier_label: str
+    p_alive: str
+    expected_purchases_12m: str
+    expected_spend: str
+    predicted_clv: str
+    historic_margin: str
+    loses_money: bool
+
+
+def prediction_row(p: CustomerPrediction) -> PredictionRow:
+    return PredictionRow(
+        customer_id=p.customer_id,
+        external_id=p.customer.external_id,
+        name=p.customer.name,
+        tier=p.tier,
+        tier_label=str(p.get_tier_display()),
+        p_alive=format_percent(p.p_alive),
+        expected_purchases_12m=format_count(p.expected_purchases_12m, 2),
+        expected_spend=format_money(p.expected_spend),
+        predicted_clv=format_money(p.predicted_clv),
+        historic_margin=format_money(p.historic_margin),
+        loses_money=p.historic_margin < 0,
+    )
+
+
+@dataclass(frozen=True)
+class TierTile:
+    tier: str
+    label: str
+    customers: str
+    predicted_clv: str
+
+
+def tier_tiles(summaries: list[TierSummary]) -> list[TierTile]:
+    return [
+        TierTile(tier=s.tier, label=s.label, customers=format_count(s.customers),
+                 predicted_clv=format_money(s.predicted_clv, decimals=0))
+        for s in summaries
+    ]
+
+
+@dataclass(frozen=True)
+class FitFacts:
+    customers: str
+    repeat_customers: str
+    annual_discount_rate: str
+    horizon_months: int
+    assumption_version: int | None
+
+
+def fit_facts(fit: PredictiveFit) -> FitFacts:
+    a = fit.assumption_set
+    return FitFacts(
+        customers=format_count(fit.n_customers),
+        repeat_customers=format_count(fit.n_repeat_customers),
+        annual_discount_rate=format_percent(a.annual_discount_rate) if a else "",
+        horizon_months=int(a.prediction_horizon_months) if a else 0,
+        assumption_version=a.version if a else None,
+    )
