@@ -114,9 +114,9 @@ def _change(*, now: Any, then: Any, kind: str, higher_good: bool, against: str, 
     if now is None or then is None:
         return Change(against=against, label=label, absolute=MISSING, percent=MISSING, tone="none")
     diff = float(now) - float(then)
-    pct = MISSING if float(then) == 0 else format_percent(diff / abs(float(then)), decimals=1)
-    if pct != MISSING and diff > 0:
-        pct = "+" + pct
+    pct = MISSING if float(then) == 0 else format_percent(abs(diff) / abs(float(then)), decimals=1)
+    if pct != MISSING:
+        pct = ("+" if diff > 0 else "−" if diff < 0 else "±") + pct
     tone = "neutral" if diff == 0 else ("good" if (diff > 0) == higher_good else "bad")
     return Change(against=against, label=label, absolute=format_change(diff, kind), percent=pct, tone=tone)
 
@@ -213,6 +213,7 @@ class BoardData:
     explain: dict[str, Any] | None = None
     defaults: dict[str, float] = field(default_factory=dict)
     predictions: selectors.PredictionSummary | None = None
+    prediction_fit: dict[str, Any] | None = None
     equity_steps: list[tuple[str, Decimal]] = field(default_factory=list)
     scope_months: list[dt.date] = field(default_factory=list)
 
@@ -295,6 +296,8 @@ def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None) -
     data.chart_names = list(figures)
     data.explain = _explain(scope, month)
     data.predictions = selectors.prediction_summary()
+    if data.predictions is None:
+        data.prediction_fit = selectors.prediction_fit_latest()
     return data
 
 

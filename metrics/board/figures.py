@@ -73,10 +73,12 @@ def _base_layout(fig: go.Figure, *, title: str, subtitle: str, height: int = 380
                "x": 0.01, "xanchor": "left", "font": {"size": 16, "color": INK}},
         font={"family": FONT, "size": 12, "color": INK},
         height=height,
-        margin={"l": 70, "r": 20, "t": 72, "b": 50},
+        margin={"l": 70, "r": 20, "t": 72, "b": 90},
         paper_bgcolor="#ffffff",
         plot_bgcolor="#ffffff",
-        legend={"orientation": "h", "yanchor": "top", "y": -0.14, "x": 0, "font": {"size": 12}},
+        # Under the x axis title, whatever the height of the figure.
+        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.01, "x": 0,
+                "font": {"size": 12}},
         hoverlabel={"font": {"family": FONT}},
         separators=".,",
     )
@@ -143,7 +145,7 @@ def _waterfall(*, labels: list[str], values: list[float], measures: list[str], t
         x=labels, y=values, measure=measures, text=texts, textposition="outside",
         increasing={"marker": {"color": GREEN}}, decreasing={"marker": {"color": VERMILLION}},
         totals={"marker": {"color": BLUE}}, connector={"line": {"color": "#9aa4b2", "width": 1}},
-        hoverinfo="x+text", cliponaxis=False,
+        hoverinfo="x+text", cliponaxis=False, textfont={"size": 11},
     )
 
 
@@ -155,17 +157,17 @@ def customer_bridge_figure(*, bridge: CustomerBridge, ctx: FigureContext) -> go.
     fig = go.Figure(_waterfall(labels=labels, values=[float(v) for v in values],
                                measures=["absolute", "relative", "relative", "relative", "total"], texts=texts))
     _base_layout(fig, title=_("Customer bridge"), subtitle=ctx.subtitle())
-    fig.update_layout(showlegend=False, margin={"t": 90})
+    fig.update_layout(showlegend=False, margin={"t": 90, "b": 50})
     fig.update_yaxes(title_text=_("Customers"), rangemode="tozero")
     return fig
 
 
 def equity_step_label(name: str) -> str:
     labels = {
-        "customers": _("Customer count"),
-        "margin": _("Margin per customer"),
+        "customers": _("Customer<br>count"),
+        "margin": _("Margin per<br>customer"),
         "retention": _("Retention"),
-        "discount_rate": _("Discount rate"),
+        "discount_rate": _("Discount<br>rate"),
         "rounding": _("Rounding"),
     }
     return labels[name]
@@ -173,9 +175,9 @@ def equity_step_label(name: str) -> str:
 
 def equity_bridge_figure(*, bridge: EquityBridge, ctx: FigureContext, previous_label: str) -> go.Figure:
     steps = bridge.steps()
-    labels = [_("Equity %(month)s") % {"month": previous_label}]
+    labels = [_("Equity<br>%(month)s") % {"month": previous_label}]
     labels += [equity_step_label(name) for name, _amount in steps]
-    labels.append(_("Equity %(month)s") % {"month": ctx.month_label})
+    labels.append(_("Equity<br>%(month)s") % {"month": ctx.month_label})
     values = [float(bridge.start)] + [float(a) for _n, a in steps] + [0.0]
     measures = ["absolute"] + ["relative"] * len(steps) + ["total"]
     texts = [format_money(bridge.start, decimals=0)]
@@ -183,9 +185,30 @@ def equity_bridge_figure(*, bridge: EquityBridge, ctx: FigureContext, previous_l
     texts.append(format_money(bridge.end, decimals=0))
     fig = go.Figure(_waterfall(labels=labels, values=values, measures=measures, texts=texts))
     _base_layout(fig, title=_("Equity bridge from the previous month"), subtitle=ctx.subtitle())
-    fig.update_layout(showlegend=False, margin={"t": 90})
-    fig.update_yaxes(title_text=_("Customer equity (%(currency)s)") % {"currency": ctx.currency})
+    fig.update_layout(showlegend=False, margin={"t": 90, "b": 60})
+    fig.update_xaxes(tickangle=0)
+    axis_title = _("Customer equity (%(currency)s)") % {"currency": ctx.currency}
+    low, high = _bridge_range(bridge)
+    if low > 0:
+        # The steps are small beside the equity itself: start the axis near the lowest level
+        # reached so that they can be seen, and say so on the axis.
+        fig.update_yaxes(range=[low, high])
+        axis_title = _("Customer equity (%(currency)s), axis not from zero") % {"currency": ctx.currency}
+    fig.update_yaxes(title_text=axis_title)
     return fig
+
+
+def _bridge_range(bridge: EquityBridge) -> tuple[float, float]:
+    """The y range that shows every level of the bridge with room for the labels."""
+    levels = [float(bridge.start)]
+    for _name, amount in bridge.steps():
+        levels.append(levels[-1] + float(amount))
+    biggest = max([abs(float(a)) for _n, a in bridge.steps()] + [1.0])
+    low, high = min(levels), max(levels)
+    pad = max(biggest * 1.2, (high - low) * 0.3, abs(high) * 0.02)
+    if low - 3 * pad <= 0:
+        return 0.0, high + pad
+    return low - 3 * pad, high + pad
 
 
 def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, ctx: FigureContext,

@@ -115,14 +115,10 @@ def board_data_version() -> str:
     """A key that changes whenever the board's data changes: recomputes, snapshots, predictions."""
     run = RecomputeRun.objects.order_by("-pk").values_list("pk", "status", "finished_at").first()
     snapshots = MonthlySnapshot.objects.aggregate(latest=Max("computed_at"), n=Count("pk"))
-    fit = (
-        PredictiveFit.objects.filter(status=PredictiveFit.Status.SUCCEEDED)
-        .order_by("-pk")
-        .values_list("pk", "finished_at")
-        .first()
-    )
+    fit = PredictiveFit.objects.order_by("-pk").values_list("pk", "status").first()
     latest = snapshots["latest"].isoformat() if snapshots["latest"] else "-"
-    return f"{run[0] if run else 0}.{run[1] if run else '-'}.{latest}.{snapshots['n']}.{fit[0] if fit else 0}"
+    fit_key = f"{fit[0]}{fit[1]}" if fit else "0"
+    return f"{run[0] if run else 0}.{run[1] if run else '-'}.{latest}.{snapshots['n']}.{fit_key}"
 
 
 def recompute_latest() -> dict[str, Any] | None:
@@ -240,6 +236,11 @@ def prediction_summary() -> PredictionSummary | None:
         data_date=fit[1] if fit else None,
         fit_id=fit[0] if fit else None,
     )
+
+
+def prediction_fit_latest() -> dict[str, Any] | None:
+    """The latest fit of the customer models, whatever its outcome (for the empty state)."""
+    return PredictiveFit.objects.order_by("-pk").values("pk", "status", "message", "finished_at").first()
 
 
 def has_snapshots() -> bool:

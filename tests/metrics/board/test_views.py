@@ -254,3 +254,36 @@ def test_xlsx_export_has_the_figures_and_what_they_are(client_as: Callable, boar
 
 def test_exports_of_a_month_without_figures_are_404(client_as: Callable, board_snapshots: dict) -> None:
     assert client_as(roles.EXECUTIVE).get("/board/export.csv?month=2010-01").status_code == 404
+
+
+def test_the_prediction_panel_shows_predicted_clv_by_tier_and_the_at_risk_count(
+    client_as: Callable, board_snapshots: dict
+) -> None:
+    from metrics.models import CustomerPrediction, PredictiveFit
+    from tests.factories import CustomerFactory
+
+    fit = PredictiveFit.objects.create(status=PredictiveFit.Status.SUCCEEDED, data_date="2025-12-31")
+    tiers = ["gold", "gold", "silver", "at_risk", "at_risk", "at_risk"]
+    for i, tier in enumerate(tiers):
+        CustomerPrediction.objects.create(
+            customer=CustomerFactory(), fit=fit, p_alive=0.5, expected_purchases_12m=1.0,
+            expected_spend=Decimal("10"), predicted_clv=Decimal(100 * (i + 1)), historic_margin=Decimal("5"),
+            tier=tier,
+        )
+    response = client_as(roles.EXECUTIVE).get("/board/")
+    html = response.content.decode()
+    assert '<span class="at-risk-count" id="at-risk-count">3</span>' in html
+    summary = {t.tier: t for t in response.context["data"].predictions.tiers}
+    assert summary["gold"].customers == 2 and summary["gold"].total_clv == Decimal("300.00")
+    assert summary["at_risk"].total_clv == Decimal(400 + 500 + 600)
+    assert [t.tier for t in response.context["data"].predictions.tiers] == ["gold", "silver", "at_risk"]
+
+
+def test_the_prediction_panel_says_when_no_fit_has_succeeded(client_as: Callable, board_snapshots: dict) -> None:
+    from metrics.models import PredictiveFit
+
+    client = client_as(roles.EXECUTIVE)
+    assert "No customer predictions yet" in client.get("/board/").content.decode()
+    PredictiveFit.objects.create(status=PredictiveFit.Status.FAILED, message="Too few repeat purchases.")
+    html = client.get("/board/").content.decode()
+    assert "did not succeed" in html and "Too few repeat purchases." in html
