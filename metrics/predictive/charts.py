@@ -44,22 +44,24 @@ def purchase_history_figure(daily: pd.DataFrame) -> dict[str, Any]:
 
 
 def p_alive_figure(daily: pd.DataFrame, *, fit: PredictiveFit | None, data_date: dt.date | None) -> dict[str, Any] | None:
-    """P(alive) at every purchase day and month end from the first purchase to the data date,
-    with the current fit's parameters and the purchases known at each point."""
+    """P(alive) at every purchase day (and the day before it), every month end and the data date,
+    from the first purchase on, with the current fit's parameters and the purchases known at each point."""
     if fit is None or fit.bgnbd_r is None or daily.empty or data_date is None:
         return None
     purchase_days = sorted(d for d, bought in zip(daily["day"], daily["is_purchase"], strict=True) if bought)
     if not purchase_days:
         return None
     first = purchase_days[0]
-    points = sorted({*purchase_days, *_month_ends(first, data_date), data_date})
+    # The day before each purchase shows the level it jumps up from.
+    before = [d - dt.timedelta(days=1) for d in purchase_days[1:]]
+    points = sorted({*purchase_days, *before, *_month_ends(first, data_date), data_date})
     points = [p for p in points if first <= p <= data_date]
     params = BgNbdParams(fit.bgnbd_r, fit.bgnbd_alpha or 0.0, fit.bgnbd_a or 0.0, fit.bgnbd_b or 0.0)
     weeks = np.array([(d - first).days / DAYS_PER_UNIT for d in purchase_days])
     at = np.array([(d - first).days / DAYS_PER_UNIT for d in points])
     path = bgnbd_p_alive_path(params, weeks, at)
     return {
-        "data": [{"type": "scatter", "mode": "lines+markers", "name": _("P(alive)"), "line": {"shape": "hv"},
+        "data": [{"type": "scatter", "mode": "lines", "name": _("P(alive)"), "line": {"shape": "linear"},
                   "x": [p.isoformat() for p in points], "y": [round(float(v), 4) for v in path]}],
         "layout": {"margin": {"t": 10, "r": 10, "b": 40, "l": 60},
                    "yaxis": {"range": [0, 1.05], "tickformat": ".0%", "title": {"text": _("P(alive)")}}},

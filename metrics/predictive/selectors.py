@@ -84,8 +84,8 @@ def transactions_data_date() -> dt.date | None:
     return Transaction.objects.aggregate(last=Max("order_date"))["last"]
 
 
-def assumptions_in_force() -> AssumptionSet:
-    return AssumptionSet.objects.latest()
+def assumptions_in_force() -> AssumptionSet | None:
+    return AssumptionSet.objects.order_by("-version").first()
 
 
 def rfm_summary_sql(*, observation_end: dt.date, default_margin_rate: float) -> pd.DataFrame:

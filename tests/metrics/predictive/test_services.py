@@ -7,7 +7,7 @@ import pytest
 
 from metrics.models import AssumptionSet, CustomerPrediction, PredictiveFit
 from metrics.predictive.maths.errors import BGNBD_NO_REPEAT_BUYERS
-from metrics.predictive.services import ERROR_NO_TRANSACTIONS, clv_models_fit
+from metrics.predictive.services import ERROR_NO_ASSUMPTIONS, ERROR_NO_TRANSACTIONS, clv_models_fit
 from tests.factories import CustomerFactory
 
 from .cdnow import CALIBRATION_END, PUBLISHED_BGNBD, PUBLISHED_BGNBD_LL, PUBLISHED_GG
@@ -84,6 +84,14 @@ def test_no_transactions_is_a_failed_fit_that_says_to_import_first() -> None:
     fit = clv_models_fit(trigger="test")
     assert fit.status == PredictiveFit.Status.FAILED
     assert fit.message == ERROR_NO_TRANSACTIONS
+
+
+def test_no_assumptions_is_a_failed_fit_that_says_who_must_set_them() -> None:
+    business_simulate(n=20)
+    AssumptionSet.objects.all().delete()
+    fit = clv_models_fit(trigger="test")
+    assert fit.status == PredictiveFit.Status.FAILED
+    assert fit.message == ERROR_NO_ASSUMPTIONS
 
 
 def test_refunds_bigger_than_purchases_make_a_customer_unprofitable() -> None:
