@@ -138,7 +138,10 @@ def _earliest(*values: dt.date | None) -> dt.date | None:
 def order_conflicts(*, connection: BaseDatabaseWrapper, stager: Stager) -> Iterator[tuple[int, str, str, str]]:
     """(line, order id, customer, all customers) for lines of an order that name different customers."""
     t = stager.table
-    agg = "string_agg(DISTINCT customer_ext, ', ')" if _is_pg(connection) else "group_concat(DISTINCT customer_ext)"
+    agg = (
+        "string_agg(DISTINCT customer_ext, ', ' ORDER BY customer_ext)" if _is_pg(connection)
+        else "replace(group_concat(DISTINCT customer_ext), ',', ', ')"
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT s.line, s.order_id, s.customer_ext, a.customers FROM {t} s JOIN ("
@@ -255,7 +258,7 @@ def transactions_write(
                 f"  CASE WHEN count(cost) = count(*) THEN {cost} END AS cost"
                 f"  FROM {t} WHERE order_id <> '' GROUP BY order_id) a "
                 "JOIN customers_customer c ON c.external_id = a.customer_ext WHERE true "
-                "ON CONFLICT (order_id) WHERE order_id <> '' DO UPDATE SET customer_id = excluded.customer_id, "
+                "ON CONFLICT (order_id) WHERE NOT (order_id = '') DO UPDATE SET customer_id = excluded.customer_id, "
                 "order_date = excluded.order_date, revenue = excluded.revenue, cost = excluded.cost, "
                 "import_job_id = excluded.import_job_id",
                 [job_id],

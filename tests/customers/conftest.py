@@ -1,0 +1,48 @@
+"""Helpers for the import tests: files are built in the tests, run through the real service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from customers.models import ImportJob
+from customers.services import import_claim, import_create, import_run
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def to_bytes(content: str | bytes, encoding: str = "utf-8") -> bytes:
+    return content if isinstance(content, bytes) else content.encode(encoding)
+
+
+@pytest.fixture
+def run_import(db: None) -> Callable[..., ImportJob]:
+    """Store `content` as an upload and run the import in this process; returns the finished job."""
+
+    def run(kind: str, content: str | bytes, *, encoding: str = "utf-8", name: str = "data.csv",
+            **options: Any) -> ImportJob:
+        job = import_create(kind=kind, chunks=[to_bytes(content, encoding)], original_name=name, enqueue=False,
+                            language="en", **options)
+        claimed = import_claim(job_id=job.pk)
+        assert claimed is not None
+        return import_run(job=claimed)
+
+    return run
+
+
+def table_rows() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the tables an import writes, for 'exactly as before' comparisons."""
+    out = {}
+    with connection.cursor() as cursor:
+        for table, order in [("customers_customer", "external_id"), ("customers_transaction", "id"),
+                             ("customers_costentry", "id")]:
+            cursor.execute(f"SELECT * FROM {table} ORDER BY {order}")
+            out[table] = list(cursor.fetchall())
+    return out

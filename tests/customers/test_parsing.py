@@ -1,0 +1,254 @@
+"""The pure parsing layer: encodings, delimiters, headers, dates, amounts (no database)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from customers.services import parsing as p
+
+
+def write(tmp_path: Path, content: bytes, name: str = "f.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+HEADER_CN = "客户编号,订单号,订单日期,金额,成本,区域\n"
+ROW_CN = "C1,O1,2024-03-01,100.00,60.00,华东\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ((HEADER_CN + ROW_CN).encode("utf-8"), "utf-8"),
+        (b"\xef\xbb\xbf" + (HEADER_CN + ROW_CN).encode("utf-8"), "utf-8-sig"),
+        ((HEADER_CN + ROW_CN).encode("gbk"), "gb18030"),
+        ((HEADER_CN + "C1,O1,2024-03-01,100.00,60.00,𠀀区\n").encode("gb18030"), "gb18030"),
+        ((HEADER_CN + ROW_CN).encode("utf-16"), "utf-16"),
+        (b"customer_id,order_date,revenue\nC1,2024-01-01,1\n", "utf-8"),
+    ],
+    ids=["utf8", "utf8-bom", "gbk", "gb18030-4byte", "utf16", "ascii"],
+)
+def test_encoding_is_detected(tmp_path: Path, data: bytes, expected: str) -> None:
+    path = write(tmp_path, data)
+    assert p.encoding_detect(path=path) == expected
+    source = p.source_open(path=path)
+    assert source.header[0] == "客户编号" if "客户" in data.decode(expected) else True
+    rows = list(source.rows())
+    assert len(rows) == 1
+
+
+def test_a_gbk_byte_far_into_a_utf8_looking_file_is_found(tmp_path: Path) -> None:
+    body = "customer_id,order_date,revenue,region\n" + "C1,2024-01-01,1,North\n" * 20000
+    data = body.encode("utf-8") + "C2,2024-01-02,2,华东\n".encode("gbk")
+    assert p.encoding_detect(path=write(tmp_path, data)) == "gb18030"
+
+
+def test_undecodable_bytes_are_refused_with_advice(tmp_path: Path) -> None:
+    with pytest.raises(p.ImportRefused) as exc:
+        p.encoding_detect(path=write(tmp_path, b"a,b\n\xff\xff\xff\x80\x80\n"))
+    assert str(exc.value) == str(p.ERR_ENCODING)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("customer_id,order_date,revenue\nC1,2024-01-01,\"1,234.50\"\n", ","),
+        ("customer_id;order_date;revenue\nC1;2024-01-01;1234,50\nC2;2024-01-02;3,10\n", ";"),
+        ("customer_id\torder_date\trevenue\nC1\t2024-01-01\t1 234,50\n", "\t"),
+        ("customer_id|order_date|revenue\nC1|2024-01-01|12\n", "|"),
+        ("  customer_id  date  dollar_value\r\n  00001 19970101   11.77\r\n", p.WHITESPACE),
+    ],
+    ids=["comma", "semicolon", "tab", "pipe", "whitespace"],
+)
+def test_delimiter_is_sniffed(text: str, expected: str) -> None:
+    assert p.delimiter_sniff(lines=text.splitlines()) == expected
+
+
+def test_whitespace_rows_with_crlf_are_split_on_runs_of_spaces(tmp_path: Path) -> None:
+    path = write(tmp_path, b"  customer_id  date  dollar_value\r\n  00001 19970101   11.77\r\n")
+    source = p.source_open(path=path)
+    assert source.header == ["customer_id", "date", "dollar_value"]
+    assert list(source.rows()) == [(2, ["00001", "19970101", "11.77"])]
+
+
+@pytest.mark.parametrize(
+    ("header", "field_names"),
+    [
+        (["Customer ID", "Order Date", "REVENUE"], {"customer_id", "order_date", "revenue"}),
+        ([" customer_id ", "order-date", "Sales Amount", "COGS"], {"customer_id", "order_date", "revenue", "cost"}),
+        (["客户编号", "订单号", "订单日期", "金额", "成本", "区域", "产品线", "事业部", "渠道"],
+         {"customer_id", "order_id", "order_date", "revenue", "cost", "region", "product_line", "business_unit",
+          "acquisition_channel"}),
+        (["客户ID", "日期", "销售额", "地区"], {"customer_id", "order_date", "revenue", "region"}),
+        (["客户ID", "日期", "收入"], {"customer_id", "order_date", "revenue"}),
+        (["ＣＵＳＴＯＭＥＲ　ＩＤ", "Date", "Amount"], {"customer_id", "order_date", "revenue"}),
+    ],
+)
+def test_headers_are_recognised_in_english_and_chinese(header: list[str], field_names: set[str]) -> None:
+    plan = p.columns_resolve(kind="transactions", header=header)
+    assert set(plan.indexes) == field_names
+
+
+def test_cost_headers_in_chinese() -> None:
+    plan = p.columns_resolve(kind="costs", header=["月份", "类型", "金额", "维度", "维度值"])
+    assert set(plan.indexes) == {"month", "kind", "amount", "segment_dimension", "segment_value"}
+
+
+def test_unknown_columns_are_ignored_and_reported() -> None:
+    plan = p.columns_resolve(kind="transactions", header=["customer_id", "date", "revenue", "number_of_cds"])
+    assert plan.unknown == ["number_of_cds"]
+
+
+def test_a_missing_required_column_lists_what_was_found_and_what_is_needed() -> None:
+    with pytest.raises(p.ImportRefused) as exc:
+        p.columns_resolve(kind="transactions", header=["customer_id", "date", "dollar_value"])
+    message = str(exc.value)
+    assert message.startswith("Required column(s) missing: revenue")
+    assert '"customer_id", "date", "dollar_value"' in message
+    assert "Needed: customer_id (customer id), order_date (order date), revenue (revenue)" in message
+
+
+def test_a_hand_mapping_fixes_an_unrecognised_column() -> None:
+    plan = p.columns_resolve(kind="transactions", header=["customer_id", "date", "dollar_value"],
+                             mapping=p.mapping_parse(items=["revenue=dollar_value"]))
+    assert plan.indexes == {"customer_id": 0, "order_date": 1, "revenue": 2}
+    plan = p.columns_resolve(kind="transactions", header=["a", "b", "c"],
+                             mapping={"customer_id": "#1", "order_date": "#2", "revenue": "#3"})
+    assert plan.indexes == {"customer_id": 0, "order_date": 1, "revenue": 2}
+
+
+def test_a_mapping_to_a_missing_column_is_refused() -> None:
+    with pytest.raises(p.ImportRefused, match="no such column"):
+        p.columns_resolve(kind="transactions", header=["customer_id", "date"], mapping={"revenue": "dollars"})
+    with pytest.raises(p.ImportRefused, match="FIELD=COLUMN"):
+        p.mapping_parse(items="revenue")
+
+
+def test_two_columns_for_one_field_must_be_mapped_by_hand() -> None:
+    with pytest.raises(p.ImportRefused, match="both look like"):
+        p.columns_resolve(kind="transactions", header=["customer_id", "date", "金额", "销售额"])
+    plan = p.columns_resolve(kind="transactions", header=["customer_id", "date", "金额", "销售额"],
+                             mapping={"revenue": "销售额"})
+    assert plan.indexes["revenue"] == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2024-03-31", "2024-03-31"),
+        ("2024/3/1", "2024-03-01"),
+        ("2024-3-1", "2024-03-01"),
+        ("20240331", "2024-03-31"),
+        ("31.3.2024", "2024-03-31"),
+        ("2024-03-31 13:45:00", "2024-03-31"),
+        ("2024/3/31 0:00", "2024-03-31"),
+        ("2024-03-31T08:00", "2024-03-31"),
+        ("2024年3月31日", "2024-03-31"),
+    ],
+)
+def test_date_forms(raw: str, expected: str) -> None:
+    parser = p.DateParser()
+    assert parser.parse(raw, 2) == expected
+    assert parser.order_problem() == (None, None)
+
+
+@pytest.mark.parametrize("raw", ["2024-02-30", "31/31/2024", "yesterday", "2024-13-01", "1850-01-01", "24-3-1"])
+def test_impossible_dates_are_errors(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"date|years"):
+        p.DateParser().parse(raw, 2)
+
+
+def test_day_month_order_ambiguous_across_the_file_is_refused() -> None:
+    parser = p.DateParser()
+    for line, raw in enumerate(["01.02.2024", "03.04.2024", "05.05.2024"], start=2):
+        parser.parse(raw, line)
+    needed, problem = parser.order_problem()
+    assert needed is None
+    assert problem == str(p.ERR_DATE_ORDER_AMBIGUOUS).format(example="01.02.2024", line=2)
+
+
+def test_one_date_settles_the_order_for_the_whole_file() -> None:
+    parser = p.DateParser()
+    for line, raw in enumerate(["01.02.2024", "25.12.2024"], start=2):
+        parser.parse(raw, line)
+    assert parser.order_problem() == (None, None)  # day first, as read
+    parser = p.DateParser()
+    for line, raw in enumerate(["01/02/2024", "12/25/2024"], start=2):
+        parser.parse(raw, line)
+    assert parser.order_problem() == (p.MONTH_FIRST, None)  # read again month first
+
+
+def test_mixed_orders_are_refused() -> None:
+    parser = p.DateParser()
+    parser.parse("25.12.2024", 2)
+    parser.parse("12.25.2024", 3)
+    assert "mixes day-first" in (parser.order_problem()[1] or "")
+
+
+def test_a_chosen_order_is_applied() -> None:
+    assert p.DateParser(order=p.MONTH_FIRST).parse("01/02/2024", 2) == "2024-01-02"
+    assert p.DateParser(order=p.DAY_FIRST).parse("01/02/2024", 2) == "2024-02-01"
+    with pytest.raises(ValueError, match="month/day"):
+        p.DateParser(order=p.MONTH_FIRST).parse("25.12.2024", 2)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1234.5", "1234.5"),
+        ("-12.50", "-12.50"),
+        ("1,234.50", "1234.50"),
+        ("1.234,50", "1234.50"),
+        ("1 234,50", "1234.50"),
+        ("1\u00a0234,50", "1234.50"),
+        ("1'234.50", "1234.50"),
+        ("12,5", "12.50"),
+        ("1,234,567", "1234567.00"),
+        ("1.234.567", "1234567.00"),
+        ("$1,234.50", "1234.50"),
+        ("¥1,234.50", "1234.50"),
+        ("￥1234.5", "1234.50"),
+        ("1234.50元", "1234.50"),
+        ("CNY 1,234.50", "1234.50"),
+        ("€ 1.234,50", "1234.50"),
+        ("(12.50)", "-12.50"),
+        ("($1,234.50)", "-1234.50"),
+        ("-¥12.50", "-12.50"),
+        ("¥-12.50", "-12.50"),
+        ("12.50-", "-12.50"),
+        ("−12.50", "-12.50"),
+        ("0.005", "0.01"),
+        ("+7", "7.00"),
+    ],
+)
+def test_amount_forms(raw: str, expected: str) -> None:
+    assert p.amount_parse(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["abc", "12.3.4", "1,2,3", "--", "1e5", "12,3456", "99999999999999999"])
+def test_bad_amounts_are_errors(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"amount|too large"):
+        p.amount_parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("2024-03", "2024-03-01"), ("2024/3", "2024-03-01"), ("202403", "2024-03-01"), ("2024年3月", "2024-03-01"),
+     ("3/2024", "2024-03-01"), ("2024-03-15", "2024-03-01"), ("20240315", "2024-03-01")],
+)
+def test_month_forms(raw: str, expected: str) -> None:
+    assert p.month_parse(raw, 2, p.DateParser()) == expected
+
+
+def test_row_errors_name_line_column_value_and_reason() -> None:
+    plan = p.columns_resolve(kind="transactions", header=["客户编号", "日期", "金额"])
+    validate = p.row_validator(plan=plan, dates=p.DateParser())
+    row, errors = validate(7, ["", "2024-02-30", "12x"])
+    assert row is None
+    assert [(e.line, e.column, e.value) for e in errors] == [(7, "客户编号", ""), (7, "日期", "2024-02-30"),
+                                                              (7, "金额", "12x")]
+    assert errors[0].reason == str(p.REASON_REQUIRED)
+    assert errors[2].reason == str(p.REASON_AMOUNT)
