@@ -181,12 +181,13 @@ def latest_closed_month(months: list[dt.date], *, today: dt.date | None = None) 
 
 
 def equity_state(row: dict[str, Any]) -> EquityState:
-    return EquityState(
-        customers=int(row["customers_end"]),
-        margin=float(row["margin_per_customer"]),
-        retention=float(row["retention_rate"]),
-        discount_rate=monthly_discount_rate(float(row["assumption_set__annual_discount_rate"])),
-    )
+    """The bridge's inputs of one month. The margin is the one behind the stored (rounded) CLV,
+    m = CLV x (1 + d - r) / r, so that N x CLV(m, r, d) gives back the stored CLV; it differs
+    from the stored margin_per_customer only by the rounding of both to cents."""
+    d = monthly_discount_rate(float(row["assumption_set__annual_discount_rate"]))
+    r = float(row["retention_rate"])
+    margin = float(row["clv"]) * (1 + d - r) / r if r > 0 else float(row["margin_per_customer"])
+    return EquityState(customers=int(row["customers_end"]), margin=margin, retention=r, discount_rate=d)
 
 
 def whatif_defaults(row: dict[str, Any]) -> dict[str, float]:

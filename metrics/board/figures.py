@@ -193,7 +193,8 @@ def equity_bridge_figure(*, bridge: EquityBridge, ctx: FigureContext, previous_l
         # The steps are small beside the equity itself: start the axis near the lowest level
         # reached so that they can be seen, and say so on the axis.
         fig.update_yaxes(range=[low, high])
-        axis_title = _("Customer equity (%(currency)s), axis not from zero") % {"currency": ctx.currency}
+        fig.add_annotation(text=_("The axis does not start at zero."), xref="paper", yref="paper", x=1, y=1.01,
+                           xanchor="right", yanchor="bottom", showarrow=False, font={"size": 11, "color": GREY})
     fig.update_yaxes(title_text=axis_title)
     return fig
 
@@ -238,9 +239,9 @@ def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, 
             row=1, col=col,
         )
     _base_layout(fig, title=_("Segments by %(dimension)s") % {"dimension": dimension_label.lower()},
-                 subtitle=ctx.subtitle(), height=max(300, 120 + 42 * len(rows)))
-    fig.update_layout(showlegend=False, margin={"t": 100, "l": 110})
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=True, zerolinecolor="#9aa4b2")
+                 subtitle=ctx.subtitle(), height=max(260, 130 + 36 * len(rows)))
+    fig.update_layout(showlegend=False, margin={"t": 100, "l": 110, "b": 20})
+    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=True, zerolinecolor="#9aa4b2")
     fig.update_xaxes(range=[0, 1], row=1, col=4)
     fig.update_yaxes(autorange="reversed", gridcolor="rgba(0,0,0,0)")
     fig.update_annotations(font={"size": 12, "color": INK})
