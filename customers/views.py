@@ -35,12 +35,13 @@ def _get_job_for_user(request: HttpRequest, pk: int) -> ImportJob:
 @permission_required(MANAGE, raise_exception=True)
 def import_list(request: HttpRequest) -> HttpResponse:
     form = UploadForm()
+    upload_error = ""
     if request.method == "POST":
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
         if declared > settings.CLV_MAX_UPLOAD_BYTES + _FORM_OVERHEAD:
             # Refused before Django reads (and stores) the body.
-            form.add_error(None, _("The file is larger than the limit of %(limit)s MB. Split it into smaller files.")
-                           % {"limit": settings.CLV_MAX_UPLOAD_BYTES // (1024 * 1024)})
+            upload_error = _("The file is larger than the limit of %(limit)s MB. Split it into smaller files.") % {
+                "limit": settings.CLV_MAX_UPLOAD_BYTES // (1024 * 1024)}
         else:
             form = UploadForm(request.POST, request.FILES)
             if form.is_valid():
@@ -59,9 +60,9 @@ def import_list(request: HttpRequest) -> HttpResponse:
                     return redirect("imports:detail", pk=job.pk)
     page = Paginator(selectors.import_jobs_list(), 25).get_page(request.GET.get("page"))
     return render(request, "imports/list.html", {
-        "form": form, "page": page, "max_mb": settings.CLV_MAX_UPLOAD_BYTES // (1024 * 1024),
+        "form": form, "upload_error": upload_error, "page": page, "max_mb": settings.CLV_MAX_UPLOAD_BYTES // (1024 * 1024),
         "max_bytes": settings.CLV_MAX_UPLOAD_BYTES,
-    }, status=400 if form.errors else 200)
+    }, status=400 if form.errors or upload_error else 200)
 
 
 @require_GET

@@ -284,7 +284,12 @@ def _request_recompute(*, from_month: dt.date | None, trigger: str) -> None:
     """The hook that asks for the snapshots to be recomputed once this transaction commits."""
     from metrics.services import snapshots_request_recompute
 
-    snapshots_request_recompute(from_month=_first_of_month(from_month), trigger=trigger)
+    # Called after the import's own commit: a broker outage must not turn a loaded file into a
+    # failed import (the monthly schedule and the next import recompute anyway).
+    try:
+        snapshots_request_recompute(from_month=_first_of_month(from_month), trigger=trigger)
+    except Exception:
+        logger.exception("the snapshot recompute after %s could not be queued", trigger)
 
 
 def _connection_reset() -> None:
@@ -416,9 +421,8 @@ def _write(*, job: ImportJob, plan: ColumnPlan, stager: loading.Stager, skipped:
             if skipped else str(MSG_LOADED).format(rows=result.rows_written)
         )
         job.save()
-        # A customers file can move any customer between segments: recompute everything.
-        from_month = None if job.kind == ImportJob.Kind.CUSTOMERS else result.earliest
-        _request_recompute(from_month=from_month, trigger="import")
+    # A customers file can move any customer between segments: recompute everything.
+    _request_recompute(from_month=None if job.kind == ImportJob.Kind.CUSTOMERS else result.earliest, trigger="import")
 
 
 # --- Undo and run again -----------------------------------------------------------------------
@@ -447,8 +451,8 @@ def import_undo(*, job: ImportJob) -> ImportJob:
         locked.result = {**locked.result, "undone_transactions": removed_transactions, "undone_costs": removed_costs,
                          "undone_at": timezone.now().isoformat()}
         locked.save(update_fields=["status", "message", "result"])
-        if earliest:
-            _request_recompute(from_month=min(earliest), trigger="undo")
+    if earliest:
+        _request_recompute(from_month=min(earliest), trigger="undo")
     return locked
 
 

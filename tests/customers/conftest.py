@@ -46,3 +46,14 @@ def table_rows() -> dict[str, list[tuple[Any, ...]]]:
             cursor.execute(f"SELECT * FROM {table} ORDER BY {order}")
             out[table] = list(cursor.fetchall())
     return out
+
+
+@pytest.fixture(autouse=True)
+def recompute_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The recompute the imports ask for (metrics' task) is recorded here instead of run eagerly
+    inside these tests; the worker test runs the real one."""
+    import metrics.services
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(metrics.services, "snapshots_request_recompute", lambda **kw: calls.append(kw))
+    return calls

@@ -248,12 +248,9 @@ def test_undo_removes_the_import_but_not_orders_a_later_import_replaced(run_impo
 
 
 def test_a_successful_import_and_an_undo_ask_for_a_recompute_from_the_earliest_month(
-    run_import: Run, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+    run_import: Run, recompute_calls: list[dict[str, Any]]
 ) -> None:
-    calls: list[dict[str, Any]] = []
-    import metrics.services
-
-    monkeypatch.setattr(metrics.services, "snapshots_request_recompute", lambda **kw: calls.append(kw))
+    calls = recompute_calls
     run_import("transactions", TX + "C1,O1,2024-05-05,100,60\n")
     job = run_import("transactions", TX + "C1,O1,2024-07-05,100,60\nC1,O9,2024-06-30,1,\n")
     assert calls[-1] == {"from_month": dt.date(2024, 5, 1), "trigger": "import"}  # O1 moved out of May
