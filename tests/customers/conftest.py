@@ -14,8 +14,10 @@ from customers.services import import_claim, import_create, import_run
 
 
 @pytest.fixture(autouse=True)
-def _media_root(settings: Any, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
+def _media_root(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> None:
+    # A worker process reads the test settings' own MEDIA_ROOT, so its tests keep that one.
+    if request.node.get_closest_marker("worker") is None:
+        settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def to_bytes(content: str | bytes, encoding: str = "utf-8") -> bytes:
