@@ -217,6 +217,8 @@ class BoardData:
     prediction_fit: dict[str, Any] | None = None
     equity_steps: list[tuple[str, Decimal]] = field(default_factory=list)
     scope_months: list[dt.date] = field(default_factory=list)
+    # The cache key this was stored under; the page's rendered fragments are cached under it too.
+    cache_key: str = ""
 
     @property
     def assumption_version(self) -> int | None:
@@ -313,5 +315,6 @@ def board_get(*, scope: Scope, month: dt.date | None, dimension: str | None) -> 
     data = cache.get(key)
     if data is None:
         data = board_build(scope=scope, month=month, dimension=dimension)
+        data.cache_key = key
         cache.set(key, data, CACHE_SECONDS)
     return data

@@ -57,7 +57,8 @@ def _context(request: HttpRequest, data: BoardData) -> dict[str, Any]:
         "scope_label": data.scope.label(),
         "query": _query(data),
         "charts": _charts(data),
-        "figures_json": _script_safe(data.figures_json),
+        # A callable: the template calls it only when the cached fragment has to be rendered.
+        "figures_json": lambda: _script_safe(data.figures_json),
     }
 
 
