@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 from scipy.special import digamma, gammaln, hyp2f1
@@ -35,6 +36,8 @@ PARAM_NAMES = ("r", "alpha", "a", "b")
 LOG_BOUND = 12.0
 BOUND_MARGIN = 1.0
 MIN_CUSTOMERS = 2
+# Stands for ln(0) of the absent second likelihood term of a customer without repeat purchases.
+_LOG_ZERO = -1.0e4
 
 
 @dataclass(frozen=True)
@@ -77,46 +80,98 @@ def _as_inputs(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> tupl
 
 
 def distinct_rows(*columns: FloatArray) -> tuple[tuple[FloatArray, ...], NDArray[np.intp], FloatArray]:
-    """The distinct rows of the given columns, the inverse index back to the rows, and counts."""
-    stacked = np.column_stack(columns)
-    unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
-    return tuple(np.ascontiguousarray(unique[:, i]) for i in range(unique.shape[1])), inverse.ravel(), counts.astype(float)
+    """The distinct rows of the given columns (in order of first appearance), the index of each
+    input row's distinct row, and how many rows each distinct row stands for. Hash-based
+    (pandas), so it costs about one pass over the rows rather than a sort."""
+    frame = pd.DataFrame({str(i): np.asarray(c) for i, c in enumerate(columns)})
+    inverse = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy(dtype=np.intp)
+    groups = int(inverse.max()) + 1 if inverse.size else 0
+    first = np.empty(groups, dtype=np.intp)
+    # Assigning in reverse order leaves each group's first row as the last write.
+    first[inverse[::-1]] = np.arange(inverse.size - 1, -1, -1, dtype=np.intp)
+    counts = np.bincount(inverse, minlength=groups).astype(float)
+    return tuple(np.asarray(c, dtype=float)[first] for c in columns), inverse, counts
+
+
+@dataclass(frozen=True)
+class _Data:
+    """The fit's inputs with what does not change between iterations: the distinct values of x
+    (few: purchase counts) so that the special functions run once per value, not once per row."""
+
+    x: FloatArray
+    t_x: FloatArray
+    big_t: FloatArray
+    weights: FloatArray
+    levels: FloatArray
+    level_index: NDArray[np.intp]
+    level_weights: FloatArray
+    repeat: FloatArray  # 1.0 where x > 0
+
+    @classmethod
+    def make(cls, x: FloatArray, t_x: FloatArray, big_t: FloatArray, weights: FloatArray) -> _Data:
+        levels, index = np.unique(x, return_inverse=True)
+        level_weights = np.bincount(index, weights=weights, minlength=levels.size).astype(float)
+        return cls(x, t_x, big_t, weights, levels, index.ravel(), level_weights, (x > 0).astype(float))
+
+
+def _wsum(weights: FloatArray, values: FloatArray) -> float:
+    # einsum's own loop: no BLAS threads to contend for on a busy worker.
+    return float(np.einsum("i,i->", weights, values))
 
 
 def _terms(
-    params: tuple[float, float, float, float], x: FloatArray, t_x: FloatArray, big_t: FloatArray
+    params: tuple[float, float, float, float], d: _Data
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Per-row log-likelihood and the pieces the gradient needs."""
+    """Per-row log-likelihood and the pieces the gradient needs:
+    ln L = A1 + A2 + ln(exp(A3) + [x > 0] exp(A4)) with
+    A1 = lnG(r + x) - lnG(r) + r ln(alpha), A2 = lnB(a, b + x) - lnB(a, b),
+    A3 = -(r + x) ln(alpha + T), A4 = ln(a / (b + x - 1)) - (r + x) ln(alpha + t_x)."""
     r, alpha, a, b = params
-    repeat = x > 0
-    log_alpha_t = np.log(alpha + big_t)
-    log_alpha_tx = np.log(alpha + t_x)
-    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-    a3 = -(r + x) * log_alpha_t
-    # For x = 0 the second term is absent; b + x - 1 is then only guarded from log(<=0).
-    a4 = np.where(repeat, np.log(a) - np.log(np.where(repeat, b + x - 1.0, 1.0)) - (r + x) * log_alpha_tx, -np.inf)
-    log_sum = np.logaddexp(a3, a4)
-    # Share of the second term in the sum (0 for x = 0): weights the gradient of each part.
-    w4 = np.exp(a4 - log_sum)
-    return a1 + a2 + log_sum, w4, log_alpha_t, log_alpha_tx
+    lv = d.levels
+    repeat_lv = lv > 0
+    constant_lv = (
+        gammaln(r + lv) - gammaln(r) + r * np.log(alpha)
+        + gammaln(a + b) + gammaln(b + lv) - gammaln(b) - gammaln(a + b + lv)
+    )
+    # For x = 0 the second term is absent: a finite sentinel far below A3 stands for ln 0 (it keeps
+    # the arithmetic off the slow paths of inf), and w4 is zeroed for those rows below.
+    a4_constant_lv = np.where(repeat_lv, np.log(a) - np.log(np.where(repeat_lv, b + lv - 1.0, 1.0)), _LOG_ZERO)
+    rx = r + d.x
+    log_alpha_t = np.log(alpha + d.big_t)
+    log_alpha_tx = np.log(alpha + d.t_x)
+    a3 = -rx * log_alpha_t
+    a4 = a4_constant_lv[d.level_index] - rx * log_alpha_tx
+    # ln(e^A3 + e^A4) = max + ln(1 + e^-|A3 - A4|). The gap is capped at 700 so that exp never
+    # underflows into subnormal numbers (slow on most CPUs); e^-700 is far below rounding anyway.
+    small = np.exp(-np.minimum(np.abs(a4 - a3), 700.0))
+    log_sum = np.maximum(a3, a4) + np.log1p(small)
+    # Share of the second term in the sum (exactly 0 for x = 0): weights the gradient of each part.
+    w4 = np.where(a4 >= a3, 1.0, small) / (1.0 + small) * d.repeat
+    return constant_lv[d.level_index] + log_sum, w4, log_alpha_t, log_alpha_tx
 
 
-def _neg_ll_and_grad(
-    log_params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray, weights: FloatArray, scale: float
-) -> tuple[float, FloatArray]:
+def _neg_ll_and_grad(log_params: FloatArray, d: _Data, scale: float) -> tuple[float, FloatArray]:
     params = np.exp(log_params)
     r, alpha, a, b = params
-    ll, w4, log_alpha_t, log_alpha_tx = _terms((r, alpha, a, b), x, t_x, big_t)
+    ll, w4, log_alpha_t, log_alpha_tx = _terms((r, alpha, a, b), d)
     w3 = 1.0 - w4
-    repeat = x > 0
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * log_alpha_t - w4 * log_alpha_tx
-    d_alpha = r / alpha - (r + x) * (w3 / (alpha + big_t) + w4 / (alpha + t_x))
-    common_ab = digamma(a + b) - digamma(a + b + x)
-    d_a = common_ab + w4 / a
-    d_b = common_ab + digamma(b + x) - digamma(b) - np.where(repeat, w4 / np.where(repeat, b + x - 1.0, 1.0), 0.0)
-    grad = np.array([weights @ d_r, weights @ d_alpha, weights @ d_a, weights @ d_b]) * params
-    total = float(weights @ ll)
+    lv, lw = d.levels, d.level_weights
+    repeat_lv = lv > 0
+    common_ab_lv = digamma(a + b) - digamma(a + b + lv)
+    inverse_bx1_lv = np.where(repeat_lv, 1.0 / np.where(repeat_lv, b + lv - 1.0, 1.0), 0.0)
+    ww3, ww4 = d.weights * w3, d.weights * w4
+    # Terms that depend on x alone are summed per distinct x with the summed weights.
+    g_r = (
+        float(lw @ (digamma(r + lv) - digamma(r) + np.log(alpha)))
+        - _wsum(ww3, log_alpha_t) - _wsum(ww4, log_alpha_tx)
+    )
+    rx = r + d.x
+    g_alpha = float(lw.sum()) * r / alpha - _wsum(ww3, rx / (alpha + d.big_t)) - _wsum(ww4, rx / (alpha + d.t_x))
+    sum_ww4 = float(ww4.sum())
+    g_a = float(lw @ common_ab_lv) + sum_ww4 / a
+    g_b = float(lw @ (common_ab_lv + digamma(b + lv) - digamma(b))) - _wsum(ww4, inverse_bx1_lv[d.level_index])
+    grad = np.array([g_r, g_alpha, g_a, g_b]) * params
+    total = _wsum(d.weights, ll)
     if not np.isfinite(total) or not np.isfinite(grad).all():
         # L-BFGS-B backs off from a step that gives inf; a NaN never leaves this function.
         return 1e300, np.zeros(4)
@@ -128,7 +183,7 @@ def bgnbd_log_likelihood(
 ) -> float:
     """Total log-likelihood of the data under the given parameters."""
     x, t_x, big_t = _as_inputs(frequency, recency, age)
-    ll, _, _, _ = _terms(params.as_tuple(), x, t_x, big_t)
+    ll, _, _, _ = _terms(params.as_tuple(), _Data.make(x, t_x, big_t, np.ones_like(x)))
     return float(ll.sum())
 
 
@@ -136,7 +191,7 @@ def bgnbd_gradient(params: BgNbdParams, frequency: ArrayLike, recency: ArrayLike
     """Gradient of the total log-likelihood with respect to (r, alpha, a, b) (for checks)."""
     x, t_x, big_t = _as_inputs(frequency, recency, age)
     log_params = np.log(np.array(params.as_tuple()))
-    _, grad_log = _neg_ll_and_grad(log_params, x, t_x, big_t, np.ones_like(x), 1.0)
+    _, grad_log = _neg_ll_and_grad(log_params, _Data.make(x, t_x, big_t, np.ones_like(x)), 1.0)
     return -grad_log / np.array(params.as_tuple())
 
 
@@ -155,6 +210,7 @@ def bgnbd_fit(
         (x_u, tx_u, t_u), _, weights = distinct_rows(x, t_x, big_t)
     else:
         x_u, tx_u, t_u, weights = x, t_x, big_t, np.ones_like(x)
+    data = _Data.make(x_u, tx_u, t_u, weights)
     mean_age = float(np.average(t_u, weights=weights))
     # Start: a purchase rate of about one per unit of mean age and an even drop-out chance.
     starts = [np.log([1.0, max(mean_age, 1e-3), 1.0, 1.0]), np.log([0.5, 1.0, 0.5, 2.0])]
@@ -162,7 +218,7 @@ def bgnbd_fit(
     result = None
     for start in starts:
         result = minimize(
-            _neg_ll_and_grad, start, args=(x_u, tx_u, t_u, weights, float(n)), jac=True, method="L-BFGS-B",
+            _neg_ll_and_grad, start, args=(data, float(n)), jac=True, method="L-BFGS-B",
             bounds=bounds, options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
         )
         if result.success and np.isfinite(result.fun) and result.fun < 1e299:

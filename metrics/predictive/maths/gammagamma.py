@@ -38,30 +38,56 @@ class GammaGammaFit:
     iterations: int
 
 
-def _neg_ll_and_grad(
-    log_params: FloatArray, x: FloatArray, m: FloatArray, weights: FloatArray, scale: float
-) -> tuple[float, FloatArray]:
+@dataclass(frozen=True)
+class _Data:
+    """Inputs with their fixed logs, and the distinct values of x so that the special functions
+    of p x + q run once per value rather than once per customer."""
+
+    x: FloatArray
+    m: FloatArray
+    log_m: FloatArray
+    log_x: FloatArray
+    weights: FloatArray
+    levels: FloatArray
+    level_index: NDArray[np.intp]
+    level_weights: FloatArray
+
+    @classmethod
+    def make(cls, x: FloatArray, m: FloatArray, weights: FloatArray) -> _Data:
+        levels, index = np.unique(x, return_inverse=True)
+        level_weights = np.bincount(index, weights=weights, minlength=levels.size).astype(float)
+        return cls(x, m, np.log(m), np.log(x), weights, levels, index.ravel(), level_weights)
+
+
+def _neg_ll_and_grad(log_params: FloatArray, d: _Data, scale: float) -> tuple[float, FloatArray]:
+    """ln f(m | x) = lnG(p x + q) - lnG(p x) - lnG(q) + q ln(gamma) + (p x - 1) ln(m) + p x ln(x)
+    - (p x + q) ln(gamma + x m), and its gradient in log(p, q, gamma)."""
     p, q, g = np.exp(log_params)
-    px = p * x
-    log_gxm = np.log(g + x * m)
-    ll = (
-        gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g)
-        + (px - 1.0) * np.log(m) + px * np.log(x) - (px + q) * log_gxm
+    lv, lw, w = d.levels, d.level_weights, d.weights
+    pl = p * lv
+    log_gxm = np.log(g + d.x * d.m)
+    px = p * d.x
+    constant_lv = gammaln(pl + q) - gammaln(pl) - gammaln(q) + q * np.log(g)
+    ll_sum = (
+        float(lw @ constant_lv)
+        + float(np.einsum("i,i->", w, (px - 1.0) * d.log_m + px * d.log_x - (px + q) * log_gxm))
     )
-    d_p = x * (digamma(px + q) - digamma(px) + np.log(m) + np.log(x) - log_gxm)
-    d_q = digamma(px + q) - digamma(q) + np.log(g) - log_gxm
-    d_g = q / g - (px + q) / (g + x * m)
-    grad = np.array([weights @ d_p * p, weights @ d_q * q, weights @ d_g * g])
-    total = float(weights @ ll)
-    if not np.isfinite(total) or not np.isfinite(grad).all():
+    psi_lv = digamma(pl + q)
+    d_p = float(lw @ (lv * (psi_lv - digamma(pl)))) + float(
+        np.einsum("i,i->", w, d.x * (d.log_m + d.log_x - log_gxm))
+    )
+    d_q = float(lw @ (psi_lv - digamma(q) + np.log(g))) - float(np.einsum("i,i->", w, log_gxm))
+    d_g = float(lw.sum()) * q / g - float(np.einsum("i,i->", w, (px + q) / (g + d.x * d.m)))
+    grad = np.array([d_p * p, d_q * q, d_g * g])
+    if not np.isfinite(ll_sum) or not np.isfinite(grad).all():
         return 1e300, np.zeros(3)
-    return -total / scale, -grad / scale
+    return -ll_sum / scale, -grad / scale
 
 
 def gamma_gamma_log_likelihood(params: GammaGammaParams, frequency: ArrayLike, monetary_value: ArrayLike) -> float:
     x = np.asarray(frequency, dtype=float)
     m = np.asarray(monetary_value, dtype=float)
-    value, _ = _neg_ll_and_grad(np.log([params.p, params.q, params.gamma]), x, m, np.ones_like(x), 1.0)
+    value, _ = _neg_ll_and_grad(np.log([params.p, params.q, params.gamma]), _Data.make(x, m, np.ones_like(x)), 1.0)
     return -value
 
 
@@ -84,7 +110,7 @@ def gamma_gamma_fit(frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGam
     result = None
     for start in starts:
         result = minimize(
-            _neg_ll_and_grad, start, args=(x, m, weights, float(n)), jac=True, method="L-BFGS-B",
+            _neg_ll_and_grad, start, args=(_Data.make(x, m, weights), float(n)), jac=True, method="L-BFGS-B",
             bounds=bounds, options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
         )
         if result.success and np.isfinite(result.fun) and result.fun < 1e299:

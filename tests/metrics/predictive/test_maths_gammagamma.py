@@ -12,7 +12,7 @@ from metrics.predictive.maths import (
     rfm_summary,
 )
 from metrics.predictive.maths.errors import GG_NO_SPENDERS
-from metrics.predictive.maths.gammagamma import _neg_ll_and_grad, gamma_gamma_log_likelihood
+from metrics.predictive.maths.gammagamma import _Data, _neg_ll_and_grad, gamma_gamma_log_likelihood
 
 from .cdnow import CALIBRATION_END, PUBLISHED_GG, sample_transactions
 
@@ -50,7 +50,7 @@ def test_the_analytic_gradient_matches_finite_differences(cdnow: tuple) -> None:
     x, m = cdnow
     keep = x > 0
     point = np.log([3.0, 2.5, 12.0])
-    args = (x[keep], m[keep], np.ones(int(keep.sum())), 1.0)
+    args = (_Data.make(x[keep], m[keep], np.ones(int(keep.sum()))), 1.0)
     _, analytic = _neg_ll_and_grad(point, *args)
     numeric = approx_fprime(point, lambda v: _neg_ll_and_grad(v, *args)[0], 1e-7)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-3)
