@@ -15,6 +15,12 @@ ERROR_NOTE_REQUIRED = _("Say why the assumptions change: the note is required.")
 HUNDRED = Decimal(100)
 
 
+def _plain(value: Decimal) -> str:
+    """10.000000 -> "10", 0.900000 -> "0.9" (never "1E+1")."""
+    text = f"{value.normalize():f}"
+    return text
+
+
 class AssumptionsForm(forms.Form):
     annual_discount_rate_percent = forms.DecimalField(
         label=_("Annual discount rate (%)"), min_value=0, max_value=100, max_digits=9, decimal_places=4,
@@ -61,12 +67,12 @@ class AssumptionsForm(forms.Form):
     @staticmethod
     def initial_from(assumption_set: AssumptionSet) -> dict[str, Any]:
         return {
-            "annual_discount_rate_percent": (assumption_set.annual_discount_rate * HUNDRED).normalize(),
+            "annual_discount_rate_percent": _plain(assumption_set.annual_discount_rate * HUNDRED),
             "activity_window_months": assumption_set.activity_window_months,
             "retention_source": assumption_set.retention_source,
-            "assumed_monthly_retention": assumption_set.assumed_monthly_retention.normalize(),
+            "assumed_monthly_retention": _plain(assumption_set.assumed_monthly_retention),
             "smoothing_window_months": assumption_set.smoothing_window_months,
-            "default_gross_margin_percent": (assumption_set.default_gross_margin_rate * HUNDRED).normalize(),
+            "default_gross_margin_percent": _plain(assumption_set.default_gross_margin_rate * HUNDRED),
             "prediction_horizon_months": assumption_set.prediction_horizon_months,
         }
 

@@ -117,6 +117,14 @@ def _aggregate_sql(*, dimension: str, truncated: bool) -> str:
         )"""
     else:
         first_purchase = "fp AS (SELECT customer_id, MIN(m) AS first_m FROM cm WHERE bought = 1 GROUP BY customer_id)"
+    if truncated:
+        # Every scope with a transaction in the whole history, not only in the months read.
+        scopes = """scopes AS (
+            SELECT DISTINCT sc.scope FROM sc
+            WHERE EXISTS (SELECT 1 FROM customers_transaction x WHERE x.customer_id = sc.customer_id)
+        )"""
+    else:
+        scopes = "scopes AS (SELECT DISTINCT scope FROM agg)"
     return f"""
     WITH RECURSIVE
     cm AS (
@@ -162,7 +170,7 @@ def _aggregate_sql(*, dimension: str, truncated: bool) -> str:
         FROM ev GROUP BY scope, m
     ),
     {series},
-    scopes AS (SELECT DISTINCT scope FROM agg),
+    {scopes},
     grid AS (
         SELECT scopes.scope, months.m,
                COALESCE(agg.n_new, 0) AS n_new, COALESCE(agg.n_react, 0) AS n_react,

@@ -1,0 +1,85 @@
+"""The assumptions page: who sees it, who changes it, validation, and the recompute it starts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from clv_dashboard import roles
+from metrics.forms import ERROR_NOTE_REQUIRED, ERROR_RETENTION_RANGE
+from metrics.models import AssumptionSet, RecomputeRun
+
+VALID = {
+    "annual_discount_rate_percent": "12.5", "activity_window_months": "9", "retention_source": "assumed",
+    "assumed_monthly_retention": "0.85", "smoothing_window_months": "6", "default_gross_margin_percent": "35",
+    "prediction_horizon_months": "24", "note": "Board asked for a higher hurdle rate",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_fit(settings: Any) -> None:
+    settings.CLV_FIT_AFTER_RECOMPUTE = False
+
+
+@pytest.mark.parametrize("role", [roles.EXECUTIVE, roles.ANALYST])
+def test_executives_and_analysts_see_the_assumptions_read_only(client_as: Callable[[str | None], Client], role: str) -> None:
+    response = client_as(role).get("/assumptions/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "In force: version 1" in page and "Defaults of METRICS.md" in page
+    assert "<form method=\"post\" novalidate class=\"assumptions-form\">" not in page
+    assert "Only administrators can change the assumptions" in page
+    assert client_as(role).post("/assumptions/", VALID).status_code == 403
+    assert AssumptionSet.objects.count() == 1
+
+
+def test_an_admin_sees_the_form_with_the_current_values(client_as: Callable[[str | None], Client]) -> None:
+    page = client_as(roles.ADMIN).get("/assumptions/").content.decode()
+    assert 'name="annual_discount_rate_percent"' in page and 'value="10"' in page
+
+
+def test_a_user_without_a_role_is_refused_and_a_visitor_is_sent_to_login(client_as: Callable[[str | None], Client]) -> None:
+    assert client_as(None).get("/assumptions/").status_code == 302
+    assert client_as(None).get("/assumptions/recompute-status/").status_code == 302
+    assert client_as("").get("/assumptions/").status_code == 403
+
+
+def test_an_admin_change_makes_a_new_version_and_starts_a_recompute(
+    client_as: Callable[[str | None], Client], django_capture_on_commit_callbacks: Any
+) -> None:
+    client = client_as(roles.ADMIN)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/assumptions/", VALID)
+    assert response.status_code == 302
+    latest = AssumptionSet.objects.latest()
+    assert latest.version == 2 and str(latest.annual_discount_rate) == "0.125000"
+    assert latest.retention_source == "assumed" and latest.note == VALID["note"]
+    assert RecomputeRun.objects.filter(trigger="assumptions").exists()
+    page = client.get("/assumptions/").content.decode()
+    assert "Saved as version 2" in page and "Board asked for a higher hurdle rate" in page
+    status = client.get("/assumptions/recompute-status/").json()
+    assert status["runs"][0]["trigger"] == "assumptions" and status["running"] is False
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("annual_discount_rate_percent", "101", "less than or equal to 100"),
+        ("annual_discount_rate_percent", "-1", "greater than or equal to 0"),
+        ("assumed_monthly_retention", "1", str(ERROR_RETENTION_RANGE)),
+        ("activity_window_months", "0", "greater than or equal to 1"),
+        ("smoothing_window_months", "61", "less than or equal to 60"),
+        ("default_gross_margin_percent", "100.5", "less than or equal to 100"),
+        ("note", "   ", str(ERROR_NOTE_REQUIRED)),
+    ],
+)
+def test_invalid_assumptions_are_refused_with_a_message(
+    client_as: Callable[[str | None], Client], field: str, value: str, message: str
+) -> None:
+    response = client_as(roles.ADMIN).post("/assumptions/", {**VALID, field: value})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert AssumptionSet.objects.count() == 1
