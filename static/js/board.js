@@ -189,6 +189,15 @@
     var el = tpl && tpl.content.querySelector('[data-key="' + key + '"]');
     return el ? el.textContent : key;
   }
+  var locale = document.documentElement.lang || "en";
+  function fmt(value) {
+    // Numbers as a reader expects them: amounts with cents, rates with six decimals at most.
+    if (typeof value !== "number" || !isFinite(value)) return value;
+    var digits = Number.isInteger(value) ? 0 : (Math.abs(value) >= 100 ? 2 : 6);
+    try {
+      return value.toLocaleString(locale, { maximumFractionDigits: digits, minimumFractionDigits: Math.min(digits, 2) });
+    } catch (e) { return String(value); }
+  }
   function el(tag, cls, text) {
     var node = document.createElement(tag);
     if (cls) node.className = cls;
@@ -216,26 +225,39 @@
     if (!explain || !explain.steps) { missing.hidden = false; dialog.showModal(); return; }
     missing.hidden = true;
     var mine = explain.steps.filter(function (s) { return s.metric === metric; });
+    if (!mine.length && explain.inputs) {
+      // A figure that is an input of the calculation (active customers) rather than a step.
+      explain.inputs.filter(function (i) { return i.name === metric; }).forEach(function (input) {
+        var box = el("div", "explain-this");
+        box.appendChild(el("h3", null, label("this") + ": " + input.label));
+        box.appendChild(el("p", "explain-value", label("value") + ": " + fmt(input.value)));
+        body.appendChild(box);
+      });
+    }
     mine.forEach(function (step) {
       var box = el("div", "explain-this");
       box.appendChild(el("h3", null, label("this") + ": " + step.label));
       box.appendChild(el("p", "explain-formula", step.formula));
       box.appendChild(el("p", "explain-substituted", step.substituted));
-      box.appendChild(el("p", "explain-value", label("value") + ": " + step.value));
+      box.appendChild(el("p", "explain-value", label("value") + ": " + fmt(step.value)));
       body.appendChild(box);
     });
     body.appendChild(el("h3", null, label("steps")));
     body.appendChild(table(explain.steps.map(function (s) {
-      return { label: s.label, formula: s.formula, substituted: s.substituted, value: s.value, __highlight: s.metric === metric };
+      return { label: s.label, formula: s.formula, substituted: s.substituted, value: fmt(s.value), __highlight: s.metric === metric };
     }), [{ key: "label", title: "" }, { key: "formula", title: label("formula") },
          { key: "substituted", title: label("substituted") }, { key: "value", title: label("value"), cls: "num" }]));
     if (explain.inputs && explain.inputs.length) {
       body.appendChild(el("h3", null, label("inputs")));
-      body.appendChild(table(explain.inputs, [{ key: "label", title: "" }, { key: "value", title: label("value"), cls: "num" }]));
+      body.appendChild(table(explain.inputs.map(function (i) {
+        return { label: i.label, value: fmt(i.value), __highlight: i.name === metric };
+      }), [{ key: "label", title: "" }, { key: "value", title: label("value"), cls: "num" }]));
     }
     if (explain.assumptions && explain.assumptions.length) {
       body.appendChild(el("h3", null, label("assumptions")));
-      body.appendChild(table(explain.assumptions, [{ key: "label", title: "" }, { key: "value", title: label("value"), cls: "num" }]));
+      body.appendChild(table(explain.assumptions.map(function (a) {
+        return { label: a.label, value: fmt(a.value) };
+      }), [{ key: "label", title: "" }, { key: "value", title: label("value"), cls: "num" }]));
     }
     dialog.setAttribute("data-metric", metric);
     dialog.showModal();
@@ -250,6 +272,8 @@
     window.clvPoll(board.getAttribute("data-status-url"), function (data) {
       var bar = document.getElementById("recompute-bar");
       if (bar) bar.style.width = data.percent + "%";
+      var text = document.getElementById("recompute-text");
+      if (text && data.scopes_total) text.textContent = data.scopes_done + " / " + data.scopes_total;
       if (data.done) { window.location.reload(); return false; }
       return true;
     }, 2000);

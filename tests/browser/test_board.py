@@ -101,7 +101,10 @@ def test_the_executive_reads_the_board_on_the_demo_data(
     page.locator('.tile[data-metric="clv"] .js-explain').click()
     dialog = page.locator("#explain-dialog")
     dialog.wait_for(state="visible")
-    assert "CLV" in dialog.inner_text() or "clv" in dialog.inner_text().lower()
+    # The tile's own step comes first: its formula with the month's numbers put in.
+    this = dialog.locator(".explain-this")
+    assert "CLV = m × r / (1 + d - r)" in this.inner_text()
+    assert dialog.locator("tr.highlight").count() >= 1
     page.screenshot(path=str(artifacts_dir / "board-explain-en.png"))
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden")

@@ -287,3 +287,19 @@ def test_the_prediction_panel_says_when_no_fit_has_succeeded(client_as: Callable
     PredictiveFit.objects.create(status=PredictiveFit.Status.FAILED, message="Too few repeat purchases.")
     html = client.get("/board/").content.decode()
     assert "did not succeed" in html and "Too few repeat purchases." in html
+
+
+def test_the_board_carries_the_explanation_of_its_snapshot(client_as: Callable, board_snapshots: dict) -> None:
+    html = client_as(roles.EXECUTIVE).get("/board/?month=2025-06&scope=region:South").content.decode()
+    raw = re.search(r'<script id="board-explain" type="application/json">(.*?)</script>', html, re.S)
+    assert raw is not None
+    explain = json.loads(raw.group(1))
+    assert explain["month"] == "2025-06"
+    assert explain["scope"] == {"dimension": "region", "value": "South"}
+    stored = MonthlySnapshot.objects.get(month="2025-06-01", scope_dimension="region", scope_value="South")
+    steps = {s["metric"]: s for s in explain["steps"]}
+    # Every tile but active customers (an input) has its step.
+    assert {"customer_equity", "clv", "retention_rate", "acquisition_equity", "retention_equity", "cac",
+            "clv_to_cac"} <= set(steps)
+    assert steps["customer_equity"]["value"] == pytest.approx(float(stored.customer_equity))
+    assert any(i["name"] == "customers_end" for i in explain["inputs"])
