@@ -378,7 +378,7 @@ def _run(job: ImportJob) -> None:
         if total == 0:
             raise ImportRefused(str(ERR_NO_DATA_ROWS))
         if invalid and not skip_invalid:
-            raise ImportRefused(str(ERR_INVALID_ROWS).format(count=invalid))
+            raise ImportRefused(str(ERR_INVALID_ROWS).format(count=f"{invalid:,}"))
         if invalid >= total:
             raise ImportRefused(str(ERR_NOTHING_VALID).format(count=invalid))
         _save_progress(job, progress=92)
@@ -417,8 +417,8 @@ def _write(*, job: ImportJob, plan: ColumnPlan, stager: loading.Stager, skipped:
         job.status = ImportJob.Status.SUCCEEDED
         job.finished_at = timezone.now()
         job.message = (
-            str(MSG_LOADED_SKIPPED).format(rows=result.rows_written, skipped=skipped)
-            if skipped else str(MSG_LOADED).format(rows=result.rows_written)
+            str(MSG_LOADED_SKIPPED).format(rows=f"{result.rows_written:,}", skipped=f"{skipped:,}")
+            if skipped else str(MSG_LOADED).format(rows=f"{result.rows_written:,}")
         )
         job.save()
     # A customers file can move any customer between segments: recompute everything.
@@ -447,7 +447,7 @@ def import_undo(*, job: ImportJob) -> ImportJob:
         removed_transactions = transactions._raw_delete(transactions.db)
         removed_costs = costs._raw_delete(costs.db)
         locked.status = ImportJob.Status.UNDONE
-        locked.message = str(MSG_UNDONE).format(transactions=removed_transactions, costs=removed_costs)
+        locked.message = str(MSG_UNDONE).format(transactions=f"{removed_transactions:,}", costs=f"{removed_costs:,}")
         locked.result = {**locked.result, "undone_transactions": removed_transactions, "undone_costs": removed_costs,
                          "undone_at": timezone.now().isoformat()}
         locked.save(update_fields=["status", "message", "result"])

@@ -1,0 +1,67 @@
+"""An analyst uploads a file in a real browser, watches the progress bar move, and sees the result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clv_dashboard import roles
+from customers.models import ImportJob, Transaction
+
+ROWS = int(__import__("os").environ.get("IMPORTS_BROWSER_ROWS", "300000"))
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+def test_an_analyst_uploads_a_file_and_watches_it_load(
+    start_worker: Callable[[], Any], page_for: Callable[..., Any], tmp_path: Path, artifacts_dir: Path
+) -> None:
+    start_worker()
+    path = tmp_path / "orders.csv"
+    with path.open("w", encoding="utf-8") as f:
+        f.write("客户编号,订单号,订单日期,金额,成本,区域\n")
+        for i in range(ROWS):
+            f.write(f"C{i % 7000},O{i},2024-{i % 12 + 1:02d}-{i % 28 + 1:02d},\"{i % 3000:,}.50\",{i % 90},R{i % 4}\n")
+        f.write("C1,O1,2024-01-01,1.00,1,R1\n")  # a line item of order O1: summed into it
+
+    page = page_for(roles.ANALYST)
+    page.console_errors.clear()
+    page.on("response", lambda r: r.status >= 400 and page.console_errors.append(f"{r.status} {r.url}"))
+    page.goto(f"{page.base_url}/imports/")
+    assert page.locator("#imports-empty").is_visible()
+    page.select_option("#id_kind", "transactions")
+    page.set_input_files("#id_file", str(path))
+    page.click("#upload-button")
+    try:
+        page.wait_for_url("**/imports/*/")
+    finally:
+        page.screenshot(path=str(artifacts_dir / "imports-after-upload.png"), full_page=True)
+
+    seen: list[int] = []
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if page.locator("#import-result").count():
+            break
+        try:
+            value = page.get_attribute("#import-progress", "aria-valuenow", timeout=2000)
+        except Exception:  # noqa: BLE001 - the page reloads itself when the import finishes
+            continue
+        if value is not None:
+            seen.append(int(value))
+        time.sleep(0.15)
+    page.wait_for_selector("#import-result", timeout=30_000)
+    page.screenshot(path=str(artifacts_dir / "imports-result.png"), full_page=True)
+
+    assert any(0 < v < 100 for v in seen), f"the progress bar never showed a value between 0 and 100: {seen}"
+    assert seen == sorted(seen), f"the progress bar went backwards: {seen}"
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert Transaction.objects.count() == ROWS
+    result = page.locator("#import-result").inner_text()
+    assert "300,000" in result and "7,000" in result  # transactions added, new customers
+    assert page.locator("#import-status-label").inner_text() == "Loaded"
+    assert page.console_errors == []
