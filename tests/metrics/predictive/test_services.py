@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from metrics.models import AssumptionSet, CustomerPrediction, PredictiveFit
+from metrics.predictive.maths import BgNbdParams, bgnbd_conditional_expected_purchases, bgnbd_p_alive
 from metrics.predictive.maths.errors import BGNBD_NO_REPEAT_BUYERS
 from metrics.predictive.services import ERROR_NO_ASSUMPTIONS, ERROR_NO_TRANSACTIONS, clv_models_fit
 from tests.factories import CustomerFactory
@@ -34,8 +35,12 @@ def test_fit_on_cdnow_stores_the_published_parameters_and_a_prediction_per_custo
     assert 0 < gold <= 472  # at most the top 20% (ceil(0.2 x 2357))
     # The published example customer (sample id 1): x = 2, t_x = 30.43, T = 38.86.
     example = CustomerPrediction.objects.get(customer__external_id="CD00001")
-    assert 0 < example.p_alive < 1
-    assert example.expected_purchases_12m > 0
+    params = BgNbdParams(fit.bgnbd_r, fit.bgnbd_alpha, fit.bgnbd_a, fit.bgnbd_b)
+    x, t_x, big_t = [2], [213 / 7], [272 / 7]
+    assert example.p_alive == pytest.approx(bgnbd_p_alive(params, x, t_x, big_t)[0], rel=1e-12)
+    assert example.expected_purchases_12m == pytest.approx(
+        bgnbd_conditional_expected_purchases(params, 365.25 / 7, x, t_x, big_t)[0], rel=1e-12)
+    assert example.expected_spend.as_tuple().exponent == -2
 
 
 def test_fit_replaces_every_prediction_and_works_without_postgresql() -> None:
