@@ -18,7 +18,6 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 from django.utils.translation import gettext as _
-from plotly.subplots import make_subplots
 
 from clv_dashboard.formatting import currency_symbol, format_money, format_percent
 
@@ -66,25 +65,42 @@ def _month_str(month: dt.date) -> str:
     return month.strftime("%Y-%m-%d")
 
 
-def _base_layout(fig: go.Figure, *, title: str, subtitle: str, height: int = 380) -> go.Figure:
-    fig.update_layout(
-        template=EMPTY_TEMPLATE,
-        title={"text": title, "subtitle": {"text": subtitle, "font": {"size": 12, "color": GREY}},
-               "x": 0.01, "xanchor": "left", "font": {"size": 16, "color": INK}},
-        font={"family": FONT, "size": 12, "color": INK},
-        height=height,
-        margin={"l": 70, "r": 20, "t": 72, "b": 90},
-        paper_bgcolor="#ffffff",
-        plot_bgcolor="#ffffff",
+AXIS_X = {"showgrid": False, "linecolor": "#9aa4b2", "ticks": "outside", "automargin": True}
+AXIS_Y = {"gridcolor": GRID, "zerolinecolor": "#9aa4b2", "automargin": True}
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """base updated by extra, nested dicts merged (a copy; base is not changed)."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def _layout(*, title: str, subtitle: str, height: int = 380, **extra: Any) -> dict[str, Any]:
+    """The common layout, as one dict: the figure is then built (and validated) once, which is
+    several times faster in plotly.py than updating a figure property by property."""
+    base: dict[str, Any] = {
+        "template": EMPTY_TEMPLATE,
+        "title": {"text": title, "subtitle": {"text": subtitle, "font": {"size": 12, "color": GREY}},
+                  "x": 0.01, "xanchor": "left", "font": {"size": 16, "color": INK}},
+        "font": {"family": FONT, "size": 12, "color": INK},
+        "height": height,
+        "margin": {"l": 70, "r": 20, "t": 72, "b": 90},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
         # Under the x axis title, whatever the height of the figure.
-        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.01, "x": 0,
-                "font": {"size": 12}},
-        hoverlabel={"font": {"family": FONT}},
-        separators=".,",
-    )
-    fig.update_xaxes(showgrid=False, linecolor="#9aa4b2", ticks="outside", automargin=True)
-    fig.update_yaxes(gridcolor=GRID, zerolinecolor="#9aa4b2", automargin=True)
-    return fig
+        "legend": {"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.01, "x": 0,
+                   "font": {"size": 12}},
+        "hoverlabel": {"font": {"family": FONT}},
+        "separators": ".,",
+        "xaxis": AXIS_X,
+        "yaxis": AXIS_Y,
+    }
+    return _merge(base, extra)
 
 
 def _month_marker(month: dt.date, *, xref: str = "x", yref: str = "paper") -> dict[str, Any]:
@@ -93,51 +109,54 @@ def _month_marker(month: dt.date, *, xref: str = "x", yref: str = "paper") -> di
 
 
 def equity_and_clv_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date, ctx: FigureContext) -> go.Figure:
-    """Customer equity (top) and CLV (bottom) over every month, the chosen month marked."""
+    """Customer equity (top panel) and CLV (bottom panel) over every month, the chosen month marked."""
     months = [_month_str(r["month"]) for r in series]
     money = ctx.currency
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.55, 0.45])
-    fig.add_trace(
+    traces = [
         go.Scatter(x=months, y=[_num(r["customer_equity"]) for r in series], name=_("Customer equity"),
                    mode="lines+markers", line={"color": BLUE, "width": 2.5}, marker={"size": 4},
-                   fill="tozeroy", fillcolor="rgba(0,114,178,0.10)",
+                   fill="tozeroy", fillcolor="rgba(0,114,178,0.10)", xaxis="x", yaxis="y",
                    hovertemplate="%{x|%Y-%m}: %{y:,.0f}<extra>" + _("Customer equity") + "</extra>"),
-        row=1, col=1,
-    )
-    fig.add_trace(
         go.Scatter(x=months, y=[_num(r["clv"]) for r in series], name=_("CLV"), mode="lines+markers",
-                   line={"color": ORANGE, "width": 2.5}, marker={"size": 4},
+                   line={"color": ORANGE, "width": 2.5}, marker={"size": 4}, xaxis="x2", yaxis="y2",
                    hovertemplate="%{x|%Y-%m}: %{y:,.2f}<extra>" + _("CLV") + "</extra>"),
-        row=2, col=1,
+    ]
+    x_common = _merge(AXIS_X, {"tickformat": "%Y-%m", "type": "date"})
+    layout = _layout(
+        title=_("Customer equity and CLV by month"), subtitle=ctx.subtitle(month=False), height=420,
+        hovermode="x unified",
+        xaxis=_merge(x_common, {"anchor": "y", "matches": "x2", "showticklabels": False}),
+        xaxis2=_merge(x_common, {"anchor": "y2", "title": {"text": _("Month")}}),
+        yaxis={"domain": [0.5, 1.0], "anchor": "x", "rangemode": "tozero",
+               "title": {"text": _("Equity (%(currency)s)") % {"currency": money}}},
+        yaxis2=_merge(AXIS_Y, {"domain": [0.0, 0.4], "anchor": "x2", "rangemode": "tozero",
+                               "title": {"text": _("CLV (%(currency)s)") % {"currency": money}}}),
+        shapes=[_month_marker(month, xref="x"), _month_marker(month, xref="x2", yref="y2 domain")],
     )
-    _base_layout(fig, title=_("Customer equity and CLV by month"), subtitle=ctx.subtitle(month=False), height=420)
-    fig.update_yaxes(title_text=_("Equity (%(currency)s)") % {"currency": money}, row=1, col=1, rangemode="tozero")
-    fig.update_yaxes(title_text=_("CLV (%(currency)s)") % {"currency": money}, row=2, col=1, rangemode="tozero")
-    fig.update_xaxes(tickformat="%Y-%m", type="date")
-    fig.update_xaxes(title_text=_("Month"), row=2, col=1)
-    fig.update_layout(shapes=[_month_marker(month, xref="x"), _month_marker(month, xref="x2")], hovermode="x unified")
-    return fig
+    layout["shapes"][0]["yref"] = "y domain"
+    return go.Figure(data=traces, layout=layout)
 
 
 def acquisition_retention_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date, ctx: FigureContext) -> go.Figure:
     """Acquisition and retention equity by month (bars) with their costs (lines)."""
     months = [_month_str(r["month"]) for r in series]
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=months, y=[_num(r["acquisition_equity"]) for r in series], name=_("Acquisition equity"),
-                         marker_color=BLUE, hovertemplate="%{y:,.0f}"))
-    fig.add_trace(go.Bar(x=months, y=[_num(r["retention_equity"]) for r in series], name=_("Retention equity"),
-                         marker_color=GREEN, hovertemplate="%{y:,.0f}"))
-    fig.add_trace(go.Scatter(x=months, y=[_num(r["acquisition_cost"]) for r in series], name=_("Acquisition cost"),
-                             mode="lines", line={"color": ORANGE, "width": 2, "dash": "dash"},
-                             hovertemplate="%{y:,.0f}"))
-    fig.add_trace(go.Scatter(x=months, y=[_num(r["retention_cost"]) for r in series], name=_("Retention cost"),
-                             mode="lines", line={"color": VERMILLION, "width": 2, "dash": "dot"},
-                             hovertemplate="%{y:,.0f}"))
-    _base_layout(fig, title=_("Acquisition and retention equity, with their costs"), subtitle=ctx.subtitle(month=False))
-    fig.update_layout(barmode="group", bargap=0.25, hovermode="x unified", shapes=[_month_marker(month)])
-    fig.update_xaxes(tickformat="%Y-%m", type="date", title_text=_("Month"))
-    fig.update_yaxes(title_text=_("Amount (%(currency)s)") % {"currency": ctx.currency})
-    return fig
+    traces = [
+        go.Bar(x=months, y=[_num(r["acquisition_equity"]) for r in series], name=_("Acquisition equity"),
+               marker_color=BLUE, hovertemplate="%{y:,.0f}"),
+        go.Bar(x=months, y=[_num(r["retention_equity"]) for r in series], name=_("Retention equity"),
+               marker_color=GREEN, hovertemplate="%{y:,.0f}"),
+        go.Scatter(x=months, y=[_num(r["acquisition_cost"]) for r in series], name=_("Acquisition cost"),
+                   mode="lines", line={"color": ORANGE, "width": 2, "dash": "dash"}, hovertemplate="%{y:,.0f}"),
+        go.Scatter(x=months, y=[_num(r["retention_cost"]) for r in series], name=_("Retention cost"),
+                   mode="lines", line={"color": VERMILLION, "width": 2, "dash": "dot"}, hovertemplate="%{y:,.0f}"),
+    ]
+    layout = _layout(
+        title=_("Acquisition and retention equity, with their costs"), subtitle=ctx.subtitle(month=False),
+        barmode="group", bargap=0.25, hovermode="x unified", shapes=[_month_marker(month)],
+        xaxis={"tickformat": "%Y-%m", "type": "date", "title": {"text": _("Month")}},
+        yaxis={"title": {"text": _("Amount (%(currency)s)") % {"currency": ctx.currency}}},
+    )
+    return go.Figure(data=traces, layout=layout)
 
 
 def _waterfall(*, labels: list[str], values: list[float], measures: list[str], texts: list[str]) -> go.Waterfall:
@@ -154,12 +173,11 @@ def customer_bridge_figure(*, bridge: CustomerBridge, ctx: FigureContext) -> go.
     values = [bridge.start, bridge.new, bridge.reactivated, -bridge.churned, 0]
     shown = [bridge.start, bridge.new, bridge.reactivated, -bridge.churned, bridge.end]
     texts = [f"{v:+,}" if 0 < i < 4 else f"{v:,}" for i, v in enumerate(shown)]
-    fig = go.Figure(_waterfall(labels=labels, values=[float(v) for v in values],
-                               measures=["absolute", "relative", "relative", "relative", "total"], texts=texts))
-    _base_layout(fig, title=_("Customer bridge"), subtitle=ctx.subtitle())
-    fig.update_layout(showlegend=False, margin={"t": 90, "b": 50})
-    fig.update_yaxes(title_text=_("Customers"), rangemode="tozero")
-    return fig
+    trace = _waterfall(labels=labels, values=[float(v) for v in values],
+                       measures=["absolute", "relative", "relative", "relative", "total"], texts=texts)
+    layout = _layout(title=_("Customer bridge"), subtitle=ctx.subtitle(), showlegend=False,
+                     margin={"t": 90, "b": 50}, yaxis={"title": {"text": _("Customers")}, "rangemode": "tozero"})
+    return go.Figure(data=[trace], layout=layout)
 
 
 def equity_step_label(name: str) -> str:
@@ -181,22 +199,21 @@ def equity_bridge_figure(*, bridge: EquityBridge, ctx: FigureContext, previous_l
     values = [float(bridge.start)] + [float(a) for _n, a in steps] + [0.0]
     measures = ["absolute"] + ["relative"] * len(steps) + ["total"]
     texts = [format_money(bridge.start, decimals=0)]
-    texts += [("+" if a >= 0 else "") + format_money(a, decimals=0) for _n, a in steps]
+    texts += [("+" if a >= 0 else "") + format_money(a, decimals=2 if n == "rounding" else 0) for n, a in steps]
     texts.append(format_money(bridge.end, decimals=0))
-    fig = go.Figure(_waterfall(labels=labels, values=values, measures=measures, texts=texts))
-    _base_layout(fig, title=_("Equity bridge from the previous month"), subtitle=ctx.subtitle())
-    fig.update_layout(showlegend=False, margin={"t": 90, "b": 60})
-    fig.update_xaxes(tickangle=0)
-    axis_title = _("Customer equity (%(currency)s)") % {"currency": ctx.currency}
+    yaxis: dict[str, Any] = {"title": {"text": _("Customer equity (%(currency)s)") % {"currency": ctx.currency}}}
+    annotations = []
     low, high = _bridge_range(bridge)
     if low > 0:
         # The steps are small beside the equity itself: start the axis near the lowest level
-        # reached so that they can be seen, and say so on the axis.
-        fig.update_yaxes(range=[low, high])
-        fig.add_annotation(text=_("The axis does not start at zero."), xref="paper", yref="paper", x=1, y=1.01,
-                           xanchor="right", yanchor="bottom", showarrow=False, font={"size": 11, "color": GREY})
-    fig.update_yaxes(title_text=axis_title)
-    return fig
+        # reached so that they can be seen, and say so on the chart.
+        yaxis["range"] = [low, high]
+        annotations.append({"text": _("The axis does not start at zero."), "xref": "paper", "yref": "paper",
+                            "x": 1, "y": 1.01, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
+                            "font": {"size": 11, "color": GREY}})
+    layout = _layout(title=_("Equity bridge from the previous month"), subtitle=ctx.subtitle(), showlegend=False,
+                     margin={"t": 90, "b": 60}, xaxis={"tickangle": 0}, yaxis=yaxis, annotations=annotations)
+    return go.Figure(data=[_waterfall(labels=labels, values=values, measures=measures, texts=texts)], layout=layout)
 
 
 def _bridge_range(bridge: EquityBridge) -> tuple[float, float]:
@@ -214,16 +231,20 @@ def _bridge_range(bridge: EquityBridge) -> tuple[float, float]:
 
 def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, ctx: FigureContext,
                     labels: Sequence[str]) -> go.Figure:
-    """Segments of one dimension side by side: equity, CLV, CAC, retention."""
+    """Segments of one dimension side by side: equity, CLV, CAC, retention (four panels, one y axis)."""
     titles = [
         _("Customer equity (%(currency)s)") % {"currency": ctx.currency},
         _("CLV (%(currency)s)") % {"currency": ctx.currency},
         _("CAC (%(currency)s)") % {"currency": ctx.currency},
         _("Monthly retention r"),
     ]
-    fig = make_subplots(rows=1, cols=4, shared_yaxes=True, horizontal_spacing=0.035, subplot_titles=titles)
     colours = [BLUE, ORANGE, VERMILLION, GREEN]
     fields = ["customer_equity", "clv", "cac", "retention_rate"]
+    gap = 0.035
+    width = (1 - 3 * gap) / 4
+    traces = []
+    axes: dict[str, Any] = {}
+    annotations = []
     for col, (field, colour) in enumerate(zip(fields, colours, strict=True), start=1):
         values = [_num(r[field]) for r in rows]
         fmt = "%{x:.1%}" if field == "retention_rate" else "%{x:,.0f}"
@@ -232,20 +253,29 @@ def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, 
             else _("n/a")
             for v in values
         ]
-        fig.add_trace(
+        suffix = "" if col == 1 else str(col)
+        traces.append(
             go.Bar(y=list(labels), x=values, orientation="h", marker_color=colour, name=titles[col - 1],
                    text=texts, textposition="auto", insidetextanchor="end", cliponaxis=False,
-                   hovertemplate="%{y}: " + fmt + "<extra></extra>"),
-            row=1, col=col,
+                   xaxis=f"x{suffix}", yaxis="y",
+                   hovertemplate="%{y}: " + fmt + "<extra></extra>")
         )
-    _base_layout(fig, title=_("Segments by %(dimension)s") % {"dimension": dimension_label.lower()},
-                 subtitle=ctx.subtitle(), height=max(260, 130 + 36 * len(rows)))
-    fig.update_layout(showlegend=False, margin={"t": 100, "l": 110, "b": 20})
-    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=True, zerolinecolor="#9aa4b2")
-    fig.update_xaxes(range=[0, 1], row=1, col=4)
-    fig.update_yaxes(autorange="reversed", gridcolor="rgba(0,0,0,0)")
-    fig.update_annotations(font={"size": 12, "color": INK})
-    return fig
+        left = (col - 1) * (width + gap)
+        axis = {"domain": [left, left + width], "anchor": "y", "showticklabels": False, "ticks": "",
+                "showgrid": False, "zeroline": True, "zerolinecolor": "#9aa4b2", "linecolor": "#9aa4b2"}
+        if field == "retention_rate":
+            axis["range"] = [0, 1]
+        axes[f"xaxis{suffix}"] = axis
+        annotations.append({"text": titles[col - 1], "xref": "paper", "yref": "paper", "x": left + width / 2,
+                            "y": 1.0, "xanchor": "center", "yanchor": "bottom", "showarrow": False,
+                            "font": {"size": 12, "color": INK}})
+    layout = _layout(
+        title=_("Segments by %(dimension)s") % {"dimension": dimension_label.lower()}, subtitle=ctx.subtitle(),
+        height=max(260, 130 + 36 * len(rows)), showlegend=False, margin={"t": 100, "l": 110, "b": 20},
+        yaxis={"autorange": "reversed", "gridcolor": "rgba(0,0,0,0)", "anchor": "x"},
+        annotations=annotations, **axes,
+    )
+    return go.Figure(data=traces, layout=layout)
 
 
 def cohort_heatmap_figure(*, cells: Sequence[tuple[dt.date, int, int, int]], month: dt.date,
@@ -262,20 +292,20 @@ def cohort_heatmap_figure(*, cells: Sequence[tuple[dt.date, int, int, int]], mon
         share = active / size if size else None
         z[row_of[cohort]][since] = share
         text[row_of[cohort]][since] = _("%(active)s of %(size)s active") % {"active": f"{active:,}", "size": f"{size:,}"}
-    fig = go.Figure(
-        go.Heatmap(
-            z=z, x=list(range(width)), y=[c.strftime("%Y-%m") for c in cohorts], text=text,
-            colorscale="Blues", zmin=0, zmax=1, xgap=1, ygap=1,
-            colorbar={"title": {"text": _("Share active")}, "tickformat": ".0%", "thickness": 14},
-            hovertemplate=_("Cohort") + " %{y}, +%{x}: %{z:.1%} (%{text})<extra></extra>",
-        )
+    trace = go.Heatmap(
+        z=z, x=list(range(width)), y=[c.strftime("%Y-%m") for c in cohorts], text=text,
+        colorscale="Blues", zmin=0, zmax=1, xgap=1, ygap=1,
+        colorbar={"title": {"text": _("Share active")}, "tickformat": ".0%", "thickness": 14},
+        hovertemplate=_("Cohort") + " %{y}, +%{x}: %{z:.1%} (%{text})<extra></extra>",
     )
-    _base_layout(fig, title=_("Cohort retention: share of each cohort still active"), subtitle=ctx.subtitle(),
-                 height=max(380, 150 + 13 * len(cohorts)))
-    fig.update_xaxes(title_text=_("Months since first purchase"), dtick=3 if width > 18 else 1)
-    fig.update_yaxes(title_text=_("First-purchase month"), autorange="reversed", type="category", gridcolor="rgba(0,0,0,0)",
-                     dtick=3 if len(cohorts) > 18 else 1)
-    return fig
+    layout = _layout(
+        title=_("Cohort retention: share of each cohort still active"), subtitle=ctx.subtitle(),
+        height=max(380, 150 + 13 * len(cohorts)), margin={"b": 60},
+        xaxis={"title": {"text": _("Months since first purchase")}, "dtick": 3 if width > 18 else 1},
+        yaxis={"title": {"text": _("First-purchase month")}, "autorange": "reversed", "type": "category",
+               "gridcolor": "rgba(0,0,0,0)", "dtick": 3 if len(cohorts) > 18 else 1},
+    )
+    return go.Figure(data=[trace], layout=layout)
 
 
 def sensitivity_label(name: str) -> str:
@@ -288,23 +318,27 @@ def sensitivity_label(name: str) -> str:
 
 
 def tornado_figure(*, rows: Sequence[SensitivityRow], ctx: FigureContext) -> go.Figure:
-    """Change of customer equity when each input moves down (left bar) or up (right bar)."""
+    """Change of customer equity when each input moves down (one bar) or up (the other)."""
     labels = [sensitivity_label(r.name) for r in rows]
-    fig = go.Figure()
-    fig.add_trace(go.Bar(y=labels, x=[r.low_change for r in rows], orientation="h", name=_("Input lower"),
-                         marker_color=VERMILLION, text=[format_money(Decimal(str(round(r.low_change))), decimals=0)
-                                                        for r in rows],
-                         textposition="auto", hovertemplate="%{y}: %{x:,.0f}<extra>" + _("Input lower") + "</extra>"))
-    fig.add_trace(go.Bar(y=labels, x=[r.high_change for r in rows], orientation="h", name=_("Input higher"),
-                         marker_color=BLUE, text=[format_money(Decimal(str(round(r.high_change))), decimals=0)
-                                                  for r in rows],
-                         textposition="auto", hovertemplate="%{y}: %{x:,.0f}<extra>" + _("Input higher") + "</extra>"))
-    _base_layout(fig, title=_("Sensitivity of customer equity"), subtitle=ctx.subtitle(), height=320)
-    fig.update_layout(barmode="overlay", bargap=0.35, margin={"l": 190, "t": 80})
-    fig.update_xaxes(title_text=_("Change in customer equity (%(currency)s)") % {"currency": ctx.currency},
-                     zeroline=True, zerolinecolor=INK, showgrid=True, gridcolor=GRID, tickprefix=currency_symbol())
-    fig.update_yaxes(autorange="reversed", gridcolor="rgba(0,0,0,0)")
-    return fig
+
+    def bars(name: str, changes: list[float], colour: str) -> go.Bar:
+        return go.Bar(y=labels, x=changes, orientation="h", name=name, marker_color=colour,
+                      text=[format_money(Decimal(str(round(c))), decimals=0) for c in changes],
+                      textposition="auto", hovertemplate="%{y}: %{x:,.0f}<extra>" + name + "</extra>")
+
+    traces = [
+        bars(_("Input lower"), [r.low_change for r in rows], VERMILLION),
+        bars(_("Input higher"), [r.high_change for r in rows], BLUE),
+    ]
+    layout = _layout(
+        title=_("Sensitivity of customer equity"), subtitle=ctx.subtitle(), height=320,
+        barmode="overlay", bargap=0.35, margin={"l": 190, "t": 80},
+        xaxis={"title": {"text": _("Change in customer equity (%(currency)s)") % {"currency": ctx.currency}},
+               "zeroline": True, "zerolinecolor": INK, "showgrid": True, "gridcolor": GRID,
+               "tickprefix": currency_symbol()},
+        yaxis={"autorange": "reversed", "gridcolor": "rgba(0,0,0,0)"},
+    )
+    return go.Figure(data=traces, layout=layout)
 
 
 def figures_json(figures: Mapping[str, go.Figure]) -> str:
