@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -29,14 +29,17 @@ class PredictionFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["tier"].choices = [("", _("All tiers")), *CustomerPrediction.Tier.choices]
-        self.fields["segment"].choices = [("", _("All segments"))] + [
+        tier = cast(forms.ChoiceField, self.fields["tier"])
+        tier.choices = [("", _("All tiers")), *CustomerPrediction.Tier.choices]
+        segment = cast(forms.ChoiceField, self.fields["segment"])
+        segment.choices = [("", _("All segments"))] + [
             (f"{dimension}={value}", label) for dimension, value, label in segment_choices()
         ]
-        self.fields["sort"].choices = [(key, key) for name in SORTABLE for key in (name, f"-{name}")]
+        sort = cast(forms.ChoiceField, self.fields["sort"])
+        sort.choices = [(key, key) for name in SORTABLE for key in (name, f"-{name}")]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         for low, high in (("p_alive_min", "p_alive_max"), ("clv_min", "clv_max")):
             if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
                 self.add_error(high, ERROR_RANGE)

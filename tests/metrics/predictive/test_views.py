@@ -60,11 +60,15 @@ def test_logged_out_visitors_are_sent_to_login() -> None:
 
 def test_only_analysts_and_above_can_ask_for_a_fit(client_as: ClientAs) -> None:
     assert client_as(roles.EXECUTIVE).post("/customers/fit/").status_code == 403
+    assert client_as(None).post("/customers/fit/").status_code == 302
+    assert client_as(roles.ANALYST).get("/customers/fit/").status_code == 405
     business_simulate(n=60)
     response = client_as(roles.ANALYST).post("/customers/fit/")
     assert response.status_code == 302
     # Tasks run in-process in the unit-test settings: the fit is done.
     assert PredictiveFit.objects.get().status == PredictiveFit.Status.SUCCEEDED
+    assert client_as(roles.ADMIN).post("/customers/fit/").status_code == 302
+    assert PredictiveFit.objects.count() == 2
 
 
 def test_the_empty_state_explains_that_no_fit_exists_yet(client_as: ClientAs) -> None:
@@ -179,3 +183,13 @@ def test_a_customer_without_a_prediction_says_why(client_as: ClientAs, fitted: P
 def test_fit_status_reports_the_latest_fit(client_as: ClientAs, fitted: PredictiveFit) -> None:
     data = json.loads(client_as(roles.EXECUTIVE).get("/customers/fit-status/").content)
     assert data["id"] == fitted.pk and data["status"] == "succeeded" and data["done"] is True
+
+
+def test_a_running_fit_shows_progress_that_the_page_polls(client_as: ClientAs, fitted: PredictiveFit) -> None:
+    running = PredictiveFit.objects.create(status=PredictiveFit.Status.RUNNING)
+    client = client_as(roles.EXECUTIVE)
+    page = client.get("/customers/").content.decode()
+    assert 'id="fit-running"' in page and 'data-status-url="/customers/fit-status/"' in page
+    assert 'id="predictions"' in page  # the last successful fit's values stay visible meanwhile
+    data = json.loads(client.get("/customers/fit-status/").content)
+    assert data["id"] == running.pk and data["done"] is False
