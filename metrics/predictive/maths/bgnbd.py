@@ -266,6 +266,16 @@ def bgnbd_conditional_expected_purchases(
     (1 - z)^(r + x) 2F1(r + x, b + x; c; z) = (1 - z)^(a - 1) 2F1(a + b - 1 - r, a - 1; c; z),
     whose parameters do not grow with x, so the series stays well conditioned for heavy buyers."""
     x, t_x, big_t = _as_inputs(frequency, recency, age)
+    return bgnbd_expected_purchases_if_alive(params, t, x, big_t) * bgnbd_p_alive(params, x, t_x, big_t)
+
+
+def bgnbd_expected_purchases_if_alive(
+    params: BgNbdParams, t: float | ArrayLike, frequency: ArrayLike, age: ArrayLike
+) -> FloatArray:
+    """The first factor of E[Y(t) | x, t_x, T]: the expected purchases of a customer still alive
+    at T. It depends on x and T only (not t_x), so scoring evaluates it once per distinct (x, T)."""
+    x = np.asarray(frequency, dtype=float)
+    big_t = np.asarray(age, dtype=float)
     t_arr = np.asarray(t, dtype=float)
     r, alpha, a, b = params.as_tuple()
     if abs(a - 1.0) < 1e-9:
@@ -274,8 +284,7 @@ def bgnbd_conditional_expected_purchases(
     c = a + b + x - 1.0
     z = t_arr / (alpha + big_t + t_arr)
     hyp_term = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-    numerator = c / (a - 1.0) * (1.0 - hyp_term)
-    return numerator * bgnbd_p_alive(params, x, t_x, big_t)
+    return np.asarray(c / (a - 1.0) * (1.0 - hyp_term), dtype=float)
 
 
 def bgnbd_p_alive_path(

@@ -15,7 +15,7 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .bgnbd import BgNbdParams, bgnbd_conditional_expected_purchases, bgnbd_p_alive, distinct_rows
+from .bgnbd import BgNbdParams, bgnbd_expected_purchases_if_alive, bgnbd_p_alive, distinct_rows
 from .gammagamma import GammaGammaParams, gamma_gamma_expected_spend
 from .rfm import DAYS_PER_UNIT
 
@@ -45,30 +45,32 @@ def clv_score(
     horizon_months: int,
     monthly_discount: float,
 ) -> ClvScores:
-    """Score every customer at once. The BG/NBD terms depend only on (x, t_x, T), so they are
-    computed once per distinct triple and spread back to the customers."""
+    """Score every customer at once. E[Y(t) | x, t_x, T] = E[Y(t) | alive, x, T] x P(alive | x, t_x, T);
+    the first factor (the costly hypergeometric function, once per month of the horizon) depends
+    on x and T only, so it is computed once per distinct (x, T) and spread back to the customers.
+    With ages in whole days that is at most (distinct purchase counts x days of history) values."""
     if horizon_months < 1:
         raise ValueError("The prediction horizon must be at least one month.")
     x = np.asarray(frequency, dtype=float)
     t_x = np.asarray(recency, dtype=float)
     big_t = np.asarray(age, dtype=float)
-    (xu, txu, tu), inverse, _ = distinct_rows(x, t_x, big_t)
+    p_alive = bgnbd_p_alive(bgnbd, x, t_x, big_t)
+    (xu, tu), inverse, _ = distinct_rows(x, big_t)
 
-    p_alive_u = bgnbd_p_alive(bgnbd, xu, txu, tu)
-    expected_12m_u = bgnbd_conditional_expected_purchases(bgnbd, 12 * UNITS_PER_MONTH, xu, txu, tu)
+    expected_12m_u = bgnbd_expected_purchases_if_alive(bgnbd, 12 * UNITS_PER_MONTH, xu, tu)
     discounted_u = np.zeros_like(xu)
     previous = np.zeros_like(xu)
     for k in range(1, horizon_months + 1):
-        cumulative = bgnbd_conditional_expected_purchases(bgnbd, k * UNITS_PER_MONTH, xu, txu, tu)
+        cumulative = bgnbd_expected_purchases_if_alive(bgnbd, k * UNITS_PER_MONTH, xu, tu)
         discounted_u += (cumulative - previous) / (1.0 + monthly_discount) ** k
         previous = cumulative
 
     spend = gamma_gamma_expected_spend(gamma_gamma, x, monetary_value)
-    discounted = discounted_u[inverse]
+    discounted = discounted_u[inverse] * p_alive
     clv = discounted * spend * np.asarray(margin_rate, dtype=float)
     return ClvScores(
-        p_alive=p_alive_u[inverse],
-        expected_purchases_12m=expected_12m_u[inverse],
+        p_alive=p_alive,
+        expected_purchases_12m=expected_12m_u[inverse] * p_alive,
         expected_spend=spend,
         discounted_purchases=discounted,
         predicted_clv=clv,
