@@ -399,6 +399,8 @@ def _write(*, job: ImportJob, plan: ColumnPlan, stager: loading.Stager, skipped:
         if locked.status != ImportJob.Status.RUNNING:
             raise ImportRefused(str(ERR_NOT_RUNNING))
         loading.imports_lock(connection=connection)
+        loading.foreign_key_checks_defer_to_the_join(connection=connection)
+        loading.aggregation_memory_raise(connection=connection)
         if job.kind == ImportJob.Kind.TRANSACTIONS:
             if not loading.staged_has_order_ids(connection=connection, stager=stager):
                 _duplicate_refuse(job)

@@ -314,3 +314,26 @@ def imports_lock(*, connection: BaseDatabaseWrapper) -> None:
     if _is_pg(connection):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('customers.import_write'))")
+
+
+def foreign_key_checks_defer_to_the_join(*, connection: BaseDatabaseWrapper) -> bool:
+    """Skip PostgreSQL's per-row foreign-key triggers for the rest of this transaction, when the
+    database role may (a superuser; `SET LOCAL` ends with the transaction).
+
+    Safe here because every customer_id written comes from a JOIN on customers_customer and
+    the import_job_id is the job row locked by this transaction; the triggers would re-check
+    each of a million rows one by one at commit, which costs as much as the insert itself."""
+    if not _is_pg(connection):
+        return False
+    allowed = _one(connection, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    if allowed:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+    return bool(allowed)
+
+
+def aggregation_memory_raise(*, connection: BaseDatabaseWrapper) -> None:
+    """Let the GROUP BY over a million staged lines hash in memory instead of spilling to disk."""
+    if _is_pg(connection):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '256MB'")

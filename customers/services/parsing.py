@@ -593,6 +593,7 @@ class RowError:
 
 
 Validated = tuple[tuple[Any, ...] | None, list[RowError]]
+_ATTRIBUTE_NAMES = ("name", "region", "product_line", "business_unit", "acquisition_channel")
 
 # Columns of the normalised rows each kind produces (the staging table's columns, in order).
 STAGED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -640,6 +641,7 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
             errors.append(RowError(line, labels[name], value, str(exc)))
             return ""
 
+    has_cost = "cost" in idx
     if plan.kind == "transactions":
 
         def validate(line: int, values: list[str]) -> Validated:
@@ -655,9 +657,8 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                 except ValueError as exc:
                     errors.append(RowError(line, labels["order_date"], raw_date, str(exc)))
             revenue = amount(text(values, "revenue", errors, line), "revenue", line, errors)
-            cost = amount(text(values, "cost", errors, line), "cost", line, errors)
-            attrs = [text(values, n, errors, line) for n in ("name", "region", "product_line", "business_unit",
-                                                             "acquisition_channel")]
+            cost = amount(text(values, "cost", errors, line), "cost", line, errors) if has_cost else ""
+            attrs = [text(values, n, errors, line) if n in idx else "" for n in _ATTRIBUTE_NAMES]
             if errors:
                 return None, errors
             return (line, customer, order_id, order_date, revenue, cost, *attrs), errors
@@ -668,8 +669,7 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
             errors: list[RowError] = []
             check_width(values, line, errors)
             customer = text(values, "customer_id", errors, line)
-            attrs = [text(values, n, errors, line) for n in ("name", "region", "product_line", "business_unit",
-                                                             "acquisition_channel")]
+            attrs = [text(values, n, errors, line) if n in idx else "" for n in _ATTRIBUTE_NAMES]
             if errors:
                 return None, errors
             return (line, customer, *attrs), errors

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Import speed and memory: a generated transactions file, imported end to end, against a bare COPY.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/ingest.py [--rows 1000000]
+
+1. Creates (drops first) the database `clv_bench_ingest` on that server and migrates it.
+2. Writes a transactions CSV of --rows rows (customer_id, order_id, order_date, revenue, cost;
+   200,000 customers, one order per row, amounts with thousands separators every 10th row).
+3. Times `manage.py import_csv transactions FILE` in a child process, end to end (start-up,
+   validation, staging, the set-based write, commit), and reads that process's peak memory.
+4. Times a bare `COPY ... FROM STDIN` of the same file into a table with the same indexes as
+   customers_transaction (primary key, unique order id, order date, customer + date, import job).
+5. Prints both times, their ratio (target <= 2.0) and the peak memory (target < 500 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DB = "clv_bench_ingest"
+
+
+def _url_for(url: str, dbname: str) -> str:
+    parts = urlparse(url)
+    return urlunparse(parts._replace(path=f"/{dbname}"))
+
+
+def _connect(url: str) -> psycopg2.extensions.connection:
+    parts = urlparse(url)
+    return psycopg2.connect(dbname=parts.path.lstrip("/") or "postgres", user=parts.username or "postgres",
+                            password=parts.password, host=parts.hostname or "127.0.0.1", port=parts.port or 5432)
+
+
+def generate(path: Path, rows: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("customer_id,order_id,order_date,revenue,cost\n")
+        for i in range(rows):
+            revenue = rng.randint(100, 500_000) / 100
+            cost = revenue * rng.uniform(0.4, 0.8)
+            text = f'"{revenue:,.2f}"' if i % 10 == 0 else f"{revenue:.2f}"
+            day = 1 + i * 1826 // rows
+            year, doy = 2020 + day // 366, day % 366
+            f.write(f"CU{rng.randint(1, 200_000):07d},SO{i:08d},{year}-{doy // 31 % 12 + 1:02d}-{doy % 28 + 1:02d},"
+                    f"{text},{cost:.2f}\n")
+
+
+def run_import(path: Path, database_url: str) -> tuple[float, float, str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": "", "CELERY_TASK_ALWAYS_EAGER": "0",
+           "DJANGO_SETTINGS_MODULE": "clv_dashboard.settings.local", "CLV_MEDIA_ROOT": str(path.parent / "media")}
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "manage.py", "import_csv", "transactions", str(path)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode(errors="replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"the import failed:\n{output}")
+    return elapsed, usage.ru_maxrss / 1024, output
+
+
+def run_copy(path: Path, database_url: str) -> float:
+    conn = _connect(database_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_copy")
+        cur.execute(
+            "CREATE TABLE bench_copy (id bigserial PRIMARY KEY, customer_id text NOT NULL, order_id varchar(100) NOT NULL,"
+            " order_date date NOT NULL, revenue numeric(18,2) NOT NULL, cost numeric(18,2), import_job_id bigint)"
+        )
+        cur.execute("CREATE UNIQUE INDEX ON bench_copy (order_id) WHERE NOT (order_id = '')")
+        cur.execute("CREATE INDEX ON bench_copy (order_date)")
+        cur.execute("CREATE INDEX ON bench_copy (customer_id, order_date)")
+        cur.execute("CREATE INDEX ON bench_copy (import_job_id)")
+    # The file's thousands separators are not numbers to COPY: it reads a copy with them removed
+    # (made before the clock starts), the most favourable case for the baseline.
+    plain = path.with_suffix(".plain.csv")
+    with path.open(encoding="utf-8") as src, plain.open("w", encoding="utf-8") as dst:
+        for line in src:
+            if '"' in line:
+                head, quoted, tail = line.split('"')
+                line = head + quoted.replace(",", "") + tail
+            dst.write(line)
+    started = time.perf_counter()
+    with conn.cursor() as cur, plain.open(encoding="utf-8") as f:
+        cur.copy_expert("COPY bench_copy (customer_id, order_id, order_date, revenue, cost) FROM STDIN "
+                        "WITH (FORMAT csv, HEADER true)", f)
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    server_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    if not server_url.startswith("postgres"):
+        raise SystemExit("bench/ingest.py needs DATABASE_URL=postgres://... (any database on the server)")
+    admin = _connect(_url_for(server_url, "postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        cur.execute(f"CREATE DATABASE {BENCH_DB}")
+    admin.close()
+    bench_url = _url_for(server_url, BENCH_DB)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True,
+                   env={**os.environ, "DATABASE_URL": bench_url, "REDIS_URL": ""})
+
+    with tempfile.TemporaryDirectory(prefix="clv-ingest-") as tmp:
+        path = Path(tmp) / "transactions.csv"
+        started = time.perf_counter()
+        generate(path, args.rows)
+        print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")
+        import_s, peak_mb, output = run_import(path, bench_url)
+        print(output.strip())
+        copy_s = run_copy(path, bench_url)
+    print(f"import end to end : {import_s:8.2f} s   peak memory of the importing process: {peak_mb:.0f} MB (target < 500)")
+    print(f"bare COPY         : {copy_s:8.2f} s")
+    print(f"ratio             : {import_s / copy_s:8.2f}   (target <= 2.0)")
+    admin = _connect(_url_for(server_url, "postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+    admin.close()
+
+
+if __name__ == "__main__":
+    main()
