@@ -75,6 +75,14 @@ def assumptions_record(*, user: Any, note: str, recompute: bool = True, **values
     return created
 
 
+def assumptions_ensure() -> AssumptionSet:
+    """The assumptions in force; version 1 with METRICS.md's defaults when there are none."""
+    latest = AssumptionSet.objects.order_by("-version").first()
+    if latest is None:
+        latest, _created = AssumptionSet.objects.get_or_create(version=1, defaults={"note": "Defaults of METRICS.md"})
+    return latest
+
+
 # --- Recompute --------------------------------------------------------------------------------
 
 
@@ -96,7 +104,7 @@ def recompute_run_create(*, trigger: str, from_month: dt.date | None = None, cel
 
 def recompute_run_start(*, run: RecomputeRun) -> RecomputeRun:
     """Claim the run: PENDING -> RUNNING with the assumptions in force now (idempotent)."""
-    assumption_set = AssumptionSet.objects.latest()
+    assumption_set = assumptions_ensure()
     RecomputeRun.objects.filter(pk=run.pk, status=RecomputeRun.Status.PENDING).update(
         status=RecomputeRun.Status.RUNNING, started_at=timezone.now(), assumption_set=assumption_set,
         scopes_total=len(DIMENSIONS), scopes_done=0,
@@ -182,7 +190,7 @@ def snapshots_recompute_dimension(*, run: RecomputeRun, dimension: str) -> int:
        (a month or scope gone after an undo), all in the same transaction."""
     if run.status != RecomputeRun.Status.RUNNING:
         raise ValueError(ERROR_RUN_NOT_RUNNING.format(pk=run.pk, status=run.status))
-    assumption_set = run.assumption_set or AssumptionSet.objects.latest()
+    assumption_set = run.assumption_set or assumptions_ensure()
     assumptions = assumptions_values(assumption_set=assumption_set)
     from_index = month_index(run.from_month) if run.from_month else None
     computed_at = timezone.now()

@@ -47,7 +47,7 @@ def test_anonymous_and_role_less_callers_are_refused(data: None, client_as: Call
 
 
 def test_a_bearer_token_works_until_it_is_revoked(data: None, executive: Any) -> None:
-    token, key = api_token_issue(user=executive, name="bi")
+    _token, key = api_token_issue(user=executive, name="bi")
     stored = ApiToken.objects.get()
     assert key not in (stored.key_hash, stored.prefix) and key.startswith(stored.prefix)
     response = Client().get("/api/v1/snapshots/", HTTP_AUTHORIZATION=f"Bearer {key}")
