@@ -96,7 +96,9 @@ def distinct_rows(*columns: FloatArray) -> tuple[tuple[FloatArray, ...], NDArray
 @dataclass(frozen=True)
 class _Data:
     """The fit's inputs with what does not change between iterations: the distinct values of x
-    (few: purchase counts) so that the special functions run once per value, not once per row."""
+    (few: purchase counts) so that the special functions run once per value, not once per row,
+    and work arrays that every evaluation reuses (a million-row temporary costs more in page
+    faults than the arithmetic done in it)."""
 
     x: FloatArray
     t_x: FloatArray
@@ -106,12 +108,16 @@ class _Data:
     level_index: NDArray[np.intp]
     level_weights: FloatArray
     repeat: FloatArray  # 1.0 where x > 0
+    work: tuple[FloatArray, ...]
+    mask: NDArray[np.bool_]
 
     @classmethod
     def make(cls, x: FloatArray, t_x: FloatArray, big_t: FloatArray, weights: FloatArray) -> _Data:
         levels, index = np.unique(x, return_inverse=True)
         level_weights = np.bincount(index, weights=weights, minlength=levels.size).astype(float)
-        return cls(x, t_x, big_t, weights, levels, index.ravel(), level_weights, (x > 0).astype(float))
+        work = tuple(np.empty(x.size) for _ in range(8))
+        return cls(x, t_x, big_t, weights, levels, index.ravel(), level_weights, (x > 0).astype(float), work,
+                   np.empty(x.size, dtype=bool))
 
 
 def _wsum(weights: FloatArray, values: FloatArray) -> float:
@@ -119,10 +125,8 @@ def _wsum(weights: FloatArray, values: FloatArray) -> float:
     return float(np.einsum("i,i->", weights, values))
 
 
-def _terms(
-    params: tuple[float, float, float, float], d: _Data
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Per-row log-likelihood and the pieces the gradient needs:
+def _terms(params: tuple[float, float, float, float], d: _Data) -> FloatArray:
+    """Per-row log-likelihood, written plainly (the reference `_neg_ll_and_grad` is tested against):
     ln L = A1 + A2 + ln(exp(A3) + [x > 0] exp(A4)) with
     A1 = lnG(r + x) - lnG(r) + r ln(alpha), A2 = lnB(a, b + x) - lnB(a, b),
     A3 = -(r + x) ln(alpha + T), A4 = ln(a / (b + x - 1)) - (r + x) ln(alpha + t_x)."""
@@ -134,7 +138,7 @@ def _terms(
         + gammaln(a + b) + gammaln(b + lv) - gammaln(b) - gammaln(a + b + lv)
     )
     # For x = 0 the second term is absent: a finite sentinel far below A3 stands for ln 0 (it keeps
-    # the arithmetic off the slow paths of inf), and w4 is zeroed for those rows below.
+    # the arithmetic off the slow paths of inf).
     a4_constant_lv = np.where(repeat_lv, np.log(a) - np.log(np.where(repeat_lv, b + lv - 1.0, 1.0)), _LOG_ZERO)
     rx = r + d.x
     log_alpha_t = np.log(alpha + d.big_t)
@@ -145,33 +149,68 @@ def _terms(
     # underflows into subnormal numbers (slow on most CPUs); e^-700 is far below rounding anyway.
     small = np.exp(-np.minimum(np.abs(a4 - a3), 700.0))
     log_sum = np.maximum(a3, a4) + np.log1p(small)
-    # Share of the second term in the sum (exactly 0 for x = 0): weights the gradient of each part.
-    w4 = np.where(a4 >= a3, 1.0, small) / (1.0 + small) * d.repeat
-    return constant_lv[d.level_index] + log_sum, w4, log_alpha_t, log_alpha_tx
+    return constant_lv[d.level_index] + log_sum
 
 
 def _neg_ll_and_grad(log_params: FloatArray, d: _Data, scale: float) -> tuple[float, FloatArray]:
+    """Minus the log-likelihood (the same as `_terms`) and its gradient in log(r, alpha, a, b),
+    divided by `scale`. Row-wise work is done in place in the work arrays of `d`."""
     params = np.exp(log_params)
     r, alpha, a, b = params
-    ll, w4, log_alpha_t, log_alpha_tx = _terms((r, alpha, a, b), d)
-    w3 = 1.0 - w4
-    lv, lw = d.levels, d.level_weights
+    lv, lw, w = d.levels, d.level_weights, d.weights
     repeat_lv = lv > 0
-    common_ab_lv = digamma(a + b) - digamma(a + b + lv)
-    inverse_bx1_lv = np.where(repeat_lv, 1.0 / np.where(repeat_lv, b + lv - 1.0, 1.0), 0.0)
-    ww3, ww4 = d.weights * w3, d.weights * w4
-    # Terms that depend on x alone are summed per distinct x with the summed weights.
+    bx1_lv = np.where(repeat_lv, b + lv - 1.0, 1.0)
+    constant_lv = (
+        gammaln(r + lv) - gammaln(r) + r * np.log(alpha)
+        + gammaln(a + b) + gammaln(b + lv) - gammaln(b) - gammaln(a + b + lv)
+    )
+    a4_constant_lv = np.where(repeat_lv, np.log(a) - np.log(bx1_lv), _LOG_ZERO)
+    inverse_bx1_lv = np.where(repeat_lv, 1.0 / bx1_lv, 0.0)
+
+    rt, log_t, rtx, log_tx, rx, a3, a4, small = d.work
+    np.add(d.big_t, alpha, out=rt)
+    np.log(rt, out=log_t)
+    np.add(d.t_x, alpha, out=rtx)
+    np.log(rtx, out=log_tx)
+    np.add(d.x, r, out=rx)
+    np.divide(rx, rt, out=rt)  # (r + x) / (alpha + T)
+    np.divide(rx, rtx, out=rtx)  # (r + x) / (alpha + t_x)
+    np.multiply(rx, log_t, out=a3)
+    np.negative(a3, out=a3)  # A3
+    np.take(a4_constant_lv, d.level_index, out=a4)
+    np.multiply(rx, log_tx, out=small)
+    np.subtract(a4, small, out=a4)  # A4
+    # ln(e^A3 + e^A4) = max + ln(1 + e^-|A3 - A4|), the gap capped as in `_terms`.
+    np.subtract(a4, a3, out=small)
+    np.greater_equal(small, 0.0, out=d.mask)
+    np.abs(small, out=small)
+    np.minimum(small, 700.0, out=small)
+    np.negative(small, out=small)
+    np.exp(small, out=small)
+    np.maximum(a3, a4, out=a3)
+    np.log1p(small, out=a4)
+    np.add(a3, a4, out=a3)  # ln of the sum
+    total = float(lw @ constant_lv) + _wsum(w, a3)
+    # Weighted share of the second term: w x w4 (0 for x = 0).
+    ww4 = a4
+    np.copyto(ww4, small)
+    np.putmask(ww4, d.mask, 1.0)
+    np.add(small, 1.0, out=small)
+    np.divide(ww4, small, out=ww4)
+    np.multiply(ww4, d.repeat, out=ww4)
+    np.multiply(ww4, w, out=ww4)
+
+    # Terms that depend on x alone are summed per distinct x with the summed weights; w3 = 1 - w4.
     g_r = (
         float(lw @ (digamma(r + lv) - digamma(r) + np.log(alpha)))
-        - _wsum(ww3, log_alpha_t) - _wsum(ww4, log_alpha_tx)
+        - (_wsum(w, log_t) - _wsum(ww4, log_t)) - _wsum(ww4, log_tx)
     )
-    rx = r + d.x
-    g_alpha = float(lw.sum()) * r / alpha - _wsum(ww3, rx / (alpha + d.big_t)) - _wsum(ww4, rx / (alpha + d.t_x))
-    sum_ww4 = float(ww4.sum())
-    g_a = float(lw @ common_ab_lv) + sum_ww4 / a
-    g_b = float(lw @ (common_ab_lv + digamma(b + lv) - digamma(b))) - _wsum(ww4, inverse_bx1_lv[d.level_index])
+    g_alpha = float(lw.sum()) * r / alpha - (_wsum(w, rt) - _wsum(ww4, rt)) - _wsum(ww4, rtx)
+    common_ab_lv = digamma(a + b) - digamma(a + b + lv)
+    g_a = float(lw @ common_ab_lv) + float(ww4.sum()) / a
+    ww4_per_level = np.bincount(d.level_index, weights=ww4, minlength=lv.size)
+    g_b = float(lw @ (common_ab_lv + digamma(b + lv) - digamma(b))) - float(ww4_per_level @ inverse_bx1_lv)
     grad = np.array([g_r, g_alpha, g_a, g_b]) * params
-    total = _wsum(d.weights, ll)
     if not np.isfinite(total) or not np.isfinite(grad).all():
         # L-BFGS-B backs off from a step that gives inf; a NaN never leaves this function.
         return 1e300, np.zeros(4)
@@ -183,7 +222,7 @@ def bgnbd_log_likelihood(
 ) -> float:
     """Total log-likelihood of the data under the given parameters."""
     x, t_x, big_t = _as_inputs(frequency, recency, age)
-    ll, _, _, _ = _terms(params.as_tuple(), _Data.make(x, t_x, big_t, np.ones_like(x)))
+    ll = _terms(params.as_tuple(), _Data.make(x, t_x, big_t, np.ones_like(x)))
     return float(ll.sum())
 
 

@@ -44,6 +44,11 @@ def test_fitting_distinct_triples_with_weights_equals_fitting_every_customer(cdn
     assert weighted.log_likelihood == pytest.approx(plain.log_likelihood, abs=1e-6)
 
 
+def test_the_optimised_likelihood_equals_the_plain_one_at_the_estimate(cdnow: tuple) -> None:
+    fit = bgnbd_fit(*cdnow, deduplicate=False)
+    assert fit.log_likelihood == pytest.approx(bgnbd_log_likelihood(fit.params, *cdnow), abs=1e-7)
+
+
 def test_log_likelihood_at_the_published_parameters_is_the_published_value(cdnow: tuple) -> None:
     assert round(bgnbd_log_likelihood(BgNbdParams(**PUBLISHED_BGNBD), *cdnow), 1) == PUBLISHED_BGNBD_LL
 
