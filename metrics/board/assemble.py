@@ -259,7 +259,7 @@ def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None) -
     data.previous_month = previous["month"] if previous else None
     data.tiles = tiles_build(row=row, previous=previous, year_ago=year_ago)
     data.defaults = whatif_defaults(row)
-    ctx = figs.FigureContext(month_label=format_month(month), scope_label=scope.label(),
+    ctx = figs.FigureContext(month_label=format_month(month), scope_label=figs.plotly_text(scope.label()),
                              currency=str(settings.CLV_CURRENCY), assumption_version=row["assumption_set__version"])
 
     figures: dict[str, Any] = {
@@ -284,7 +284,7 @@ def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None) -
     if segments:
         figures["segments"] = figs.segments_figure(
             rows=segments, dimension_label=selectors.dimension_label(dimension), ctx=ctx,
-            labels=[selectors.value_label(r["scope_value"]) for r in segments],
+            labels=[figs.plotly_text(selectors.value_label(r["scope_value"])) for r in segments],
         )
     cells = selectors.cohort_cells(scope=scope, until=month)
     if cells:

@@ -9,6 +9,7 @@ which keeps each figure a few kilobytes.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,12 @@ class FigureContext:
         if self.assumption_version is not None:
             parts.append(_("assumptions v%(version)s") % {"version": self.assumption_version})
         return " · ".join(parts)
+
+
+def plotly_text(text: str) -> str:
+    """Text from the data (segment values come from uploads) made safe for Plotly's labels,
+    which understand a few HTML tags, links among them: escaped, Plotly shows it as typed."""
+    return html.escape(text, quote=False)
 
 
 def _num(value: Any) -> float | None:
@@ -212,7 +219,8 @@ def equity_bridge_figure(*, bridge: EquityBridge, ctx: FigureContext, previous_l
                             "x": 1, "y": 1.01, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
                             "font": {"size": 11, "color": GREY}})
     layout = _layout(title=_("Equity bridge from the previous month"), subtitle=ctx.subtitle(), showlegend=False,
-                     margin={"t": 90, "b": 60}, xaxis={"tickangle": 0}, yaxis=yaxis, annotations=annotations)
+                     margin={"t": 90, "b": 60}, xaxis={"tickangle": 0, "tickfont": {"size": 11}}, yaxis=yaxis,
+                     annotations=annotations)
     return go.Figure(data=[_waterfall(labels=labels, values=values, measures=measures, texts=texts)], layout=layout)
 
 

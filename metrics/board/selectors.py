@@ -123,11 +123,12 @@ def board_data_version() -> str:
 
 def recompute_latest() -> dict[str, Any] | None:
     """The latest recompute run (for the progress banner), as plain values."""
-    return (
+    row = (
         RecomputeRun.objects.order_by("-created_at", "-pk")
         .values("pk", "status", "scopes_total", "scopes_done", "trigger", "created_at", "finished_at", "message")
         .first()
     )
+    return dict(row) if row is not None else None
 
 
 def board_scopes() -> list[Scope]:
@@ -240,7 +241,8 @@ def prediction_summary() -> PredictionSummary | None:
 
 def prediction_fit_latest() -> dict[str, Any] | None:
     """The latest fit of the customer models, whatever its outcome (for the empty state)."""
-    return PredictiveFit.objects.order_by("-pk").values("pk", "status", "message", "finished_at").first()
+    row = PredictiveFit.objects.order_by("-pk").values("pk", "status", "message", "finished_at").first()
+    return dict(row) if row is not None else None
 
 
 def has_snapshots() -> bool:

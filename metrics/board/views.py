@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import permission_required
@@ -91,7 +92,7 @@ def _charts(data: BoardData) -> list[dict[str, Any]]:
 def _query(data: BoardData) -> str:
     if data.month is None:
         return ""
-    return f"month={data.month:%Y-%m}&scope={data.scope.key}&dimension={data.dimension}"
+    return urlencode({"month": f"{data.month:%Y-%m}", "scope": data.scope.key, "dimension": data.dimension})
 
 
 @require_GET
@@ -143,7 +144,7 @@ def board_whatif(request: HttpRequest) -> JsonResponse:
         retention_cost=float(row["retention_cost"]), cac=float(row["cac"]) if row["cac"] is not None else None,
     )
     result = whatif_compute(inputs=inputs, counts=counts)
-    ctx = figures.FigureContext(month_label=format_month(month), scope_label=scope.label(),
+    ctx = figures.FigureContext(month_label=format_month(month), scope_label=figures.plotly_text(scope.label()),
                                 currency=str(settings.CLV_CURRENCY), assumption_version=row["assumption_set__version"])
     tornado = figures.tornado_figure(rows=equity_sensitivity(inputs=inputs, customers_end=counts.customers_end), ctx=ctx)
     values = {

@@ -25,6 +25,10 @@
     if (isPack) {
       layout.width = div.clientWidth || 1000;
       layout.height = Math.min(layout.height || 360, div.clientHeight || layout.height || 360);
+    } else if (layout.height) {
+      // The box keeps the figure's height whatever the window does, so the card around it
+      // never cuts the chart off when the layout reflows (one column on a narrow screen).
+      div.style.height = layout.height + "px";
     }
     return window.Plotly.react(div, figure.data || [], layout, plotConfig);
   }

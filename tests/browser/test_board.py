@@ -65,6 +65,19 @@ def wait_for_charts(page: Any) -> int:
     return expected
 
 
+def assert_charts_fit(page: Any) -> None:
+    """No chart sticks out of its card (as happens when a reflow leaves a box shorter than its SVG)."""
+    overflow = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => {
+             const card = p.closest('.chart-card, .card');
+             const svg = p.querySelector('.main-svg').getBoundingClientRect();
+             const box = card.getBoundingClientRect();
+             return [p.id, Math.round(svg.bottom - box.bottom), Math.round(svg.right - box.right)];
+           }).filter(([, down, right]) => down > 0 || right > 0)"""
+    )
+    assert overflow == [], overflow
+
+
 def figure_y(page: Any, name: str) -> list[float]:
     return page.evaluate(f"() => document.querySelector('[data-figure=\"{name}\"]').data[0].y")
 
@@ -87,6 +100,7 @@ def test_the_executive_reads_the_board_on_the_demo_data(
     drawn = wait_for_charts(page)
     assert drawn == 7  # six board charts and the tornado
     assert page.locator(".tile").count() == 8
+    assert_charts_fit(page)
 
     # The tiles show the stored snapshot of the latest closed month.
     month = page.locator("#board").get_attribute("data-month")
@@ -175,6 +189,16 @@ def test_the_executive_reads_the_board_on_the_demo_data(
     wait_for_charts(page_zh)
     assert "看板" in page_zh.locator("h1").inner_text()
     page_zh.screenshot(path=str(artifacts_dir / "board-zh-hans.png"), full_page=True)
+    # A projector: 1024 x 768; the charts follow the narrower window.
+    page_zh.set_viewport_size({"width": 1024, "height": 768})
+    page_zh.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot')).every("
+        "d => d.querySelector('.main-svg').getBoundingClientRect().width <= d.parentElement.clientWidth + 1)",
+        timeout=5_000,
+    )
+    page_zh.wait_for_timeout(300)  # the last relayout's redraw
+    assert_charts_fit(page_zh)
+    page_zh.screenshot(path=str(artifacts_dir / "board-zh-hans-1024.png"), full_page=True)
     assert page_zh.console_errors == []
 
 

@@ -266,7 +266,7 @@ def test_the_prediction_panel_shows_predicted_clv_by_tier_and_the_at_risk_count(
     tiers = ["gold", "gold", "silver", "at_risk", "at_risk", "at_risk"]
     for i, tier in enumerate(tiers):
         CustomerPrediction.objects.create(
-            customer=CustomerFactory(), fit=fit, p_alive=0.5, expected_purchases_12m=1.0,
+            customer=CustomerFactory.create(), fit=fit, p_alive=0.5, expected_purchases_12m=1.0,
             expected_spend=Decimal("10"), predicted_clv=Decimal(100 * (i + 1)), historic_margin=Decimal("5"),
             tier=tier,
         )
@@ -303,3 +303,20 @@ def test_the_board_carries_the_explanation_of_its_snapshot(client_as: Callable, 
             "clv_to_cac"} <= set(steps)
     assert steps["customer_equity"]["value"] == pytest.approx(float(stored.customer_equity))
     assert any(i["name"] == "customers_end" for i in explain["inputs"])
+
+
+def test_segment_values_from_uploads_cannot_inject_markup(client_as: Callable, db: None) -> None:
+    from tests.metrics.board.builders import SegmentPlan, snapshots_create
+
+    hostile = '<a href="javascript:alert(1)">x</a> & =1+1'
+    snapshots_create(months=14, segments={"region": {hostile: SegmentPlan(new_base=10, survival=0.9, margin=30.0,
+                                                                          cac=100.0)}}, cohorts=False)
+    client = client_as(roles.EXECUTIVE)
+    html = client.get("/board/?month=2024-02&scope=region:" + hostile.replace("&", "%26").replace("+", "%2B")
+                      .replace("#", "%23")).content.decode()
+    assert '<a href="javascript' not in html
+    figures = figures_of(html)
+    assert figures["segments"]["data"][0]["y"] == ["&lt;a href=\"javascript:alert(1)\"&gt;x&lt;/a&gt; &amp; =1+1"]
+    assert "&lt;a href" in figures["tornado"]["layout"]["title"]["subtitle"]["text"]
+    rows = list(csv.DictReader(io.StringIO(client.get("/board/export.csv?month=2024-02").content.decode("utf-8-sig"))))
+    assert rows[1]["scope_value"] == hostile  # starts with "<": not a formula, left as it is
