@@ -70,6 +70,7 @@ def _script_safe(text: str) -> str:
 
 def _charts(data: BoardData) -> list[dict[str, Any]]:
     dimension = selectors.dimension_label(data.dimension).lower()
+    window = data.row["assumption_set__activity_window_months"] if data.row else 12
     return [
         {"name": "equity_clv", "title": _("Customer equity and CLV by month"), "wide": True, "uses_month": False,
          "caption": _("All months; the dotted line marks the chosen month"), "empty": ""},
@@ -84,7 +85,9 @@ def _charts(data: BoardData) -> list[dict[str, Any]]:
          "caption": _("Segments by %(dimension)s") % {"dimension": dimension},
          "empty": _("No segment figures for this dimension in this month.")},
         {"name": "cohorts", "title": _("Cohort retention"), "wide": True, "uses_month": True,
-         "caption": _("Cohorts by first-purchase month, share still active at each month's close"),
+         "caption": _("Cohorts by first-purchase month, share still active at each month's close; a customer "
+                      "stays active for %(window)s months after a purchase, so the first %(window)s columns are "
+                      "full") % {"window": window},
          "empty": _("No cohort figures yet for this scope.")},
     ]
 
