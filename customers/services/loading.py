@@ -184,8 +184,8 @@ def customers_upsert(
             cursor.execute(
                 f"INSERT INTO customers_customer (external_id, name, region, product_line, business_unit, "
                 f"acquisition_channel, created_at, updated_at) "
-                f"SELECT DISTINCT customer_ext, '', '', '', '', '', %s, %s FROM {t} WHERE true "
-                f"ON CONFLICT (external_id) DO NOTHING",
+                f"SELECT customer_ext, '', '', '', '', '', %s, %s FROM {t} WHERE true GROUP BY customer_ext "
+                f"ORDER BY customer_ext ON CONFLICT (external_id) DO NOTHING",
                 [now, now],
             )
         return
@@ -209,7 +209,7 @@ def customers_upsert(
         cursor.execute(
             f"INSERT INTO {target} (external_id, {', '.join(ATTRIBUTES)}, created_at, updated_at) "
             f"SELECT s.customer_ext, {', '.join(selects)}, %s, %s FROM {t} s WHERE true GROUP BY s.customer_ext "
-            f"ON CONFLICT (external_id) DO UPDATE SET {sets}, updated_at = excluded.updated_at WHERE {changed}",
+            f"ORDER BY s.customer_ext ON CONFLICT (external_id) DO UPDATE SET {sets}, updated_at = excluded.updated_at WHERE {changed}",
             [now, now],
         )
         result.customers_updated = max(int(cursor.rowcount) - result.customers_created, 0)
@@ -258,6 +258,9 @@ def transactions_write(
                 f"  CASE WHEN count(cost) = count(*) THEN {cost} END AS cost"
                 f"  FROM {t} WHERE order_id <> '' GROUP BY order_id) a "
                 "JOIN customers_customer c ON c.external_id = a.customer_ext WHERE true "
+                # In order-id order the unique index grows at its right edge instead of at random
+                # pages: half the time for a million orders.
+                "ORDER BY a.order_id "
                 "ON CONFLICT (order_id) WHERE NOT (order_id = '') DO UPDATE SET customer_id = excluded.customer_id, "
                 "order_date = excluded.order_date, revenue = excluded.revenue, cost = excluded.cost, "
                 "import_job_id = excluded.import_job_id",
@@ -267,7 +270,7 @@ def transactions_write(
         cursor.execute(
             "INSERT INTO customers_transaction (customer_id, order_id, order_date, revenue, cost, import_job_id) "
             f"SELECT c.id, '', s.order_date, s.revenue, s.cost, %s FROM {t} s "
-            "JOIN customers_customer c ON c.external_id = s.customer_ext WHERE s.order_id = ''",
+            "JOIN customers_customer c ON c.external_id = s.customer_ext WHERE s.order_id = '' ORDER BY s.line",
             [job_id],
         )
         result.transactions_inserted += int(cursor.rowcount)

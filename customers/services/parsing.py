@@ -289,7 +289,7 @@ class SourceFile:
                         str(ERR_DECODE).format(encoding=ENCODING_LABELS.get(self.encoding, self.encoding), line=start)
                     ) from exc
                 line_no = reader.line_num if reader is not None else line_no + 1
-                if not values or not any(v.strip() for v in values):
+                if not values or (not values[0].strip() and not any(v.strip() for v in values)):
                     continue
                 if not header_seen:
                     header_seen = True
@@ -643,8 +643,37 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
 
     has_cost = "cost" in idx
     if plan.kind == "transactions":
+        i_customer, i_date, i_revenue = idx["customer_id"], idx["order_date"], idx["revenue"]
+        i_order, i_cost = idx.get("order_id"), idx.get("cost")
+        attr_slots = [(idx[n], specs[n].max_length) if n in idx else None for n in _ATTRIBUTE_NAMES]
+        date_cache = dates._cache
+        plain = _PLAIN_AMOUNT.match
+        no_errors: list[RowError] = []
 
         def validate(line: int, values: list[str]) -> Validated:
+            # Fast path for the common row: the right width, plain amounts, a date seen before.
+            if len(values) == width:
+                customer = values[i_customer].strip()
+                order_id = values[i_order].strip() if i_order is not None else ""
+                order_date = date_cache.get(values[i_date].strip())
+                revenue = values[i_revenue].strip()
+                cost = values[i_cost].strip() if i_cost is not None else ""
+                if (customer and order_date and len(customer) <= 100 and len(order_id) <= 100 and plain(revenue)
+                        and (not cost or plain(cost))):
+                    attrs = []
+                    for slot in attr_slots:
+                        if slot is None:
+                            attrs.append("")
+                        else:
+                            value = values[slot[0]].strip()
+                            if len(value) > slot[1]:
+                                break
+                            attrs.append(value)
+                    else:
+                        return (line, customer, order_id, order_date, revenue, cost, *attrs), no_errors
+            return validate_slow(line, values)
+
+        def validate_slow(line: int, values: list[str]) -> Validated:
             errors: list[RowError] = []
             check_width(values, line, errors)
             customer = text(values, "customer_id", errors, line)
