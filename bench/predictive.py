@@ -8,7 +8,10 @@ customers (each copy gets new customer ids), then:
    distinct (x, t_x, T) triples with weights (the default), the same fit on every customer row,
    the Gamma-Gamma fit and the scoring of every customer (P(alive), E[purchases] over 12 months,
    expected spend, 36-month discounted CLV) are timed;
-3. when a Python with `lifetimes` is given (--lifetimes-python or CLV_LIFETIMES_PYTHON, e.g. a
+3. with --service-database-url (a scratch PostgreSQL database), the replicated data are loaded
+   into Customer and Transaction rows (COPY) and the whole service is timed as the Celery task
+   runs it: the SQL RFM summary, the fits, the scoring and the COPY of every prediction;
+4. when a Python with `lifetimes` is given (--lifetimes-python or CLV_LIFETIMES_PYTHON, e.g. a
    separate virtualenv /tmp/lifetimes-venv/bin/python; lifetimes is not a project requirement),
    lifetimes' BetaGeoFitter is timed on the same arrays, with and without weights, and its
    scoring too, in its own subprocess.
@@ -162,6 +165,74 @@ print(json.dumps(out))
 """
 
 
+def _service_phase(npz_transactions: Path, database_url: str, replace: bool) -> dict[str, Any]:
+    """Runs in a fresh process on the given database: load the transactions, then time the service."""
+    import io
+
+    import numpy as np
+
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clv_dashboard.settings.local")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from customers.models import Customer
+    from metrics.predictive import selectors
+    from metrics.predictive.services import clv_models_fit
+
+    call_command("migrate", verbosity=0)
+    if Customer.objects.exists():
+        if not replace:
+            raise SystemExit("The database has customers: use a scratch database, or --replace to empty it.")
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE metrics_customerprediction, metrics_predictivefit, customers_transaction, "
+                           "customers_customer RESTART IDENTITY CASCADE")
+    data = np.load(npz_transactions)
+    out: dict[str, Any] = {}
+    start = time.perf_counter()
+    ids = np.unique(data["customer_id"])
+    customers = io.StringIO()
+    stamp = "2026-01-01 00:00:00+00"
+    for pk, cid in enumerate(ids, start=1):
+        customers.write(f"{pk}\tC{cid}\t\t\t\t\t\t{stamp}\t{stamp}\n")
+    customers.seek(0)
+    transactions = io.StringIO()
+    days = data["order_date"].astype("datetime64[D]").astype(str)
+    pk_of = {int(c): i + 1 for i, c in enumerate(ids)}
+    pks = np.fromiter((pk_of[int(c)] for c in data["customer_id"]), dtype=np.int64, count=len(days))
+    for pk, day, revenue in zip(pks, days, data["revenue"], strict=True):
+        transactions.write(f"{pk}\t\t{day}\t{revenue:.2f}\t\\N\t\\N\n")
+    transactions.seek(0)
+    with connection.cursor() as cursor:
+        cursor.copy_expert("COPY customers_customer (id, external_id, name, region, product_line, business_unit, "
+                           "acquisition_channel, created_at, updated_at) FROM STDIN", customers)
+        cursor.copy_expert("COPY customers_transaction (customer_id, order_id, order_date, revenue, cost, "
+                           "import_job_id) FROM STDIN", transactions)
+        cursor.execute("SELECT setval(pg_get_serial_sequence('customers_customer', 'id'), %s)", [len(ids)])
+        cursor.execute("ANALYZE customers_transaction")
+    out["load_s"] = time.perf_counter() - start
+    out["customers"], out["transactions"] = len(ids), len(days)
+    del data, transactions, customers, pks
+    start = time.perf_counter()
+    summary = selectors.rfm_summary_sql(observation_end=CALIBRATION_END, default_margin_rate=MARGIN_RATE)
+    out["rfm_sql_s"] = time.perf_counter() - start
+    out["rfm_rows"] = len(summary)
+    del summary
+    rss_before = _peak_rss_mb()
+    start = time.perf_counter()
+    fit = clv_models_fit(trigger="bench", observation_end=CALIBRATION_END)
+    out["service_s"] = time.perf_counter() - start
+    out["service_status"] = fit.status
+    out["service_message"] = fit.message
+    out["service_params"] = [fit.bgnbd_r, fit.bgnbd_alpha, fit.bgnbd_a, fit.bgnbd_b]
+    out["peak_rss_mb"] = _peak_rss_mb()
+    out["rss_before_service_mb"] = rss_before
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -171,10 +242,17 @@ def main() -> int:
     parser.add_argument("--lifetimes-every-row", action=argparse.BooleanOptionalAction, default=True,
                         help="also fit lifetimes on every customer row, not only on weighted distinct rows")
     parser.add_argument("--lifetimes-timeout", type=float, default=3600.0)
+    parser.add_argument("--service-database-url", default="",
+                        help="a scratch PostgreSQL database to time the whole service on (its data are replaced)")
+    parser.add_argument("--replace", action="store_true", help="empty the service database's customers first")
+    parser.add_argument("--service-phase", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each timing; the fastest is reported")
     parser.add_argument("--model-phase", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.service_phase:
+        print(json.dumps(_service_phase(args.service_phase, args.service_database_url, args.replace)))
+        return 0
     if args.model_phase:
         print(json.dumps(_model_phase(args.model_phase, args.repeat)))
         return 0
@@ -194,8 +272,30 @@ def main() -> int:
     rfm_s = time.perf_counter() - start
     print(f"  RFM summary (pandas path): {len(summary):,} customers in {rfm_s:.2f} s; "
           f"this process peak RSS so far {_peak_rss_mb():.0f} MB")
-    del transactions
     with tempfile.TemporaryDirectory() as tmp:
+        if args.service_database_url:
+            tx_npz = Path(tmp) / "transactions.npz"
+            np.savez(tx_npz, customer_id=transactions["customer_id"].to_numpy(),
+                     order_date=transactions["order_date"].to_numpy(dtype="datetime64[D]"),
+                     revenue=transactions["revenue"].to_numpy(dtype=float))
+        del transactions
+        if args.service_database_url:
+            command = [sys.executable, __file__, "--service-phase", str(tx_npz), "--service-database-url",
+                       args.service_database_url, *(["--replace"] if args.replace else [])]
+            done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+            if done.returncode != 0:
+                print(f"Service on PostgreSQL failed:\n{done.stderr[-3000:]}{done.stdout[-1000:]}")
+                return 1
+            svc = json.loads(done.stdout.strip().splitlines()[-1])
+            print("Service on PostgreSQL (fresh process):")
+            print(f"  loaded {svc['customers']:,} customers and {svc['transactions']:,} transactions (COPY) in "
+                  f"{svc['load_s']:.1f} s")
+            print(f"  RFM summary in SQL: {svc['rfm_rows']:,} rows in {svc['rfm_sql_s']:.2f} s")
+            print(f"  clv_models_fit (SQL summary, fits, scoring, tiers, COPY of every prediction): "
+                  f"{svc['service_s']:.2f} s, {svc['service_status']} "
+                  f"(r, alpha, a, b = {', '.join(f'{v:.4f}' for v in svc['service_params'] if v is not None)})")
+            print(f"  peak RSS of that process: {svc['peak_rss_mb']:.0f} MB "
+                  f"(before the service call: {svc['rss_before_service_mb']:.0f} MB, the load's buffers included)")
         npz = Path(tmp) / "rfm.npz"
         np.savez(npz, frequency=summary["frequency"].to_numpy(float), recency=summary["recency"].to_numpy(),
                  T=summary["T"].to_numpy(), monetary_value=summary["monetary_value"].to_numpy())
