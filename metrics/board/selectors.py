@@ -153,6 +153,15 @@ def scope_series(scope: Scope) -> list[dict[str, Any]]:
     )
 
 
+def snapshot_row(*, scope: Scope, month: dt.date) -> dict[str, Any] | None:
+    """One snapshot of the scope as plain values (the what-if's inputs)."""
+    return (
+        MonthlySnapshot.objects.filter(scope_dimension=scope.dimension, scope_value=scope.value, month=month)
+        .values(*SNAPSHOT_FIELDS)
+        .first()
+    )
+
+
 def segment_rows(*, month: dt.date, dimension: str) -> list[dict[str, Any]]:
     """The snapshots of every segment of one dimension in one month."""
     return list(

@@ -39,6 +39,7 @@ def _params(request: HttpRequest) -> tuple[selectors.Scope, dt.date | None, str 
 def _context(request: HttpRequest, data: BoardData) -> dict[str, Any]:
     run = selectors.recompute_latest()
     running = run is not None and run["status"] in ("pending", "running")
+    failed = run is not None and run["status"] == "failed"
     scope_groups: list[tuple[str, list[selectors.Scope]]] = []
     for scope in data.scopes:
         if scope.is_company:
@@ -51,6 +52,7 @@ def _context(request: HttpRequest, data: BoardData) -> dict[str, Any]:
         "data": data,
         "run": run,
         "running": running,
+        "failed": failed,
         "scope_groups": scope_groups,
         "dimensions": SegmentDimension.choices,
         "currency": settings.CLV_CURRENCY,
@@ -138,7 +140,7 @@ def board_whatif(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": str(exc)}, status=400)
     if month is None:
         return JsonResponse({"error": selectors.ERROR_BAD_MONTH}, status=400)
-    row = next((r for r in selectors.scope_series(scope) if r["month"] == month), None)
+    row = selectors.snapshot_row(scope=scope, month=month)
     if row is None:
         return JsonResponse({"error": ERROR_NO_SNAPSHOT}, status=404)
     counts = MonthCounts(

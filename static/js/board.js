@@ -99,11 +99,6 @@
     function reset() {
       fields.forEach(function (field) {
         var shown = round(field.stored * field.scale, field.name === "margin" ? 2 : 2);
-        if (field.name === "margin") {
-          var max = Math.max(10, Math.ceil(Math.abs(field.stored) * 2));
-          field.range.min = Math.min(0, Math.floor(field.stored * 2));
-          field.range.max = max;
-        }
         setField(field, shown);
       });
       document.querySelectorAll(".tile[data-metric]").forEach(function (tile) {
@@ -176,9 +171,14 @@
     document.getElementById("whatif-reset").addEventListener("click", reset);
     // Start from the stored figures without a request: the server already drew the tornado.
     fields.forEach(function (field) {
+      // The sliders' ranges keep the stored value well inside them.
       if (field.name === "margin") {
         field.range.min = Math.min(0, Math.floor(field.stored * 2));
         field.range.max = Math.max(10, Math.ceil(Math.abs(field.stored) * 2));
+      } else if (field.name === "retention") {
+        field.range.min = Math.max(0, Math.min(50, Math.floor(field.stored * 100 - 10)));
+      } else if (field.name === "discount") {
+        field.range.max = Math.max(30, Math.ceil(field.stored * 100 + 10));
       }
       setField(field, round(field.stored * field.scale, 2));
     });

@@ -320,3 +320,15 @@ def test_segment_values_from_uploads_cannot_inject_markup(client_as: Callable, d
     assert "&lt;a href" in figures["tornado"]["layout"]["title"]["subtitle"]["text"]
     rows = list(csv.DictReader(io.StringIO(client.get("/board/export.csv?month=2024-02").content.decode("utf-8-sig"))))
     assert rows[1]["scope_value"] == hostile  # starts with "<": not a formula, left as it is
+
+
+@pytest.mark.parametrize(("role", "message_shown"), [(roles.EXECUTIVE, False), (roles.ANALYST, True)])
+def test_a_failed_recompute_is_said_and_the_last_good_figures_stay(
+    role: str, message_shown: bool, client_as: Callable, board_snapshots: dict
+) -> None:
+    RecomputeRun.objects.create(trigger="import", status=RecomputeRun.Status.FAILED, message="disk full")
+    html = client_as(role).get("/board/").content.decode()
+    assert 'id="recompute-failed"' in html
+    assert "last recompute that succeeded" in html
+    assert ("disk full" in html) is message_shown
+    assert len(tiles_of(html)) == 8
