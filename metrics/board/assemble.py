@@ -33,6 +33,7 @@ from .selectors import Scope
 from .whatif import WhatIfInputs, equity_sensitivity
 
 CACHE_SECONDS = 60 * 60
+# Change the prefix when BoardData or what it holds changes shape: cached entries are pickles.
 CACHE_PREFIX = "board:v1"
 
 # (metric, kind, higher is better)
@@ -260,7 +261,8 @@ def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None) -
     data.tiles = tiles_build(row=row, previous=previous, year_ago=year_ago)
     data.defaults = whatif_defaults(row)
     ctx = figs.FigureContext(month_label=format_month(month), scope_label=figs.plotly_text(scope.label()),
-                             currency=str(settings.CLV_CURRENCY), assumption_version=row["assumption_set__version"])
+                             currency=str(settings.CLV_CURRENCY), assumption_version=row["assumption_set__version"],
+                             series_versions=tuple(sorted({r["assumption_set__version"] for r in series})))
 
     figures: dict[str, Any] = {
         "equity_clv": figs.equity_and_clv_figure(series=series, month=month, ctx=ctx),

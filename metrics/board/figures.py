@@ -46,12 +46,17 @@ class FigureContext:
     scope_label: str
     currency: str
     assumption_version: int | None
+    # Versions used by the months of a series chart, when they are not all the month's.
+    series_versions: tuple[int, ...] = ()
 
     def subtitle(self, *, month: bool = True) -> str:
         parts = [self.month_label] if month else []
         parts.append(self.scope_label)
         parts.append(self.currency)
-        if self.assumption_version is not None:
+        versions = self.series_versions if not month else ()
+        if len(versions) > 1:
+            parts.append(_("assumptions v%(first)s to v%(last)s") % {"first": versions[0], "last": versions[-1]})
+        elif self.assumption_version is not None:
             parts.append(_("assumptions v%(version)s") % {"version": self.assumption_version})
         return " · ".join(parts)
 

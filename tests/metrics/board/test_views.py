@@ -332,3 +332,18 @@ def test_a_failed_recompute_is_said_and_the_last_good_figures_stay(
     assert "last recompute that succeeded" in html
     assert ("disk full" in html) is message_shown
     assert len(tiles_of(html)) == 8
+
+
+def test_series_charts_name_every_assumption_version_they_span(client_as: Callable, board_snapshots: dict) -> None:
+    from metrics.models import AssumptionSet
+
+    v2 = AssumptionSet.objects.create(version=2, annual_discount_rate=Decimal("0.12"), note="higher rate")
+    MonthlySnapshot.objects.filter(month__gte="2025-01-01").update(assumption_set=v2)
+    RecomputeRun.objects.create(trigger="test", status=RecomputeRun.Status.SUCCEEDED)
+    figures = figures_of(client_as(roles.EXECUTIVE).get("/board/?month=2025-06").content.decode())
+    assert "assumptions v1 to v2" in figures["equity_clv"]["layout"]["title"]["subtitle"]["text"]
+    assert "assumptions v2" in figures["customer_bridge"]["layout"]["title"]["subtitle"]["text"]
+    # The discount rate rose in 2025-01: the bridge of that month has a negative discount-rate effect.
+    bridge = figures_of(client_as(roles.EXECUTIVE).get("/board/?month=2025-01").content.decode())["equity_bridge"]
+    steps = dict(zip(bridge["data"][0]["x"], bridge["data"][0]["y"], strict=True))
+    assert steps["Discount<br>rate"] < 0
