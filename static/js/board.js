@@ -53,8 +53,13 @@
     });
   }
   if (!isPack && window.Plotly) {
+    // An A4 landscape page is about 1,047 CSS pixels wide inside its margins.
     window.addEventListener("beforeprint", function () { resizeAll(1000); });
     window.addEventListener("afterprint", function () { resizeAll(null); });
+    var printQuery = window.matchMedia ? window.matchMedia("print") : null;
+    if (printQuery && printQuery.addEventListener) {
+      printQuery.addEventListener("change", function (event) { resizeAll(event.matches ? 1000 : null); });
+    }
   }
 
   var printButton = document.getElementById("pack-print");

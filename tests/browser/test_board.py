@@ -167,6 +167,17 @@ def test_the_executive_reads_the_board_on_the_demo_data(
     assert figure_y(page, "customer_bridge") != bridge_company
     assert scope.split(":")[1] in page.locator(".board-context").inner_text()
 
+    # The board itself prints on A4 landscape with its charts narrowed to the page.
+    page.emulate_media(media="print")
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot .main-svg'))"
+        ".every(s => s.getBoundingClientRect().width <= 1047)", timeout=10_000,
+    )
+    board_pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+    assert all(w == pytest.approx(841.9, abs=2) and h == pytest.approx(595.3, abs=2) for w, h in pdf_pages(board_pdf))
+    assert page.locator("#board-controls").is_hidden() and page.locator("#whatif").is_hidden()
+    page.emulate_media(media="screen")
+
     # The board pack prints to an A4 landscape PDF.
     page.click("#board-pack-link")
     page.wait_for_load_state()
