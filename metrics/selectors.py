@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 from django.db import connection, transaction
 from django.db.models import Max, Min, QuerySet
+from django.utils import timezone
 
 from customers.models import UNASSIGNED, CostEntry, SegmentDimension, Transaction
 
@@ -101,58 +102,146 @@ def transactions_month_range() -> DataRange | None:
     return DataRange(first_month=month_index(bounds["first"]), last_month=month_index(bounds["last"]))
 
 
-def _aggregate_sql(*, dimension: str, truncated: bool) -> str:
+@dataclass(frozen=True)
+class Stage:
+    """The per-customer tables of one recompute run, built once and read by every scope group.
+
+    `grid_from`: first month read; `keep_from`: first month whose counts are complete and
+    returned; `history_from`/`history_to`: months whose counts are taken from the stored
+    snapshots instead (an incremental run whose earlier months were computed with the same
+    assumptions), or None."""
+
+    run_id: int
+    first_month: int
+    last_month: int
+    grid_from: int
+    keep_from: int
+    cohorts_from: int
+    history: bool
+    built_at: str = ""
+
+    def table(self, name: str) -> str:
+        return f"metrics_stage_{int(self.run_id)}_{name}"
+
+
+STAGE_TABLES = ["cm", "fp", "iv", "cust"]
+
+
+def _tune_postgres(cursor: Any) -> None:
+    # The row estimates of these intermediate tables are poor, which can make the planner pick
+    # nested loops over hundreds of thousands of rows; hash and merge joins are always right here.
+    # JIT compilation costs about a second and does not pay off on these plans.
+    cursor.execute("SET LOCAL enable_nestloop = off")
+    cursor.execute("SET LOCAL work_mem = '64MB'")
+    cursor.execute("SET LOCAL jit = off")
+
+
+def stage_plan(*, run_id: int, assumptions: Assumptions, data_range: DataRange, from_month: int | None,
+               history_available: bool) -> Stage:
+    """Which months a run reads (see Stage).
+
+    Full: everything. From a month f: activity at a month depends on the W months before it and
+    smoothing on the L - 1 months before f; with the earlier months' counts stored (same
+    assumption version) only transactions from f - W - 1 on are read, otherwise from f - L - W."""
+    w, window = assumptions.activity_window, assumptions.smoothing_window
+    first, last = data_range.first_month, data_range.last_month
+    built_at = timezone.now().isoformat()
+    if from_month is None or from_month <= first:
+        return Stage(run_id, first, last, first, first, first, False, built_at)
+    if history_available and from_month - w - 1 > first:
+        return Stage(run_id, first, last, from_month - w - 1, from_month, from_month, True, built_at)
+    if from_month - window - w > first:
+        return Stage(run_id, first, last, from_month - window - w, from_month - window, from_month, False, built_at)
+    return Stage(run_id, first, last, first, first, from_month, False, built_at)
+
+
+def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
+    """Build the run's per-customer tables (one pass over the transactions):
+    cm: customer, month, purchased, revenue, gross margin (GROUP BY);
+    fp: each customer's first purchase month; cust: customers with any transaction;
+    iv: active intervals [a, b] (window functions: LAG, running SUM)."""
+    unlogged = "UNLOGGED " if _is_postgres() else ""
+    truncated = stage.grid_from > stage.first_month
     month_t = _month_expr("t.order_date")
-    scope = _scope_expr(dimension)
-    if _is_postgres():
-        series = "months(m) AS (SELECT generate_series(%(grid_from)s::int, %(last)s::int))"
-    else:
-        series = "months(m) AS (SELECT %(grid_from)s UNION ALL SELECT m + 1 FROM months WHERE m < %(last)s)"
+    params = {"rate": assumptions.default_gross_margin_rate, "w": assumptions.activity_window,
+              "cutoff": month_from_index(stage.grid_from)}
     cutoff = "WHERE t.order_date >= %(cutoff)s" if truncated else ""
-    # Full recompute: the first purchase month comes from `cm`; incremental: from all history.
-    if truncated:
-        first_purchase = f"""fp AS (
-            SELECT t.customer_id, {_month_expr('MIN(t.order_date)')} AS first_m
-            FROM customers_transaction t WHERE t.revenue >= 0 GROUP BY t.customer_id
-        )"""
-    else:
-        first_purchase = "fp AS (SELECT customer_id, MIN(m) AS first_m FROM cm WHERE bought = 1 GROUP BY customer_id)"
-    if truncated:
-        # Every scope with a transaction in the whole history, not only in the months read.
-        scopes = """scopes AS (
-            SELECT DISTINCT sc.scope FROM sc
-            WHERE EXISTS (SELECT 1 FROM customers_transaction x WHERE x.customer_id = sc.customer_id)
-        )"""
-    else:
-        scopes = "scopes AS (SELECT DISTINCT scope FROM agg)"
-    return f"""
-    WITH RECURSIVE
-    cm AS (
+    cm, fp, iv, cust = (stage.table(n) for n in STAGE_TABLES)
+    statements = [
+        f"""CREATE {unlogged}TABLE {cm} AS
         SELECT t.customer_id, {month_t} AS m,
                MAX(CASE WHEN t.revenue >= 0 THEN 1 ELSE 0 END) AS bought,
                SUM(t.revenue) AS revenue,
                SUM(CASE WHEN t.cost IS NULL THEN t.revenue * %(rate)s ELSE t.revenue - t.cost END) AS margin
         FROM customers_transaction t {cutoff}
-        GROUP BY t.customer_id, {month_t}
-    ),
-    {first_purchase},
-    gaps AS (
-        SELECT customer_id, m, m - LAG(m) OVER (PARTITION BY customer_id ORDER BY m) AS gap
-        FROM cm WHERE bought = 1
-    ),
-    islands AS (
-        SELECT customer_id, m,
-               SUM(CASE WHEN gap IS NULL OR gap > %(w)s THEN 1 ELSE 0 END)
-                   OVER (PARTITION BY customer_id ORDER BY m ROWS UNBOUNDED PRECEDING) AS island
-        FROM gaps
-    ),
-    iv AS (
-        SELECT customer_id, MIN(m) AS a, MAX(m) + %(w)s - 1 AS b FROM islands GROUP BY customer_id, island
-    ),
+        GROUP BY t.customer_id, {month_t}""",
+    ]
+    if truncated:
+        statements += [
+            f"""CREATE {unlogged}TABLE {fp} AS
+            SELECT t.customer_id, {_month_expr('MIN(t.order_date)')} AS first_m
+            FROM customers_transaction t WHERE t.revenue >= 0 GROUP BY t.customer_id""",
+            f"CREATE {unlogged}TABLE {cust} AS SELECT DISTINCT t.customer_id FROM customers_transaction t",
+        ]
+    else:
+        statements += [
+            f"CREATE {unlogged}TABLE {fp} AS SELECT customer_id, MIN(m) AS first_m FROM {cm} WHERE bought = 1 GROUP BY customer_id",
+            f"CREATE {unlogged}TABLE {cust} AS SELECT DISTINCT customer_id FROM {cm}",
+        ]
+    statements.append(
+        f"""CREATE {unlogged}TABLE {iv} AS
+        WITH gaps AS (
+            SELECT customer_id, m, m - LAG(m) OVER (PARTITION BY customer_id ORDER BY m) AS gap
+            FROM {cm} WHERE bought = 1
+        ),
+        islands AS (
+            SELECT customer_id, m,
+                   SUM(CASE WHEN gap IS NULL OR gap > %(w)s THEN 1 ELSE 0 END)
+                       OVER (PARTITION BY customer_id ORDER BY m ROWS UNBOUNDED PRECEDING) AS island
+            FROM gaps
+        )
+        SELECT customer_id, MIN(m) AS a, MAX(m) + %(w)s - 1 AS b FROM islands GROUP BY customer_id, island"""
+    )
+    stage_drop(run_id=stage.run_id)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if _is_postgres():
+            _tune_postgres(cursor)
+        for sql in statements:
+            cursor.execute(sql, params)
+        if _is_postgres():
+            for table in (cm, fp, iv, cust):
+                cursor.execute(f"ANALYZE {table}")
+
+
+def stage_drop(*, run_id: int) -> None:
+    with connection.cursor() as cursor:
+        for name in STAGE_TABLES:
+            cursor.execute(f"DROP TABLE IF EXISTS metrics_stage_{int(run_id)}_{name}")
+
+
+def stage_run_ids() -> list[int]:
+    """Runs that have stage tables left (a crashed run leaves them)."""
+    ids = set()
+    for table in connection.introspection.table_names():
+        parts = table.split("_")
+        if table.startswith("metrics_stage_") and len(parts) >= 4 and parts[2].isdigit():
+            ids.add(int(parts[2]))
+    return sorted(ids)
+
+
+def _aggregate_sql(*, dimension: str, stage: Stage) -> str:
+    scope = _scope_expr(dimension)
+    cm, fp, iv, cust = (stage.table(n) for n in STAGE_TABLES)
+    if _is_postgres():
+        series = "months(m) AS (SELECT generate_series(%(grid_from)s::int, %(last)s::int))"
+    else:
+        series = "months(m) AS (SELECT %(grid_from)s UNION ALL SELECT m + 1 FROM months WHERE m < %(last)s)"
+    return f"""
+    WITH RECURSIVE
     sc AS (SELECT c.id AS customer_id, {scope} AS scope FROM customers_customer c),
     ivs AS (
         SELECT sc.scope, fp.first_m, iv.a, iv.b
-        FROM iv JOIN fp ON fp.customer_id = iv.customer_id JOIN sc ON sc.customer_id = iv.customer_id
+        FROM {iv} iv JOIN {fp} fp ON fp.customer_id = iv.customer_id JOIN sc ON sc.customer_id = iv.customer_id
     ),
     ev AS (
         SELECT scope, a AS m, CASE WHEN a = first_m THEN 1 ELSE 0 END AS n_new,
@@ -162,7 +251,7 @@ def _aggregate_sql(*, dimension: str, truncated: bool) -> str:
         UNION ALL
         SELECT scope, b + 1, 0, 0, 1, 0, 0 FROM ivs WHERE b + 1 <= %(last)s
         UNION ALL
-        SELECT sc.scope, cm.m, 0, 0, 0, cm.revenue, cm.margin FROM cm JOIN sc ON sc.customer_id = cm.customer_id
+        SELECT sc.scope, cm.m, 0, 0, 0, cm.revenue, cm.margin FROM {cm} cm JOIN sc ON sc.customer_id = cm.customer_id
     ),
     agg AS (
         SELECT scope, m, SUM(n_new) AS n_new, SUM(n_react) AS n_react, SUM(n_end) AS n_end,
@@ -170,7 +259,7 @@ def _aggregate_sql(*, dimension: str, truncated: bool) -> str:
         FROM ev GROUP BY scope, m
     ),
     {series},
-    {scopes},
+    scopes AS (SELECT DISTINCT sc.scope FROM sc JOIN {cust} cu ON cu.customer_id = sc.customer_id),
     grid AS (
         SELECT scopes.scope, months.m,
                COALESCE(agg.n_new, 0) AS n_new, COALESCE(agg.n_react, 0) AS n_react,
@@ -191,13 +280,13 @@ def _aggregate_sql(*, dimension: str, truncated: bool) -> str:
         SELECT scope, first_m, b + 1, -1, 0 FROM ivs WHERE b + 1 <= %(last)s
         UNION ALL
         SELECT sc.scope, fp.first_m, cm.m, 0, 1
-        FROM cm JOIN fp ON fp.customer_id = cm.customer_id JOIN sc ON sc.customer_id = cm.customer_id
+        FROM {cm} cm JOIN {fp} fp ON fp.customer_id = cm.customer_id JOIN sc ON sc.customer_id = cm.customer_id
         WHERE cm.bought = 1
     ),
     cagg AS (SELECT scope, c, m, SUM(d) AS d, SUM(buy) AS buy FROM cev GROUP BY scope, c, m),
     csize AS (
         SELECT sc.scope, fp.first_m AS c, COUNT(*) AS n
-        FROM fp JOIN sc ON sc.customer_id = fp.customer_id GROUP BY sc.scope, fp.first_m
+        FROM {fp} fp JOIN sc ON sc.customer_id = fp.customer_id GROUP BY sc.scope, fp.first_m
     ),
     cgrid AS (
         SELECT csize.scope, csize.c, csize.n, months.m, COALESCE(cagg.d, 0) AS d, COALESCE(cagg.buy, 0) AS buy
@@ -217,38 +306,18 @@ def _aggregate_sql(*, dimension: str, truncated: bool) -> str:
     """
 
 
-def dimension_aggregates(
-    *, dimension: str, assumptions: Assumptions, data_range: DataRange, from_month: int | None = None
-) -> DimensionAggregates:
-    """Per scope-month and per scope-cohort-month rows of one dimension, aggregated in SQL.
-
-    With `from_month`, only transactions from (from_month - L - W) on are read: activity at a
-    month depends on the W months before it and smoothing on the L months before that; first
-    purchase months still come from the whole history."""
-    w, window = assumptions.activity_window, assumptions.smoothing_window
-    first, last = data_range.first_month, data_range.last_month
-    truncated = from_month is not None and from_month - window - w > first
-    grid_from = from_month - window - w if truncated and from_month is not None else first
-    keep_from = max(first, from_month - window) if truncated and from_month is not None else first
-    keep_cohorts_from = from_month if from_month is not None else first
+def dimension_aggregates(*, dimension: str, stage: Stage) -> DimensionAggregates:
+    """Per scope-month and per scope-cohort-month rows of one dimension, from the run's stage."""
     params: dict[str, Any] = {
-        "rate": assumptions.default_gross_margin_rate,
-        "w": w,
-        "last": last,
-        "grid_from": grid_from,
-        "keep_from": keep_from,
-        "keep_cohorts_from": keep_cohorts_from,
-        "cutoff": month_from_index(grid_from),
+        "last": stage.last_month,
+        "grid_from": stage.grid_from,
+        "keep_from": stage.keep_from,
+        "keep_cohorts_from": stage.cohorts_from,
     }
     with transaction.atomic(), connection.cursor() as cursor:
         if _is_postgres():
-            # The CTEs' row estimates are poor (often 1), which makes the planner pick nested
-            # loops over hundreds of thousands of rows; hash and merge joins are always right here.
-            cursor.execute("SET LOCAL enable_nestloop = off")
-            cursor.execute("SET LOCAL work_mem = '64MB'")
-            # JIT compilation costs about a second and does not pay off on these plans.
-            cursor.execute("SET LOCAL jit = off")
-        cursor.execute(_aggregate_sql(dimension=dimension, truncated=truncated), params)
+            _tune_postgres(cursor)
+        cursor.execute(_aggregate_sql(dimension=dimension, stage=stage), params)
         rows = cursor.fetchall()
     month_rows = [r[1:3] + r[4:] for r in rows if r[0] == "m"]
     cohort_rows = [(r[1], r[3], r[2], r[4], r[5], r[6]) for r in rows if r[0] == "c"]
@@ -261,7 +330,30 @@ def dimension_aggregates(
         {"cohort_month": "int64", "month": "int64", "cohort_size": "int64", "active_customers": "int64",
          "purchasing_customers": "int64"}
     )
-    return DimensionAggregates(months=months, cohorts=cohorts, months_from=keep_from)
+    return DimensionAggregates(months=months, cohorts=cohorts, months_from=stage.keep_from)
+
+
+def snapshot_history(*, dimension: str, month_from: int, month_to: int) -> pd.DataFrame:
+    """Stored counts and margins of a scope group's months (the history of an incremental run)."""
+    rows = MonthlySnapshot.objects.filter(
+        scope_dimension=dimension, month__gte=month_from_index(month_from), month__lte=month_from_index(month_to)
+    ).values_list("scope_value", "month", "new_customers", "reactivated_customers", "churned_customers",
+                  "customers_end", "revenue", "gross_margin")
+    frame = pd.DataFrame(
+        [(s, month_index(m), n, r, c, e, float(rev), float(gm)) for s, m, n, r, c, e, rev, gm in rows],
+        columns=MONTH_COLUMNS,
+    )
+    return frame
+
+
+def history_available(*, assumption_set_id: int, month_from: int, month_to: int) -> bool:
+    """Whether the company's snapshots of those months exist, all with these assumptions."""
+    if month_to < month_from:
+        return True
+    qs = MonthlySnapshot.objects.filter(
+        scope_dimension=COMPANY, month__gte=month_from_index(month_from), month__lte=month_from_index(month_to)
+    )
+    return qs.count() == month_to - month_from + 1 and not qs.exclude(assumption_set_id=assumption_set_id).exists()
 
 
 def cost_entries_by_scope(
@@ -288,6 +380,16 @@ def cost_entries_by_scope(
             key = (scope, m, kind)
             tagged[key] = tagged.get(key, 0) + cents
     return tagged, untagged
+
+
+def cost_scopes(*, dimension: str, first_month: int, last_month: int) -> set[str]:
+    """Values that cost entries of the data's months are tagged with, for one dimension."""
+    if dimension == COMPANY:
+        return set()
+    values = CostEntry.objects.filter(
+        segment_dimension=dimension, month__gte=month_from_index(first_month), month__lte=month_from_index(last_month)
+    ).values_list("segment_value", flat=True).distinct()
+    return {(v or "").strip() or UNASSIGNED for v in values}
 
 
 def snapshots_for_scope(

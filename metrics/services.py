@@ -24,9 +24,18 @@ from .calculations import MonthMetrics, month_from_index, month_index, segment_c
 from .models import COMPANY, AssumptionSet, CohortCell, MonthlySnapshot, RecomputeRun
 from .selectors import (
     DIMENSIONS,
+    MONTH_COLUMNS,
+    Stage,
     assumptions_values,
     cost_entries_by_scope,
+    cost_scopes,
     dimension_aggregates,
+    history_available,
+    snapshot_history,
+    stage_build,
+    stage_drop,
+    stage_plan,
+    stage_run_ids,
     transactions_month_range,
 )
 
@@ -129,6 +138,7 @@ def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status
     if message:
         run.message = message[:2000]
     run.save(update_fields=["status", "finished_at", "duration_seconds", "message"])
+    stage_drop(run_id=run.pk)
     if status == RecomputeRun.Status.SUCCEEDED and getattr(settings, "CLV_FIT_AFTER_RECOMPUTE", True):
         from metrics.predictive.tasks import fit_clv_models
 
@@ -180,56 +190,84 @@ def _pause_for_fault_injection() -> None:
         time.sleep(float(os.environ.get("CLV_RECOMPUTE_PAUSE_SECONDS", "120")))
 
 
-def snapshots_recompute_dimension(*, run: RecomputeRun, dimension: str) -> int:
-    """Recompute the snapshots and cohort cells of one scope group (the company or one segment
-    dimension) in one transaction, under that group's lock. Returns the snapshots written.
-
-    1. Aggregate in SQL (selectors.dimension_aggregates); costs per scope in cents.
-    2. Formulas per scope (calculations.snapshot_metrics).
-    3. Upsert on the natural keys; delete rows of this group that no longer exist
-       (a month or scope gone after an undo), all in the same transaction."""
-    if run.status != RecomputeRun.Status.RUNNING:
-        raise ValueError(ERROR_RUN_NOT_RUNNING.format(pk=run.pk, status=run.status))
+def snapshots_stage_prepare(*, run: RecomputeRun) -> Stage | None:
+    """Build the run's per-customer tables (selectors.stage_build); None when there are no
+    transactions. Stage tables of runs that are over (a crashed worker leaves them) are dropped."""
+    for run_id in stage_run_ids():
+        if run_id != run.pk and not RecomputeRun.objects.filter(pk=run_id, status=RecomputeRun.Status.RUNNING).exists():
+            stage_drop(run_id=run_id)
+    data_range = transactions_month_range()
+    if data_range is None:
+        return None
     assumption_set = run.assumption_set or assumptions_ensure()
     assumptions = assumptions_values(assumption_set=assumption_set)
     from_index = month_index(run.from_month) if run.from_month else None
-    computed_at = timezone.now()
+    history = False
+    if from_index is not None:
+        history = history_available(
+            assumption_set_id=assumption_set.pk,
+            month_from=max(data_range.first_month, from_index - assumptions.smoothing_window + 1),
+            month_to=from_index - 1,
+        )
+    stage = stage_plan(run_id=run.pk, assumptions=assumptions, data_range=data_range, from_month=from_index,
+                       history_available=history)
+    stage_build(stage=stage, assumptions=assumptions)
+    return stage
+
+
+def snapshots_recompute_dimension(*, run: RecomputeRun, dimension: str, stage: Stage | None) -> int:
+    """Recompute the snapshots and cohort cells of one scope group (the company or one segment
+    dimension) in one transaction, under that group's lock. Returns the snapshots written.
+
+    1. Aggregate the run's stage in SQL (selectors.dimension_aggregates); costs per scope in cents.
+    2. Formulas per scope (calculations.snapshot_metrics).
+    3. Upsert on the natural keys; delete rows of this group that no longer exist
+       (a month or scope gone after an undo), all in the same transaction.
+    A group already written from newer data (a later run) is left alone."""
+    if run.status != RecomputeRun.Status.RUNNING:
+        raise ValueError(ERROR_RUN_NOT_RUNNING.format(pk=run.pk, status=run.status))
+    assumption_set = run.assumption_set or assumptions_ensure()
     written = 0
     with transaction.atomic(), _scope_lock(dimension):
-        data_range = transactions_month_range()
-        if data_range is None:
-            MonthlySnapshot.objects.filter(scope_dimension=dimension).delete()
-            CohortCell.objects.filter(scope_dimension=dimension).delete()
+        if stage is None:
+            if not transactions_month_range():
+                MonthlySnapshot.objects.filter(scope_dimension=dimension).delete()
+                CohortCell.objects.filter(scope_dimension=dimension).delete()
         else:
-            if from_index is not None and from_index <= data_range.first_month:
-                from_index = None
-            written = _recompute_dimension_rows(
-                dimension=dimension, assumptions_set=assumption_set, assumptions=assumptions,
-                data_range=data_range, from_index=from_index, computed_at=computed_at,
-            )
+            as_of = dt.datetime.fromisoformat(stage.built_at)
+            if not MonthlySnapshot.objects.filter(scope_dimension=dimension, computed_at__gt=as_of).exists():
+                written = _recompute_dimension_rows(
+                    dimension=dimension, assumption_set=assumption_set, stage=stage, computed_at=as_of
+                )
         _pause_for_fault_injection()
     RecomputeRun.objects.filter(pk=run.pk).update(scopes_done=F("scopes_done") + 1)
     return written
 
 
-def _recompute_dimension_rows(*, dimension: str, assumptions_set: AssumptionSet, assumptions: Any,
-                              data_range: Any, from_index: int | None, computed_at: dt.datetime) -> int:
-    first, last = data_range.first_month, data_range.last_month
-    aggregates = dimension_aggregates(
-        dimension=dimension, assumptions=assumptions, data_range=data_range, from_month=from_index
-    )
+def _recompute_dimension_rows(*, dimension: str, assumption_set: AssumptionSet, stage: Stage,
+                              computed_at: dt.datetime) -> int:
+    assumptions = assumptions_values(assumption_set=assumption_set)
+    first, last = stage.first_month, stage.last_month
+    aggregates = dimension_aggregates(dimension=dimension, stage=stage)
     months = aggregates.months
-    tagged, untagged = cost_entries_by_scope(dimension=dimension, first_month=aggregates.months_from, last_month=last)
-    # Segments that only have tagged costs (no customer carries the value) still get a row,
-    # so a dimension's costs add up to what was spent on it.
-    known = set(months["scope"]) if len(months) else set()
-    extra = sorted({scope for scope, _m, _k in tagged} - known)
-    if extra:
-        span = range(aggregates.months_from, last + 1)
-        filler = pd.DataFrame(
-            [(s, m, 0, 0, 0, 0, 0.0, 0.0) for s in extra for m in span], columns=list(months.columns)
-        )
-        months = pd.concat([months, filler], ignore_index=True) if len(months) else filler
+    window_from = aggregates.months_from
+    if stage.history:
+        # The L - 1 months before the first recomputed month come from the stored snapshots.
+        window_from = max(first, stage.keep_from - assumptions.smoothing_window + 1)
+        history = snapshot_history(dimension=dimension, month_from=window_from, month_to=stage.keep_from - 1)
+        months = pd.concat([history, months], ignore_index=True) if len(history) else months
+    tagged, untagged = cost_entries_by_scope(dimension=dimension, first_month=window_from, last_month=last)
+    # Every scope gets every month: segments that only have tagged costs (no customer carries the
+    # value), so a dimension's costs add up to what was spent on it, and scopes missing from the
+    # stored history.
+    scopes = sorted(set(months["scope"]) | cost_scopes(dimension=dimension, first_month=first, last_month=last))
+    full = pd.DataFrame(
+        [(sc, m) for sc in scopes for m in range(window_from, last + 1)], columns=["scope", "month"]
+    )
+    months = full.merge(months, on=["scope", "month"], how="left")
+    for column in MONTH_COLUMNS[2:]:
+        months[column] = months[column].fillna(0)
+    months = months.astype({c: "int64" for c in MONTH_COLUMNS[2:6]})
     months = months.sort_values(["scope", "month"], kind="stable").reset_index(drop=True)
     months["customers_start"] = (
         months["customers_end"] - months["new_customers"] - months["reactivated_customers"] + months["churned_customers"]
@@ -238,13 +276,13 @@ def _recompute_dimension_rows(*, dimension: str, assumptions_set: AssumptionSet,
     months["acquisition_cost"] = costs["acquisition_cost"].to_numpy() / 100.0
     months["retention_cost"] = costs["retention_cost"].to_numpy() / 100.0
 
-    keep_from = from_index if from_index is not None else first
+    keep_from = stage.cohorts_from
     rows: list[MonthlySnapshot] = []
     for scope, frame in months.groupby("scope", sort=True):
         for metrics in snapshot_metrics(frame, assumptions=assumptions, first_data_month=first):
             if metrics.month >= keep_from:
                 rows.append(_snapshot_row(metrics=metrics, dimension=dimension, scope=str(scope),
-                                          assumption_set=assumptions_set, computed_at=computed_at))
+                                          assumption_set=assumption_set, computed_at=computed_at))
     MonthlySnapshot.objects.bulk_create(
         rows, batch_size=2000, update_conflicts=True,
         unique_fields=["month", "scope_dimension", "scope_value"],
@@ -252,10 +290,11 @@ def _recompute_dimension_rows(*, dimension: str, assumptions_set: AssumptionSet,
     )
     # Rows of this group in the recomputed months that were not rewritten are gone from the data.
     stale = MonthlySnapshot.objects.filter(scope_dimension=dimension).exclude(computed_at=computed_at)
-    if from_index is not None:
-        stale = stale.filter(month__gte=month_from_index(from_index))
+    if keep_from > first:
+        stale = stale.filter(month__gte=month_from_index(keep_from))
     stale.delete()
-    _write_cohort_cells(dimension=dimension, cohorts=aggregates.cohorts, from_index=from_index)
+    _write_cohort_cells(dimension=dimension, cohorts=aggregates.cohorts,
+                        from_index=keep_from if keep_from > first else None)
     return len(rows)
 
 
@@ -296,8 +335,9 @@ def snapshots_recompute(
         run = recompute_run_create(trigger=trigger, from_month=from_month)
     run = recompute_run_start(run=run)
     try:
+        stage = snapshots_stage_prepare(run=run)
         for dimension in DIMENSIONS:
-            snapshots_recompute_dimension(run=run, dimension=dimension)
+            snapshots_recompute_dimension(run=run, dimension=dimension, stage=stage)
     except Exception as exc:
         recompute_run_finish(run=run, status=RecomputeRun.Status.FAILED, message=str(exc))
         raise

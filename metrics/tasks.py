@@ -1,23 +1,24 @@
 """Celery adapters around the recompute services.
 
-recompute_snapshots creates (or, on a retry, finds) a RecomputeRun, claims it, and fans the
-work out as a chord: one recompute_snapshots_scope task per scope group (the company and each
+recompute_snapshots creates (or, on a retry, finds) a RecomputeRun, claims it, builds the
+run's per-customer tables (one pass over the transactions) and fans the work out as a chord: one recompute_snapshots_scope task per scope group (the company and each
 segment dimension), then recompute_snapshots_finish, which records the outcome and enqueues
 the predictive fit. Each scope task writes its group in one transaction under that group's
 lock, so a crash leaves the previous rows of that group intact and a rerun completes."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from typing import Any
 
 from celery import chord, shared_task
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from . import services
 from .models import RecomputeRun
-from .selectors import DIMENSIONS
+from .selectors import DIMENSIONS, Stage
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +33,17 @@ RETRY_OPTIONS: dict[str, Any] = {
 }
 
 
+def _drop_stale_connection() -> None:
+    """Start with a live database connection (a retry after a lost one needs a new one); never
+    inside a transaction, which is where an eager (in-process) call runs."""
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
 @shared_task(name="metrics.tasks.recompute_snapshots", bind=True, **RETRY_OPTIONS)
 def recompute_snapshots(self: Any, *, from_month: str | None = None, trigger: str = "manual") -> int:
     """Recompute all snapshots (or from a month on) for the company and every segment."""
-    close_old_connections()
+    _drop_stale_connection()
     task_id = self.request.id or ""
     run = RecomputeRun.objects.filter(celery_task_id=task_id).first() if task_id else None
     if run is None:
@@ -46,21 +54,25 @@ def recompute_snapshots(self: Any, *, from_month: str | None = None, trigger: st
     run = services.recompute_run_start(run=run)
     if run.status != RecomputeRun.Status.RUNNING:
         return run.pk
+    stage = services.snapshots_stage_prepare(run=run)
+    stage_kwargs = dataclasses.asdict(stage) if stage else None
     body = recompute_snapshots_finish.si(run_id=run.pk)
     body.link_error(recompute_snapshots_failed.si(run_id=run.pk))
-    chord([recompute_snapshots_scope.si(run_id=run.pk, dimension=d) for d in DIMENSIONS])(body)
+    chord([recompute_snapshots_scope.si(run_id=run.pk, dimension=d, stage=stage_kwargs) for d in DIMENSIONS])(body)
     return run.pk
 
 
 @shared_task(name="metrics.tasks.recompute_snapshots_scope", bind=True, **RETRY_OPTIONS)
-def recompute_snapshots_scope(self: Any, *, run_id: int, dimension: str) -> int:
+def recompute_snapshots_scope(self: Any, *, run_id: int, dimension: str, stage: dict[str, Any] | None = None) -> int:
     """Recompute one scope group of a run (idempotent: rerunning rewrites the same rows)."""
-    close_old_connections()
+    _drop_stale_connection()
     run = RecomputeRun.objects.get(pk=run_id)
     if run.status != RecomputeRun.Status.RUNNING:
         return 0
     try:
-        return services.snapshots_recompute_dimension(run=run, dimension=dimension)
+        return services.snapshots_recompute_dimension(
+            run=run, dimension=dimension, stage=Stage(**stage) if stage else None
+        )
     except RETRY_ON:
         raise
     except Exception as exc:
@@ -70,7 +82,7 @@ def recompute_snapshots_scope(self: Any, *, run_id: int, dimension: str) -> int:
 
 @shared_task(name="metrics.tasks.recompute_snapshots_finish", bind=True, **RETRY_OPTIONS)
 def recompute_snapshots_finish(self: Any, *, run_id: int) -> str:
-    close_old_connections()
+    _drop_stale_connection()
     run = services.recompute_run_finish(run=RecomputeRun.objects.get(pk=run_id))
     return str(run.status)
 
@@ -78,7 +90,7 @@ def recompute_snapshots_finish(self: Any, *, run_id: int) -> str:
 @shared_task(name="metrics.tasks.recompute_snapshots_failed")
 def recompute_snapshots_failed(*args: Any, run_id: int) -> None:
     """Errback of the chord: a scope task failed for good."""
-    close_old_connections()
+    _drop_stale_connection()
     message = " ".join(str(a) for a in args if a is not None)[:500] or "a scope group failed"
     services.recompute_run_finish(
         run=RecomputeRun.objects.get(pk=run_id), status=RecomputeRun.Status.FAILED, message=message

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Benchmark of the snapshot recompute on PostgreSQL.
+
+Loads a synthetic business (default 1,000,000 transactions, 100,000 customers, 36 months,
+4 segment dimensions x 5 values, monthly costs) with COPY into a dedicated database, then runs
+in fresh processes (so peak memory is the recompute's own):
+  1. a full recompute (every month, every scope: company + 20 segments + cohort cells),
+  2. an incremental recompute of the latest month,
+and prints wall time and the process's peak resident memory for each.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clv_bench python bench/recompute.py
+    python bench/recompute.py --transactions 100000 --customers 10000     # a quick run
+
+The database is emptied first: its name must contain "bench" (or pass --i-know).
+Targets: full < 30 s and < 1 GB; incremental latest month < 3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/clv_bench"
+VALUES = {
+    "region": ["North", "South", "East", "West", "Central"],
+    "product_line": ["Apparel", "Electronics", "Home", "Beauty", "Sports"],
+    "business_unit": ["Retail", "Wholesale", "Online", "Franchise", "B2B"],
+    "acquisition_channel": ["Search", "Social", "Referral", "Email", "Store"],
+}
+
+
+def _django() -> None:
+    os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clv_dashboard.settings.local")
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.CLV_FIT_AFTER_RECOMPUTE = False  # measure the recompute, not the model fit
+
+
+def _ensure_database() -> None:
+    import psycopg2
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    conn = psycopg2.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
+                            password=db["PASSWORD"] or None, dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
+        if cur.fetchone() is None:
+            cur.execute(f'CREATE DATABASE "{db["NAME"]}"')
+    conn.close()
+
+
+def load(*, transactions: int, customers: int, months: int, seed: int) -> None:
+    """Generate the business with numpy and COPY it in (a few seconds for a million rows)."""
+    import datetime as dt
+
+    import numpy as np
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    rng = np.random.default_rng(seed)
+    start = dt.date(2023, 1, 1)
+    t0 = time.perf_counter()
+    with connection.cursor() as cur:
+        cur.execute("TRUNCATE customers_transaction, customers_costentry, metrics_monthlysnapshot, "
+                    "metrics_cohortcell, metrics_recomputerun, customers_customer RESTART IDENTITY CASCADE")
+    # Customers: arrival month skewed to later months; attributes uniform over 5 values.
+    arrival = np.sort(rng.choice(months, size=customers, p=np.linspace(1, 2.5, months) / np.linspace(1, 2.5, months).sum()))
+    attrs = {k: rng.integers(0, 5, customers) for k in VALUES}
+    buf = io.StringIO()
+    for i in range(customers):
+        buf.write(f"{i + 1}\tB{i + 1:07d}\t\t" + "\t".join(VALUES[k][attrs[k][i]] for k in VALUES) + "\t2024-01-01 00:00+00\t2024-01-01 00:00+00\n")
+    buf.seek(0)
+    raw = connection.connection
+    with raw.cursor() as cur:
+        cur.copy_expert("COPY customers_customer (id, external_id, name, region, product_line, business_unit, "
+                        "acquisition_channel, created_at, updated_at) FROM STDIN", buf)
+        cur.execute("SELECT setval('customers_customer_id_seq', %s)", [customers])
+    # Transactions: each picks a customer; its month is the arrival plus a geometric gap, so
+    # customers lapse and some come back; 5% refunds, 10% without cost.
+    cust = rng.integers(0, customers, transactions)
+    month = np.minimum(arrival[cust] + rng.geometric(0.12, transactions) - 1, months - 1)
+    # Every customer's first order is in their arrival month.
+    month[:customers] = arrival[np.arange(customers)]
+    cust[:customers] = np.arange(customers)
+    day = rng.integers(1, 29, transactions)
+    revenue = np.round(rng.lognormal(4.5, 0.6, transactions), 2)
+    refund = rng.random(transactions) < 0.05
+    revenue[refund] = -revenue[refund]
+    cost = np.round(revenue * rng.uniform(0.5, 0.8, transactions), 2)
+    no_cost = rng.random(transactions) < 0.10
+    month_dates = [(start.replace(year=start.year + (m // 12), month=m % 12 + 1)) for m in range(months)]
+    chunk = 200_000
+    with raw.cursor() as cur:
+        for lo in range(0, transactions, chunk):
+            hi = min(lo + chunk, transactions)
+            out = io.StringIO()
+            for j in range(lo, hi):
+                d = month_dates[month[j]].replace(day=int(day[j]))
+                c = "\\N" if no_cost[j] else f"{cost[j]:.2f}"
+                out.write(f"{cust[j] + 1}\t\t{d.isoformat()}\t{revenue[j]:.2f}\t{c}\n")
+            out.seek(0)
+            cur.copy_expert("COPY customers_transaction (customer_id, order_id, order_date, revenue, cost) FROM STDIN", out)
+        # Costs: untagged and tagged, both kinds, every month.
+        rows = []
+        for m in range(months):
+            rows.append(f"{month_dates[m]}\tacquisition\t{100000 + 1000 * m}.00\t\t\n")
+            rows.append(f"{month_dates[m]}\tretention\t{50000 + 500 * m}.00\t\t\n")
+            for k, vals in VALUES.items():
+                rows.append(f"{month_dates[m]}\tacquisition\t{5000 + m}.00\t{k}\t{vals[m % 5]}\n")
+        cur.copy_expert("COPY customers_costentry (month, kind, amount, segment_dimension, segment_value) FROM STDIN",
+                        io.StringIO("".join(rows)))
+        cur.execute("ANALYZE customers_customer; ANALYZE customers_transaction; ANALYZE customers_costentry")
+    raw.commit()
+    print(f"loaded {customers:,} customers, {transactions:,} transactions, {months} months "
+          f"in {time.perf_counter() - t0:.1f} s")
+
+
+def measure(kind: str) -> None:
+    import datetime as dt
+
+    from metrics.models import CohortCell, MonthlySnapshot
+    from metrics.selectors import transactions_month_range
+    from metrics.services import snapshots_recompute
+
+    from_month = None
+    if kind == "incremental":
+        last = transactions_month_range().last_month  # type: ignore[union-attr]
+        from_month = dt.date(last // 12, last % 12 + 1, 1)
+    t0 = time.perf_counter()
+    run = snapshots_recompute(from_month=from_month, trigger=f"bench-{kind}")
+    elapsed = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{kind:<12} {elapsed:7.2f} s   peak RSS {peak_mb:7.1f} MB   status {run.status}   "
+          f"snapshots {MonthlySnapshot.objects.count():,}   cohort cells {CohortCell.objects.count():,}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-load", action="store_true", help="reuse the data already loaded")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement")
+    parser.add_argument("--i-know", action="store_true", help="allow a database whose name lacks 'bench'")
+    parser.add_argument("--measure", choices=["full", "incremental"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    _django()
+    if args.measure:
+        measure(args.measure)
+        return 0
+    from django.conf import settings
+
+    name = settings.DATABASES["default"]["NAME"]
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        print("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://...", file=sys.stderr)
+        return 2
+    if "bench" not in str(name) and not args.i_know:
+        print(f"Refusing to empty database {name!r}: use a database whose name contains 'bench'.", file=sys.stderr)
+        return 2
+    if not args.no_load:
+        _ensure_database()
+        load(transactions=args.transactions, customers=args.customers, months=args.months, seed=args.seed)
+    print(f"cpu cores: {os.cpu_count()}; each measurement runs in a fresh process")
+    for kind in ["full", "incremental"]:
+        for _ in range(args.repeat):
+            subprocess.run([sys.executable, __file__, "--measure", kind], check=True, env=os.environ.copy())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
