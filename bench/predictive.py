@@ -170,6 +170,7 @@ def _service_phase(npz_transactions: Path, database_url: str, replace: bool) -> 
     import io
 
     import numpy as np
+    import pandas as pd
 
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clv_dashboard.settings.local")
@@ -180,8 +181,6 @@ def _service_phase(npz_transactions: Path, database_url: str, replace: bool) -> 
     from django.db import connection
 
     from customers.models import Customer
-    from metrics.predictive import selectors
-    from metrics.predictive.services import clv_models_fit
 
     call_command("migrate", verbosity=0)
     if Customer.objects.exists():
@@ -199,13 +198,19 @@ def _service_phase(npz_transactions: Path, database_url: str, replace: bool) -> 
     for pk, cid in enumerate(ids, start=1):
         customers.write(f"{pk}\tC{cid}\t\t\t\t\t\t{stamp}\t{stamp}\n")
     customers.seek(0)
-    transactions = io.StringIO()
     days = data["order_date"].astype("datetime64[D]").astype(str)
-    pk_of = {int(c): i + 1 for i, c in enumerate(ids)}
-    pks = np.fromiter((pk_of[int(c)] for c in data["customer_id"]), dtype=np.int64, count=len(days))
-    for pk, day, revenue in zip(pks, days, data["revenue"], strict=True):
-        transactions.write(f"{pk}\t\t{day}\t{revenue:.2f}\t\\N\t\\N\n")
+    frame = pd.DataFrame({
+        "customer_id": np.searchsorted(ids, data["customer_id"]) + 1,
+        "order_id": "",
+        "order_date": days,
+        "revenue": data["revenue"],
+        "cost": np.nan,
+        "import_job_id": np.nan,
+    })
+    transactions = io.StringIO()
+    frame.to_csv(transactions, sep="\t", header=False, index=False, na_rep="\\N", float_format="%.2f")
     transactions.seek(0)
+    del frame
     with connection.cursor() as cursor:
         cursor.copy_expert("COPY customers_customer (id, external_id, name, region, product_line, business_unit, "
                            "acquisition_channel, created_at, updated_at) FROM STDIN", customers)
@@ -215,13 +220,25 @@ def _service_phase(npz_transactions: Path, database_url: str, replace: bool) -> 
         cursor.execute("ANALYZE customers_transaction")
     out["load_s"] = time.perf_counter() - start
     out["customers"], out["transactions"] = len(ids), len(days)
-    del data, transactions, customers, pks
+    return out
+
+
+def _service_run(database_url: str) -> dict[str, Any]:
+    """Runs in a fresh process on the loaded database: the service as the Celery task runs it."""
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clv_dashboard.settings.local")
+    import django
+
+    django.setup()
+    from metrics.predictive import selectors
+    from metrics.predictive.services import clv_models_fit
+
+    out: dict[str, Any] = {}
     start = time.perf_counter()
     summary = selectors.rfm_summary_sql(observation_end=CALIBRATION_END, default_margin_rate=MARGIN_RATE)
     out["rfm_sql_s"] = time.perf_counter() - start
     out["rfm_rows"] = len(summary)
     del summary
-    rss_before = _peak_rss_mb()
     start = time.perf_counter()
     fit = clv_models_fit(trigger="bench", observation_end=CALIBRATION_END)
     out["service_s"] = time.perf_counter() - start
@@ -229,7 +246,6 @@ def _service_phase(npz_transactions: Path, database_url: str, replace: bool) -> 
     out["service_message"] = fit.message
     out["service_params"] = [fit.bgnbd_r, fit.bgnbd_alpha, fit.bgnbd_a, fit.bgnbd_b]
     out["peak_rss_mb"] = _peak_rss_mb()
-    out["rss_before_service_mb"] = rss_before
     return out
 
 
@@ -246,10 +262,14 @@ def main() -> int:
                         help="a scratch PostgreSQL database to time the whole service on (its data are replaced)")
     parser.add_argument("--replace", action="store_true", help="empty the service database's customers first")
     parser.add_argument("--service-phase", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--service-run", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each timing; the fastest is reported")
     parser.add_argument("--model-phase", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.service_run:
+        print(json.dumps(_service_run(args.service_database_url)))
+        return 0
     if args.service_phase:
         print(json.dumps(_service_phase(args.service_phase, args.service_database_url, args.replace)))
         return 0
@@ -284,18 +304,23 @@ def main() -> int:
                        args.service_database_url, *(["--replace"] if args.replace else [])]
             done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
             if done.returncode != 0:
-                print(f"Service on PostgreSQL failed:\n{done.stderr[-3000:]}{done.stdout[-1000:]}")
+                print(f"Loading PostgreSQL failed:\n{done.stderr[-3000:]}{done.stdout[-1000:]}")
+                return 1
+            load = json.loads(done.stdout.strip().splitlines()[-1])
+            done = subprocess.run([sys.executable, __file__, "--service-run", "--service-database-url",
+                                   args.service_database_url], capture_output=True, text=True, cwd=ROOT)
+            if done.returncode != 0:
+                print(f"The service on PostgreSQL failed:\n{done.stderr[-3000:]}{done.stdout[-1000:]}")
                 return 1
             svc = json.loads(done.stdout.strip().splitlines()[-1])
-            print("Service on PostgreSQL (fresh process):")
-            print(f"  loaded {svc['customers']:,} customers and {svc['transactions']:,} transactions (COPY) in "
-                  f"{svc['load_s']:.1f} s")
+            print("Service on PostgreSQL (a fresh process after the load):")
+            print(f"  loaded {load['customers']:,} customers and {load['transactions']:,} transactions (COPY) in "
+                  f"{load['load_s']:.1f} s")
             print(f"  RFM summary in SQL: {svc['rfm_rows']:,} rows in {svc['rfm_sql_s']:.2f} s")
             print(f"  clv_models_fit (SQL summary, fits, scoring, tiers, COPY of every prediction): "
                   f"{svc['service_s']:.2f} s, {svc['service_status']} "
                   f"(r, alpha, a, b = {', '.join(f'{v:.4f}' for v in svc['service_params'] if v is not None)})")
-            print(f"  peak RSS of that process: {svc['peak_rss_mb']:.0f} MB "
-                  f"(before the service call: {svc['rss_before_service_mb']:.0f} MB, the load's buffers included)")
+            print(f"  peak RSS of that process: {svc['peak_rss_mb']:.0f} MB")
         npz = Path(tmp) / "rfm.npz"
         np.savez(npz, frequency=summary["frequency"].to_numpy(float), recency=summary["recency"].to_numpy(),
                  T=summary["T"].to_numpy(), monetary_value=summary["monetary_value"].to_numpy())
