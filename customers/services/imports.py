@@ -248,7 +248,7 @@ def _stage(
             invalid += 1
             for error in errors:
                 report.add(error)
-        elif invalid == 0 or skip_invalid:
+        elif row is not None and (invalid == 0 or skip_invalid):
             stager.add(row)
         if total % 2048 == 0:
             percent = min(source.bytes_read * 90 // size, 90)

@@ -82,10 +82,11 @@ class Stager:
     def finish(self) -> None:
         self.flush()
         with self.connection.cursor() as cursor:
-            if self.kind != "costs":
-                cursor.execute(f"CREATE INDEX {self.table}_cust ON {self.table} (customer_ext)")
             if _is_pg(self.connection):
                 cursor.execute(f"ANALYZE {self.table}")
+            elif self.kind != "costs":
+                # For SQLite's correlated "last non-blank attribute" lookups (PostgreSQL hashes).
+                cursor.execute(f"CREATE INDEX {self.table}_cust ON {self.table} (customer_ext)")
 
     def drop(self) -> None:
         with self.connection.cursor() as cursor:
@@ -146,7 +147,7 @@ def order_conflicts(*, connection: BaseDatabaseWrapper, stager: Stager) -> Itera
         cursor.execute(
             f"SELECT s.line, s.order_id, s.customer_ext, a.customers FROM {t} s JOIN ("
             f"  SELECT order_id, {agg} AS customers FROM {t} WHERE order_id <> ''"
-            f"  GROUP BY order_id HAVING count(DISTINCT customer_ext) > 1) a ON a.order_id = s.order_id "
+            f"  GROUP BY order_id HAVING min(customer_ext) <> max(customer_ext)) a ON a.order_id = s.order_id "
             f"ORDER BY s.line"
         )
         yield from cursor
@@ -157,7 +158,7 @@ def order_conflicts_remove(*, connection: BaseDatabaseWrapper, stager: Stager) -
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {t} WHERE order_id IN (SELECT order_id FROM {t} WHERE order_id <> '' "
-            f"GROUP BY order_id HAVING count(DISTINCT customer_ext) > 1)"
+            f"GROUP BY order_id HAVING min(customer_ext) <> max(customer_ext))"
         )
         return int(cursor.rowcount)
 
@@ -174,11 +175,6 @@ def customers_upsert(
     t = stager.table
     pg = _is_pg(connection)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    result.customers_created = int(_one(
-        connection,
-        f"SELECT count(*) FROM (SELECT DISTINCT customer_ext FROM {t}) s "
-        f"LEFT JOIN customers_customer c ON c.external_id = s.customer_ext WHERE c.id IS NULL",
-    ) or 0)
     if not attributes:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -188,7 +184,13 @@ def customers_upsert(
                 f"ORDER BY customer_ext ON CONFLICT (external_id) DO NOTHING",
                 [now, now],
             )
+            result.customers_created = int(cursor.rowcount)
         return
+    result.customers_created = int(_one(
+        connection,
+        f"SELECT count(*) FROM (SELECT DISTINCT customer_ext FROM {t}) s "
+        f"LEFT JOIN customers_customer c ON c.external_id = s.customer_ext WHERE c.id IS NULL",
+    ) or 0)
     selects = []
     for attr in ATTRIBUTES:
         if attr not in attributes:

@@ -12,7 +12,7 @@ import datetime as dt
 import io
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -262,7 +262,7 @@ class SourceFile:
         lines = text.splitlines()
         return lines[:-1] if len(raw) == SNIFF_BYTES and len(lines) > 1 else lines
 
-    def rows(self) -> Iterator[tuple[int, list[str]]]:
+    def rows(self) -> Generator[tuple[int, list[str]], None, None]:
         """Data rows (blank rows skipped) with the file line each starts on; sets self.header."""
         raw = self.path.open("rb")
         self._counter = _CountingReader(raw)
