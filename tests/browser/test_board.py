@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from openpyxl import load_workbook
 
 from clv_dashboard import roles
 from metrics.models import MonthlySnapshot
 from tests.metrics.board.builders import default_assumptions
+from tests.metrics.board.conftest import private_cache
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,8 +31,8 @@ CHART_TIMEOUT_MS = 20_000
 
 
 @pytest.fixture
-def demo_board(transactional_db: None) -> None:
-    cache.clear()
+def demo_board(transactional_db: None, settings: Any) -> None:
+    settings.CACHES = private_cache()
     # A transactional test starts from flushed tables: put back version 1 of the assumptions
     # that the migration creates.
     default_assumptions()

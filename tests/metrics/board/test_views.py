@@ -347,3 +347,18 @@ def test_series_charts_name_every_assumption_version_they_span(client_as: Callab
     bridge = figures_of(client_as(roles.EXECUTIVE).get("/board/?month=2025-01").content.decode())["equity_bridge"]
     steps = dict(zip(bridge["data"][0]["x"], bridge["data"][0]["y"], strict=True))
     assert steps["Discount<br>rate"] < 0
+
+
+@pytest.mark.redis
+def test_the_board_is_cached_in_redis_under_the_data_version(client_as: Callable, board_snapshots: dict) -> None:
+    from django.core.cache import cache
+
+    from metrics.board.assemble import board_get
+    from metrics.board.selectors import COMPANY_SCOPE
+
+    client = client_as(roles.EXECUTIVE)
+    first = client.get("/board/?month=2025-06").content.decode()
+    data = board_get(scope=COMPANY_SCOPE, month=LAST_MONTH.replace(month=6), dimension=None)
+    assert cache.get(data.cache_key) is not None
+    again = client.get("/board/?month=2025-06").content.decode()
+    assert figures_of(again) == figures_of(first) and tiles_of(again) == tiles_of(first)
