@@ -16,6 +16,7 @@ import csv
 import datetime as dt
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -346,6 +347,7 @@ def _run(job: ImportJob) -> None:
 
     report = ErrorReport()
     stager = loading.Stager(connection=connection, kind=job.kind, job_id=job.pk)
+    started = time.monotonic()
     try:
         for _attempt in range(2):
             dates = DateParser(order=date_order)
@@ -382,7 +384,8 @@ def _run(job: ImportJob) -> None:
         if invalid >= total:
             raise ImportRefused(str(ERR_NOTHING_VALID).format(count=invalid))
         _save_progress(job, progress=92)
-        _write(job=job, plan=plan, stager=stager, skipped=invalid if skip_invalid else 0)
+        _write(job=job, plan=plan, stager=stager, skipped=invalid if skip_invalid else 0,
+               validate_seconds=time.monotonic() - started)
     finally:
         report.close()
         try:
@@ -391,8 +394,11 @@ def _run(job: ImportJob) -> None:
             logger.info("staging table of import %s went with its connection", job.pk)
 
 
-def _write(*, job: ImportJob, plan: ColumnPlan, stager: loading.Stager, skipped: int) -> None:
+def _write(
+    *, job: ImportJob, plan: ColumnPlan, stager: loading.Stager, skipped: int, validate_seconds: float
+) -> None:
     """Step 2: everything the file changes, in one transaction."""
+    started = time.monotonic()
     attributes = tuple(a for a in loading.ATTRIBUTES if plan.has(a))
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().only("status").get(pk=job.pk)
@@ -414,7 +420,8 @@ def _write(*, job: ImportJob, plan: ColumnPlan, stager: loading.Stager, skipped:
         job.rows_written = result.rows_written
         job.rows_skipped = skipped
         job.rows_parsed = job.rows_total
-        job.result = result.as_dict()
+        job.result = {**result.as_dict(), "seconds_validating": round(validate_seconds, 2),
+                      "seconds_writing": round(time.monotonic() - started, 2)}
         job.progress = 100
         job.status = ImportJob.Status.SUCCEEDED
         job.finished_at = timezone.now()
