@@ -40,6 +40,23 @@ def test_every_role_sees_the_board(role: str, client_as: Callable[[str | None], 
     assert b'id="board-figures"' in response.content
 
 
+BOARD_URLS = [
+    "/board/?month=2025-06",
+    "/board/pack/?month=2025-06",
+    "/board/whatif/?month=2025-06&retention=0.9&margin=40&discount=0.1",
+    "/board/status/",
+    "/board/export.csv?month=2025-06",
+    "/board/export.xlsx?month=2025-06",
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_board_url_serves_every_role(role: str, client_as: Callable, board_snapshots: dict) -> None:
+    client = client_as(role)
+    for url in BOARD_URLS:
+        assert client.get(url).status_code == 200, url
+
+
 def test_logged_out_visitor_is_sent_to_login(db: None) -> None:
     for url in ["/board/", "/board/pack/", "/board/whatif/", "/board/export.csv?month=2025-12", "/board/status/"]:
         response = Client().get(url)
@@ -50,7 +67,7 @@ def test_logged_out_visitor_is_sent_to_login(db: None) -> None:
 def test_a_user_without_the_board_permission_is_refused(make_user: Callable, board_snapshots: dict) -> None:
     client = Client()
     client.force_login(make_user(None))
-    for url in ["/board/", "/board/pack/", "/board/export.xlsx?month=2025-12"]:
+    for url in BOARD_URLS:
         assert client.get(url).status_code == 403, url
 
 
