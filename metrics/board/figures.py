@@ -244,7 +244,9 @@ def _bridge_range(bridge: EquityBridge) -> tuple[float, float]:
 
 def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, ctx: FigureContext,
                     labels: Sequence[str]) -> go.Figure:
-    """Segments of one dimension side by side: equity, CLV, CAC, retention (four panels, one y axis)."""
+    """Segments of one dimension side by side: equity, CLV, CAC, retention (four panels, one y axis).
+
+    Each bar carries its scope key; the page opens that segment's board when a bar is clicked."""
     titles = [
         _("Customer equity (%(currency)s)") % {"currency": ctx.currency},
         _("CLV (%(currency)s)") % {"currency": ctx.currency},
@@ -271,6 +273,8 @@ def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, 
             go.Bar(y=list(labels), x=values, orientation="h", marker_color=colour, name=titles[col - 1],
                    text=texts, textposition="auto", insidetextanchor="end", cliponaxis=False,
                    xaxis=f"x{suffix}", yaxis="y",
+                   # The scope each bar opens when clicked (drill-down).
+                   customdata=[f"{r['scope_dimension']}:{r['scope_value']}" for r in rows],
                    hovertemplate="%{y}: " + fmt + "<extra></extra>")
         )
         left = (col - 1) * (width + gap)

@@ -84,7 +84,8 @@ def _charts(data: BoardData) -> list[dict[str, Any]]:
          "uses_month": True, "caption": _("Shapley split of the change in customer equity"),
          "empty": _("There is no previous month: the equity bridge starts with the second month of data.")},
         {"name": "segments", "title": _("Segments"), "wide": True, "uses_month": True,
-         "caption": _("Segments by %(dimension)s") % {"dimension": dimension},
+         "caption": _("Segments by %(dimension)s; click a bar to open that segment's board") % {
+             "dimension": dimension},
          "empty": _("No segment figures for this dimension in this month.")},
         {"name": "cohorts", "title": _("Cohort retention"), "wide": True, "uses_month": True,
          "caption": _("Cohorts by first-purchase month, share still active at each month's close; a customer "

@@ -41,6 +41,20 @@
     });
   }
 
+  // Drill-down: a click on a segment's bar opens the board of that segment, same month.
+  var segments = document.getElementById("chart-segments");
+  if (segments && segments.on && !isPack) {
+    segments.on("plotly_click", function (event) {
+      var point = event && event.points && event.points[0];
+      if (!point || !point.customdata) return;
+      var query = new URLSearchParams(window.location.search);
+      query.set("scope", point.customdata);
+      query.set("month", board.getAttribute("data-month"));
+      board.classList.add("is-loading");
+      window.location.search = query.toString();
+    });
+  }
+
   // Fit the charts to the printed page, then back to the screen.
   function resizeAll(width) {
     charts.forEach(function (div) {

@@ -167,6 +167,18 @@ def test_the_executive_reads_the_board_on_the_demo_data(
     assert figure_y(page, "customer_bridge") != bridge_company
     assert scope.split(":")[1] in page.locator(".board-context").inner_text()
 
+    # Drill-down: a click on another segment's bar opens that segment's board.
+    other = page.evaluate(
+        "s => document.getElementById('chart-segments').data[0].customdata.find(k => k !== s)", scope
+    )
+    with page.expect_navigation():
+        page.evaluate(
+            "k => document.getElementById('chart-segments').emit('plotly_click', {points: [{customdata: k}]})", other
+        )
+    wait_for_charts(page)
+    assert page.locator("#board").get_attribute("data-scope") == other
+    assert page.locator("#board").get_attribute("data-month") == months[3]
+
     # The board itself prints on A4 landscape with its charts narrowed to the page.
     page.emulate_media(media="print")
     page.wait_for_function(
