@@ -124,7 +124,7 @@ class Stage:
         return f"metrics_stage_{int(self.run_id)}_{name}"
 
 
-STAGE_TABLES = ["cm", "fp", "iv", "cust"]
+STAGE_TABLES = ["cm", "fp", "iv", "cust", "mev", "cev", "csz", "scp"]
 
 
 def _tune_postgres(cursor: Any) -> None:
@@ -166,7 +166,7 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
     params = {"rate": assumptions.default_gross_margin_rate, "w": assumptions.activity_window,
               "cutoff": month_from_index(stage.grid_from)}
     cutoff = "WHERE t.order_date >= %(cutoff)s" if truncated else ""
-    cm, fp, iv, cust = (stage.table(n) for n in STAGE_TABLES)
+    cm, fp, iv, cust, mev, cev, csz, scp = (stage.table(n) for n in STAGE_TABLES)
     statements = [
         f"""CREATE {unlogged}TABLE {cm} AS
         SELECT t.customer_id, {month_t} AS m,
@@ -181,6 +181,8 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
             f"""CREATE {unlogged}TABLE {fp} AS
             SELECT t.customer_id, {_month_expr('MIN(t.order_date)')} AS first_m
             FROM customers_transaction t WHERE t.revenue >= 0 GROUP BY t.customer_id""",
+            # With stored history, scopes of customers outside the window come from the stored snapshots.
+            f"CREATE {unlogged}TABLE {cust} AS SELECT DISTINCT customer_id FROM {cm}" if stage.history else
             f"CREATE {unlogged}TABLE {cust} AS SELECT DISTINCT t.customer_id FROM customers_transaction t",
         ]
     else:
@@ -202,6 +204,50 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
         )
         SELECT customer_id, MIN(m) AS a, MAX(m) + %(w)s - 1 AS b FROM islands GROUP BY customer_id, island"""
     )
+    # Pre-aggregate by the customers' four segment values at once: every scope group then sums
+    # a few thousand rows instead of joining the customer-months again.
+    scope_cols = ", ".join(f"{_scope_expr(d)} AS s_{d}" for d in SegmentDimension.values)
+    group_cols = ", ".join(f"sc.s_{d}" for d in SegmentDimension.values)
+    sc = f"sc AS (SELECT c.id AS customer_id, {scope_cols} FROM customers_customer c)"
+    ivs = f"ivs AS (SELECT iv.customer_id, fp.first_m, iv.a, iv.b FROM {iv} iv JOIN {fp} fp ON fp.customer_id = iv.customer_id)"
+    statements += [
+        f"""CREATE {unlogged}TABLE {mev} AS
+        WITH {sc}, {ivs},
+        ev AS (
+            SELECT customer_id, a AS m, CASE WHEN a = first_m THEN 1 ELSE 0 END AS n_new,
+                   CASE WHEN a = first_m THEN 0 ELSE 1 END AS n_react, 0 AS n_end, 0 AS revenue, 0 AS margin
+            FROM ivs
+            UNION ALL
+            SELECT customer_id, b + 1, 0, 0, 1, 0, 0 FROM ivs WHERE b + 1 <= %(last)s
+            UNION ALL
+            SELECT customer_id, m, 0, 0, 0, revenue, margin FROM {cm}
+        )
+        SELECT {group_cols}, ev.m, SUM(ev.n_new) AS n_new, SUM(ev.n_react) AS n_react, SUM(ev.n_end) AS n_end,
+               SUM(ev.revenue) AS revenue, SUM(ev.margin) AS margin
+        FROM ev JOIN sc ON sc.customer_id = ev.customer_id
+        GROUP BY {group_cols}, ev.m""",
+        f"""CREATE {unlogged}TABLE {cev} AS
+        WITH {sc}, {ivs},
+        ev AS (
+            SELECT customer_id, first_m AS c, a AS m, 1 AS d, 0 AS buy FROM ivs
+            UNION ALL
+            SELECT customer_id, first_m, b + 1, -1, 0 FROM ivs WHERE b + 1 <= %(last)s
+            UNION ALL
+            SELECT cm.customer_id, fp.first_m, cm.m, 0, 1
+            FROM {cm} cm JOIN {fp} fp ON fp.customer_id = cm.customer_id WHERE cm.bought = 1
+        )
+        SELECT {group_cols}, ev.c, ev.m, SUM(ev.d) AS d, SUM(ev.buy) AS buy
+        FROM ev JOIN sc ON sc.customer_id = ev.customer_id
+        GROUP BY {group_cols}, ev.c, ev.m""",
+        f"""CREATE {unlogged}TABLE {csz} AS
+        WITH {sc}
+        SELECT {group_cols}, fp.first_m AS c, COUNT(*) AS n
+        FROM {fp} fp JOIN sc ON sc.customer_id = fp.customer_id GROUP BY {group_cols}, fp.first_m""",
+        f"""CREATE {unlogged}TABLE {scp} AS
+        WITH {sc}
+        SELECT DISTINCT {group_cols} FROM sc JOIN {cust} cu ON cu.customer_id = sc.customer_id""",
+    ]
+    params["last"] = stage.last_month
     stage_drop(run_id=stage.run_id)
     with transaction.atomic(), connection.cursor() as cursor:
         if _is_postgres():
@@ -209,7 +255,7 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
         for sql in statements:
             cursor.execute(sql, params)
         if _is_postgres():
-            for table in (cm, fp, iv, cust):
+            for table in (mev, cev, csz, scp):
                 cursor.execute(f"ANALYZE {table}")
 
 
@@ -230,36 +276,26 @@ def stage_run_ids() -> list[int]:
 
 
 def _aggregate_sql(*, dimension: str, stage: Stage) -> str:
-    scope = _scope_expr(dimension)
-    cm, fp, iv, cust = (stage.table(n) for n in STAGE_TABLES)
+    """Counts per scope and month, and cohort cells, of one scope group from the stage's
+    pre-aggregates (running sums over the month series)."""
+    if dimension != COMPANY and dimension not in SegmentDimension.values:
+        raise ValueError(ERROR_UNKNOWN_DIMENSION.format(dimension=dimension, choices=", ".join(DIMENSIONS)))
+    # A constant cannot be grouped by in PostgreSQL; CAST('' ...) is an expression it accepts.
+    col = "CAST('' AS VARCHAR(100))" if dimension == COMPANY else f"s_{dimension}"
+    mev, cev, csz, scp = (stage.table(n) for n in ["mev", "cev", "csz", "scp"])
     if _is_postgres():
         series = "months(m) AS (SELECT generate_series(%(grid_from)s::int, %(last)s::int))"
     else:
         series = "months(m) AS (SELECT %(grid_from)s UNION ALL SELECT m + 1 FROM months WHERE m < %(last)s)"
     return f"""
     WITH RECURSIVE
-    sc AS (SELECT c.id AS customer_id, {scope} AS scope FROM customers_customer c),
-    ivs AS (
-        SELECT sc.scope, fp.first_m, iv.a, iv.b
-        FROM {iv} iv JOIN {fp} fp ON fp.customer_id = iv.customer_id JOIN sc ON sc.customer_id = iv.customer_id
-    ),
-    ev AS (
-        SELECT scope, a AS m, CASE WHEN a = first_m THEN 1 ELSE 0 END AS n_new,
-               CASE WHEN a = first_m THEN 0 ELSE 1 END AS n_react, 0 AS n_end,
-               0 AS revenue, 0 AS margin
-        FROM ivs
-        UNION ALL
-        SELECT scope, b + 1, 0, 0, 1, 0, 0 FROM ivs WHERE b + 1 <= %(last)s
-        UNION ALL
-        SELECT sc.scope, cm.m, 0, 0, 0, cm.revenue, cm.margin FROM {cm} cm JOIN sc ON sc.customer_id = cm.customer_id
-    ),
     agg AS (
-        SELECT scope, m, SUM(n_new) AS n_new, SUM(n_react) AS n_react, SUM(n_end) AS n_end,
+        SELECT {col} AS scope, m, SUM(n_new) AS n_new, SUM(n_react) AS n_react, SUM(n_end) AS n_end,
                SUM(revenue) AS revenue, SUM(margin) AS margin
-        FROM ev GROUP BY scope, m
+        FROM {mev} GROUP BY {col}, m
     ),
     {series},
-    scopes AS (SELECT DISTINCT sc.scope FROM sc JOIN {cust} cu ON cu.customer_id = sc.customer_id),
+    scopes AS (SELECT DISTINCT {col} AS scope FROM {scp}),
     grid AS (
         SELECT scopes.scope, months.m,
                COALESCE(agg.n_new, 0) AS n_new, COALESCE(agg.n_react, 0) AS n_react,
@@ -274,20 +310,8 @@ def _aggregate_sql(*, dimension: str, stage: Stage) -> str:
                revenue, margin
         FROM grid
     ),
-    cev AS (
-        SELECT scope, first_m AS c, a AS m, 1 AS d, 0 AS buy FROM ivs
-        UNION ALL
-        SELECT scope, first_m, b + 1, -1, 0 FROM ivs WHERE b + 1 <= %(last)s
-        UNION ALL
-        SELECT sc.scope, fp.first_m, cm.m, 0, 1
-        FROM {cm} cm JOIN {fp} fp ON fp.customer_id = cm.customer_id JOIN sc ON sc.customer_id = cm.customer_id
-        WHERE cm.bought = 1
-    ),
-    cagg AS (SELECT scope, c, m, SUM(d) AS d, SUM(buy) AS buy FROM cev GROUP BY scope, c, m),
-    csize AS (
-        SELECT sc.scope, fp.first_m AS c, COUNT(*) AS n
-        FROM {fp} fp JOIN sc ON sc.customer_id = fp.customer_id GROUP BY sc.scope, fp.first_m
-    ),
+    cagg AS (SELECT {col} AS scope, c, m, SUM(d) AS d, SUM(buy) AS buy FROM {cev} GROUP BY {col}, c, m),
+    csize AS (SELECT {col} AS scope, c, SUM(n) AS n FROM {csz} GROUP BY {col}, c),
     cgrid AS (
         SELECT csize.scope, csize.c, csize.n, months.m, COALESCE(cagg.d, 0) AS d, COALESCE(cagg.buy, 0) AS buy
         FROM csize JOIN months ON months.m >= csize.c
@@ -344,6 +368,11 @@ def snapshot_history(*, dimension: str, month_from: int, month_to: int) -> pd.Da
         columns=MONTH_COLUMNS,
     )
     return frame
+
+
+def stored_scopes(*, dimension: str, month: int) -> set[str]:
+    return set(MonthlySnapshot.objects.filter(scope_dimension=dimension, month=month_from_index(month))
+               .values_list("scope_value", flat=True))
 
 
 def history_available(*, assumption_set_id: int, month_from: int, month_to: int) -> bool:

@@ -36,6 +36,7 @@ from .selectors import (
     stage_drop,
     stage_plan,
     stage_run_ids,
+    stored_scopes,
     transactions_month_range,
 )
 
@@ -260,7 +261,10 @@ def _recompute_dimension_rows(*, dimension: str, assumption_set: AssumptionSet, 
     # Every scope gets every month: segments that only have tagged costs (no customer carries the
     # value), so a dimension's costs add up to what was spent on it, and scopes missing from the
     # stored history.
-    scopes = sorted(set(months["scope"]) | cost_scopes(dimension=dimension, first_month=first, last_month=last))
+    scope_set = set(months["scope"]) | cost_scopes(dimension=dimension, first_month=first, last_month=last)
+    if stage.history:
+        scope_set |= stored_scopes(dimension=dimension, month=stage.keep_from - 1)
+    scopes = sorted(scope_set)
     full = pd.DataFrame(
         [(sc, m) for sc in scopes for m in range(window_from, last + 1)], columns=["scope", "month"]
     )
