@@ -84,6 +84,7 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
             },
             index=summary.index,
         )
+        del summary, scores
         bad = ~np.isfinite(result.to_numpy()).all(axis=1)
         if bad.any():
             raise ModelFitError(ERROR_NOT_FINITE.format(count=int(bad.sum())))
@@ -132,8 +133,10 @@ def predictions_replace(*, fit: PredictiveFit, predictions: pd.DataFrame) -> int
             "historic_margin": np.round(predictions["historic_margin"].to_numpy(dtype=float), 2),
             "tier": predictions["tier"].to_numpy(),
         })
-        buffer = io.StringIO()
-        frame.to_csv(buffer, header=False, index=False)
+        # Bytes, not a StringIO: a str buffer holds 4 bytes per character while it grows.
+        buffer = io.BytesIO()
+        frame.to_csv(buffer, header=False, index=False, encoding="utf-8")
+        del frame
         buffer.seek(0)
         with connection.cursor() as cursor:
             cursor.copy_expert(
