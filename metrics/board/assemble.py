@@ -34,7 +34,7 @@ from .whatif import WhatIfInputs, equity_sensitivity
 
 CACHE_SECONDS = 60 * 60
 # Change the prefix when BoardData or what it holds changes shape: cached entries are pickles.
-CACHE_PREFIX = "board:v1"
+CACHE_PREFIX = "board:v2"
 
 # (metric, kind, higher is better)
 TILE_SPECS: tuple[tuple[str, str, bool], ...] = (
@@ -95,7 +95,8 @@ class Change:
     label: str
     absolute: str
     percent: str
-    tone: str  # good, bad, neutral, none
+    tone: str  # good, bad, neutral, none: the colour
+    direction: str = "none"  # up, down, flat, none: the arrow
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,9 @@ def _change(*, now: Any, then: Any, kind: str, higher_good: bool, against: str, 
     if pct != MISSING:
         pct = ("+" if diff > 0 else "−" if diff < 0 else "±") + pct
     tone = "neutral" if diff == 0 else ("good" if (diff > 0) == higher_good else "bad")
-    return Change(against=against, label=label, absolute=format_change(diff, kind), percent=pct, tone=tone)
+    direction = "flat" if diff == 0 else ("up" if diff > 0 else "down")
+    return Change(against=against, label=label, absolute=format_change(diff, kind), percent=pct, tone=tone,
+                  direction=direction)
 
 
 def _retention_note(row: dict[str, Any]) -> tuple[str, str]:

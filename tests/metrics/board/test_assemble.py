@@ -30,6 +30,8 @@ def test_changes_are_good_when_value_rises_except_for_cac() -> None:
     assert (equity.tone, equity.absolute, equity.percent) == ("good", "+¥100,000", "+11.1%")
     cac = tiles["cac"].changes[0]
     assert (cac.tone, cac.absolute, cac.percent) == ("bad", "+¥20.00", "+11.1%")
+    # The arrow says which way the figure moved; the colour says whether that is good.
+    assert (equity.direction, cac.direction) == ("up", "up")
     retention = tiles["retention_rate"].changes[0]
     assert (retention.tone, retention.absolute) == ("bad", "−1.0 pt")
     assert tiles["clv"].changes[0].tone == "neutral"
