@@ -135,7 +135,8 @@ def predictions_replace(*, fit: PredictiveFit, predictions: pd.DataFrame) -> int
         })
         # Bytes, not a StringIO: a str buffer holds 4 bytes per character while it grows.
         buffer = io.BytesIO()
-        frame.to_csv(buffer, header=False, index=False, encoding="utf-8")
+        # 15 significant digits: exact cents below 10^13, and twice as fast as the shortest repr.
+        frame.to_csv(buffer, header=False, index=False, encoding="utf-8", float_format="%.15g")
         del frame
         buffer.seek(0)
         with connection.cursor() as cursor:
