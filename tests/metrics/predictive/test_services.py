@@ -11,7 +11,7 @@ from metrics.predictive.maths.errors import BGNBD_NO_REPEAT_BUYERS
 from metrics.predictive.services import ERROR_NO_ASSUMPTIONS, ERROR_NO_TRANSACTIONS, clv_models_fit
 from tests.factories import CustomerFactory
 
-from .cdnow import CALIBRATION_END, PUBLISHED_BGNBD, PUBLISHED_BGNBD_LL, PUBLISHED_GG
+from .cdnow import CALIBRATION_END, PUBLISHED_BGNBD, PUBLISHED_BGNBD_LL, PUBLISHED_GG, sample_transactions
 from .db import business_simulate, buy, cdnow_load
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +41,10 @@ def test_fit_on_cdnow_stores_the_published_parameters_and_a_prediction_per_custo
     assert example.expected_purchases_12m == pytest.approx(
         bgnbd_conditional_expected_purchases(params, 365.25 / 7, x, t_x, big_t)[0], rel=1e-12)
     assert example.expected_spend.as_tuple().exponent == -2
+    frame = sample_transactions()
+    mine = frame[(frame["customer_id"] == 1) & (frame["order_date"] <= CALIBRATION_END)]
+    expected_margin = (sum(Decimal(str(v)) for v in mine["revenue"]) * Decimal("0.30")).quantize(Decimal("0.01"))
+    assert example.historic_margin == expected_margin
 
 
 def test_fit_replaces_every_prediction_and_works_without_postgresql() -> None:
