@@ -132,7 +132,7 @@ def _tune_postgres(cursor: Any) -> None:
     # nested loops over hundreds of thousands of rows; hash and merge joins are always right here.
     # JIT compilation costs about a second and does not pay off on these plans.
     cursor.execute("SET LOCAL enable_nestloop = off")
-    cursor.execute("SET LOCAL work_mem = '64MB'")
+    cursor.execute("SET LOCAL work_mem = '256MB'")
     cursor.execute("SET LOCAL jit = off")
 
 
