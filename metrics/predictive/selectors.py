@@ -15,8 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils import timezone
 
 from customers.models import UNASSIGNED, Customer, SegmentDimension, Transaction
 from metrics.models import AssumptionSet, CustomerPrediction, PredictiveFit
@@ -125,6 +127,16 @@ def rfm_summary_frame(*, observation_end: dt.date, default_margin_rate: float) -
 
 def fit_latest() -> PredictiveFit | None:
     return PredictiveFit.objects.select_related("assumption_set").first()
+
+
+def fit_stale_before() -> dt.datetime:
+    """A fit still running that started before this was cut off (its worker died or hit the
+    task time limit): it will never finish."""
+    return timezone.now() - dt.timedelta(seconds=int(settings.CELERY_TASK_TIME_LIMIT))
+
+
+def fit_is_running(fit: PredictiveFit | None) -> bool:
+    return bool(fit and fit.status == PredictiveFit.Status.RUNNING and fit.started_at >= fit_stale_before())
 
 
 def fit_current() -> PredictiveFit | None:

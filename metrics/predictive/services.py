@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 ERROR_NO_TRANSACTIONS = "There are no transactions yet: import transactions, then fit the models."
 ERROR_NO_CUSTOMERS = "No customer has a purchase on or before {date}: nothing to fit."
 ERROR_NO_ASSUMPTIONS = "No assumptions are recorded: an admin must set them on the assumptions page before a fit."
+ERROR_INTERRUPTED = "Interrupted: the worker stopped before this fit finished."
 ERROR_NOT_FINITE = "The scoring gave a value that is not a number for {count} customer(s); nothing was stored."
 # pg_advisory_xact_lock key of the prediction replace ("CLVP" in ASCII).
 _LOCK_KEY = 0x434C5650
@@ -47,6 +48,9 @@ def _money(value: float) -> Decimal:
 def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> PredictiveFit:
     """Fit, score and store; returns the PredictiveFit (status succeeded or failed)."""
     started = time.perf_counter()
+    PredictiveFit.objects.filter(
+        status=PredictiveFit.Status.RUNNING, started_at__lt=selectors.fit_stale_before()
+    ).update(status=PredictiveFit.Status.FAILED, message=ERROR_INTERRUPTED)
     assumption_set = selectors.assumptions_in_force()
     fit = PredictiveFit.objects.create(status=PredictiveFit.Status.RUNNING, assumption_set=assumption_set)
     try:

@@ -13,7 +13,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from customers.models import Customer
-from metrics.models import PredictiveFit
 
 from . import selectors
 from .charts import p_alive_figure, purchase_history_figure
@@ -45,6 +44,7 @@ def customers_list(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request)
     filters = form.filters()
     current = selectors.fit_current()
+    latest = selectors.fit_latest()
     page = Paginator(selectors.predictions_list(filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -62,7 +62,8 @@ def customers_list(request: HttpRequest) -> HttpResponse:
         "rows": [prediction_row(p) for p in page],
         "fit": current,
         "facts": fit_facts(current) if current else None,
-        "latest": selectors.fit_latest(),
+        "latest": latest,
+        "fit_running": selectors.fit_is_running(latest),
         "tiers": tier_tiles(selectors.predictions_by_tier()) if current else [],
         "columns": columns,
         "query": query.urlencode(),
@@ -112,7 +113,7 @@ def fit_status(request: HttpRequest) -> JsonResponse:
         "id": latest.pk,
         "status": latest.status,
         "status_label": str(latest.get_status_display()),
-        "done": latest.status != PredictiveFit.Status.RUNNING,
+        "done": not selectors.fit_is_running(latest),
         "message": latest.message,
         "started_at": latest.started_at.isoformat(),
         "duration_seconds": latest.duration_seconds,

@@ -6,14 +6,16 @@ import io
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from clv_dashboard import roles
 from metrics.models import CustomerPrediction, PredictiveFit
 from metrics.predictive.exports import COLUMNS, safe_cell
-from metrics.predictive.services import clv_models_fit
+from metrics.predictive.services import ERROR_INTERRUPTED, clv_models_fit
 from tests.factories import CustomerFactory
 
 from .db import business_simulate, buy
@@ -193,3 +195,20 @@ def test_a_running_fit_shows_progress_that_the_page_polls(client_as: ClientAs, f
     assert 'id="predictions"' in page  # the last successful fit's values stay visible meanwhile
     data = json.loads(client.get("/customers/fit-status/").content)
     assert data["id"] == running.pk and data["done"] is False
+
+
+def test_a_fit_left_running_past_the_task_time_limit_is_shown_as_interrupted(
+    client_as: ClientAs, fitted: PredictiveFit, settings: Any
+) -> None:
+    limit = dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    PredictiveFit.objects.filter(pk=fitted.pk).update(started_at=timezone.now() - limit - dt.timedelta(hours=1))
+    stuck = PredictiveFit.objects.create(status=PredictiveFit.Status.RUNNING)
+    PredictiveFit.objects.filter(pk=stuck.pk).update(started_at=timezone.now() - limit - dt.timedelta(minutes=1))
+    client = client_as(roles.EXECUTIVE)
+    page = client.get("/customers/").content.decode()
+    assert 'id="fit-running"' not in page and "It was interrupted before it finished." in page
+    assert json.loads(client.get("/customers/fit-status/").content)["done"] is True
+    # The next fit closes it for good.
+    clv_models_fit(trigger="test")
+    stuck.refresh_from_db()
+    assert stuck.status == PredictiveFit.Status.FAILED and stuck.message == ERROR_INTERRUPTED
