@@ -140,11 +140,14 @@ def fit_is_running(fit: PredictiveFit | None) -> bool:
 
 
 def fit_current() -> PredictiveFit | None:
-    """The fit whose predictions are stored (the latest successful one)."""
-    prediction = CustomerPrediction.objects.select_related("fit", "fit__assumption_set").first()
-    if prediction is not None:
-        return prediction.fit
-    return PredictiveFit.objects.filter(status=PredictiveFit.Status.SUCCEEDED).first()
+    """The fit whose predictions are stored: the last successful fit to finish (each one replaces
+    every prediction under a lock, so the last to finish is the one in place)."""
+    return (
+        PredictiveFit.objects.select_related("assumption_set")
+        .filter(status=PredictiveFit.Status.SUCCEEDED)
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
 
 
 @dataclass(frozen=True)

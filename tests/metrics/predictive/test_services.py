@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from metrics.models import AssumptionSet, CustomerPrediction, PredictiveFit
+from metrics.predictive import selectors
 from metrics.predictive.maths import BgNbdParams, bgnbd_conditional_expected_purchases, bgnbd_p_alive
 from metrics.predictive.maths.errors import BGNBD_NO_REPEAT_BUYERS
 from metrics.predictive.services import ERROR_NO_ASSUMPTIONS, ERROR_NO_TRANSACTIONS, clv_models_fit
@@ -87,6 +88,7 @@ def test_a_failed_fit_keeps_the_previous_predictions() -> None:
     assert failed.message == BGNBD_NO_REPEAT_BUYERS
     assert set(CustomerPrediction.objects.values_list("fit_id", flat=True)) == {good.pk}
     assert CustomerPrediction.objects.count() == len(customers)
+    assert selectors.fit_current() == good and selectors.fit_latest() == failed
 
 
 def test_no_transactions_is_a_failed_fit_that_says_to_import_first() -> None:
