@@ -453,8 +453,9 @@ def import_undo(*, job: ImportJob) -> ImportJob:
             transactions.order_by("order_date").values_list("order_date", flat=True).first(),
             costs.order_by("month").values_list("month", flat=True).first(),
         ) if d is not None]
-        removed_transactions = transactions._raw_delete(transactions.db)
-        removed_costs = costs._raw_delete(costs.db)
+        # Neither model has signals or dependants, so each is one DELETE statement.
+        removed_transactions = transactions.delete()[0]
+        removed_costs = costs.delete()[0]
         locked.status = ImportJob.Status.UNDONE
         locked.message = str(MSG_UNDONE).format(transactions=f"{removed_transactions:,}", costs=f"{removed_costs:,}")
         locked.result = {**locked.result, "undone_transactions": removed_transactions, "undone_costs": removed_costs,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from clv_dashboard import roles
+from clv_dashboard.celery import app as celery_app
 from customers.models import ImportJob, Transaction
 
 ROWS = int(__import__("os").environ.get("IMPORTS_BROWSER_ROWS", "300000"))
@@ -21,6 +22,9 @@ def test_an_analyst_uploads_a_file_and_watches_it_load(
     start_worker: Callable[[], Any], page_for: Callable[..., Any], tmp_path: Path, artifacts_dir: Path
 ) -> None:
     start_worker()
+    # Shared tasks follow the current Celery app; a test that built another app may have left
+    # that one current.
+    celery_app.set_current()
     path = tmp_path / "orders.csv"
     with path.open("w", encoding="utf-8") as f:
         f.write("客户编号,订单号,订单日期,金额,成本,区域\n")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from clv_dashboard.celery import app as celery_app
 from customers.models import ImportJob, Transaction
 from customers.services import import_create
 from customers.tasks import process_import
@@ -39,6 +40,9 @@ def test_a_job_left_running_by_a_dead_worker_is_taken_up_again(db: None, setting
 @pytest.mark.worker
 def test_a_real_worker_processes_an_upload(start_worker: Callable[[], Any]) -> None:
     worker = start_worker()
+    # Shared tasks follow the current Celery app; a test that built another app may have left
+    # that one current.
+    celery_app.set_current()
     job = import_create(kind="transactions", chunks=[TX], original_name="t.csv")  # queued on commit (autocommit)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
