@@ -65,6 +65,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "clv_dashboard.context_processors.site",
             ],
+            # clv_dashboard is not an app, so its tag library is registered by name.
+            "libraries": {"clv_format": "clv_dashboard.templatetags.clv_format"},
         },
     },
 ]

@@ -4,7 +4,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from celery.exceptions import NotRegistered
 
 from metrics.models import CustomerPrediction, PredictiveFit
 from metrics.predictive.tasks import fit_clv_models
@@ -21,11 +20,6 @@ def test_the_task_runs_the_fit_and_returns_its_id(db: None) -> None:
 
 
 @pytest.mark.worker
-@pytest.mark.xfail(
-    strict=True, raises=NotRegistered,
-    reason="clv_dashboard/celery.py autodiscovers only <app>.tasks, so a fresh worker does not know "
-           "metrics.predictive.tasks; fix: app.autodiscover_tasks(['metrics.predictive']) (then drop this mark)",
-)
 def test_a_real_worker_fits_the_models_from_the_queue(start_worker: Callable[[], Any]) -> None:
     customers = business_simulate(n=60)
     worker = start_worker()
