@@ -12,6 +12,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from customers import selectors
@@ -21,6 +22,10 @@ from customers.services import ImportRefused, import_create, import_rerun, impor
 from customers.services.imports import job_source_path, upload_check
 
 MANAGE = "customers.manage_imports"
+DELIMITER_LABELS = {
+    "comma": _lazy("comma"), "semicolon": _lazy("semicolon"), "tab": _lazy("tab"), "pipe": _lazy("pipe"),
+    "whitespace": _lazy("whitespace"),
+}
 # Multipart overhead allowed on top of the file itself before the request is refused unread.
 _FORM_OVERHEAD = 64 * 1024
 
@@ -70,8 +75,10 @@ def import_list(request: HttpRequest) -> HttpResponse:
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _get_job_for_user(request, pk)
     rerun_form = RerunForm(job=job) if job.status in (ImportJob.Status.REJECTED, ImportJob.Status.FAILED) else None
+    delimiter = (job.detected or {}).get("delimiter", "")
     return render(request, "imports/detail.html", {
         "job": job, "progress": selectors.import_job_progress(job=job), "rerun_form": rerun_form,
+        "delimiter_label": DELIMITER_LABELS.get(delimiter, delimiter),
         "source_available": bool(job.stored_file) and job_source_path(job).is_file(),
     })
 

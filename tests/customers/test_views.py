@@ -137,3 +137,19 @@ def test_a_mapping_typed_on_the_upload_form_is_used(
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
     assert job.detected["columns"]["revenue"] == "dollars"
+
+
+def test_the_import_pages_speak_chinese(
+    client_as: Callable[[str | None], Client], django_capture_on_commit_callbacks: Any
+) -> None:
+    client = client_as(roles.ANALYST)
+    client.cookies["django_language"] = "zh-hans"
+    assert "上传 CSV 文件" in client.get("/imports/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/imports/", {"kind": "transactions", "file": SimpleUploadedFile(
+            "t.csv", "客户编号;订单日期;金额\nC1;2024-01-05;1,5\nC2;2024-01-06;坏\n".encode("gbk"))})
+    job = ImportJob.objects.get()
+    html = client.get(f"/imports/{job.pk}/").content.decode()
+    assert "分号" in html and "GB18030/GBK" in html
+    assert "不是金额" in html  # the row error, in the uploader's language
+    assert "有 1 行无效，因此没有导入任何数据" in job.message
