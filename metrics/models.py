@@ -234,3 +234,27 @@ class CustomerPrediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.tier}"
+
+
+class CustomerActivityState(models.Model):
+    """Per customer, what a recompute needs from the months before RecomputeState.as_of_month:
+    first and last purchase month (month indexes, year * 12 + month - 1). Rebuilt by every full
+    recompute, so that an incremental recompute of the latest months reads only their transactions."""
+
+    customer_id = models.BigIntegerField(primary_key=True)
+    first_purchase_month = models.IntegerField()
+    last_purchase_month = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.first_purchase_month}..{self.last_purchase_month}"
+
+
+class RecomputeState(models.Model):
+    """Which months CustomerActivityState covers, with a fingerprint of their transactions."""
+
+    as_of_month = models.IntegerField()
+    transactions_before = models.BigIntegerField()
+    built_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"state before month {self.as_of_month}"

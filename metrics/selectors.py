@@ -26,7 +26,14 @@ from django.utils import timezone
 from customers.models import UNASSIGNED, CostEntry, SegmentDimension, Transaction
 
 from .calculations import Assumptions, month_from_index, month_index
-from .models import COMPANY, AssumptionSet, MonthlySnapshot, RecomputeRun
+from .models import (
+    COMPANY,
+    AssumptionSet,
+    CustomerActivityState,
+    MonthlySnapshot,
+    RecomputeRun,
+    RecomputeState,
+)
 
 # The scope groups a recompute works through: the company, then each segment dimension.
 DIMENSIONS: list[str] = [COMPANY, *[d.value for d in SegmentDimension]]
@@ -119,6 +126,8 @@ class Stage:
     cohorts_from: int
     history: bool
     built_at: str = ""
+    # With a valid CustomerActivityState: transactions are read from this month on only.
+    state_as_of: int | None = None
 
     def table(self, name: str) -> str:
         return f"metrics_stage_{int(self.run_id)}_{name}"
@@ -137,7 +146,7 @@ def _tune_postgres(cursor: Any) -> None:
 
 
 def stage_plan(*, run_id: int, assumptions: Assumptions, data_range: DataRange, from_month: int | None,
-               history_available: bool) -> Stage:
+               history_available: bool, state_as_of: int | None = None) -> Stage:
     """Which months a run reads (see Stage).
 
     Full: everything. From a month f: activity at a month depends on the W months before it and
@@ -148,6 +157,9 @@ def stage_plan(*, run_id: int, assumptions: Assumptions, data_range: DataRange, 
     built_at = timezone.now().isoformat()
     if from_month is None or from_month <= first:
         return Stage(run_id, first, last, first, first, first, False, built_at)
+    if history_available and state_as_of is not None and state_as_of <= from_month:
+        grid_from = min(state_as_of, from_month - w - 1)
+        return Stage(run_id, first, last, grid_from, from_month, from_month, True, built_at, state_as_of)
     if history_available and from_month - w - 1 > first:
         return Stage(run_id, first, last, from_month - w - 1, from_month, from_month, True, built_at)
     if from_month - window - w > first:
@@ -162,10 +174,14 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
     iv: active intervals [a, b] (window functions: LAG, running SUM)."""
     unlogged = "UNLOGGED " if _is_postgres() else ""
     truncated = stage.grid_from > stage.first_month
+    use_state = stage.state_as_of is not None
     month_t = _month_expr("t.order_date")
+    read_from = stage.state_as_of if use_state and stage.state_as_of is not None else stage.grid_from
     params = {"rate": assumptions.default_gross_margin_rate, "w": assumptions.activity_window,
-              "cutoff": month_from_index(stage.grid_from)}
-    cutoff = "WHERE t.order_date >= %(cutoff)s" if truncated else ""
+              "cutoff": month_from_index(read_from), "lp_from": stage.keep_from - assumptions.activity_window,
+              "as_of": stage.last_month}
+    cutoff = "WHERE t.order_date >= %(cutoff)s" if truncated or use_state else ""
+    state = CustomerActivityState._meta.db_table
     cm, fp, iv, cust, mev, cev, csz, scp = (stage.table(n) for n in STAGE_TABLES)
     statements = [
         f"""CREATE {unlogged}TABLE {cm} AS
@@ -176,7 +192,20 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
         FROM customers_transaction t {cutoff}
         GROUP BY t.customer_id, {month_t}""",
     ]
-    if truncated:
+    if use_state:
+        statements += [
+            f"""CREATE {unlogged}TABLE {fp} AS
+            SELECT customer_id, MIN(first_m) AS first_m FROM (
+                SELECT customer_id, first_purchase_month AS first_m FROM {state}
+                UNION ALL
+                SELECT customer_id, m FROM {cm} WHERE bought = 1
+            ) x GROUP BY customer_id""",
+        ]
+        # Each customer's last purchase before the months read stands for all earlier ones: it is
+        # the one that decides whether they are active (and in which interval) from then on.
+        purchases = (f"SELECT customer_id, m FROM {cm} WHERE bought = 1 UNION ALL "
+                     f"SELECT customer_id, last_purchase_month FROM {state} WHERE last_purchase_month >= %(lp_from)s")
+    elif truncated:
         statements += [
             f"""CREATE {unlogged}TABLE {fp} AS
             SELECT t.customer_id, {_month_expr('MIN(t.order_date)')} AS first_m
@@ -190,11 +219,13 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
             f"CREATE {unlogged}TABLE {fp} AS SELECT customer_id, MIN(m) AS first_m FROM {cm} WHERE bought = 1 GROUP BY customer_id",
             f"CREATE {unlogged}TABLE {cust} AS SELECT DISTINCT customer_id FROM {cm}",
         ]
+    if not use_state:
+        purchases = f"SELECT customer_id, m FROM {cm} WHERE bought = 1"
     statements.append(
         f"""CREATE {unlogged}TABLE {iv} AS
         WITH gaps AS (
             SELECT customer_id, m, m - LAG(m) OVER (PARTITION BY customer_id ORDER BY m) AS gap
-            FROM {cm} WHERE bought = 1
+            FROM ({purchases}) p
         ),
         islands AS (
             SELECT customer_id, m,
@@ -204,6 +235,11 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
         )
         SELECT customer_id, MIN(m) AS a, MAX(m) + %(w)s - 1 AS b FROM islands GROUP BY customer_id, island"""
     )
+    if use_state:
+        # Customers seen: those with transactions read, and those still active from before.
+        statements.append(
+            f"CREATE {unlogged}TABLE {cust} AS SELECT customer_id FROM {cm} UNION SELECT customer_id FROM {iv}"
+        )
     # Pre-aggregate by the customers' four segment values at once: every scope group then sums
     # a few thousand rows instead of joining the customer-months again.
     scope_cols = ", ".join(f"{_scope_expr(d)} AS s_{d}" for d in SegmentDimension.values)
@@ -257,6 +293,42 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
         if _is_postgres():
             for table in (mev, cev, csz, scp):
                 cursor.execute(f"ANALYZE {table}")
+        if not truncated and not use_state:
+            _activity_state_rebuild(cursor=cursor, cm=cm, as_of=stage.last_month)
+        elif stage.keep_from < _state_as_of():
+            # Months the state covers may have changed: it is rebuilt by the next full recompute.
+            RecomputeState.objects.all().delete()
+
+
+def _state_as_of() -> int:
+    state = RecomputeState.objects.first()
+    return state.as_of_month if state else 10**6
+
+
+def _activity_state_rebuild(*, cursor: Any, cm: str, as_of: int) -> None:
+    """Store each customer's first and last purchase month before `as_of` (the last month of
+    the data), and how many transactions those months hold, for later incremental runs."""
+    state = CustomerActivityState._meta.db_table
+    cursor.execute(f"DELETE FROM {state}")
+    cursor.execute(
+        f"""INSERT INTO {state} (customer_id, first_purchase_month, last_purchase_month)
+        SELECT customer_id, MIN(m), MAX(m) FROM {cm} WHERE bought = 1 AND m < %s GROUP BY customer_id""",
+        [as_of],
+    )
+    RecomputeState.objects.all().delete()
+    RecomputeState.objects.create(as_of_month=as_of, transactions_before=transactions_before(month=as_of))
+
+
+def transactions_before(*, month: int) -> int:
+    return Transaction.objects.filter(order_date__lt=month_from_index(month)).count()
+
+
+def activity_state_as_of() -> int | None:
+    """The month before which CustomerActivityState is valid, or None (absent or out of date)."""
+    state = RecomputeState.objects.first()
+    if state is None or transactions_before(month=state.as_of_month) != state.transactions_before:
+        return None
+    return state.as_of_month
 
 
 def stage_drop(*, run_id: int) -> None:

@@ -26,6 +26,7 @@ from .selectors import (
     DIMENSIONS,
     MONTH_COLUMNS,
     Stage,
+    activity_state_as_of,
     assumptions_values,
     cost_entries_by_scope,
     cost_scopes,
@@ -210,8 +211,9 @@ def snapshots_stage_prepare(*, run: RecomputeRun) -> Stage | None:
             month_from=max(data_range.first_month, from_index - assumptions.smoothing_window + 1),
             month_to=from_index - 1,
         )
+    state_as_of = activity_state_as_of() if history else None
     stage = stage_plan(run_id=run.pk, assumptions=assumptions, data_range=data_range, from_month=from_index,
-                       history_available=history)
+                       history_available=history, state_as_of=state_as_of)
     stage_build(stage=stage, assumptions=assumptions)
     return stage
 

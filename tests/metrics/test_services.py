@@ -134,3 +134,26 @@ def test_a_failed_recompute_is_recorded_with_its_message(db: None) -> None:
         snapshots_recompute(trigger="test")
     run = RecomputeRun.objects.get()
     assert run.status == RecomputeRun.Status.FAILED and "discount rate above 0" in run.message
+
+
+def test_an_incremental_recompute_of_new_latest_month_data_equals_a_full_one(db: None) -> None:
+    a, b, c = CustomerFactory(region="North"), CustomerFactory(region="South"), CustomerFactory()
+    for customer, months in [(a, [1, 2, 5]), (b, [1, 6]), (c, [3])]:
+        for month in months:
+            TransactionFactory(customer=customer, order_date=dt.date(2024, month, 7))
+    assumptions_record(user=None, note="short windows", recompute=False, activity_window_months=2,
+                       smoothing_window_months=3)
+    snapshots_recompute(trigger="test")  # full: stores each customer's activity before June
+    TransactionFactory(customer=c, order_date=dt.date(2024, 6, 20))  # came back in June
+    TransactionFactory(customer=a, order_date=dt.date(2024, 6, 21), revenue=Decimal("-50"), cost=None)
+    TransactionFactory(customer=CustomerFactory(region="North"), order_date=dt.date(2024, 6, 2))  # new
+    snapshots_recompute(trigger="test", from_month=dt.date(2024, 6, 1))
+    incremental = {(s.scope_dimension, s.scope_value, s.month): [getattr(s, f) for f in ["customers_start", "customers_end", "new_customers", "reactivated_customers", "revenue", "clv", "retention_rate"]] for s in MonthlySnapshot.objects.all()}
+    cells = set(CohortCell.objects.values_list("scope_dimension", "scope_value", "cohort_month", "months_since", "cohort_size", "active_customers", "purchasing_customers"))
+    snapshots_recompute(trigger="test")
+    full = {(s.scope_dimension, s.scope_value, s.month): [getattr(s, f) for f in ["customers_start", "customers_end", "new_customers", "reactivated_customers", "revenue", "clv", "retention_rate"]] for s in MonthlySnapshot.objects.all()}
+    assert incremental == full
+    assert cells == set(CohortCell.objects.values_list("scope_dimension", "scope_value", "cohort_month", "months_since", "cohort_size", "active_customers", "purchasing_customers"))
+    june = MonthlySnapshot.objects.get(scope_dimension="company", month=dt.date(2024, 6, 1))
+    # W = 2: d is new; b (last bought in January) and c (March) come back.
+    assert (june.new_customers, june.reactivated_customers, june.customers_start) == (1, 2, 1)
