@@ -83,6 +83,19 @@ def clv(margin_per_customer: float, retention: float, monthly_discount: float) -
     return float(margin_per_customer) * float(retention) / denominator
 
 
+def to_cents(amounts: np.ndarray) -> np.ndarray:
+    """Currency amounts to integer cents, half away from zero (as Decimal's ROUND_HALF_UP)."""
+    scaled = np.round(np.asarray(amounts, dtype=np.float64) * 100.0, 6)
+    return (np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)).astype(np.int64)
+
+
+def trailing_sum(values: np.ndarray, window: int) -> np.ndarray:
+    """Sum over the `window` values ending at each position (fewer at the start), in int64."""
+    cumulative = np.cumsum(np.asarray(values, dtype=np.int64))
+    shifted = np.concatenate([np.zeros(window, dtype=np.int64), cumulative])[: len(cumulative)]
+    return cumulative - shifted
+
+
 def allocate_cents(total_cents: int, weights: Sequence[int] | np.ndarray) -> np.ndarray:
     """Split an amount in cents in proportion to weights so that the parts add up exactly.
 
@@ -176,16 +189,20 @@ def snapshot_metrics(frame: pd.DataFrame, *, assumptions: Assumptions, first_dat
     reactivated = frame["reactivated_customers"].to_numpy(dtype=np.int64)
     churned = frame["churned_customers"].to_numpy(dtype=np.int64)
     retained = start - churned
-    revenue = frame["revenue"].to_numpy(dtype=np.float64)
-    margin = frame["gross_margin"].to_numpy(dtype=np.float64)
+    # Monthly revenue and margin are amounts in cents (as stored); window sums are exact
+    # integer sums, so a recompute from a month gives the same numbers as a full one.
+    revenue_cents = to_cents(frame["revenue"].to_numpy(dtype=np.float64))
+    margin_cents = to_cents(frame["gross_margin"].to_numpy(dtype=np.float64))
+    revenue = revenue_cents / 100.0
+    margin = margin_cents / 100.0
     acquisition_cost = frame["acquisition_cost"].to_numpy(dtype=np.float64)
     retention_cost = frame["retention_cost"].to_numpy(dtype=np.float64)
 
     window = int(a.smoothing_window)
-    retained_sum = pd.Series(retained).rolling(window, min_periods=1).sum().to_numpy()
-    start_sum = pd.Series(start).rolling(window, min_periods=1).sum().to_numpy()
-    margin_sum = pd.Series(margin).rolling(window, min_periods=1).sum().to_numpy()
-    end_sum = pd.Series(end).rolling(window, min_periods=1).sum().to_numpy()
+    retained_sum = trailing_sum(retained, window)
+    start_sum = trailing_sum(start, window)
+    margin_sum = trailing_sum(margin_cents, window) / 100.0
+    end_sum = trailing_sum(end, window)
 
     measured_allowed = (months - first_data_month >= int(a.activity_window)) & (a.retention_source == MEASURED)
     use_measured = measured_allowed & (start_sum > 0)

@@ -139,3 +139,16 @@ def test_clv_rises_with_retention_and_falls_with_the_discount_rate(m: float, r1:
     assert clv(m, low, d) <= clv(m, high, d)
     cheap, dear = sorted([a1, a2])
     assert clv(m, 0.8, monthly_discount_rate(dear)) <= clv(m, 0.8, monthly_discount_rate(cheap))
+
+
+def test_amounts_become_cents_half_away_from_zero() -> None:
+    from metrics.calculations import to_cents
+
+    assert list(to_cents([1.005, -1.005, 0.004, 2.675, -0.125, 1234567.89])) == [101, -101, 0, 268, -13, 123456789]
+
+
+def test_trailing_sums_cover_the_window_ending_at_each_month() -> None:
+    from metrics.calculations import trailing_sum
+
+    assert list(trailing_sum([1, 2, 3, 4, 5], 3)) == [1, 3, 6, 9, 12]
+    assert list(trailing_sum([4, 5], 12)) == [4, 9]
