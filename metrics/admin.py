@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
 
 from .models import ApiToken, AssumptionSet, MonthlySnapshot, PredictiveFit, RecomputeRun
 
@@ -40,5 +43,19 @@ class PredictiveFitAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued with `manage.py issue_api_token USER` (the key is shown once); here
+    admins see them and revoke them."""
+
     list_display = ["prefix", "user", "name", "created_at", "last_used_at", "revoked"]
+    list_filter = ["revoked"]
     readonly_fields = ["key_hash", "prefix", "last_used_at"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: Any, queryset: QuerySet[ApiToken]) -> None:
+        count = queryset.update(revoked=True)
+        self.message_user(request, f"{count} token(s) revoked.")
+
+    def has_add_permission(self, request: Any) -> bool:
+        # A key typed in here would be stored as is, not hashed: use issue_api_token.
+        return False

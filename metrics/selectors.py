@@ -177,7 +177,7 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
     use_state = stage.state_as_of is not None
     month_t = _month_expr("t.order_date")
     read_from = stage.state_as_of if use_state and stage.state_as_of is not None else stage.grid_from
-    params = {"rate": assumptions.default_gross_margin_rate, "w": assumptions.activity_window,
+    params: dict[str, Any] = {"rate": assumptions.default_gross_margin_rate, "w": assumptions.activity_window,
               "cutoff": month_from_index(read_from), "lp_from": stage.keep_from - assumptions.activity_window,
               "as_of": stage.last_month}
     cutoff = "WHERE t.order_date >= %(cutoff)s" if truncated or use_state else ""

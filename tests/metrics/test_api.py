@@ -110,3 +110,13 @@ def test_issue_api_token_command_prints_the_key_once_and_can_revoke(data: None, 
         call_command("issue_api_token", "nobody")
     with pytest.raises(CommandError, match="cannot read the API"):
         call_command("issue_api_token", make_user(None).username)
+
+
+def test_an_admin_revokes_tokens_in_the_django_admin(data: None, executive: Any, client_as: Callable[[str | None], Client]) -> None:
+    token, key = api_token_issue(user=executive)
+    admin = client_as(roles.ADMIN)
+    response = admin.post("/admin/metrics/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    assert response.status_code == 302
+    assert ApiToken.objects.get().revoked
+    assert Client().get("/api/v1/snapshots/", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 401
+    assert admin.get("/admin/metrics/apitoken/add/").status_code == 403
