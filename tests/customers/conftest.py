@@ -59,3 +59,13 @@ def recompute_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(metrics.services, "snapshots_request_recompute", lambda **kw: calls.append(kw))
     return calls
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Any:
+    """Messages are compared in English; a request in Chinese must not leak into the next test."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")
