@@ -15,6 +15,7 @@ Only per scope-month (and scope-cohort-month) rows come back.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -309,6 +310,9 @@ def _activity_state_rebuild(*, cursor: Any, cm: str, as_of: int) -> None:
     """Store each customer's first and last purchase month before `as_of` (the last month of
     the data), and how many transactions those months hold, for later incremental runs."""
     state = CustomerActivityState._meta.db_table
+    if _is_postgres():
+        # Two full recomputes at once take turns here (their DELETE and INSERT would collide).
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(b"clv-recompute:activity-state")])
     cursor.execute(f"DELETE FROM {state}")
     cursor.execute(
         f"""INSERT INTO {state} (customer_id, first_purchase_month, last_purchase_month)

@@ -60,3 +60,30 @@ def test_a_recompute_waits_while_another_holds_the_scope_lock(transactional_db: 
     assert done and done[0] >= released_at
     assert MonthlySnapshot.objects.filter(scope_dimension="company").count() == 1
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.postgres
+def test_two_full_recomputes_at_once_both_succeed_with_the_same_rows(transactional_db: None, settings: Any) -> None:
+    from metrics.services import snapshots_recompute
+
+    settings.CLV_FIT_AFTER_RECOMPUTE = False
+    for month in [1, 2, 3, 4]:
+        TransactionFactory(order_date=dt.date(2024, month, 5))
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            snapshots_recompute(trigger="concurrent")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert set(RecomputeRun.objects.values_list("status", flat=True)) == {"succeeded"}
+    assert MonthlySnapshot.objects.filter(scope_dimension="company").count() == 4
