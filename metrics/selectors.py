@@ -134,7 +134,7 @@ class Stage:
         return f"metrics_stage_{int(self.run_id)}_{name}"
 
 
-STAGE_TABLES = ["cm", "fp", "iv", "cust", "mev", "cev", "csz", "scp"]
+STAGE_TABLES = ["cm", "fp", "iv", "cust", "mev", "cev", "csz", "scp", "sc"]
 
 
 def _tune_postgres(cursor: Any) -> None:
@@ -183,7 +183,7 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
               "as_of": stage.last_month}
     cutoff = "WHERE t.order_date >= %(cutoff)s" if truncated or use_state else ""
     state = CustomerActivityState._meta.db_table
-    cm, fp, iv, cust, mev, cev, csz, scp = (stage.table(n) for n in STAGE_TABLES)
+    cm, fp, iv, cust, mev, cev, csz, scp, sct = (stage.table(n) for n in STAGE_TABLES)
     statements = [
         f"""CREATE {unlogged}TABLE {cm} AS
         SELECT t.customer_id, {month_t} AS m,
@@ -245,7 +245,9 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
     # a few thousand rows instead of joining the customer-months again.
     scope_cols = ", ".join(f"{_scope_expr(d)} AS s_{d}" for d in SegmentDimension.values)
     group_cols = ", ".join(f"sc.s_{d}" for d in SegmentDimension.values)
-    sc = f"sc AS (SELECT c.id AS customer_id, {scope_cols} FROM customers_customer c)"
+    # Each customer's four segment values, computed once.
+    statements.append(f"CREATE {unlogged}TABLE {sct} AS SELECT c.id AS customer_id, {scope_cols} FROM customers_customer c")
+    sc = f"sc AS (SELECT * FROM {sct})"
     ivs = f"ivs AS (SELECT iv.customer_id, fp.first_m, iv.a, iv.b FROM {iv} iv JOIN {fp} fp ON fp.customer_id = iv.customer_id)"
     statements += [
         f"""CREATE {unlogged}TABLE {mev} AS
