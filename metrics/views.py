@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from clv_dashboard.formatting import format_percent
 
@@ -25,11 +26,26 @@ def _with_percents(assumption_set: AssumptionSet) -> AssumptionSet:
     return assumption_set
 
 
+TRIGGER_LABELS = {
+    "import": _lazy("after an import"),
+    "undo": _lazy("after an import was undone"),
+    "assumptions": _lazy("assumptions changed"),
+    "schedule": _lazy("monthly schedule"),
+    "command": _lazy("command line"),
+    "seed_demo": _lazy("demo data"),
+}
+
+
+def _trigger_label(trigger: str) -> str:
+    return str(TRIGGER_LABELS.get(trigger, trigger))
+
+
 def _run_json(run: RecomputeRun) -> dict[str, object]:
     total = run.scopes_total or 0
     return {
         "id": run.pk,
         "trigger": run.trigger,
+        "trigger_label": _trigger_label(run.trigger),
         "status": run.status,
         "status_label": str(run.get_status_display()),
         "from_month": f"{run.from_month:%Y-%m}" if run.from_month else None,
@@ -62,6 +78,8 @@ def assumptions(request: HttpRequest) -> HttpResponse:
             )
             return redirect("metrics:assumptions")
     runs = list(selectors.recompute_runs_recent(limit=8))
+    for run in runs:
+        run.trigger_label = _trigger_label(run.trigger)  # type: ignore[attr-defined]
     return render(
         request,
         "metrics/assumptions.html",

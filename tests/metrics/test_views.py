@@ -62,6 +62,7 @@ def test_an_admin_change_makes_a_new_version_and_starts_a_recompute(
     assert "Saved as version 2" in page and "Board asked for a higher hurdle rate" in page
     status = client.get("/assumptions/recompute-status/").json()
     assert status["runs"][0]["trigger"] == "assumptions" and status["running"] is False
+    assert status["runs"][0]["trigger_label"] == "assumptions changed" and "assumptions changed" in page
 
 
 @pytest.mark.parametrize(
