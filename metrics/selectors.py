@@ -83,10 +83,6 @@ def _scope_expr(dimension: str) -> str:
     return f"COALESCE(NULLIF(TRIM(c.{dimension}), ''), '{UNASSIGNED}')"
 
 
-def assumptions_current() -> AssumptionSet:
-    return AssumptionSet.objects.latest()
-
-
 def assumptions_history() -> QuerySet[AssumptionSet]:
     return AssumptionSet.objects.select_related("created_by").order_by("-version")
 

@@ -62,7 +62,7 @@ def _run_json(run: RecomputeRun) -> dict[str, object]:
 def assumptions(request: HttpRequest) -> HttpResponse:
     """Everyone with view access sees the assumptions and their history; admins change them."""
     can_change = request.user.has_perm("metrics.change_assumptions")
-    current = _with_percents(selectors.assumptions_current())
+    current = _with_percents(services.assumptions_ensure())
     form = AssumptionsForm(initial=AssumptionsForm.initial_from(current)) if can_change else None
     if request.method == "POST":
         if not can_change:

@@ -231,7 +231,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page_for(browser: Any, live_server: Any, make_user: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
-    """A logged-in browser page for a role; console errors are collected on page.console_errors."""
+    """A logged-in browser page for a role; console errors and failed responses are collected on
+    page.console_errors."""
     contexts: list[Any] = []
 
     def make(role: str | None, *, language: str = "en", viewport: tuple[int, int] = (1440, 900)) -> Any:
@@ -242,6 +243,8 @@ def page_for(browser: Any, live_server: Any, make_user: Callable[..., Any]) -> I
         page.console_errors = []
         page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
         page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+        # A failed response (a missing static file, a 500 behind a fetch) counts as an error too.
+        page.on("response", lambda r: r.status >= 400 and page.console_errors.append(f"{r.status} {r.url}"))
         if role is not None:
             user = make_user(role)
             page.goto(f"{live_server.url}/login/")

@@ -21,7 +21,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from customers.models import UNASSIGNED, Customer, SegmentDimension, Transaction
-from metrics.models import AssumptionSet, CustomerPrediction, PredictiveFit
+from metrics.models import CustomerPrediction, PredictiveFit
 
 from .maths.rfm import rfm_finish, rfm_summary
 
@@ -84,10 +84,6 @@ def is_postgres() -> bool:
 def transactions_data_date() -> dt.date | None:
     """The date of the latest transaction: the end of the observation period by default."""
     return Transaction.objects.aggregate(last=Max("order_date"))["last"]
-
-
-def assumptions_in_force() -> AssumptionSet | None:
-    return AssumptionSet.objects.order_by("-version").first()
 
 
 def rfm_summary_sql(*, observation_end: dt.date, default_margin_rate: float) -> pd.DataFrame:

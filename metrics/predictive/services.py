@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from metrics.calculations import monthly_discount_rate
 from metrics.models import CustomerPrediction, PredictiveFit
+from metrics.services import assumptions_ensure
 
 from . import selectors
 from .maths import ModelFitError, bgnbd_fit, clv_score, gamma_gamma_fit, tiers_assign
@@ -33,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 ERROR_NO_TRANSACTIONS = "There are no transactions yet: import transactions, then fit the models."
 ERROR_NO_CUSTOMERS = "No customer has a purchase on or before {date}: nothing to fit."
-ERROR_NO_ASSUMPTIONS = "No assumptions are recorded: an admin must set them on the assumptions page before a fit."
 ERROR_INTERRUPTED = "Interrupted: the worker stopped before this fit finished."
 ERROR_NOT_FINITE = "The scoring gave a value that is not a number for {count} customer(s); nothing was stored."
 # pg_advisory_xact_lock key of the prediction replace ("CLVP" in ASCII).
@@ -51,11 +51,10 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
     PredictiveFit.objects.filter(
         status=PredictiveFit.Status.RUNNING, started_at__lt=selectors.fit_stale_before()
     ).update(status=PredictiveFit.Status.FAILED, message=ERROR_INTERRUPTED)
-    assumption_set = selectors.assumptions_in_force()
+    # With no assumptions recorded yet, the defaults of METRICS.md (version 1) are in force.
+    assumption_set = assumptions_ensure()
     fit = PredictiveFit.objects.create(status=PredictiveFit.Status.RUNNING, assumption_set=assumption_set)
     try:
-        if assumption_set is None:
-            raise ModelFitError(ERROR_NO_ASSUMPTIONS)
         data_date = observation_end or selectors.transactions_data_date()
         if data_date is None:
             raise ModelFitError(ERROR_NO_TRANSACTIONS)

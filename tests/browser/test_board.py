@@ -41,16 +41,8 @@ def demo_board(transactional_db: None, settings: Any) -> None:
 
 
 def board_page(page_for: Callable[..., Any], role: str | None, **kwargs: Any) -> Any:
-    """A page for the role, logged in; the board's checks start here.
-
-    The base page has no icon, so the browser's own /favicon.ico request on the login page
-    logs a 404: that request is answered here and the login page's messages are dropped, so
-    that a console error means an error of the board. Failed responses are recorded too."""
-    page = page_for(role, **kwargs)
-    page.context.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))
-    page.console_errors.clear()
-    page.on("response", lambda r: r.status >= 400 and page.console_errors.append(f"{r.status} {r.url}"))
-    return page
+    """A page for the role, logged in; console errors and failed responses are on page.console_errors."""
+    return page_for(role, **kwargs)
 
 
 def wait_for_charts(page: Any) -> int:

@@ -15,13 +15,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _page(page_for: Callable[..., Any], role: str, **kwargs: Any) -> Any:
-    """A logged-in page whose console errors and failed responses come from our pages only
-    (the browser's own /favicon.ico request is answered here)."""
-    page = page_for(role, **kwargs)
-    page.context.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))
-    page.console_errors.clear()
-    page.on("response", lambda r: r.status >= 400 and page.console_errors.append(f"{r.status} {r.url}"))
-    return page
+    """A logged-in page; console errors and failed responses are on page.console_errors."""
+    return page_for(role, **kwargs)
 
 
 def test_the_customers_page_filters_sorts_and_opens_a_customer(

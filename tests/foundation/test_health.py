@@ -11,7 +11,7 @@ from clv_dashboard import health
 
 def _app_with_broker(url: str) -> Celery:
     """A separate Celery app, so the shared one keeps its connection pool."""
-    return Celery("health-test", broker=url)
+    return Celery("health-test", broker=url, set_as_current=False)
 
 
 def test_healthz_is_open_to_logged_out_visitors_and_reports_each_check(db: None) -> None:

@@ -60,6 +60,8 @@ def test_an_admin_change_makes_a_new_version_and_starts_a_recompute(
     assert RecomputeRun.objects.filter(trigger="assumptions").exists()
     page = client.get("/assumptions/").content.decode()
     assert "Saved as version 2" in page and "Board asked for a higher hurdle rate" in page
+    # The board links each figure to its version: /assumptions/#v<version>.
+    assert 'id="v2"' in page and 'id="v1"' in page
     status = client.get("/assumptions/recompute-status/").json()
     assert status["runs"][0]["trigger"] == "assumptions" and status["running"] is False
     assert status["runs"][0]["trigger_label"] == "assumptions changed" and "assumptions changed" in page

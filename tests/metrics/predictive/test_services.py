@@ -9,7 +9,7 @@ from metrics.models import AssumptionSet, CustomerPrediction, PredictiveFit
 from metrics.predictive import selectors
 from metrics.predictive.maths import BgNbdParams, bgnbd_conditional_expected_purchases, bgnbd_p_alive
 from metrics.predictive.maths.errors import BGNBD_NO_REPEAT_BUYERS
-from metrics.predictive.services import ERROR_NO_ASSUMPTIONS, ERROR_NO_TRANSACTIONS, clv_models_fit
+from metrics.predictive.services import ERROR_NO_TRANSACTIONS, clv_models_fit
 from tests.factories import CustomerFactory
 
 from .cdnow import CALIBRATION_END, PUBLISHED_BGNBD, PUBLISHED_BGNBD_LL, PUBLISHED_GG, sample_transactions
@@ -97,12 +97,13 @@ def test_no_transactions_is_a_failed_fit_that_says_to_import_first() -> None:
     assert fit.message == ERROR_NO_TRANSACTIONS
 
 
-def test_no_assumptions_is_a_failed_fit_that_says_who_must_set_them() -> None:
-    business_simulate(n=20)
+def test_with_no_assumptions_recorded_the_fit_uses_the_default_version() -> None:
+    business_simulate()
     AssumptionSet.objects.all().delete()
     fit = clv_models_fit(trigger="test")
-    assert fit.status == PredictiveFit.Status.FAILED
-    assert fit.message == ERROR_NO_ASSUMPTIONS
+    assert fit.status == PredictiveFit.Status.SUCCEEDED, fit.message
+    assert fit.assumption_set is not None and fit.assumption_set.version == 1
+    assert fit.assumption_set.default_gross_margin_rate == Decimal("0.30")
 
 
 def test_refunds_bigger_than_purchases_make_a_customer_unprofitable() -> None:
