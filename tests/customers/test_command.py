@@ -12,7 +12,7 @@ from django.db.models import Count, Min, Sum
 
 from customers.models import Customer, ImportJob, Transaction
 
-CDNOW = Path(__file__).resolve().parents[3] / "shared" / "data" / "CDNOW_master.txt"
+CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_master.txt"
 
 
 def _cdnow_path() -> Path:

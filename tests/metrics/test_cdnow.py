@@ -13,7 +13,7 @@ from customers.models import Customer, Transaction
 from metrics.models import CohortCell, MonthlySnapshot
 from metrics.services import snapshots_recompute
 
-CDNOW = Path(__file__).resolve().parents[3] / "shared" / "data" / "CDNOW_master.txt"
+CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_master.txt"
 
 
 def _load_cdnow() -> tuple[set[str], int]:
@@ -33,7 +33,6 @@ def _load_cdnow() -> tuple[set[str], int]:
     return first_quarter, len(rows)
 
 
-@pytest.mark.skipif(not CDNOW.exists(), reason="needs ../shared/data/CDNOW_master.txt")
 def test_cdnow_has_a_snapshot_for_every_month_and_q1_buyers_are_the_march_customers(db: None, settings: Any) -> None:
     settings.CLV_FIT_AFTER_RECOMPUTE = False
     first_quarter, count = _load_cdnow()
