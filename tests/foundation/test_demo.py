@@ -6,7 +6,7 @@ from io import StringIO
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from clv_dashboard.demo import DEMO_USERS, demo_seed
+from clv_dashboard.demo import DEMO_USERS, demo_seed, demo_users_ensure
 from customers.models import CostEntry, Customer, Transaction
 
 
@@ -37,3 +37,33 @@ def test_seeding_twice_adds_nothing_and_prints_the_demo_logins(db: None) -> None
         assert password in text
         user = authenticate(username=username, password=password)
         assert user is not None and user.groups.filter(name=role).exists()
+
+
+# What each demo user reaches: 200 for the pages of their role, 403 (or the admin's own login)
+# for the others. The pages are the ones in the navigation plus the API.
+DEMO_PAGES = {
+    "/board/": {"executive": 200, "analyst": 200, "admin": 200},
+    "/customers/": {"executive": 200, "analyst": 200, "admin": 200},
+    "/assumptions/": {"executive": 200, "analyst": 200, "admin": 200},
+    "/api/v1/snapshots/": {"executive": 200, "analyst": 200, "admin": 200},
+    "/imports/": {"executive": 403, "analyst": 200, "admin": 200},
+    "/admin/": {"executive": 302, "analyst": 302, "admin": 200},
+}
+
+
+def test_each_demo_user_sees_the_pages_of_their_role_and_is_refused_the_others(db: None) -> None:
+    from django.test import Client
+
+    demo_seed(customers=120, months=12, today=dt.date(2026, 11, 22))
+    demo_users_ensure()
+    for username, password, _role in DEMO_USERS:
+        client = Client()
+        assert client.login(username=username, password=password), username
+        for url, expected in DEMO_PAGES.items():
+            response = client.get(url)
+            assert response.status_code == expected[username], (username, url, response.status_code)
+            if expected[username] == 302:
+                assert response["Location"].startswith("/admin/login/"), (username, url)
+        # Changing the assumptions is the admin's alone.
+        change = client.post("/assumptions/", {})
+        assert (change.status_code == 403) == (username != "admin"), (username, change.status_code)
