@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from clv_dashboard.spreadsheets import spreadsheet_safe
 from customers.models import CostEntry, ImportJob, Transaction
 
 from . import loading
@@ -211,7 +212,8 @@ class ErrorReport:
             self._file = self.path.open("w", encoding="utf-8-sig", newline="")
             self._writer = csv.writer(self._file)
             self._writer.writerow([str(h) for h in REPORT_HEADER])
-        self._writer.writerow([error.line, error.column, error.value, error.reason])
+        # Column names and values come from the uploaded file: neutralised for spreadsheets.
+        self._writer.writerow([error.line, spreadsheet_safe(error.column), spreadsheet_safe(error.value), error.reason])
         self.count += 1
         if len(self.first) < ERROR_PREVIEW:
             self.first.append(error.as_dict())

@@ -21,7 +21,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import TYPE_STRING
 from openpyxl.styles import Font
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+from clv_dashboard.spreadsheets import spreadsheet_safe
 
 COLUMNS: tuple[str, ...] = (
     "month",
@@ -63,10 +63,7 @@ SHARE_COLUMNS = frozenset({"monthly_retention", "retention_rate", "clv_to_cac"})
 
 def safe_text(value: object) -> str:
     """The text of a cell, neutralised when a spreadsheet would read it as a formula."""
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_TRIGGERS):
-        return "'" + text
-    return text
+    return str(spreadsheet_safe("" if value is None else str(value)))
 
 
 @dataclass(frozen=True)

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from django.db.models import QuerySet
 
+from clv_dashboard.spreadsheets import spreadsheet_safe
 from metrics.models import CustomerPrediction
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = [
     "customer_id", "name", "region", "product_line", "business_unit", "acquisition_channel", "tier",
     "p_alive", "expected_purchases_12m", "expected_spend", "predicted_clv", "historic_margin", "data_date",
 ]
-
-
-def safe_cell(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe; numbers pass."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 class _Echo:
@@ -38,7 +29,7 @@ def csv_rows(predictions: QuerySet[CustomerPrediction]) -> Iterator[str]:
     for p in rows:
         c = p.customer
         yield writer.writerow([
-            safe_cell(v) for v in (
+            spreadsheet_safe(v) for v in (
                 c.external_id, c.name, c.region, c.product_line, c.business_unit, c.acquisition_channel, p.tier,
                 f"{p.p_alive:.6f}", f"{p.expected_purchases_12m:.6f}", p.expected_spend, p.predicted_clv,
                 p.historic_margin, p.fit.data_date.isoformat() if p.fit.data_date else "",

@@ -153,3 +153,15 @@ def test_the_import_pages_speak_chinese(
     assert "分号" in html and "GB18030/GBK" in html
     assert "不是金额" in html  # the row error, in the uploader's language
     assert "有 1 行无效，因此没有导入任何数据" in job.message
+
+
+def test_the_error_report_neutralises_values_a_spreadsheet_would_run(
+    client_as: Callable[[str | None], Client], django_capture_on_commit_callbacks: Any
+) -> None:
+    client = client_as(roles.ANALYST)
+    evil = b"customer_id,order_id,order_date,revenue\nC1,O1,2024-01-05,=1+2\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/imports/", {"kind": "transactions", "file": SimpleUploadedFile("t.csv", evil)})
+    job = ImportJob.objects.get()
+    body = b"".join(client.get(f"/imports/{job.pk}/errors.csv").streaming_content).decode("utf-8-sig")
+    assert body.splitlines()[1].startswith("2,revenue,'=1+2,")

@@ -7,8 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from customers.models import Customer, Transaction
 from metrics.models import CohortCell, MonthlySnapshot
 from metrics.services import snapshots_recompute

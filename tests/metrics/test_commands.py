@@ -49,3 +49,18 @@ def test_export_prints_one_row_per_month_with_the_metric_names(data: None) -> No
     assert {r["scope_value"] for r in data_rows} == {"North"} and len(data_rows) == 3
     with pytest.raises(CommandError, match="DIMENSION=VALUE"):
         call_command("export_snapshots", "--segment", "North")
+
+
+def test_export_neutralises_a_segment_value_a_spreadsheet_would_run_and_keeps_negative_money(
+    db: None, settings: Any
+) -> None:
+    settings.CLV_FIT_AFTER_RECOMPUTE = False
+    customer = CustomerFactory(region="=HYPERLINK(1)")
+    TransactionFactory(customer=customer, order_date=dt.date(2024, 1, 3), revenue="-40.00", cost=None)
+    TransactionFactory(customer=customer, order_date=dt.date(2024, 1, 4), revenue="10.00", cost=None)
+    call_command("recompute_snapshots", stdout=StringIO())
+    out = StringIO()
+    call_command("export_snapshots", "--segment", "region==HYPERLINK(1)", stdout=out)
+    row = next(csv.DictReader(StringIO(out.getvalue())))
+    assert row["scope_value"] == "'=HYPERLINK(1)"
+    assert row["revenue"] == "-30.00"

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from clv_dashboard.spreadsheets import spreadsheet_safe
 from customers.models import SegmentDimension
 from metrics.selectors import EXPORT_FIELDS, snapshot_row, snapshots_list
 
@@ -33,4 +34,6 @@ class Command(BaseCommand):
         writer = csv.DictWriter(self.stdout, fieldnames=EXPORT_FIELDS, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            # Money is a decimal string (a negative one starts with "-"); only the segment value is free text.
+            writer.writerow({k: "" if v is None else spreadsheet_safe(v) if k == "scope_value" else v
+                             for k, v in row.items()})

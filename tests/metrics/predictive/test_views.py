@@ -13,8 +13,9 @@ from django.test import Client
 from django.utils import timezone
 
 from clv_dashboard import roles
+from clv_dashboard.spreadsheets import spreadsheet_safe as safe_cell
 from metrics.models import CustomerPrediction, PredictiveFit
-from metrics.predictive.exports import COLUMNS, safe_cell
+from metrics.predictive.exports import COLUMNS
 from metrics.predictive.services import ERROR_INTERRUPTED, clv_models_fit
 from tests.factories import CustomerFactory
 
