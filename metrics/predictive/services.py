@@ -97,7 +97,7 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
         with transaction.atomic():
             predictions_replace(fit=fit, predictions=result)
             fit.status = PredictiveFit.Status.SUCCEEDED
-            fit.message = f"trigger: {trigger}"
+            fit.message = f"trigger: {trigger}" + (f"; {bgnbd.note}" if bgnbd.note else "")
             _finish(fit, started)
     except ModelFitError as error:
         fit.status = PredictiveFit.Status.FAILED

@@ -21,12 +21,14 @@ from scipy.special import digamma, gammaln, hyp2f1
 
 from .errors import (
     BGNBD_AT_BOUND,
+    BGNBD_HOMOGENEOUS_DROPOUT,
     BGNBD_NO_REPEAT_BUYERS,
     BGNBD_NOT_CONVERGED,
     BGNBD_TOO_FEW_CUSTOMERS,
     INVALID_INPUT,
     ModelFitError,
 )
+from .optimize import is_stationary
 
 FloatArray = NDArray[np.float64]
 PARAM_NAMES = ("r", "alpha", "a", "b")
@@ -35,6 +37,10 @@ PARAM_NAMES = ("r", "alpha", "a", "b")
 # parameter: the likelihood keeps improving towards a degenerate model.
 LOG_BOUND = 12.0
 BOUND_MARGIN = 1.0
+# a and b both above this: the Beta distribution of drop-out is a spike at a / (a + b), i.e. every
+# customer drops out with the same probability. The likelihood is flat along a / (a + b) fixed, so
+# a and b themselves are not identified, but every prediction (which uses a / (b + x - 1)) is.
+HOMOGENEOUS_DROPOUT = 1e3
 MIN_CUSTOMERS = 2
 # Stands for ln(0) of the absent second likelihood term of a customer without repeat purchases.
 _LOG_ZERO = -1.0e4
@@ -60,6 +66,8 @@ class BgNbdFit:
     n_distinct: int
     iterations: int
     function_evaluations: int
+    # Set when the data show no heterogeneity in drop-out (see HOMOGENEOUS_DROPOUT).
+    note: str = ""
 
 
 def _as_inputs(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -260,13 +268,14 @@ def bgnbd_fit(
             _neg_ll_and_grad, start, args=(data, float(n)), jac=True, method="L-BFGS-B",
             bounds=bounds, options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
         )
-        if result.success and np.isfinite(result.fun) and result.fun < 1e299:
+        if is_stationary(result):
             break
     assert result is not None
-    if not (result.success and np.isfinite(result.fun) and result.fun < 1e299):
+    if not is_stationary(result):
         raise ModelFitError(BGNBD_NOT_CONVERGED.format(reason=str(result.message)))
+    homogeneous = bool(np.exp(result.x[2]) > HOMOGENEOUS_DROPOUT and np.exp(result.x[3]) > HOMOGENEOUS_DROPOUT)
     for name, value in zip(PARAM_NAMES, result.x, strict=True):
-        if abs(value) > LOG_BOUND - BOUND_MARGIN:
+        if abs(value) > LOG_BOUND - BOUND_MARGIN and not (homogeneous and name in ("a", "b")):
             raise ModelFitError(BGNBD_AT_BOUND.format(name=name, value=float(np.exp(value))))
     params = BgNbdParams(*(float(v) for v in np.exp(result.x)))
     return BgNbdFit(
@@ -277,6 +286,7 @@ def bgnbd_fit(
         n_distinct=int(x_u.size),
         iterations=int(result.nit),
         function_evaluations=int(result.nfev),
+        note=BGNBD_HOMOGENEOUS_DROPOUT.format(p=params.a / (params.a + params.b)) if homogeneous else "",
     )
 
 
@@ -322,8 +332,21 @@ def bgnbd_expected_purchases_if_alive(
         a = 1.0 + 1e-9
     c = a + b + x - 1.0
     z = t_arr / (alpha + big_t + t_arr)
-    hyp_term = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-    return np.asarray(c / (a - 1.0) * (1.0 - hyp_term), dtype=float)
+    return np.asarray(c / (a - 1.0) * (1.0 - _hyp_term(r, a, b, x, z)), dtype=float)
+
+
+def _hyp_term(r: float, a: float, b: float, x: FloatArray | float, z: FloatArray) -> FloatArray:
+    """(1 - z)^(r + x) 2F1(r + x, b + x; a + b + x - 1; z).
+
+    Evaluated after Euler's transformation as (1 - z)^(a - 1) 2F1(a + b - 1 - r, a - 1; c; z). With a
+    and b both large (drop-out the same for every customer) that series has huge parameters and
+    over- or underflows; there its limit is used, ((1 - z) / (1 - q z))^(r + x) with q = b / (a + b),
+    whose relative error is of order 1 / (a + b)."""
+    if a > HOMOGENEOUS_DROPOUT and b > HOMOGENEOUS_DROPOUT:
+        q = b / (a + b)
+        return np.asarray(((1.0 - z) / (1.0 - q * z)) ** (r + np.asarray(x, dtype=float)), dtype=float)
+    c = a + b + np.asarray(x, dtype=float) - 1.0
+    return np.asarray((1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z), dtype=float)
 
 
 def bgnbd_p_alive_path(
@@ -353,6 +376,5 @@ def bgnbd_unconditional_expected_purchases(params: BgNbdParams, t: float | Array
     r, alpha, a, b = params.as_tuple()
     t_arr = np.asarray(t, dtype=float)
     z = t_arr / (alpha + t_arr)
-    hyp_term = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, a + b - 1.0, z)
-    return (a + b - 1.0) / (a - 1.0) * (1.0 - hyp_term)
+    return (a + b - 1.0) / (a - 1.0) * (1.0 - _hyp_term(r, a, b, 0.0, z))
 

@@ -15,6 +15,10 @@ BGNBD_NOT_CONVERGED = (
     "The BG/NBD fit did not converge ({reason}). The data may be too few or too irregular for the model; "
     "check the transactions (dates, duplicates) and fit again."
 )
+BGNBD_HOMOGENEOUS_DROPOUT = (
+    "The data show no difference between customers in their chance to drop out after a purchase: every "
+    "customer is taken to drop out with probability {p:.3f} (a and b are large and only their ratio is estimated)."
+)
 BGNBD_AT_BOUND = (
     "The BG/NBD parameter {name} ran to the edge of its allowed range ({value:.3g}), so the data do not "
     "identify it. This happens when repeat purchases are too few or all alike; fit again with more history."

@@ -17,6 +17,7 @@ from scipy.special import digamma, gammaln
 
 from .bgnbd import BOUND_MARGIN, LOG_BOUND, distinct_rows
 from .errors import GG_AT_BOUND, GG_NO_FINITE_MEAN, GG_NO_SPENDERS, GG_NOT_CONVERGED, INVALID_INPUT, ModelFitError
+from .optimize import is_stationary
 
 FloatArray = NDArray[np.float64]
 PARAM_NAMES = ("p", "q", "gamma")
@@ -113,10 +114,10 @@ def gamma_gamma_fit(frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGam
             _neg_ll_and_grad, start, args=(_Data.make(x, m, weights), float(n)), jac=True, method="L-BFGS-B",
             bounds=bounds, options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
         )
-        if result.success and np.isfinite(result.fun) and result.fun < 1e299:
+        if is_stationary(result):
             break
     assert result is not None
-    if not (result.success and np.isfinite(result.fun) and result.fun < 1e299):
+    if not is_stationary(result):
         raise ModelFitError(GG_NOT_CONVERGED.format(reason=str(result.message)))
     for name, value in zip(PARAM_NAMES, result.x, strict=True):
         if abs(value) > LOG_BOUND - BOUND_MARGIN:

@@ -16,7 +16,12 @@ from metrics.predictive.maths import (
     rfm_summary,
 )
 from metrics.predictive.maths.bgnbd import bgnbd_gradient, bgnbd_unconditional_expected_purchases
-from metrics.predictive.maths.errors import BGNBD_NO_REPEAT_BUYERS, BGNBD_TOO_FEW_CUSTOMERS, INVALID_INPUT
+from metrics.predictive.maths.errors import (
+    BGNBD_HOMOGENEOUS_DROPOUT,
+    BGNBD_NO_REPEAT_BUYERS,
+    BGNBD_TOO_FEW_CUSTOMERS,
+    INVALID_INPUT,
+)
 
 from .cdnow import CALIBRATION_END, PUBLISHED_BGNBD, PUBLISHED_BGNBD_LL, PUBLISHED_EY39, sample_transactions
 
@@ -138,3 +143,42 @@ def test_bad_inputs_are_refused_with_the_reason(x: list, t_x: list, big_t: list,
     with pytest.raises(ModelFitError) as error:
         bgnbd_fit(x, t_x, big_t)
     assert str(error.value) == INVALID_INPUT.format(detail=detail)
+
+
+def _homogeneous_dropout_customers(n: int, p: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BG/NBD customers whose drop-out chance after each purchase is the same p for everyone
+    (purchase rates Gamma(2, 8) per week, 52 weeks observed)."""
+    rng = np.random.default_rng(seed)
+    rates = rng.gamma(2.0, 1 / 8.0, n)
+    age = np.full(n, 52.0)
+    x, t_x = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        t = 0.0
+        while True:
+            t += rng.exponential(1 / rates[i])
+            if t > age[i]:
+                break
+            x[i], t_x[i] = x[i] + 1, t
+            if rng.random() < p:
+                break
+    return x, t_x, age
+
+
+def test_a_drop_out_chance_shared_by_every_customer_is_fitted_and_said() -> None:
+    # a and b run off together (only a / (a + b) is identified): the fit still succeeds, says so,
+    # and recovers the purchase-rate parameters and the drop-out probability.
+    x, t_x, age = _homogeneous_dropout_customers(3000, 0.1, seed=0)
+    fit = bgnbd_fit(x, t_x, age)
+    assert fit.note == BGNBD_HOMOGENEOUS_DROPOUT.format(p=fit.params.a / (fit.params.a + fit.params.b))
+    assert abs(fit.params.a / (fit.params.a + fit.params.b) - 0.1) < 0.01
+    assert abs(fit.params.r - 2.0) < 0.2 and abs(fit.params.alpha - 8.0) < 1.0
+    assert np.isfinite(bgnbd_p_alive(fit.params, x, t_x, age)).all()
+    # Expected purchases use the limit of the hypergeometric term there; they stay finite and
+    # close to those of a nearby point of the ridge where the series itself still evaluates.
+    expected = bgnbd_conditional_expected_purchases(fit.params, 52.0, x, t_x, age)
+    assert np.isfinite(expected).all() and (expected >= 0).all()
+    p = fit.params.a / (fit.params.a + fit.params.b)
+    nearby = BgNbdParams(r=fit.params.r, alpha=fit.params.alpha, a=2000.0 * p / (1 - p), b=2000.0)
+    heavy = x < 10
+    reference = bgnbd_conditional_expected_purchases(nearby, 52.0, x[heavy], t_x[heavy], age[heavy])
+    assert np.isfinite(reference).all() and np.allclose(expected[heavy], reference, rtol=0.01, atol=1e-3)
