@@ -17,6 +17,19 @@ from .forms import AssumptionsForm
 from .models import AssumptionSet, RecomputeRun
 
 PERCENT_FIELDS = ["annual_discount_rate", "assumed_monthly_retention", "default_gross_margin_rate"]
+ASSUMPTION_FIELDS = [
+    "annual_discount_rate", "activity_window_months", "retention_source", "assumed_monthly_retention",
+    "smoothing_window_months", "default_gross_margin_rate", "prediction_horizon_months",
+]
+
+
+def _with_changes(history: list[AssumptionSet]) -> list[AssumptionSet]:
+    """Attach `changed`: the fields each version changed against the one before it (newest first)."""
+    for newer, older in zip(history, [*history[1:], None], strict=True):
+        newer.changed = (  # type: ignore[attr-defined]
+            set() if older is None else {f for f in ASSUMPTION_FIELDS if getattr(newer, f) != getattr(older, f)}
+        )
+    return history
 
 
 def _with_percents(assumption_set: AssumptionSet) -> AssumptionSet:
@@ -83,7 +96,8 @@ def assumptions(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "metrics/assumptions.html",
-        {"current": current, "history": [_with_percents(a) for a in selectors.assumptions_history()], "form": form, "can_change": can_change,
+        {"current": current, "history": _with_changes([_with_percents(a) for a in selectors.assumptions_history()]),
+         "form": form, "can_change": can_change,
          "runs": runs, "active_run": next((r for r in runs if r.status in ("pending", "running")), None)},
     )
 

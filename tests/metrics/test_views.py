@@ -62,6 +62,17 @@ def test_an_admin_change_makes_a_new_version_and_starts_a_recompute(
     assert "Saved as version 2" in page and "Board asked for a higher hurdle rate" in page
     # The board links each figure to its version: /assumptions/#v<version>.
     assert 'id="v2"' in page and 'id="v1"' in page
+    # The history shows what each version changed: v2 changed every value against v1.
+    v2_row = page.split('id="v2"', 1)[1].split("</tr>", 1)[0]
+    assert v2_row.count("changed") == 7
+    assert '<td class="num changed">12.50%</td>' in v2_row and 'class="changed">assumed</td>' in v2_row
+    v1_row = page.split('id="v1"', 1)[1].split("</tr>", 1)[0]
+    assert "changed" not in v1_row
+    # A version that changes only the discount rate marks only that value.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/assumptions/", {**VALID, "annual_discount_rate_percent": "13", "note": "Rate up again"})
+    v3_row = client.get("/assumptions/").content.decode().split('id="v3"', 1)[1].split("</tr>", 1)[0]
+    assert v3_row.count("changed") == 1 and '<td class="num changed">13.00%</td>' in v3_row
     status = client.get("/assumptions/recompute-status/").json()
     assert status["runs"][0]["trigger"] == "assumptions" and status["running"] is False
     assert status["runs"][0]["trigger_label"] == "assumptions changed" and "assumptions changed" in page
