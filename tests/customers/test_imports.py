@@ -166,7 +166,9 @@ def test_ambiguous_day_month_dates_are_refused_until_an_order_is_chosen(run_impo
     assert "could be day/month or month/day" in job.message
     assert Transaction.objects.count() == 0
     job = import_rerun(job=job, date_order=p.MONTH_FIRST, enqueue=False)
-    job = imports_service.import_run(job=imports_service.import_claim(job_id=job.pk))
+    claimed = imports_service.import_claim(job_id=job.pk)
+    assert claimed is not None
+    job = imports_service.import_run(job=claimed)
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
     assert Transaction.objects.get(order_id="O1").order_date == dt.date(2024, 1, 2)
 
@@ -183,7 +185,9 @@ def test_a_missing_required_column_rejects_the_file(run_import: Run) -> None:
     assert job.status == ImportJob.Status.REJECTED
     assert job.message.startswith("Required column(s) missing: revenue")
     job = import_rerun(job=job, mapping={"revenue": "dollar_value"}, enqueue=False)
-    job = imports_service.import_run(job=imports_service.import_claim(job_id=job.pk))
+    claimed = imports_service.import_claim(job_id=job.pk)
+    assert claimed is not None
+    job = imports_service.import_run(job=claimed)
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -13,6 +13,7 @@ from django.urls import reverse
 from clv_dashboard import roles
 from customers.models import ImportJob, Transaction
 from tests.factories import ImportJobFactory
+from tests.responses import streamed_body
 
 TX = b"customer_id,order_id,order_date,revenue\nC1,O1,2024-01-05,100\nC2,O2,2024-01-06,bad\n"
 
@@ -37,7 +38,7 @@ def test_every_import_page_checks_the_permission(
     role: str | None, allowed: bool, client_as: Callable[[str | None], Client]
 ) -> None:
     client = client_as(role)
-    job = ImportJobFactory(status=ImportJob.Status.REJECTED)
+    job = cast(ImportJob, ImportJobFactory(status=ImportJob.Status.REJECTED))
     for method, url, data in _pages(job):
         response = getattr(client, method)(url, data)
         if role is None:
@@ -66,12 +67,13 @@ def test_an_upload_is_stored_and_processed_and_the_detail_shows_the_errors(
     job = ImportJob.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/imports/{job.pk}/"
     job.refresh_from_db()
+    assert job.created_by is not None
     assert job.status == ImportJob.Status.REJECTED and job.created_by.groups.filter(name=roles.ANALYST).exists()
     html = client.get(f"/imports/{job.pk}/").content.decode()
     assert "bad" in html and "is not an amount" in html and 'id="error-report-link"' in html
     report = client.get(f"/imports/{job.pk}/errors.csv")
     assert report.status_code == 200
-    body = b"".join(report.streaming_content).decode("utf-8-sig")
+    body = streamed_body(report).decode("utf-8-sig")
     assert body.splitlines()[1].startswith("3,revenue,bad,")
     progress = client.get(f"/imports/{job.pk}/progress/").json()
     assert progress["finished"] is True and progress["status"] == "rejected" and progress["rows_invalid"] == 1
@@ -163,5 +165,5 @@ def test_the_error_report_neutralises_values_a_spreadsheet_would_run(
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/imports/", {"kind": "transactions", "file": SimpleUploadedFile("t.csv", evil)})
     job = ImportJob.objects.get()
-    body = b"".join(client.get(f"/imports/{job.pk}/errors.csv").streaming_content).decode("utf-8-sig")
+    body = streamed_body(client.get(f"/imports/{job.pk}/errors.csv")).decode("utf-8-sig")
     assert body.splitlines()[1].startswith("2,revenue,'=1+2,")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -26,7 +27,7 @@ ASSUMPTIONS = Assumptions(
 
 def _frame(**columns: list[float]) -> pd.DataFrame:
     n = len(columns["month"])
-    base = {k: [0] * n for k in [
+    base: dict[str, list[float]] = {k: [0] * n for k in [
         "customers_start", "customers_end", "new_customers", "reactivated_customers", "churned_customers",
         "revenue", "gross_margin", "acquisition_cost", "retention_cost"]}
     base.update(columns)
@@ -144,11 +145,12 @@ def test_clv_rises_with_retention_and_falls_with_the_discount_rate(m: float, r1:
 def test_amounts_become_cents_half_away_from_zero() -> None:
     from metrics.calculations import to_cents
 
-    assert list(to_cents([1.005, -1.005, 0.004, 2.675, -0.125, 1234567.89])) == [101, -101, 0, 268, -13, 123456789]
+    amounts = np.asarray([1.005, -1.005, 0.004, 2.675, -0.125, 1234567.89])
+    assert list(to_cents(amounts)) == [101, -101, 0, 268, -13, 123456789]
 
 
 def test_trailing_sums_cover_the_window_ending_at_each_month() -> None:
     from metrics.calculations import trailing_sum
 
-    assert list(trailing_sum([1, 2, 3, 4, 5], 3)) == [1, 3, 6, 9, 12]
-    assert list(trailing_sum([4, 5], 12)) == [4, 9]
+    assert list(trailing_sum(np.asarray([1, 2, 3, 4, 5]), 3)) == [1, 3, 6, 9, 12]
+    assert list(trailing_sum(np.asarray([4, 5]), 12)) == [4, 9]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -63,7 +63,7 @@ def test_recompute_from_a_month_keeps_the_earlier_months_and_records_the_run(db:
 def test_snapshots_of_months_and_segments_that_disappear_are_removed(db: None) -> None:
     north = CustomerFactory(region="North")
     TransactionFactory(customer=north, order_date=dt.date(2024, 1, 5))
-    late = TransactionFactory(customer=CustomerFactory(region="South"), order_date=dt.date(2024, 3, 5))
+    late = cast(Transaction, TransactionFactory(customer=CustomerFactory(region="South"), order_date=dt.date(2024, 3, 5)))
     snapshots_recompute(trigger="test")
     assert MonthlySnapshot.objects.filter(scope_dimension="region", scope_value="South").exists()
     late.delete()  # as an undone import would

@@ -38,11 +38,11 @@ def published_inputs_by_hand() -> dict[int, tuple[int, float, float, float]]:
             continue
         per_day = days.setdefault(int(customer), {})
         per_day[day] = per_day.get(day, 0.0) + float(value)
-    out = {}
-    for customer, per_day in days.items():
+    out: dict[int, tuple[int, float, float, float]] = {}
+    for customer_id, per_day in days.items():
         ordered = sorted(per_day)
         first, last = ordered[0], ordered[-1]
         repeat = [per_day[d] for d in ordered[1:]]
         mean_repeat = sum(repeat) / len(repeat) if repeat else 0.0
-        out[customer] = (len(ordered) - 1, (last - first).days / 7, (CALIBRATION_END - first).days / 7, mean_repeat)
+        out[customer_id] = (len(ordered) - 1, (last - first).days / 7, (CALIBRATION_END - first).days / 7, mean_repeat)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import cast
 
 import numpy as np
 
@@ -45,9 +46,9 @@ def business_simulate(n: int = 80, seed: int = 11) -> list[Customer]:
     a chance to drop out after each purchase, spend varying around each customer's own mean."""
     rng = np.random.default_rng(seed)
     start, end = dt.date(2024, 1, 1), dt.date(2024, 12, 31)
-    customers = []
+    customers: list[Customer] = []
     for i in range(n):
-        c = CustomerFactory(external_id=f"S{i:03d}")
+        c = cast(Customer, CustomerFactory(external_id=f"S{i:03d}"))
         rate = rng.gamma(0.8, 1 / 20.0)  # purchases per day while alive
         drop = rng.beta(1.0, 3.0)
         mean_spend = rng.gamma(4.0, 20.0)

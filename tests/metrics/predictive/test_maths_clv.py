@@ -6,6 +6,7 @@ import pytest
 from metrics.calculations import monthly_discount_rate
 from metrics.predictive.maths import (
     BgNbdParams,
+    ClvScores,
     GammaGammaParams,
     Tier,
     TierRules,
@@ -21,8 +22,8 @@ BG = BgNbdParams(**PUBLISHED_BGNBD)
 GG = GammaGammaParams(**PUBLISHED_GG)
 
 
-def _score(horizon: int = 36, annual: float = 0.10, **overrides: object) -> object:
-    data = {
+def _score(horizon: int = 36, annual: float = 0.10, **overrides: np.ndarray) -> ClvScores:
+    data: dict[str, np.ndarray] = {
         "frequency": np.array([0.0, 2, 2, 10]),
         "recency": np.array([0.0, 30.43, 5.0, 38.0]),
         "age": np.array([20.0, 38.86, 38.86, 38.86]),

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import cast
 
 import pytest
 
+from customers.models import Customer
 from metrics.models import AssumptionSet, CustomerPrediction, PredictiveFit
 from metrics.predictive import selectors
 from metrics.predictive.maths import BgNbdParams, bgnbd_conditional_expected_purchases, bgnbd_p_alive
@@ -23,6 +25,9 @@ def test_fit_on_cdnow_stores_the_published_parameters_and_a_prediction_per_custo
     cdnow_load()
     fit = clv_models_fit(trigger="test", observation_end=CALIBRATION_END)
     assert fit.status == PredictiveFit.Status.SUCCEEDED, fit.message
+    assert fit.bgnbd_r is not None and fit.bgnbd_alpha is not None and fit.bgnbd_a is not None
+    assert fit.bgnbd_b is not None and fit.bgnbd_log_likelihood is not None
+    assert fit.gg_p is not None and fit.gg_q is not None and fit.gg_gamma is not None
     got = {"r": fit.bgnbd_r, "alpha": fit.bgnbd_alpha, "a": fit.bgnbd_a, "b": fit.bgnbd_b}
     assert {k: round(v, 3) for k, v in got.items()} == PUBLISHED_BGNBD
     assert round(fit.bgnbd_log_likelihood, 1) == PUBLISHED_BGNBD_LL
@@ -64,7 +69,7 @@ def test_fit_replaces_every_prediction_and_works_without_postgresql() -> None:
 
 def test_all_customers_with_one_purchase_cannot_be_identified() -> None:
     for i in range(30):
-        buy(CustomerFactory(external_id=f"ONE{i}"), dt.date(2024, 1, 1) + dt.timedelta(days=5 * i))
+        buy(cast(Customer, CustomerFactory(external_id=f"ONE{i}")), dt.date(2024, 1, 1) + dt.timedelta(days=5 * i))
     fit = clv_models_fit(trigger="test")
     assert fit.status == PredictiveFit.Status.FAILED
     assert fit.message == BGNBD_NO_REPEAT_BUYERS
@@ -108,7 +113,7 @@ def test_with_no_assumptions_recorded_the_fit_uses_the_default_version() -> None
 
 def test_refunds_bigger_than_purchases_make_a_customer_unprofitable() -> None:
     business_simulate()
-    refunder = CustomerFactory(external_id="REFUNDER")
+    refunder = cast(Customer, CustomerFactory(external_id="REFUNDER"))
     buy(refunder, dt.date(2024, 1, 10), dt.date(2024, 2, 10), revenue="100")
     buy(refunder, dt.date(2024, 3, 1), revenue="-500")
     fit = clv_models_fit(trigger="test")
@@ -120,15 +125,16 @@ def test_refunds_bigger_than_purchases_make_a_customer_unprofitable() -> None:
 
 def test_zero_spend_and_one_purchase_customers_get_finite_predictions() -> None:
     business_simulate()
-    free = CustomerFactory(external_id="FREE")
+    free = cast(Customer, CustomerFactory(external_id="FREE"))
     buy(free, dt.date(2024, 2, 1), dt.date(2024, 3, 1), dt.date(2024, 4, 1), revenue="0")
-    once = CustomerFactory(external_id="ONCE")
+    once = cast(Customer, CustomerFactory(external_id="ONCE"))
     buy(once, dt.date(2024, 5, 1), revenue="80")
     fit = clv_models_fit(trigger="test")
     assert fit.status == PredictiveFit.Status.SUCCEEDED, fit.message
     free_p = CustomerPrediction.objects.get(customer=free)
     once_p = CustomerPrediction.objects.get(customer=once)
     assert free_p.historic_margin == Decimal("0.00")
+    assert fit.gg_p is not None and fit.gg_q is not None and fit.gg_gamma is not None
     population_spend = fit.gg_p * fit.gg_gamma / (fit.gg_q - 1)
     assert 0 < float(free_p.expected_spend) < population_spend
     assert once_p.p_alive == 1.0

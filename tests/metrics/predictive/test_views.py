@@ -6,18 +6,21 @@ import io
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
 from clv_dashboard import roles
 from clv_dashboard.spreadsheets import spreadsheet_safe as safe_cell
+from customers.models import Customer
 from metrics.models import CustomerPrediction, PredictiveFit
 from metrics.predictive.exports import COLUMNS
 from metrics.predictive.services import ERROR_INTERRUPTED, clv_models_fit
 from tests.factories import CustomerFactory
+from tests.responses import streamed_body
 
 from .db import business_simulate, buy
 
@@ -40,7 +43,9 @@ def fitted() -> PredictiveFit:
 @pytest.mark.parametrize("role", [roles.EXECUTIVE, roles.ANALYST, roles.ADMIN])
 def test_executives_and_above_see_the_customer_pages(client_as: ClientAs, role: str, fitted: PredictiveFit) -> None:
     client = client_as(role)
-    for url in [*URLS, f"/customers/{CustomerPrediction.objects.first().customer_id}/"]:
+    prediction = CustomerPrediction.objects.first()
+    assert prediction is not None
+    for url in [*URLS, f"/customers/{prediction.customer_id}/"]:
         assert client.get(url).status_code == 200, url
 
 
@@ -50,8 +55,8 @@ def test_a_user_without_a_role_is_refused(client_as: ClientAs) -> None:
         assert Client().get(url).status_code == 302
     from tests.factories import UserFactory
 
-    client.force_login(UserFactory(username="nobody"))
-    for url in [*URLS, f"/customers/{CustomerFactory().pk}/"]:
+    client.force_login(cast(User, UserFactory(username="nobody")))
+    for url in [*URLS, f"/customers/{cast(Customer, CustomerFactory()).pk}/"]:
         assert client.get(url).status_code == 403, url
 
 
@@ -82,7 +87,7 @@ def test_the_empty_state_explains_that_no_fit_exists_yet(client_as: ClientAs) ->
 
 def test_a_failed_latest_fit_is_shown_with_its_reason(client_as: ClientAs) -> None:
     for i in range(5):
-        buy(CustomerFactory(), dt.date(2024, 1, 1) + dt.timedelta(days=i))
+        buy(cast(Customer, CustomerFactory()), dt.date(2024, 1, 1) + dt.timedelta(days=i))
     fit = clv_models_fit(trigger="test")
     page = client_as(roles.EXECUTIVE).get("/customers/").content.decode()
     assert 'id="fit-failed"' in page
@@ -138,13 +143,15 @@ def test_an_inverted_range_is_shown_as_an_error_and_ignored(client_as: ClientAs,
 
 
 def test_csv_export_follows_the_filters_and_neutralises_formulas(client_as: ClientAs, fitted: PredictiveFit) -> None:
-    evil = CustomerPrediction.objects.order_by("-predicted_clv").first().customer
+    top = CustomerPrediction.objects.order_by("-predicted_clv").first()
+    assert top is not None
+    evil = top.customer
     evil.name = "=HYPERLINK(\"http://x\")"
     evil.region = "@SUM(A1)"
     evil.save()
     response = client_as(roles.EXECUTIVE).get("/customers/export.csv?tier=gold")
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(streamed_body(response).decode())))
     assert rows[0] == COLUMNS
     assert len(rows) - 1 == CustomerPrediction.objects.filter(tier="gold").count()
     mine = next(r for r in rows if r[0] == evil.external_id)
@@ -161,6 +168,7 @@ def test_every_formula_prefix_is_neutralised(text: str) -> None:
 
 def test_the_detail_page_has_the_prediction_and_both_charts(client_as: ClientAs, fitted: PredictiveFit) -> None:
     prediction = CustomerPrediction.objects.filter(expected_purchases_12m__gt=0).order_by("-predicted_clv").first()
+    assert prediction is not None
     response = client_as(roles.EXECUTIVE).get(f"/customers/{prediction.customer_id}/")
     page = response.content.decode()
     assert 'id="history-chart"' in page and 'id="p-alive-chart"' in page
@@ -168,6 +176,7 @@ def test_the_detail_page_has_the_prediction_and_both_charts(client_as: ClientAs,
     figure = response.context["p_alive_figure"]
     values = figure["data"][0]["y"]
     assert all(0 <= v <= 1 for v in values)
+    assert fitted.data_date is not None
     assert figure["data"][0]["x"][-1] == fitted.data_date.isoformat()
     assert values[-1] == pytest.approx(prediction.p_alive, abs=1e-4)
     history = response.context["history_figure"]
@@ -176,7 +185,7 @@ def test_the_detail_page_has_the_prediction_and_both_charts(client_as: ClientAs,
 
 
 def test_a_customer_without_a_prediction_says_why(client_as: ClientAs, fitted: PredictiveFit) -> None:
-    refund_only = CustomerFactory()
+    refund_only = cast(Customer, CustomerFactory())
     buy(refund_only, dt.date(2024, 3, 1), revenue="-20")
     page = client_as(roles.EXECUTIVE).get(f"/customers/{refund_only.pk}/").content.decode()
     assert 'id="no-prediction"' in page
