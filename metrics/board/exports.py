@@ -22,33 +22,10 @@ from openpyxl.cell.cell import TYPE_STRING
 from openpyxl.styles import Font
 
 from clv_dashboard.spreadsheets import spreadsheet_safe
+from metrics.selectors import EXPORT_FIELDS
 
-COLUMNS: tuple[str, ...] = (
-    "month",
-    "scope_dimension",
-    "scope_value",
-    "customers_start",
-    "customers_end",
-    "new_customers",
-    "retained_customers",
-    "reactivated_customers",
-    "churned_customers",
-    "monthly_retention",
-    "revenue",
-    "gross_margin",
-    "retention_rate",
-    "retention_source",
-    "margin_per_customer",
-    "clv",
-    "customer_equity",
-    "acquisition_cost",
-    "retention_cost",
-    "acquisition_equity",
-    "retention_equity",
-    "cac",
-    "clv_to_cac",
-    "assumption_version",
-)
+# The columns of the API and export_snapshots: METRICS.md's metric names.
+COLUMNS: tuple[str, ...] = tuple(EXPORT_FIELDS)
 TEXT_COLUMNS = frozenset({"month", "scope_dimension", "scope_value", "retention_source"})
 MONEY_FORMAT = "#,##0.00"
 SHARE_FORMAT = "0.0000"
