@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
 from scipy.special import digamma, gammaln, hyp2f1
 
 from .errors import (
@@ -28,7 +27,7 @@ from .errors import (
     INVALID_INPUT,
     ModelFitError,
 )
-from .optimize import is_stationary
+from .optimize import is_stationary, minimize_from_starts
 
 FloatArray = NDArray[np.float64]
 PARAM_NAMES = ("r", "alpha", "a", "b")
@@ -261,16 +260,7 @@ def bgnbd_fit(
     mean_age = float(np.average(t_u, weights=weights))
     # Start: a purchase rate of about one per unit of mean age and an even drop-out chance.
     starts = [np.log([1.0, max(mean_age, 1e-3), 1.0, 1.0]), np.log([0.5, 1.0, 0.5, 2.0])]
-    bounds = [(-LOG_BOUND, LOG_BOUND)] * 4
-    result = None
-    for start in starts:
-        result = minimize(
-            _neg_ll_and_grad, start, args=(data, float(n)), jac=True, method="L-BFGS-B",
-            bounds=bounds, options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
-        )
-        if is_stationary(result):
-            break
-    assert result is not None
+    result = minimize_from_starts(_neg_ll_and_grad, starts, args=(data, float(n)), n_params=4, log_bound=LOG_BOUND)
     if not is_stationary(result):
         raise ModelFitError(BGNBD_NOT_CONVERGED.format(reason=str(result.message)))
     homogeneous = bool(np.exp(result.x[2]) > HOMOGENEOUS_DROPOUT and np.exp(result.x[3]) > HOMOGENEOUS_DROPOUT)

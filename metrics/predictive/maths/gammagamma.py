@@ -12,12 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
 
 from .bgnbd import BOUND_MARGIN, LOG_BOUND, distinct_rows
 from .errors import GG_AT_BOUND, GG_NO_FINITE_MEAN, GG_NO_SPENDERS, GG_NOT_CONVERGED, INVALID_INPUT, ModelFitError
-from .optimize import is_stationary
+from .optimize import is_stationary, minimize_from_starts
 
 FloatArray = NDArray[np.float64]
 PARAM_NAMES = ("p", "q", "gamma")
@@ -107,16 +106,9 @@ def gamma_gamma_fit(frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGam
     scale = float(np.average(m_raw, weights=weights))
     m = m_raw / scale
     starts = [np.log([1.0, 2.0, 1.0]), np.log([5.0, 5.0, 4.0])]
-    bounds = [(-LOG_BOUND, LOG_BOUND)] * 3
-    result = None
-    for start in starts:
-        result = minimize(
-            _neg_ll_and_grad, start, args=(_Data.make(x, m, weights), float(n)), jac=True, method="L-BFGS-B",
-            bounds=bounds, options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
-        )
-        if is_stationary(result):
-            break
-    assert result is not None
+    result = minimize_from_starts(
+        _neg_ll_and_grad, starts, args=(_Data.make(x, m, weights), float(n)), n_params=3, log_bound=LOG_BOUND
+    )
     if not is_stationary(result):
         raise ModelFitError(GG_NOT_CONVERGED.format(reason=str(result.message)))
     for name, value in zip(PARAM_NAMES, result.x, strict=True):

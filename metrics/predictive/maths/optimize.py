@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
-from scipy.optimize import OptimizeResult
+from numpy.typing import NDArray
+from scipy.optimize import OptimizeResult, minimize
+
+FloatArray = NDArray[np.float64]
 
 # L-BFGS-B can stop with ABNORMAL (no further decrease along its line search) at a point that is
 # already stationary to float precision; such a point is accepted when its gradient (of the mean
@@ -16,3 +22,21 @@ def is_stationary(result: OptimizeResult) -> bool:
     if not (np.isfinite(result.fun) and result.fun < 1e299):
         return False
     return bool(result.success) or float(np.max(np.abs(result.jac))) <= STATIONARY_GTOL
+
+
+def minimize_from_starts(
+    fun: Callable[..., tuple[float, FloatArray]], starts: Sequence[FloatArray], *, args: tuple[Any, ...], n_params: int,
+    log_bound: float,
+) -> OptimizeResult:
+    """L-BFGS-B (fun returns the value and its gradient) on log parameters bounded by +-log_bound,
+    from each start in turn until one converges; otherwise the last attempt, for its message."""
+    result: OptimizeResult | None = None
+    for start in starts:
+        result = minimize(
+            fun, start, args=args, jac=True, method="L-BFGS-B", bounds=[(-log_bound, log_bound)] * n_params,
+            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
+        )
+        if is_stationary(result):
+            break
+    assert result is not None, "at least one start is needed"
+    return result
