@@ -78,22 +78,32 @@ class Customer(models.Model):
     external_id = models.CharField(max_length=100, unique=True)
     name = models.CharField(max_length=200, blank=True)
     # Segment attributes; blank means "unassigned".
-    region = models.CharField(max_length=100, blank=True, db_index=True)
-    product_line = models.CharField(max_length=100, blank=True, db_index=True)
-    business_unit = models.CharField(max_length=100, blank=True, db_index=True)
-    acquisition_channel = models.CharField(max_length=100, blank=True, db_index=True)
+    region = models.CharField(max_length=100, blank=True)
+    product_line = models.CharField(max_length=100, blank=True)
+    business_unit = models.CharField(max_length=100, blank=True)
+    acquisition_channel = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["external_id"]
+        # Plain b-tree indexes (db_index on a CharField would add a second, LIKE-only index to
+        # each, which every new customer pays for and no query uses).
+        indexes = [
+            models.Index(fields=["region"], name="customer_region_idx"),
+            models.Index(fields=["product_line"], name="customer_product_line_idx"),
+            models.Index(fields=["business_unit"], name="customer_business_unit_idx"),
+            models.Index(fields=["acquisition_channel"], name="customer_channel_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.external_id
 
 
 class Transaction(models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="transactions")
+    # Both foreign keys are served by the indexes in Meta (customer + date; import job): a
+    # second index of their own would cost every imported row two more index insertions.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="transactions", db_index=False)
     # Blank when the source file had no order ids; otherwise unique across the data.
     order_id = models.CharField(max_length=100, blank=True, default="")
     order_date = models.DateField()
@@ -102,7 +112,7 @@ class Transaction(models.Model):
     # Cost of goods; null when the source did not carry it (the default margin rate applies).
     cost = models.DecimalField(null=True, blank=True, max_digits=18, decimal_places=2)
     import_job = models.ForeignKey(
-        ImportJob, null=True, blank=True, on_delete=models.CASCADE, related_name="transactions"
+        ImportJob, null=True, blank=True, on_delete=models.CASCADE, related_name="transactions", db_index=False
     )
 
     class Meta:

@@ -32,6 +32,7 @@ from clv_dashboard.spreadsheets import spreadsheet_safe
 from customers.models import CostEntry, ImportJob, Transaction
 
 from . import loading
+from .columnar import ColumnarReader, NotColumnar, columnar_applies
 from .parsing import (
     DATE_ORDERS,
     ENCODING_LABELS,
@@ -44,6 +45,7 @@ from .parsing import (
     SourceFile,
     columns_resolve,
     delimiter_label,
+    row_is_blank,
     row_validator,
     source_open,
 )
@@ -80,6 +82,11 @@ ERR_DATE_ORDER = _("Choose the date order \"dmy\" (day first) or \"mdy\" (month 
 MSG_LOADED = _("Loaded {rows} row(s).")
 MSG_LOADED_SKIPPED = _("Loaded {rows} row(s); {skipped} invalid row(s) skipped (listed in the error report).")
 MSG_UNDONE = _("Undone: {transactions} transaction(s) and {costs} cost entr(ies) removed.")
+
+# How the rows were read (job.detected["reader"]): column by column in blocks, or row by row
+# (files whose records are not one per line, whitespace-separated files, other encodings).
+READER_COLUMNAR = "columnar"
+READER_ROWS = "rows"
 
 REPORT_HEADER = (_("line"), _("column"), _("value"), _("reason"))
 
@@ -235,32 +242,85 @@ def _save_progress(job: ImportJob, **fields: Any) -> None:
     ImportJob.objects.filter(pk=job.pk).update(**fields)
 
 
+class _Tally:
+    """Rows seen and invalid ones; each row validated, staged or reported; progress saved."""
+
+    def __init__(self, *, job: ImportJob, size: int, validate: Any, stager: loading.Stager, report: ErrorReport,
+                 skip_invalid: bool) -> None:
+        self.job, self.size, self.validate, self.stager, self.report = job, max(size, 1), validate, stager, report
+        self.skip_invalid = skip_invalid
+        self.total = self.invalid = 0
+        self._next_percent = 1
+
+    @property
+    def staging(self) -> bool:
+        """Valid rows are staged until the first invalid one, unless invalid ones are skipped."""
+        return self.invalid == 0 or self.skip_invalid
+
+    def row(self, line: int, values: list[str]) -> None:
+        self.total += 1
+        row, errors = self.validate(line, values)
+        if errors:
+            self.invalid += 1
+            for error in errors:
+                self.report.add(error)
+        elif row is not None and self.staging:
+            self.stager.add(row)
+
+    def progress(self, bytes_read: int) -> None:
+        percent = min(bytes_read * 90 // self.size, 90)
+        if percent >= self._next_percent:
+            self._next_percent = percent + 1
+            _save_progress(self.job, rows_parsed=self.total, rows_invalid=self.invalid, progress=percent)
+
+
 def _stage(
     *, job: ImportJob, source: SourceFile, plan: ColumnPlan, dates: DateParser, stager: loading.Stager,
-    report: ErrorReport, skip_invalid: bool,
+    report: ErrorReport, skip_invalid: bool, columnar: bool,
 ) -> tuple[int, int]:
-    """Step 1: validate every row, stage the valid ones. Returns (rows, invalid rows)."""
-    validate = row_validator(plan=plan, dates=dates)
-    total = invalid = 0
-    size = max(source.size, 1)
-    next_percent = 1
-    for line, values in source.rows():
-        total += 1
-        row, errors = validate(line, values)
-        if errors:
-            invalid += 1
-            for error in errors:
-                report.add(error)
-        elif row is not None and (invalid == 0 or skip_invalid):
-            stager.add(row)
-        if total % 2048 == 0:
-            percent = min(source.bytes_read * 90 // size, 90)
-            if percent >= next_percent:
-                next_percent = percent + 1
-                _save_progress(job, rows_parsed=total, rows_invalid=invalid, progress=percent)
+    """Step 1: validate every row, stage the valid ones. Returns (rows, invalid rows).
+
+    Raises NotColumnar when the columnar reader finds it cannot number the file's lines."""
+    tally = _Tally(job=job, size=source.size, validate=row_validator(plan=plan, dates=dates), stager=stager,
+                   report=report, skip_invalid=skip_invalid)
+    if columnar:
+        reader = ColumnarReader(source=source, plan=plan)
+        for block in reader.blocks():
+            tally.total += block.staged.num_rows
+            if tally.staging:
+                stager.add_table(block.staged)
+            for line, values in block.leftovers:
+                if not row_is_blank(values):
+                    tally.row(line, values)
+            tally.progress(block.bytes_read)
+        reader.finish()
+    else:
+        for line, values in source.rows():
+            tally.row(line, values)
+            if tally.total % 2048 == 0:
+                tally.progress(source.bytes_read)
     stager.finish()
-    _save_progress(job, rows_parsed=total, rows_total=total, rows_invalid=invalid, progress=90)
-    return total, invalid
+    _save_progress(job, rows_parsed=tally.total, rows_total=tally.total, rows_invalid=tally.invalid, progress=90)
+    return tally.total, tally.invalid
+
+
+def _order_conflicts_check(
+    *, plan: ColumnPlan, stager: loading.Stager, report: ErrorReport, skip_invalid: bool
+) -> int:
+    """Report the lines of orders whose lines name different customers (removed from the staging
+    table when invalid rows are skipped). Returns how many lines that is."""
+    bad_lines = 0
+    with transaction.atomic():
+        loading.aggregation_memory_raise(connection=connection)
+        if not loading.staged_line_items(connection=connection, stager=stager):
+            return 0
+        for line, order_id, _customer, customers in loading.order_conflicts(connection=connection, stager=stager):
+            bad_lines += 1
+            report.add(RowError(line, plan.column_label("order_id"), order_id,
+                                str(REASON_ORDER_CUSTOMERS).format(order_id=order_id, customers=customers)))
+        if bad_lines and skip_invalid:
+            loading.order_conflicts_remove(connection=connection, stager=stager)
+    return bad_lines
 
 
 def _duplicate_refuse(job: ImportJob) -> None:
@@ -351,13 +411,18 @@ def _run(job: ImportJob) -> None:
     stager = loading.Stager(connection=connection, kind=job.kind, job_id=job.pk)
     started = time.monotonic()
     try:
-        for _attempt in range(2):
+        columnar = columnar_applies(source=source, plan=plan)
+        while True:
             dates = DateParser(order=date_order)
             report.reset()
             stager.create()
-            total, invalid = _stage(
-                job=job, source=source, plan=plan, dates=dates, stager=stager, report=report, skip_invalid=skip_invalid
-            )
+            try:
+                total, invalid = _stage(job=job, source=source, plan=plan, dates=dates, stager=stager, report=report,
+                                        skip_invalid=skip_invalid, columnar=columnar)
+            except NotColumnar as exc:
+                logger.info("import %s: read again row by row (%s)", job.pk, exc)
+                columnar = False
+                continue
             needed, problem = dates.order_problem()
             if problem:
                 raise ImportRefused(problem)
@@ -365,16 +430,9 @@ def _run(job: ImportJob) -> None:
                 break
             date_order = needed  # the file settles it the other way: read it again that way
         job.detected["date_order"] = date_order or ""
+        job.detected["reader"] = READER_COLUMNAR if columnar else READER_ROWS
         if job.kind == ImportJob.Kind.TRANSACTIONS and plan.has("order_id"):
-            bad_lines = 0
-            for line, order_id, _customer, customers in loading.order_conflicts(connection=connection, stager=stager):
-                bad_lines += 1
-                report.add(RowError(line, plan.column_label("order_id"), order_id,
-                                    str(REASON_ORDER_CUSTOMERS).format(order_id=order_id, customers=customers)))
-            if bad_lines:
-                invalid += bad_lines
-                if skip_invalid:
-                    loading.order_conflicts_remove(connection=connection, stager=stager)
+            invalid += _order_conflicts_check(plan=plan, stager=stager, report=report, skip_invalid=skip_invalid)
         report.close()
         job.rows_total, job.rows_invalid = total, invalid
         job.error_report = report.first

@@ -1,8 +1,9 @@
 """Moving validated rows into the database: a staging table, then set-based SQL.
 
 PostgreSQL: the validated rows are streamed with COPY into a temporary staging table (no
-WAL, no indexes), then each target table is filled by one INSERT ... SELECT ... ON CONFLICT
-statement. SQLite (the demo): the same staging table filled with executemany, and the same
+WAL, no indexes), then each target table is filled by set-based statements (INSERT ...
+SELECT, ON CONFLICT for customers and costs; stored orders the file replaces are deleted
+first). SQLite (the demo): the same staging table filled with executemany, and the same
 statements in SQLite's dialect. Nothing here commits: the caller owns the transaction.
 """
 
@@ -13,8 +14,10 @@ import datetime as dt
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
+import pyarrow as pa
+import pyarrow.csv as pcsv
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
@@ -43,9 +46,11 @@ class Stager:
         self.table = f"imp_stage_{job_id}"
         self.columns = STAGED_COLUMNS[kind]
         self.rows = 0
+        self.line_items: bool | None = None  # see staged_line_items
         self._buffer: list[tuple[Any, ...]] = []
 
     def create(self) -> None:
+        self.rows, self.line_items, self._buffer = 0, None, []
         cols = ", ".join(f"{c} {_TYPES.get(c, 'text')}" for c in self.columns)
         with self.connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
@@ -61,23 +66,43 @@ class Stager:
             return
         rows, self._buffer = self._buffer, []
         self.rows += len(rows)
+        if _is_pg(self.connection):
+            data = io.StringIO()
+            csv.writer(data, lineterminator="\n").writerows(rows)
+            self._copy(data)
+        else:
+            self._insert(rows)
+
+    def add_table(self, table: pa.Table) -> None:
+        """Rows the columnar reader vouched for (columns in this table's order)."""
+        if not table.num_rows:
+            return
+        self.rows += table.num_rows
+        if _is_pg(self.connection):
+            data = io.BytesIO()
+            pcsv.write_csv(table, data, write_options=pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+            self._copy(data)
+        else:
+            self._insert(list(zip(*(column.to_pylist() for column in table.columns), strict=True)))
+
+    def _copy(self, data: IO[Any]) -> None:
+        """COPY CSV text into the table: a blank text cell is '', a blank number NULL."""
+        data.seek(0)
+        not_null = ", ".join(c for c in self.columns if _TYPES.get(c, "text") == "text")
         with self.connection.cursor() as cursor:
-            if _is_pg(self.connection):
-                data = io.StringIO()
-                csv.writer(data, lineterminator="\n").writerows(rows)
-                data.seek(0)
-                not_null = ", ".join(c for c in self.columns if _TYPES.get(c, "text") == "text")
-                cursor.copy_expert(
-                    f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN "
-                    f"WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))",
-                    data,
-                )
-            else:
-                nullable = [i for i, c in enumerate(self.columns) if c in _NULLABLE]
-                if nullable:
-                    rows = [tuple(None if i in nullable and v == "" else v for i, v in enumerate(r)) for r in rows]
-                marks = ", ".join(["%s"] * len(self.columns))
-                cursor.executemany(f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES ({marks})", rows)
+            cursor.copy_expert(
+                f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN "
+                f"WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))",
+                data,
+            )
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        nullable = [i for i, c in enumerate(self.columns) if c in _NULLABLE]
+        if nullable:
+            rows = [tuple(None if i in nullable and v == "" else v for i, v in enumerate(r)) for r in rows]
+        marks = ", ".join(["%s"] * len(self.columns))
+        with self.connection.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES ({marks})", rows)
 
     def finish(self) -> None:
         self.flush()
@@ -167,6 +192,18 @@ def staged_has_order_ids(*, connection: BaseDatabaseWrapper, stager: Stager) -> 
     return bool(_one(connection, f"SELECT count(*) FROM (SELECT 1 FROM {stager.table} WHERE order_id <> '' LIMIT 1) x"))
 
 
+def staged_line_items(*, connection: BaseDatabaseWrapper, stager: Stager) -> bool:
+    """Whether an order id is on more than one line of the file (line items to sum, and to check
+    for lines naming different customers). Most files have one line per order: they skip both."""
+    if stager.line_items is None:
+        stager.line_items = bool(_one(
+            connection,
+            f"SELECT count(*) FROM (SELECT 1 FROM {stager.table} WHERE order_id <> '' "
+            "GROUP BY order_id HAVING count(*) > 1 LIMIT 1) x",
+        ))
+    return stager.line_items
+
+
 def customers_upsert(
     *, connection: BaseDatabaseWrapper, stager: Stager, attributes: tuple[str, ...], result: WriteResult
 ) -> None:
@@ -180,8 +217,9 @@ def customers_upsert(
             cursor.execute(
                 f"INSERT INTO customers_customer (external_id, name, region, product_line, business_unit, "
                 f"acquisition_channel, created_at, updated_at) "
-                f"SELECT customer_ext, '', '', '', '', '', %s, %s FROM {t} WHERE true GROUP BY customer_ext "
-                f"ORDER BY customer_ext ON CONFLICT (external_id) DO NOTHING",
+                f"SELECT s.customer_ext, '', '', '', '', '', %s, %s FROM (SELECT DISTINCT customer_ext FROM {t}) s "
+                "WHERE NOT EXISTS (SELECT 1 FROM customers_customer c WHERE c.external_id = s.customer_ext) "
+                "ORDER BY s.customer_ext ON CONFLICT (external_id) DO NOTHING",
                 [now, now],
             )
             result.customers_created = int(cursor.rowcount)
@@ -220,14 +258,17 @@ def customers_upsert(
 def transactions_write(
     *, connection: BaseDatabaseWrapper, stager: Stager, job_id: int, attributes: tuple[str, ...]
 ) -> WriteResult:
-    """Customers first, then the orders (lines summed per order id; a stored order id is
-    replaced) and the rows without an order id (each its own transaction)."""
+    """Customers first, then the transactions: an order id already stored is replaced (its row
+    deleted, the file's inserted), the lines of one order are summed, and each line without an
+    order id is a transaction of its own. Plain INSERT ... SELECT statements: concurrent imports
+    are serialised (imports_lock), so nothing else writes these order ids meanwhile."""
     t = stager.table
     pg = _is_pg(connection)
     result = WriteResult(has_order_ids=staged_has_order_ids(connection=connection, stager=stager))
     result.rows_written = int(_one(connection, f"SELECT count(*) FROM {t}") or 0)
     staged_min = _as_date(_one(connection, f"SELECT min(order_date) FROM {t}"))
     replaced_min = None
+    line_items = result.has_order_ids and staged_line_items(connection=connection, stager=stager)
     if result.has_order_ids:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -235,7 +276,11 @@ def transactions_write(
                 f"WHERE order_id IN (SELECT order_id FROM {t} WHERE order_id <> '')"
             )
             count, replaced_min = cursor.fetchone()
-        result.transactions_replaced = int(count or 0)
+            result.transactions_replaced = int(count or 0)
+            if result.transactions_replaced:
+                cursor.execute(
+                    f"DELETE FROM customers_transaction WHERE order_id IN (SELECT order_id FROM {t} WHERE order_id <> '')"
+                )
         replaced_min = _as_date(replaced_min)
     attribute_min = None
     if attributes and set(attributes) - {"name"}:
@@ -249,33 +294,31 @@ def transactions_write(
 
     customers_upsert(connection=connection, stager=stager, attributes=attributes, result=result)
 
-    rev = "sum(revenue)" if pg else "round(sum(revenue), 2)"
-    cost = "sum(cost)" if pg else "round(sum(cost), 2)"
+    insert = "INSERT INTO customers_transaction (customer_id, order_id, order_date, revenue, cost, import_job_id) "
     with connection.cursor() as cursor:
-        if result.has_order_ids:
+        if line_items:
+            rev = "sum(revenue)" if pg else "round(sum(revenue), 2)"
+            cost = "sum(cost)" if pg else "round(sum(cost), 2)"
             cursor.execute(
-                "INSERT INTO customers_transaction (customer_id, order_id, order_date, revenue, cost, import_job_id) "
-                "SELECT c.id, a.order_id, a.order_date, a.revenue, a.cost, %s FROM ("
+                f"{insert} SELECT c.id, a.order_id, a.order_date, a.revenue, a.cost, %s FROM ("
                 f"  SELECT order_id, min(customer_ext) AS customer_ext, min(order_date) AS order_date, {rev} AS revenue,"
                 f"  CASE WHEN count(cost) = count(*) THEN {cost} END AS cost"
                 f"  FROM {t} WHERE order_id <> '' GROUP BY order_id) a "
-                "JOIN customers_customer c ON c.external_id = a.customer_ext WHERE true "
-                # In order-id order the unique index grows at its right edge instead of at random
-                # pages: half the time for a million orders.
-                "ORDER BY a.order_id "
-                "ON CONFLICT (order_id) WHERE NOT (order_id = '') DO UPDATE SET customer_id = excluded.customer_id, "
-                "order_date = excluded.order_date, revenue = excluded.revenue, cost = excluded.cost, "
-                "import_job_id = excluded.import_job_id",
+                "JOIN customers_customer c ON c.external_id = a.customer_ext",
                 [job_id],
             )
-            result.transactions_inserted = int(cursor.rowcount) - result.transactions_replaced
+            result.transactions_inserted = int(cursor.rowcount)
+            only = "WHERE s.order_id = '' "
+        else:
+            only = ""  # one line per order: every staged line is a transaction
         cursor.execute(
-            "INSERT INTO customers_transaction (customer_id, order_id, order_date, revenue, cost, import_job_id) "
-            f"SELECT c.id, '', s.order_date, s.revenue, s.cost, %s FROM {t} s "
-            "JOIN customers_customer c ON c.external_id = s.customer_ext WHERE s.order_id = '' ORDER BY s.line",
+            f"{insert} SELECT c.id, s.order_id, s.order_date, s.revenue, s.cost, %s FROM {t} s "
+            f"JOIN customers_customer c ON c.external_id = s.customer_ext {only}",
             [job_id],
         )
         result.transactions_inserted += int(cursor.rowcount)
+    # A replaced order is counted as replaced, not as inserted.
+    result.transactions_inserted -= result.transactions_replaced
     return result
 
 

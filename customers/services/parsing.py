@@ -224,20 +224,34 @@ def delimiter_label(delimiter: str) -> str:
 # --- Streaming rows ---------------------------------------------------------------------------
 
 
-class _CountingReader(io.RawIOBase):
-    """Counts the bytes read, for progress by position in the file."""
+class CountingReader(io.RawIOBase):
+    """A binary file counting, as they pass, its bytes (for progress), line feeds and NUL bytes
+    (for the columnar reader's checks)."""
 
     def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
         self.count = 0
+        self.line_feeds = 0
+        self.nuls = 0
+        self.last = b""
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
-        self.count += n or 0
-        return n or 0
+        n = self._raw.readinto(buffer) or 0  # type: ignore[attr-defined]
+        if n:
+            data = bytes(memoryview(buffer)[:n])
+            self.count += n
+            self.line_feeds += data.count(b"\n")
+            self.nuls += data.count(b"\x00")
+            self.last = data[-1:]
+        return n
+
+
+def row_is_blank(values: list[str]) -> bool:
+    """A row of nothing but delimiters and spaces: skipped, not counted, not an error."""
+    return not values or (not values[0].strip() and not any(v.strip() for v in values))
 
 
 @dataclass
@@ -248,8 +262,9 @@ class SourceFile:
     encoding: str
     delimiter: str
     header: list[str] = field(default_factory=list)
+    header_line: int = 0
     size: int = 0
-    _counter: _CountingReader | None = None
+    _counter: CountingReader | None = None
 
     @property
     def bytes_read(self) -> int:
@@ -265,7 +280,7 @@ class SourceFile:
     def rows(self) -> Generator[tuple[int, list[str]], None, None]:
         """Data rows (blank rows skipped) with the file line each starts on; sets self.header."""
         raw = self.path.open("rb")
-        self._counter = _CountingReader(raw)
+        self._counter = CountingReader(raw)
         text = io.TextIOWrapper(io.BufferedReader(self._counter, 1 << 20), encoding=self.encoding, newline="")
         line_no = 0
         try:
@@ -289,13 +304,14 @@ class SourceFile:
                         str(ERR_DECODE).format(encoding=ENCODING_LABELS.get(self.encoding, self.encoding), line=start)
                     ) from exc
                 line_no = reader.line_num if reader is not None else line_no + 1
-                if not values or (not values[0].strip() and not any(v.strip() for v in values)):
+                if row_is_blank(values):
                     continue
                 if not header_seen:
                     header_seen = True
                     if values and values[0].startswith("\ufeff"):
                         values[0] = values[0][1:]
                     self.header = [v.strip() for v in values]
+                    self.header_line = start
                     continue
                 yield start, values
             if not header_seen:

@@ -1,0 +1,248 @@
+"""Checking a big export column by column, in C, with Apache Arrow.
+
+Most rows of a large export are in a few plain forms: ISO or year-first dates, plain amounts
+or amounts with thousands commas, short ids. `ColumnarReader` reads the file in blocks with
+Arrow's CSV reader, checks whole columns at once and gives, for each block,
+
+- the rows it vouches for, already normalised to the staging columns (an Arrow table), and
+- every other row, as (line, raw values), for the row validator of `parsing.row_validator`:
+  a row in an unusual form (a currency sign, a day-first date, a missing value) is read
+  exactly as the row-by-row reader reads it, and an invalid row gets the same error.
+
+Line numbers are the file's lines only when every record is one line. The reader counts the
+file's lines as it reads; `finish()` raises `NotColumnar` when the count does not match (a
+quoted line break, a blank line inside the file) and a block raises it when a row has the
+wrong number of fields or the file holds a NUL byte. The import then reads the file again
+with the row-by-row reader, which reports such files line by line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from .parsing import FIELDS, STAGED_COLUMNS, ColumnPlan, CountingReader, SourceFile
+
+COLUMNAR_KINDS = ("transactions", "customers")
+BLOCK_BYTES = 4 << 20
+_DELIMITERS = (",", ";", "\t", "|")
+_ENCODINGS = {"utf-8": "utf8", "utf-8-sig": "utf8", "gb18030": "gb18030"}
+_ATTRIBUTES = ("name", "region", "product_line", "business_unit", "acquisition_channel")
+
+# Python's str.strip() also removes these; Arrow's whitespace trim does not. A value that
+# starts or ends with one goes to the row validator.
+_EDGE_SPACE = r"^[\x1c-\x1f\x{85}]|[\x1c-\x1f\x{85}]$"
+_PLAIN_AMOUNT = r"^-?\d{1,16}(?:\.\d{1,2})?$"
+_THOUSANDS_AMOUNT = r"^-?\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,2})?$"
+_TIME = r"(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_YEAR_FIRST = rf"^(?P<y>\d{{4}})[-/.](?P<m>\d{{1,2}})[-/.](?P<d>\d{{1,2}}){_TIME}$"
+_COMPACT = rf"^(?P<y>\d{{4}})(?P<m>\d{{2}})(?P<d>\d{{2}}){_TIME}$"
+
+
+class NotColumnar(Exception):
+    """The file needs the row-by-row reader: its records are not one per line, or a row has the
+    wrong number of fields."""
+
+
+def columnar_applies(*, source: SourceFile, plan: ColumnPlan) -> bool:
+    """Whether the columnar reader can read this file (otherwise: the row-by-row reader)."""
+    return (
+        plan.kind in COLUMNAR_KINDS
+        and source.delimiter in _DELIMITERS
+        and source.encoding in _ENCODINGS
+        and source.header_line == 1
+    )
+
+
+@dataclass
+class Block:
+    staged: pa.Table  # the rows vouched for, in STAGED_COLUMNS[kind] order
+    leftovers: list[tuple[int, list[str]]]  # (line, raw values) for the row validator
+    bytes_read: int
+
+
+def _first_row_width(source: SourceFile) -> int:
+    lines = source.sample_lines()
+    if len(lines) < 2:
+        return 0
+    return len(next(csv.reader(lines[1:2], delimiter=source.delimiter), []))
+
+
+def _trailing_blank_lines(path: Any, size: int) -> int:
+    """Empty lines at the end of the file (Arrow skips them; they hold no record)."""
+    with open(path, "rb") as f:
+        f.seek(max(size - 65536, 0))
+        tail = f.read()
+    lines = tail.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the last line's terminator
+    blank = 0
+    for line in reversed(lines):
+        if line not in (b"", b"\r"):
+            break
+        blank += 1
+    return blank
+
+
+class ColumnarReader:
+    def __init__(self, *, source: SourceFile, plan: ColumnPlan, block_bytes: int = BLOCK_BYTES) -> None:
+        self.source = source
+        self.plan = plan
+        # Rows may carry more fields than the header (a trailing delimiter): the extra ones must
+        # then be blank, as the row validator requires.
+        self.width = max(_first_row_width(source), len(plan.header))
+        self.block_bytes = block_bytes
+        self.records = 0
+        self._bad_row: Any = None
+        self._counter: CountingReader | None = None
+        specs = {s.name: s for s in FIELDS[plan.kind]}
+        self._limits = {name: specs[name].max_length for name in plan.indexes}
+
+    def _invalid_row(self, row: Any) -> str:
+        if self._bad_row is None:
+            self._bad_row = row
+        return "skip"
+
+    def blocks(self) -> Iterator[Block]:
+        names = [f"f{i}" for i in range(self.width)]
+        raw = self.source.path.open("rb")
+        self._counter = CountingReader(raw)
+        try:
+            reader = pcsv.open_csv(
+                io.BufferedReader(self._counter, 1 << 20),
+                read_options=pcsv.ReadOptions(
+                    skip_rows=1, column_names=names, block_size=self.block_bytes, use_threads=True,
+                    encoding=_ENCODINGS[self.source.encoding],
+                ),
+                parse_options=pcsv.ParseOptions(
+                    delimiter=self.source.delimiter, quote_char='"', double_quote=True, newlines_in_values=False,
+                    ignore_empty_lines=True, invalid_row_handler=self._invalid_row,
+                ),
+                convert_options=pcsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            for batch in reader:
+                if self._bad_row is not None or self._counter.nuls:
+                    raise NotColumnar("a row with the wrong number of fields, or a NUL byte")
+                first_line = 2 + self.records
+                self.records += batch.num_rows
+                yield self._check(batch, first_line)
+            if self._bad_row is not None or self._counter.nuls:
+                raise NotColumnar("a row with the wrong number of fields, or a NUL byte")
+        except pa.ArrowInvalid as exc:
+            raise NotColumnar(str(exc)) from exc
+        finally:
+            raw.close()
+
+    def finish(self) -> None:
+        """Raise NotColumnar unless every record was exactly one line of the file."""
+        counter = self._counter
+        assert counter is not None
+        lines = counter.line_feeds + (1 if counter.last not in (b"", b"\n") else 0)
+        expected = lines - 1 - _trailing_blank_lines(self.source.path, self.source.size)
+        if self.records != expected:
+            raise NotColumnar(f"{self.records} records in {lines} lines")
+
+    @property
+    def bytes_read(self) -> int:
+        return self._counter.count if self._counter else 0
+
+    # --- One block ----------------------------------------------------------------------------
+
+    def _check(self, batch: pa.RecordBatch, first_line: int) -> Block:
+        n = batch.num_rows
+        raw = [batch.column(i) for i in range(self.width)]
+        trimmed = [pc.utf8_trim_whitespace(c) for c in raw]
+        filled = [pc.greater(pc.utf8_length(c), 0) for c in trimmed]
+        nonblank = _any(filled)
+        ok = nonblank
+        values: dict[str, pa.Array] = {}
+        for name, index in self.plan.indexes.items():
+            column = trimmed[index]
+            ok = pc.and_(ok, pc.invert(pc.match_substring_regex(column, _EDGE_SPACE)))
+            ok = pc.and_(ok, pc.less_equal(pc.utf8_length(column), self._limits[name]))
+            values[name] = column
+        for index in range(len(self.plan.header), self.width):
+            ok = pc.and_(ok, pc.invert(filled[index]))
+        ok = pc.and_(ok, filled[self.plan.indexes["customer_id"]])
+
+        if self.plan.kind == "transactions":
+            dates, dates_ok = _dates(values["order_date"])
+            revenue, revenue_ok = _amounts(values["revenue"], required=True)
+            ok = pc.and_(pc.and_(ok, dates_ok), revenue_ok)
+            if "cost" in values:
+                cost, cost_ok = _amounts(values["cost"], required=False)
+                ok = pc.and_(ok, cost_ok)
+            else:
+                cost = pa.nulls(n, pa.string())
+            leading = [values["customer_id"], values.get("order_id", _blank(n)), dates, revenue, cost]
+        else:
+            leading = [values["customer_id"]]
+        columns = [pa.array(range(first_line, first_line + n), pa.int64()), *leading]
+        columns += [values.get(name, _blank(n)) for name in _ATTRIBUTES]
+        ok = pc.fill_null(ok, False)
+        staged = pa.table(columns, names=list(STAGED_COLUMNS[self.plan.kind])).filter(ok)
+
+        leftovers: list[tuple[int, list[str]]] = []
+        rest = pc.and_(nonblank, pc.invert(ok))
+        if pc.any(rest).as_py():
+            positions = pc.indices_nonzero(rest).to_pylist()
+            picked = [c.take(pa.array(positions)).to_pylist() for c in raw]
+            leftovers = [(first_line + p, [col[k] for col in picked]) for k, p in enumerate(positions)]
+        return Block(staged=staged, leftovers=leftovers, bytes_read=self.bytes_read)
+
+
+def _any(masks: list[pa.Array]) -> pa.Array:
+    result = masks[0]
+    for mask in masks[1:]:
+        result = pc.or_(result, mask)
+    return result
+
+
+def _blank(n: int) -> pa.Array:
+    return pa.array([""] * n, pa.string()) if n < 1024 else pc.cast(pa.repeat("", n), pa.string())
+
+
+def _amounts(column: pa.Array, *, required: bool) -> tuple[pa.Array, pa.Array]:
+    """Plain amounts pass as they are; 1,234.50 loses its commas; anything else is for the row
+    validator. A blank optional amount becomes null."""
+    plain = pc.match_substring_regex(column, _PLAIN_AMOUNT)
+    thousands = pc.match_substring_regex(column, _THOUSANDS_AMOUNT)
+    value = pc.if_else(thousands, pc.replace_substring(column, ",", ""), column)
+    ok = pc.or_(plain, thousands)
+    if not required:
+        empty = pc.equal(pc.utf8_length(column), 0)
+        ok = pc.or_(ok, empty)
+        value = pc.if_else(empty, pa.scalar(None, pa.string()), value)
+    return value, ok
+
+
+def _dates(column: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """ISO dates for YYYY-MM-DD, YYYY/M/D, YYYY.M.D and YYYYMMDD (a time part ignored) in the
+    years 1900-2100; other forms (and impossible dates) are for the row validator."""
+    parts = pc.extract_regex(column, _YEAR_FIRST)
+    compact = pc.extract_regex(column, _COMPACT)
+    use_compact = pc.is_valid(compact)
+    found = pc.or_(pc.is_valid(parts), use_compact)
+    year = pc.if_else(use_compact, pc.struct_field(compact, "y"), pc.struct_field(parts, "y"))
+    month = pc.if_else(use_compact, pc.struct_field(compact, "m"), pc.struct_field(parts, "m"))
+    day = pc.if_else(use_compact, pc.struct_field(compact, "d"), pc.struct_field(parts, "d"))
+    iso = pc.binary_join_element_wise(
+        year, pc.utf8_lpad(month, width=2, padding="0"), pc.utf8_lpad(day, width=2, padding="0"), "-"
+    )
+    # strptime rolls 2023-02-30 over into March: a date is real when it prints back the same.
+    parsed = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
+    real = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), iso)
+    years = pc.cast(pc.if_else(found, year, "0"), pa.int32())
+    in_range = pc.and_(pc.greater_equal(years, 1900), pc.less_equal(years, 2100))
+    ok = pc.fill_null(pc.and_(pc.and_(found, real), in_range), False)
+    return iso, ok
