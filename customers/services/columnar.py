@@ -31,7 +31,7 @@ import pyarrow.csv as pcsv
 from .parsing import FIELDS, STAGED_COLUMNS, ColumnPlan, CountingReader, SourceFile
 
 COLUMNAR_KINDS = ("transactions", "customers")
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 1 << 20
 _DELIMITERS = (",", ";", "\t", "|")
 _ENCODINGS = {"utf-8": "utf8", "utf-8-sig": "utf8", "gb18030": "gb18030"}
 _ATTRIBUTES = ("name", "region", "product_line", "business_unit", "acquisition_channel")
@@ -41,6 +41,7 @@ _ATTRIBUTES = ("name", "region", "product_line", "business_unit", "acquisition_c
 _EDGE_SPACE = r"^[\x1c-\x1f\x{85}]|[\x1c-\x1f\x{85}]$"
 _PLAIN_AMOUNT = r"^-?\d{1,16}(?:\.\d{1,2})?$"
 _THOUSANDS_AMOUNT = r"^-?\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,2})?$"
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _TIME = r"(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
 _YEAR_FIRST = rf"^(?P<y>\d{{4}})[-/.](?P<m>\d{{1,2}})[-/.](?P<d>\d{{1,2}}){_TIME}$"
 _COMPACT = rf"^(?P<y>\d{{4}})(?P<m>\d{{2}})(?P<d>\d{{2}}){_TIME}$"
@@ -156,6 +157,11 @@ class ColumnarReader:
     def bytes_read(self) -> int:
         return self._counter.count if self._counter else 0
 
+    @property
+    def bytes_odd_spaces(self) -> int:
+        """Characters read so far that only Python counts as spaces (in UTF-8)."""
+        return self._counter.odd_spaces if self._counter else 0
+
     # --- One block ----------------------------------------------------------------------------
 
     def _check(self, batch: pa.RecordBatch, first_line: int) -> Block:
@@ -166,9 +172,11 @@ class ColumnarReader:
         nonblank = _any(filled)
         ok = nonblank
         values: dict[str, pa.Array] = {}
+        odd_spaces = self.source.encoding not in ("utf-8", "utf-8-sig") or self.bytes_odd_spaces
         for name, index in self.plan.indexes.items():
             column = trimmed[index]
-            ok = pc.and_(ok, pc.invert(pc.match_substring_regex(column, _EDGE_SPACE)))
+            if odd_spaces:
+                ok = pc.and_(ok, pc.invert(pc.match_substring_regex(column, _EDGE_SPACE)))
             ok = pc.and_(ok, pc.less_equal(pc.utf8_length(column), self._limits[name]))
             values[name] = column
         for index in range(len(self.plan.header), self.width):
@@ -229,20 +237,24 @@ def _amounts(column: pa.Array, *, required: bool) -> tuple[pa.Array, pa.Array]:
 def _dates(column: pa.Array) -> tuple[pa.Array, pa.Array]:
     """ISO dates for YYYY-MM-DD, YYYY/M/D, YYYY.M.D and YYYYMMDD (a time part ignored) in the
     years 1900-2100; other forms (and impossible dates) are for the row validator."""
-    parts = pc.extract_regex(column, _YEAR_FIRST)
-    compact = pc.extract_regex(column, _COMPACT)
-    use_compact = pc.is_valid(compact)
-    found = pc.or_(pc.is_valid(parts), use_compact)
-    year = pc.if_else(use_compact, pc.struct_field(compact, "y"), pc.struct_field(parts, "y"))
-    month = pc.if_else(use_compact, pc.struct_field(compact, "m"), pc.struct_field(parts, "m"))
-    day = pc.if_else(use_compact, pc.struct_field(compact, "d"), pc.struct_field(parts, "d"))
-    iso = pc.binary_join_element_wise(
-        year, pc.utf8_lpad(month, width=2, padding="0"), pc.utf8_lpad(day, width=2, padding="0"), "-"
-    )
+    iso = column
+    found = pc.match_substring_regex(column, _ISO_DATE)
+    if not pc.all(found).as_py():
+        parts = pc.extract_regex(column, _YEAR_FIRST)
+        compact = pc.extract_regex(column, _COMPACT)
+        use_compact = pc.is_valid(compact)
+        found = pc.or_(pc.is_valid(parts), use_compact)
+
+        def part(name: str) -> pa.Array:
+            return pc.if_else(use_compact, pc.struct_field(compact, name), pc.struct_field(parts, name))
+
+        iso = pc.binary_join_element_wise(
+            part("y"), pc.utf8_lpad(part("m"), width=2, padding="0"), pc.utf8_lpad(part("d"), width=2, padding="0"), "-"
+        )
     # strptime rolls 2023-02-30 over into March: a date is real when it prints back the same.
     parsed = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
-    real = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), iso)
-    years = pc.cast(pc.if_else(found, year, "0"), pa.int32())
-    in_range = pc.and_(pc.greater_equal(years, 1900), pc.less_equal(years, 2100))
+    real = pc.equal(pc.cast(pc.cast(parsed, pa.date32()), pa.string()), iso)
+    year = pc.year(parsed)
+    in_range = pc.and_(pc.greater_equal(year, 1900), pc.less_equal(year, 2100))
     ok = pc.fill_null(pc.and_(pc.and_(found, real), in_range), False)
     return iso, ok

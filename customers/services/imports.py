@@ -285,14 +285,16 @@ def _stage(
                    report=report, skip_invalid=skip_invalid)
     if columnar:
         reader = ColumnarReader(source=source, plan=plan)
+        # While a block is copied in the background, the next one is read and checked.
         for block in reader.blocks():
-            tally.total += block.staged.num_rows
-            if tally.staging:
-                stager.add_table(block.staged)
             for line, values in block.leftovers:
                 if not row_is_blank(values):
                     tally.row(line, values)
+            stager.wait()
             tally.progress(block.bytes_read)
+            tally.total += block.staged.num_rows
+            if tally.staging:
+                stager.add_table(block.staged)
         reader.finish()
     else:
         for line, values in source.rows():

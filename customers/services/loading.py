@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -38,7 +39,11 @@ def _is_pg(connection: BaseDatabaseWrapper) -> bool:
 
 
 class Stager:
-    """A session-scoped temporary table holding one file's validated rows."""
+    """A session-scoped temporary table holding one file's validated rows.
+
+    On PostgreSQL a block of rows from the columnar reader is copied in the background while
+    the next block is read: `wait()` before anything else uses the connection (every method
+    here does; the caller does before its own queries)."""
 
     def __init__(self, *, connection: BaseDatabaseWrapper, kind: str, job_id: int) -> None:
         self.connection = connection
@@ -48,8 +53,11 @@ class Stager:
         self.rows = 0
         self.line_items: bool | None = None  # see staged_line_items
         self._buffer: list[tuple[Any, ...]] = []
+        self._copying: Future[None] | None = None
+        self._copier: ThreadPoolExecutor | None = None
 
     def create(self) -> None:
+        self.wait(raise_error=False)
         self.rows, self.line_items, self._buffer = 0, None, []
         cols = ", ".join(f"{c} {_TYPES.get(c, 'text')}" for c in self.columns)
         with self.connection.cursor() as cursor:
@@ -64,6 +72,7 @@ class Stager:
     def flush(self) -> None:
         if not self._buffer:
             return
+        self.wait()
         rows, self._buffer = self._buffer, []
         self.rows += len(rows)
         if _is_pg(self.connection):
@@ -74,26 +83,48 @@ class Stager:
             self._insert(rows)
 
     def add_table(self, table: pa.Table) -> None:
-        """Rows the columnar reader vouched for (columns in this table's order)."""
+        """Rows the columnar reader vouched for (columns in this table's order); on PostgreSQL
+        copied in the background, after the previous block's copy has finished."""
         if not table.num_rows:
             return
+        self.wait()
         self.rows += table.num_rows
         if _is_pg(self.connection):
             data = io.BytesIO()
             pcsv.write_csv(table, data, write_options=pcsv.WriteOptions(include_header=False, quoting_style="needed"))
-            self._copy(data)
+            if self._copier is None:
+                self._copier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-copy")
+            raw = self.connection.connection  # the driver's connection: Django's is bound to this thread
+            self._copying = self._copier.submit(self._copy_with, raw, data)
         else:
             self._insert(list(zip(*(column.to_pylist() for column in table.columns), strict=True)))
 
+    def wait(self, *, raise_error: bool = True) -> None:
+        """Until the background copy (if any) has finished; its error is raised here."""
+        copying, self._copying = self._copying, None
+        if copying is None:
+            return
+        try:
+            with self.connection.wrap_database_errors:
+                copying.result()
+        except Exception:
+            if raise_error:
+                raise
+
     def _copy(self, data: IO[Any]) -> None:
+        self.connection.ensure_connection()
+        self._copy_with(self.connection.connection, data)
+
+    def _copy_with(self, raw: Any, data: IO[Any]) -> None:
         """COPY CSV text into the table: a blank text cell is '', a blank number NULL."""
         data.seek(0)
         not_null = ", ".join(c for c in self.columns if _TYPES.get(c, "text") == "text")
-        with self.connection.cursor() as cursor:
+        with raw.cursor() as cursor:
             cursor.copy_expert(
                 f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN "
                 f"WITH (FORMAT csv, FORCE_NOT_NULL ({not_null}))",
                 data,
+                size=1 << 20,
             )
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
@@ -106,6 +137,7 @@ class Stager:
 
     def finish(self) -> None:
         self.flush()
+        self.wait()
         with self.connection.cursor() as cursor:
             if _is_pg(self.connection):
                 cursor.execute(f"ANALYZE {self.table}")
@@ -114,6 +146,10 @@ class Stager:
                 cursor.execute(f"CREATE INDEX {self.table}_cust ON {self.table} (customer_ext)")
 
     def drop(self) -> None:
+        self.wait(raise_error=False)
+        if self._copier is not None:
+            self._copier.shutdown()
+            self._copier = None
         with self.connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
 

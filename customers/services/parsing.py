@@ -224,15 +224,20 @@ def delimiter_label(delimiter: str) -> str:
 # --- Streaming rows ---------------------------------------------------------------------------
 
 
+# Control characters str.strip() removes but Arrow's trim does not (U+001C-U+001F, U+0085), in UTF-8.
+_ODD_SPACES = (b"\x1c", b"\x1d", b"\x1e", b"\x1f", b"\xc2\x85")
+
+
 class CountingReader(io.RawIOBase):
-    """A binary file counting, as they pass, its bytes (for progress), line feeds and NUL bytes
-    (for the columnar reader's checks)."""
+    """A binary file counting, as they pass, its bytes (for progress), and for the columnar
+    reader's checks its line feeds, NUL bytes and odd spaces."""
 
     def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
         self.count = 0
         self.line_feeds = 0
         self.nuls = 0
+        self.odd_spaces = 0
         self.last = b""
 
     def readable(self) -> bool:
@@ -245,6 +250,9 @@ class CountingReader(io.RawIOBase):
             self.count += n
             self.line_feeds += data.count(b"\n")
             self.nuls += data.count(b"\x00")
+            self.odd_spaces += sum(data.count(odd) for odd in _ODD_SPACES)
+            if self.last == b"\xc2" and data.startswith(b"\x85"):  # U+0085 across two reads
+                self.odd_spaces += 1
             self.last = data[-1:]
         return n
 
