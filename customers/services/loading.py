@@ -340,16 +340,20 @@ def transactions_write(
                 f"  SELECT order_id, min(customer_ext) AS customer_ext, min(order_date) AS order_date, {rev} AS revenue,"
                 f"  CASE WHEN count(cost) = count(*) THEN {cost} END AS cost"
                 f"  FROM {t} WHERE order_id <> '' GROUP BY order_id) a "
-                "JOIN customers_customer c ON c.external_id = a.customer_ext",
+                "JOIN customers_customer c ON c.external_id = a.customer_ext"
+                + (' ORDER BY a.order_id COLLATE "C"' if pg else ""),
                 [job_id],
             )
             result.transactions_inserted = int(cursor.rowcount)
             only = "WHERE s.order_id = '' "
         else:
             only = ""  # one line per order: every staged line is a transaction
+        # In order-id order the unique index on order ids grows at its right edge instead of at
+        # random pages: a file in another order writes about 1.5x faster so (sorted: no cost).
+        order = 'ORDER BY s.order_id COLLATE "C"' if pg and not line_items else ""
         cursor.execute(
             f"{insert} SELECT c.id, s.order_id, s.order_date, s.revenue, s.cost, %s FROM {t} s "
-            f"JOIN customers_customer c ON c.external_id = s.customer_ext {only}",
+            f"JOIN customers_customer c ON c.external_id = s.customer_ext {only}{order}",
             [job_id],
         )
         result.transactions_inserted += int(cursor.rowcount)
