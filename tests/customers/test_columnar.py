@@ -196,6 +196,14 @@ def test_whitespace_separated_and_utf16_files_are_read_row_by_row(tmp_path: Path
         assert not c.columnar_applies(source=source, plan=plan)
 
 
+def test_the_counting_reader_finds_odd_spaces_split_between_two_reads() -> None:
+    counter = p.CountingReader(io.BytesIO(b"a\xc2" + b"\x85b\n\x1c\x00"))
+    buffer = bytearray(2)
+    while counter.readinto(buffer):
+        pass
+    assert (counter.count, counter.line_feeds, counter.nuls, counter.odd_spaces) == (7, 1, 1, 2)
+
+
 # --- Through the import service --------------------------------------------------------------
 
 

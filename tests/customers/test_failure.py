@@ -55,6 +55,19 @@ def _half_then(action: Callable[[], None]) -> Callable[..., Any]:
     return write
 
 
+def _kill_my_connection(pid: int | None = None) -> None:
+    """Terminate this thread's database connection (or the backend `pid`) from another one."""
+    s = connection.settings_dict
+    pid = pid or connection.connection.get_backend_pid()
+    killer = psycopg2.connect(dbname=s["NAME"], user=s["USER"], host=s["HOST"] or "127.0.0.1",
+                              port=s["PORT"] or 5432, password=s.get("PASSWORD") or None)
+    killer.autocommit = True
+    with killer.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        assert cursor.fetchone()[0] is True
+    killer.close()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_exception_after_half_the_rows_leaves_the_database_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
     _seed()
@@ -78,20 +91,8 @@ def test_a_connection_killed_in_the_middle_of_the_write_leaves_the_database_as_b
 ) -> None:
     _seed()
     before = table_rows()
-    s = connection.settings_dict
-
-    def kill_my_connection() -> None:
-        pid = connection.connection.get_backend_pid()
-        killer = psycopg2.connect(dbname=s["NAME"], user=s["USER"], host=s["HOST"] or "127.0.0.1",
-                                  port=s["PORT"] or 5432, password=s.get("PASSWORD") or None)
-        killer.autocommit = True
-        with killer.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-            assert cursor.fetchone()[0] is True
-        killer.close()
-
     real = loading_module.transactions_write
-    monkeypatch.setattr(loading_module, "transactions_write", _half_then(kill_my_connection))
+    monkeypatch.setattr(loading_module, "transactions_write", _half_then(_kill_my_connection))
     job = _run(_second_file())
     assert job.status == ImportJob.Status.FAILED, job.message
     assert "nothing was loaded" in job.message
@@ -101,3 +102,32 @@ def test_a_connection_killed_in_the_middle_of_the_write_leaves_the_database_as_b
     again = _run(_second_file())
     assert again.status == ImportJob.Status.SUCCEEDED, again.message
     assert Transaction.objects.count() == 1100
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_killed_while_a_block_is_copied_in_the_background_fails_cleanly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _seed()
+    before = table_rows()
+    real = loading_module.Stager._copy_with
+    copies: list[int] = []
+
+    def copy_after_a_kill(self: loading_module.Stager, raw: Any, data: Any) -> None:
+        copies.append(1)
+        if len(copies) == 2:  # the second block, in the background thread: the first is staged
+            _kill_my_connection(raw.get_backend_pid())
+        real(self, raw, data)
+
+    monkeypatch.setattr(loading_module.Stager, "_copy_with", copy_after_a_kill)
+    big = HEADER + "".join(f"C{i % 500},N{i},2024-03-{i % 28 + 1:02d},{i}.10,1,East\n" for i in range(60_000))
+    job = _run(big)
+    assert len(copies) == 2
+    assert job.status == ImportJob.Status.FAILED, job.message
+    assert "nothing was loaded" in job.message
+    assert table_rows() == before
+    monkeypatch.setattr(loading_module.Stager, "_copy_with", real)
+    again = _run(big)
+    assert again.status == ImportJob.Status.SUCCEEDED, again.message
+    assert Transaction.objects.filter(import_job=again).count() == 60_000
