@@ -41,10 +41,13 @@ _ATTRIBUTES = ("name", "region", "product_line", "business_unit", "acquisition_c
 _EDGE_SPACE = r"^[\x1c-\x1f\x{85}]|[\x1c-\x1f\x{85}]$"
 _PLAIN_AMOUNT = r"^-?\d{1,16}(?:\.\d{1,2})?$"
 _THOUSANDS_AMOUNT = r"^-?\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,2})?$"
+# A currency sign before the number: ¥1,234.50, -$5, ￥ 3.00 (other forms: the row validator).
+_SIGNED_AMOUNT = r"^(?P<sign>-?)[¥￥$€£]\s*(?P<number>\d{1,16}(?:\.\d{1,2})?|\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,2})?)$"
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _TIME = r"(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
 _YEAR_FIRST = rf"^(?P<y>\d{{4}})[-/.](?P<m>\d{{1,2}})[-/.](?P<d>\d{{1,2}}){_TIME}$"
 _COMPACT = rf"^(?P<y>\d{{4}})(?P<m>\d{{2}})(?P<d>\d{{2}}){_TIME}$"
+_CHINESE = r"^(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日?$"
 
 
 class NotColumnar(Exception):
@@ -221,12 +224,20 @@ def _blank(n: int) -> pa.Array:
 
 
 def _amounts(column: pa.Array, *, required: bool) -> tuple[pa.Array, pa.Array]:
-    """Plain amounts pass as they are; 1,234.50 loses its commas; anything else is for the row
-    validator. A blank optional amount becomes null."""
+    """Plain amounts pass as they are; 1,234.50 loses its commas, ¥1,234.50 its sign too;
+    anything else is for the row validator. A blank optional amount becomes null."""
     plain = pc.match_substring_regex(column, _PLAIN_AMOUNT)
-    thousands = pc.match_substring_regex(column, _THOUSANDS_AMOUNT)
-    value = pc.if_else(thousands, pc.replace_substring(column, ",", ""), column)
-    ok = pc.or_(plain, thousands)
+    value, ok = column, plain
+    if not pc.all(plain).as_py():
+        thousands = pc.match_substring_regex(column, _THOUSANDS_AMOUNT)
+        signed = pc.extract_regex(column, _SIGNED_AMOUNT)
+        has_sign = pc.is_valid(signed)
+        unsigned = pc.binary_join_element_wise(
+            pc.struct_field(signed, "sign"), pc.struct_field(signed, "number"), ""
+        )
+        value = pc.replace_substring(pc.if_else(has_sign, unsigned, column), ",", "")
+        value = pc.if_else(plain, column, value)
+        ok = pc.fill_null(pc.or_(pc.or_(plain, thousands), has_sign), False)
     if not required:
         empty = pc.equal(pc.utf8_length(column), 0)
         ok = pc.or_(ok, empty)
@@ -235,26 +246,27 @@ def _amounts(column: pa.Array, *, required: bool) -> tuple[pa.Array, pa.Array]:
 
 
 def _dates(column: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """ISO dates for YYYY-MM-DD, YYYY/M/D, YYYY.M.D and YYYYMMDD (a time part ignored) in the
-    years 1900-2100; other forms (and impossible dates) are for the row validator."""
+    """ISO dates for YYYY-MM-DD, YYYY/M/D, YYYY.M.D, YYYYMMDD (a time part ignored) and
+    2024年3月5日, in the years 1900-2100; other forms (and impossible dates) are for the row
+    validator."""
     iso = column
     found = pc.match_substring_regex(column, _ISO_DATE)
     if not pc.all(found).as_py():
-        parts = pc.extract_regex(column, _YEAR_FIRST)
-        compact = pc.extract_regex(column, _COMPACT)
-        use_compact = pc.is_valid(compact)
-        found = pc.or_(pc.is_valid(parts), use_compact)
-
-        def part(name: str) -> pa.Array:
-            return pc.if_else(use_compact, pc.struct_field(compact, name), pc.struct_field(parts, name))
-
+        year = month = day = pa.nulls(len(column), pa.string())
+        for pattern in (_YEAR_FIRST, _COMPACT, _CHINESE):  # no value fits two of them
+            form = pc.extract_regex(column, pattern)
+            fits = pc.is_valid(form)
+            year = pc.if_else(fits, pc.struct_field(form, "y"), year)
+            month = pc.if_else(fits, pc.struct_field(form, "m"), month)
+            day = pc.if_else(fits, pc.struct_field(form, "d"), day)
+        found = pc.is_valid(year)
         iso = pc.binary_join_element_wise(
-            part("y"), pc.utf8_lpad(part("m"), width=2, padding="0"), pc.utf8_lpad(part("d"), width=2, padding="0"), "-"
+            year, pc.utf8_lpad(month, width=2, padding="0"), pc.utf8_lpad(day, width=2, padding="0"), "-"
         )
     # strptime rolls 2023-02-30 over into March: a date is real when it prints back the same.
     parsed = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
     real = pc.equal(pc.cast(pc.cast(parsed, pa.date32()), pa.string()), iso)
-    year = pc.year(parsed)
-    in_range = pc.and_(pc.greater_equal(year, 1900), pc.less_equal(year, 2100))
+    year_number = pc.year(parsed)
+    in_range = pc.and_(pc.greater_equal(year_number, 1900), pc.less_equal(year_number, 2100))
     ok = pc.fill_null(pc.and_(pc.and_(found, real), in_range), False)
     return iso, ok

@@ -519,7 +519,8 @@ def _order_label(order: str) -> str:
     return str(_("day/month")) if order == DAY_FIRST else str(_("month/day"))
 
 
-_PLAIN_AMOUNT = re.compile(r"^-?\d{1,16}(?:\.\d{1,2})?$")
+# ASCII digits only: a full-width "１２.５０" is not plain; NFKC below turns it into 12.50.
+_PLAIN_AMOUNT = re.compile(r"^-?\d{1,16}(?:\.\d{1,2})?$", re.ASCII)
 _CURRENCY = re.compile(r"^(?:us\$|hk\$|[¥$€£]|cny|rmb|usd|eur|hkd|gbp)|(?:元|cny|rmb|usd|eur|hkd|gbp)$", re.IGNORECASE)
 _THOUSANDS_COMMA = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 _THOUSANDS_DOT = re.compile(r"^\d{1,3}(?:\.\d{3}){2,}$")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -25,11 +26,14 @@ ORDERS = ["", "O-{i}", "o" * 101, " O {i} "]
 DATES = [
     "2024-03-05", "2024/3/5", "2024.3.5", "20240305", "2024-03-05 10:30", "2024-3-5T08:00:00", "2024-02-29",
     "2023-02-29", "2024-13-01", "05.03.2024", "13/04/2024", "4/13/2024", "1899-12-31", "2100-12-31", "not a date",
-    "", " 2024-03-05 ", "2024年3月5日", "202403051",
+    "", " 2024-03-05 ", "2024年3月5日", "2024 年 3 月 5 日", "2024年3月5日 10:30", "2024年13月5日", "202403051",
+    "２０２４-０３-０５", "2024-03-05 25:61",
 ]
 AMOUNTS = [
     "12.50", "-3", "1,234.50", "1,234", "-1,234.5", "¥1 234,50", "(12.50)", "12.505", "", "abc", "12,5",
     "1234567890123456", "12345678901234567", "1,234,567,890,123.45", " 7.10 ", "$5", "1.234.567,89", "+4",
+    "１２.５０", "¥1,234.50", "-¥12.50", "¥-12.50", "$ 5", "￥3.00", "€1.234,50", "USD 5", "5元", "--5", "-$1,234",
+    "£12,34", "¥1,23",
 ]
 REGIONS = ["North", "", "华东", "r" * 101, " West ", "\x1fEast"]
 
@@ -72,10 +76,18 @@ def _plan(path: Path, kind: str) -> tuple[p.SourceFile, p.ColumnPlan]:
     return source, p.columns_resolve(kind=kind, header=source.header)
 
 
+_STAGED_NUMBER = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
+_STAGED_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
 def _normal(row: tuple[Any, ...], kind: str) -> tuple[Any, ...]:
+    """A staged row with its amounts as Decimals, after checking that its amounts and date are in
+    the plain ASCII forms the staging table's COPY reads."""
     if kind != "transactions":
         return row
     line, customer, order, date, revenue, cost, *attrs = row
+    assert _STAGED_DATE.fullmatch(date) and _STAGED_NUMBER.fullmatch(revenue), row
+    assert cost in ("", None) or _STAGED_NUMBER.fullmatch(cost), row
     return (line, customer, order, date, Decimal(revenue).quantize(Decimal("0.01")),
             Decimal(cost).quantize(Decimal("0.01")) if cost not in ("", None) else None, *attrs)
 

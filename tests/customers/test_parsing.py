@@ -222,6 +222,8 @@ def test_a_chosen_order_is_applied() -> None:
         ("−12.50", "-12.50"),
         ("0.005", "0.01"),
         ("+7", "7.00"),
+        ("１２.５０", "12.50"),  # full-width digits, as typed with a Chinese input method
+        ("￥１，２３４.５", "1234.50"),
     ],
 )
 def test_amount_forms(raw: str, expected: str) -> None:
