@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,6 +43,7 @@ from .parsing import (
     ImportRefused,
     RowError,
     SourceFile,
+    Validated,
     columns_resolve,
     delimiter_label,
     row_is_blank,
@@ -245,8 +246,8 @@ def _save_progress(job: ImportJob, **fields: Any) -> None:
 class _Tally:
     """Rows seen and invalid ones; each row validated, staged or reported; progress saved."""
 
-    def __init__(self, *, job: ImportJob, size: int, validate: Any, stager: loading.Stager, report: ErrorReport,
-                 skip_invalid: bool) -> None:
+    def __init__(self, *, job: ImportJob, size: int, validate: Callable[[int, list[str]], Validated],
+                 stager: loading.Stager, report: ErrorReport, skip_invalid: bool) -> None:
         self.job, self.size, self.validate, self.stager, self.report = job, max(size, 1), validate, stager, report
         self.skip_invalid = skip_invalid
         self.total = self.invalid = 0
