@@ -113,7 +113,8 @@ class Stager:
 
     def _copy(self, data: IO[Any]) -> None:
         self.connection.ensure_connection()
-        self._copy_with(self.connection.connection, data)
+        with self.connection.wrap_database_errors:
+            self._copy_with(self.connection.connection, data)
 
     def _copy_with(self, raw: Any, data: IO[Any]) -> None:
         """COPY CSV text into the table: a blank text cell is '', a blank number NULL."""
