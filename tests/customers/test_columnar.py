@@ -254,3 +254,20 @@ def test_errors_found_column_by_column_name_the_right_lines(run_import: Callable
     assert job.detected["reader"] == READER_COLUMNAR
     assert [(e["line"], e["value"]) for e in job.error_report] == [(1236, "2024-02-30"), (1502, "")]
     assert Transaction.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_skipping_invalid_rows_read_column_by_column(run_import: Callable[..., ImportJob]) -> None:
+    rows = [f"C{i % 50},O{i},2024-03-{1 + i % 28:02d},{i}.00,R{i % 3}" for i in range(3000)]
+    rows[10] = "C10,O10,2024-03-11,ten,R1"
+    rows[2999] = "C49,O2999,31.02.2024,5.00,R2"
+    job = run_import("transactions", "customer_id,order_id,order_date,revenue,region\n" + "\n".join(rows) + "\n",
+                     skip_invalid=True)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert job.detected["reader"] == READER_COLUMNAR
+    assert (job.rows_written, job.rows_skipped) == (2998, 2)
+    assert [(e["line"], e["column"], e["value"]) for e in job.error_report] == [
+        (12, "revenue", "ten"), (3001, "order_date", "31.02.2024")
+    ]
+    assert not Transaction.objects.filter(order_id__in=["O10", "O2999"]).exists()
+    assert Transaction.objects.count() == 2998
