@@ -15,12 +15,15 @@ from typing import Any
 
 from django.db.models import Avg, Count, Max, Q, Sum
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from customers.models import SegmentDimension
 from metrics.models import COMPANY, CohortCell, CustomerPrediction, MonthlySnapshot, PredictiveFit, RecomputeRun
 
-ERROR_BAD_SCOPE = "Unknown scope: use 'company' or '<dimension>:<value>' with a dimension of {dimensions}."
-ERROR_BAD_MONTH = "Unknown month: use YYYY-MM, a month the board has figures for."
+ERROR_BAD_SCOPE = gettext_lazy(
+    "Unknown scope: use 'company' or '<dimension>:<value>' with a dimension of {dimensions}."
+)
+ERROR_BAD_MONTH = gettext_lazy("Unknown month: use YYYY-MM, a month the board has figures for.")
 
 SNAPSHOT_FIELDS: tuple[str, ...] = (
     "pk",
@@ -96,7 +99,7 @@ def scope_parse(raw: str | None) -> Scope:
         return COMPANY_SCOPE
     dimension, sep, value = raw.partition(":")
     if not sep or dimension not in SegmentDimension.values or not value:
-        raise ValueError(ERROR_BAD_SCOPE.format(dimensions=", ".join(SegmentDimension.values)))
+        raise ValueError(str(ERROR_BAD_SCOPE).format(dimensions=", ".join(SegmentDimension.values)))
     return Scope(dimension, value)
 
 
@@ -108,7 +111,7 @@ def month_parse(raw: str | None) -> dt.date | None:
         parts = raw.split("-")
         return dt.date(int(parts[0]), int(parts[1]), 1)
     except (ValueError, IndexError) as exc:
-        raise ValueError(ERROR_BAD_MONTH) from exc
+        raise ValueError(str(ERROR_BAD_MONTH)) from exc
 
 
 def board_data_version() -> str:

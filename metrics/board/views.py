@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from clv_dashboard.formatting import format_month
@@ -22,7 +23,7 @@ from .assemble import BoardData, board_get, format_value
 from .whatif import MonthCounts, equity_sensitivity, whatif_compute, whatif_validate
 
 VIEW_BOARD = "metrics.view_board"
-ERROR_NO_SNAPSHOT = "There are no figures for this month and scope yet."
+ERROR_NO_SNAPSHOT = gettext_lazy("There are no figures for this month and scope yet.")
 
 
 def _params(request: HttpRequest) -> tuple[selectors.Scope, dt.date | None, str | None]:
@@ -140,10 +141,10 @@ def board_whatif(request: HttpRequest) -> JsonResponse:
     except ValueError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     if month is None:
-        return JsonResponse({"error": selectors.ERROR_BAD_MONTH}, status=400)
+        return JsonResponse({"error": str(selectors.ERROR_BAD_MONTH)}, status=400)
     row = selectors.snapshot_row(scope=scope, month=month)
     if row is None:
-        return JsonResponse({"error": ERROR_NO_SNAPSHOT}, status=404)
+        return JsonResponse({"error": str(ERROR_NO_SNAPSHOT)}, status=404)
     counts = MonthCounts(
         customers_end=row["customers_end"], new_customers=row["new_customers"],
         retained_customers=row["retained_customers"], acquisition_cost=float(row["acquisition_cost"]),
@@ -193,10 +194,10 @@ def _export_table(request: HttpRequest) -> exports.ExportTable:
     except ValueError as exc:
         raise Http404(str(exc)) from exc
     if month is None:
-        raise Http404(selectors.ERROR_BAD_MONTH)
+        raise Http404(str(selectors.ERROR_BAD_MONTH))
     rows = selectors.month_rows(month=month)
     if not rows:
-        raise Http404(ERROR_NO_SNAPSHOT)
+        raise Http404(str(ERROR_NO_SNAPSHOT))
     table_rows = []
     for row in rows:
         table_rows.append({

@@ -39,7 +39,7 @@ def test_months_parse_from_the_query_string() -> None:
     assert month_parse("2025-06-17") == dt.date(2025, 6, 1)
     assert month_parse("") is None
     for bad in ["June", "2025-13", "2025"]:
-        with pytest.raises(ValueError, match=ERROR_BAD_MONTH):
+        with pytest.raises(ValueError, match=str(ERROR_BAD_MONTH)):
             month_parse(bad)
 
 

@@ -178,6 +178,17 @@ def test_bad_parameters_get_a_clear_400(client_as: Callable, board_snapshots: di
     assert client.get("/board/?month=June").status_code == 400
 
 
+def test_the_400_messages_speak_the_users_language(client_as: Callable, board_snapshots: dict) -> None:
+    client = client_as(roles.EXECUTIVE)
+    client.cookies["django_language"] = "zh-hans"
+    scope = client.get("/board/?scope=colour:red")
+    assert scope.status_code == 400 and "未知的范围" in scope.content.decode()
+    month = client.get("/board/whatif/?month=June&retention=0.5&margin=10&discount=0.1")
+    assert month.status_code == 400 and "未知的月份" in month.json()["error"]
+    missing = client.get("/board/whatif/?month=2019-01&retention=0.5&margin=10&discount=0.1")
+    assert missing.status_code == 404 and missing.json()["error"] == "该月份和范围暂无数据。"
+
+
 def test_a_month_without_a_snapshot_for_the_scope_says_so(client_as: Callable, board_snapshots: dict) -> None:
     response = client_as(roles.EXECUTIVE).get("/board/?month=2019-01")
     assert response.status_code == 200
