@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
@@ -201,13 +203,31 @@ class PredictiveFit(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
+    # English, for logs, the command line and the API; message_parts keeps its templates and
+    # values so that pages show it in the reader's language (message_shown).
     message = models.TextField(blank=True)
+    message_parts = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-pk"]
 
     def __str__(self) -> str:
         return f"fit #{self.pk} {self.status}"
+
+    @property
+    def message_shown(self) -> str:
+        return message_translate(self.message, self.message_parts)
+
+
+def message_translate(message: str, parts: list[dict[str, Any]] | None) -> str:
+    """A stored message in the active language: each part's template translated, then filled
+    in; the stored English text when there are no parts (or a translation does not fit)."""
+    if not parts:
+        return message
+    try:
+        return "; ".join(gettext(part["template"]).format(**part["params"]) for part in parts)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return message
 
 
 class CustomerPrediction(models.Model):

@@ -18,7 +18,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from customers.models import SegmentDimension
-from metrics.models import COMPANY, CohortCell, CustomerPrediction, MonthlySnapshot, PredictiveFit, RecomputeRun
+from metrics.models import (
+    COMPANY,
+    CohortCell,
+    CustomerPrediction,
+    MonthlySnapshot,
+    PredictiveFit,
+    RecomputeRun,
+    message_translate,
+)
 
 ERROR_BAD_SCOPE = gettext_lazy(
     "Unknown scope: use 'company' or '<dimension>:<value>' with a dimension of {dimensions}."
@@ -253,8 +261,11 @@ def prediction_summary() -> PredictionSummary | None:
 
 def prediction_fit_latest() -> dict[str, Any] | None:
     """The latest fit of the customer models, whatever its outcome (for the empty state)."""
-    row = PredictiveFit.objects.order_by("-pk").values("pk", "status", "message", "finished_at").first()
-    return dict(row) if row is not None else None
+    row = PredictiveFit.objects.order_by("-pk").values("pk", "status", "message", "message_parts", "finished_at").first()
+    if row is None:
+        return None
+    shown = message_translate(row["message"], row["message_parts"])
+    return {"pk": row["pk"], "status": row["status"], "message": shown, "finished_at": row["finished_at"]}
 
 
 def has_snapshots() -> bool:

@@ -22,20 +22,26 @@ import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from metrics.calculations import monthly_discount_rate
 from metrics.models import CustomerPrediction, PredictiveFit
 from metrics.services import assumptions_ensure
 
 from . import selectors
-from .maths import ModelFitError, bgnbd_fit, clv_score, gamma_gamma_fit, tiers_assign
+from .maths import Message, ModelFitError, bgnbd_fit, clv_score, gamma_gamma_fit, tiers_assign
 
 logger = logging.getLogger(__name__)
 
-ERROR_NO_TRANSACTIONS = "There are no transactions yet: import transactions, then fit the models."
-ERROR_NO_CUSTOMERS = "No customer has a purchase on or before {date}: nothing to fit."
-ERROR_INTERRUPTED = "Interrupted: the worker stopped before this fit finished."
-ERROR_NOT_FINITE = "The scoring gave a value that is not a number for {count} customer(s); nothing was stored."
+# Templates: stored with their values and translated where shown (PredictiveFit.message_shown).
+ERROR_NO_TRANSACTIONS = gettext_noop("There are no transactions yet: import transactions, then fit the models.")
+ERROR_NO_CUSTOMERS = gettext_noop("No customer has a purchase on or before {date}: nothing to fit.")
+ERROR_INTERRUPTED = gettext_noop("Interrupted: the worker stopped before this fit finished.")
+ERROR_NOT_FINITE = gettext_noop(
+    "The scoring gave a value that is not a number for {count} customer(s); nothing was stored."
+)
+ERROR_UNEXPECTED = gettext_noop("Unexpected error: {error}")
+MSG_TRIGGER = gettext_noop("trigger: {trigger}")
 # pg_advisory_xact_lock key of the prediction replace ("CLVP" in ASCII).
 _LOCK_KEY = 0x434C5650
 _CENT = Decimal("0.01")
@@ -50,7 +56,8 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
     started = time.perf_counter()
     PredictiveFit.objects.filter(
         status=PredictiveFit.Status.RUNNING, started_at__lt=selectors.fit_stale_before()
-    ).update(status=PredictiveFit.Status.FAILED, message=ERROR_INTERRUPTED)
+    ).update(status=PredictiveFit.Status.FAILED, message=ERROR_INTERRUPTED,
+             message_parts=[Message(ERROR_INTERRUPTED).as_dict()])
     # With no assumptions recorded yet, the defaults of METRICS.md (version 1) are in force.
     assumption_set = assumptions_ensure()
     fit = PredictiveFit.objects.create(status=PredictiveFit.Status.RUNNING, assumption_set=assumption_set)
@@ -62,7 +69,7 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
         margin_rate = float(assumption_set.default_gross_margin_rate)
         summary = selectors.rfm_summary_frame(observation_end=data_date, default_margin_rate=margin_rate)
         if summary.empty:
-            raise ModelFitError(ERROR_NO_CUSTOMERS.format(date=data_date.isoformat()))
+            raise ModelFitError(ERROR_NO_CUSTOMERS, date=data_date.isoformat())
         fit.n_customers = len(summary)
         fit.n_repeat_customers = int((summary["frequency"] > 0).sum())
         bgnbd = bgnbd_fit(summary["frequency"], summary["recency"], summary["T"])
@@ -90,26 +97,33 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
         del summary, scores
         bad = ~np.isfinite(result.to_numpy()).all(axis=1)
         if bad.any():
-            raise ModelFitError(ERROR_NOT_FINITE.format(count=int(bad.sum())))
+            raise ModelFitError(ERROR_NOT_FINITE, count=int(bad.sum()))
         result["tier"] = tiers_assign(
             predicted_clv=result["predicted_clv"], historic_margin=result["historic_margin"], p_alive=result["p_alive"]
         )
         with transaction.atomic():
             predictions_replace(fit=fit, predictions=result)
             fit.status = PredictiveFit.Status.SUCCEEDED
-            fit.message = f"trigger: {trigger}" + (f"; {bgnbd.note}" if bgnbd.note else "")
+            _message_set(fit, Message(MSG_TRIGGER, {"trigger": trigger}), bgnbd.note)
             _finish(fit, started)
     except ModelFitError as error:
         fit.status = PredictiveFit.Status.FAILED
-        fit.message = str(error)
+        _message_set(fit, error.message)
         _finish(fit, started)
         logger.warning("CLV model fit #%s failed: %s", fit.pk, error)
     except Exception as error:
         fit.status = PredictiveFit.Status.FAILED
-        fit.message = f"Unexpected error: {error}"
+        _message_set(fit, Message(ERROR_UNEXPECTED, {"error": str(error)}))
         _finish(fit, started)
         raise
     return fit
+
+
+def _message_set(fit: PredictiveFit, *messages: Message | None) -> None:
+    """The English text, and the parts the pages translate."""
+    present = [m for m in messages if m is not None]
+    fit.message = "; ".join(str(m) for m in present)
+    fit.message_parts = [m.as_dict() for m in present]
 
 
 def _finish(fit: PredictiveFit, started: float) -> None:

@@ -114,7 +114,7 @@ def fit_status(request: HttpRequest) -> JsonResponse:
         "status": latest.status,
         "status_label": str(latest.get_status_display()),
         "done": not selectors.fit_is_running(latest),
-        "message": latest.message,
+        "message": latest.message_shown,
         "started_at": latest.started_at.isoformat(),
         "duration_seconds": latest.duration_seconds,
     })

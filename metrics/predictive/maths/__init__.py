@@ -19,7 +19,7 @@ from .bgnbd import (
     bgnbd_p_alive_path,
 )
 from .clv import ClvScores, Tier, TierRules, clv_score, tiers_assign
-from .errors import ModelFitError
+from .errors import Message, ModelFitError
 from .gammagamma import GammaGammaFit, GammaGammaParams, gamma_gamma_expected_spend, gamma_gamma_fit
 from .rfm import DAYS_PER_UNIT, RFM_COLUMNS, rfm_summary
 
@@ -31,6 +31,7 @@ __all__ = [
     "ClvScores",
     "GammaGammaFit",
     "GammaGammaParams",
+    "Message",
     "ModelFitError",
     "Tier",
     "TierRules",

@@ -25,6 +25,7 @@ from .errors import (
     BGNBD_NOT_CONVERGED,
     BGNBD_TOO_FEW_CUSTOMERS,
     INVALID_INPUT,
+    Message,
     ModelFitError,
 )
 from .optimize import is_stationary, minimize_from_starts
@@ -66,7 +67,7 @@ class BgNbdFit:
     iterations: int
     function_evaluations: int
     # Set when the data show no heterogeneity in drop-out (see HOMOGENEOUS_DROPOUT).
-    note: str = ""
+    note: Message | None = None
 
 
 def _as_inputs(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -74,15 +75,15 @@ def _as_inputs(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> tupl
     t_x = np.asarray(recency, dtype=float)
     big_t = np.asarray(age, dtype=float)
     if not (x.shape == t_x.shape == big_t.shape) or x.ndim != 1:
-        raise ModelFitError(INVALID_INPUT.format(detail="frequency, recency and T must be 1-d arrays of one length"))
+        raise ModelFitError(INVALID_INPUT, detail="frequency, recency and T must be 1-d arrays of one length")
     if not (np.isfinite(x).all() and np.isfinite(t_x).all() and np.isfinite(big_t).all()):
-        raise ModelFitError(INVALID_INPUT.format(detail="frequency, recency and T must be finite numbers"))
+        raise ModelFitError(INVALID_INPUT, detail="frequency, recency and T must be finite numbers")
     if (x < 0).any() or (np.floor(x) != x).any():
-        raise ModelFitError(INVALID_INPUT.format(detail="frequency must be a whole number >= 0"))
+        raise ModelFitError(INVALID_INPUT, detail="frequency must be a whole number >= 0")
     if (t_x < 0).any() or (t_x > big_t + 1e-9).any():
-        raise ModelFitError(INVALID_INPUT.format(detail="recency must lie between 0 and T for every customer"))
+        raise ModelFitError(INVALID_INPUT, detail="recency must lie between 0 and T for every customer")
     if ((x == 0) & (t_x != 0)).any():
-        raise ModelFitError(INVALID_INPUT.format(detail="a customer without repeat purchases must have recency 0"))
+        raise ModelFitError(INVALID_INPUT, detail="a customer without repeat purchases must have recency 0")
     return x, t_x, big_t
 
 
@@ -248,7 +249,7 @@ def bgnbd_fit(
     x, t_x, big_t = _as_inputs(frequency, recency, age)
     n = x.size
     if n < MIN_CUSTOMERS:
-        raise ModelFitError(BGNBD_TOO_FEW_CUSTOMERS.format(minimum=MIN_CUSTOMERS, count=n))
+        raise ModelFitError(BGNBD_TOO_FEW_CUSTOMERS, minimum=MIN_CUSTOMERS, count=n)
     n_repeat = int((x > 0).sum())
     if n_repeat == 0:
         raise ModelFitError(BGNBD_NO_REPEAT_BUYERS)
@@ -262,11 +263,11 @@ def bgnbd_fit(
     starts = [np.log([1.0, max(mean_age, 1e-3), 1.0, 1.0]), np.log([0.5, 1.0, 0.5, 2.0])]
     result = minimize_from_starts(_neg_ll_and_grad, starts, args=(data, float(n)), n_params=4, log_bound=LOG_BOUND)
     if not is_stationary(result):
-        raise ModelFitError(BGNBD_NOT_CONVERGED.format(reason=str(result.message)))
+        raise ModelFitError(BGNBD_NOT_CONVERGED, reason=str(result.message))
     homogeneous = bool(np.exp(result.x[2]) > HOMOGENEOUS_DROPOUT and np.exp(result.x[3]) > HOMOGENEOUS_DROPOUT)
     for name, value in zip(PARAM_NAMES, result.x, strict=True):
         if abs(value) > LOG_BOUND - BOUND_MARGIN and not (homogeneous and name in ("a", "b")):
-            raise ModelFitError(BGNBD_AT_BOUND.format(name=name, value=float(np.exp(value))))
+            raise ModelFitError(BGNBD_AT_BOUND, name=name, value=float(np.exp(value)))
     params = BgNbdParams(*(float(v) for v in np.exp(result.x)))
     return BgNbdFit(
         params=params,
@@ -276,7 +277,7 @@ def bgnbd_fit(
         n_distinct=int(x_u.size),
         iterations=int(result.nit),
         function_evaluations=int(result.nfev),
-        note=BGNBD_HOMOGENEOUS_DROPOUT.format(p=params.a / (params.a + params.b)) if homogeneous else "",
+        note=Message(BGNBD_HOMOGENEOUS_DROPOUT, {"p": params.a / (params.a + params.b)}) if homogeneous else None,
     )
 
 

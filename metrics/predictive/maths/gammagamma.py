@@ -96,11 +96,11 @@ def gamma_gamma_fit(frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGam
     x_all = np.asarray(frequency, dtype=float)
     m_all = np.asarray(monetary_value, dtype=float)
     if x_all.shape != m_all.shape or not (np.isfinite(x_all).all() and np.isfinite(m_all).all()):
-        raise ModelFitError(INVALID_INPUT.format(detail="frequency and spend must be finite arrays of one length"))
+        raise ModelFitError(INVALID_INPUT, detail="frequency and spend must be finite arrays of one length")
     keep = (x_all > 0) & (m_all > 0)
     n = int(keep.sum())
     if n < MIN_SPENDERS:
-        raise ModelFitError(GG_NO_SPENDERS.format(count=n, minimum=MIN_SPENDERS))
+        raise ModelFitError(GG_NO_SPENDERS, count=n, minimum=MIN_SPENDERS)
     (x, m_raw), _, weights = distinct_rows(x_all[keep], m_all[keep])
     # Spend is fitted in units of its mean, so the bounds fit any currency; gamma scales back.
     scale = float(np.average(m_raw, weights=weights))
@@ -110,15 +110,15 @@ def gamma_gamma_fit(frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGam
         _neg_ll_and_grad, starts, args=(_Data.make(x, m, weights), float(n)), n_params=3, log_bound=LOG_BOUND
     )
     if not is_stationary(result):
-        raise ModelFitError(GG_NOT_CONVERGED.format(reason=str(result.message)))
+        raise ModelFitError(GG_NOT_CONVERGED, reason=str(result.message))
     for name, value in zip(PARAM_NAMES, result.x, strict=True):
         if abs(value) > LOG_BOUND - BOUND_MARGIN:
             shown = float(np.exp(value)) * (scale if name == "gamma" else 1.0)
-            raise ModelFitError(GG_AT_BOUND.format(name=name, value=shown))
+            raise ModelFitError(GG_AT_BOUND, name=name, value=shown)
     p, q, gamma_scaled = (float(v) for v in np.exp(result.x))
     params = GammaGammaParams(p=p, q=q, gamma=gamma_scaled * scale)
     if params.q <= 1.0:
-        raise ModelFitError(GG_NO_FINITE_MEAN.format(q=params.q))
+        raise ModelFitError(GG_NO_FINITE_MEAN, q=params.q)
     # The density of m in the original unit is the scaled density divided by the scale.
     log_likelihood = -float(result.fun) * n - n * float(np.log(scale))
     return GammaGammaFit(params=params, log_likelihood=log_likelihood, n_customers=n, iterations=int(result.nit))

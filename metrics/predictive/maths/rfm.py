@@ -57,7 +57,7 @@ def rfm_summary(
     (NaN or None where missing)."""
     missing = [c for c in REQUIRED_COLUMNS if c not in transactions.columns]
     if missing:
-        raise ModelFitError(INVALID_INPUT.format(detail=f"transactions lack the column(s) {', '.join(missing)}"))
+        raise ModelFitError(INVALID_INPUT, detail=f"transactions lack the column(s) {', '.join(missing)}")
     end = pd.Timestamp(observation_end)
     frame = pd.DataFrame(
         {
@@ -71,7 +71,7 @@ def rfm_summary(
     else:
         cost = np.full(len(frame), np.nan)
     if not np.isfinite(frame["revenue"].to_numpy()).all():
-        raise ModelFitError(INVALID_INPUT.format(detail="a transaction has a missing or infinite revenue"))
+        raise ModelFitError(INVALID_INPUT, detail="a transaction has a missing or infinite revenue")
     revenue = frame["revenue"].to_numpy()
     frame["margin"] = np.where(np.isnan(cost), revenue * default_margin_rate, revenue - cost)
     frame = frame[frame["day"] <= end]

@@ -169,7 +169,7 @@ def test_a_drop_out_chance_shared_by_every_customer_is_fitted_and_said() -> None
     # and recovers the purchase-rate parameters and the drop-out probability.
     x, t_x, age = _homogeneous_dropout_customers(3000, 0.1, seed=0)
     fit = bgnbd_fit(x, t_x, age)
-    assert fit.note == BGNBD_HOMOGENEOUS_DROPOUT.format(p=fit.params.a / (fit.params.a + fit.params.b))
+    assert str(fit.note) == BGNBD_HOMOGENEOUS_DROPOUT.format(p=fit.params.a / (fit.params.a + fit.params.b))
     assert abs(fit.params.a / (fit.params.a + fit.params.b) - 0.1) < 0.01
     assert abs(fit.params.r - 2.0) < 0.2 and abs(fit.params.alpha - 8.0) < 1.0
     assert np.isfinite(bgnbd_p_alive(fit.params, x, t_x, age)).all()

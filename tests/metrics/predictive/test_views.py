@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clv_dashboard import roles
 from clv_dashboard.spreadsheets import spreadsheet_safe as safe_cell
@@ -92,6 +92,28 @@ def test_a_failed_latest_fit_is_shown_with_its_reason(client_as: ClientAs) -> No
     page = client_as(roles.EXECUTIVE).get("/customers/").content.decode()
     assert 'id="fit-failed"' in page
     assert "repeat purchase" in fit.message and "no customer has made a repeat purchase" in page
+
+
+def test_a_failed_fit_speaks_the_readers_language(client_as: ClientAs) -> None:
+    for i in range(5):
+        buy(cast(Customer, CustomerFactory()), dt.date(2024, 1, 1) + dt.timedelta(days=i))
+    fit = clv_models_fit(trigger="test")
+    assert fit.message.startswith("The BG/NBD model cannot be identified")  # English for logs and the API
+    client = client_as(roles.EXECUTIVE)
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get("/customers/").content.decode()
+    assert "没有任何客户有重复购买" in page
+    assert "没有任何客户有重复购买" in json.loads(client.get("/customers/fit-status/").content)["message"]
+
+
+def test_a_stored_message_whose_translation_does_not_fit_falls_back_to_english() -> None:
+    from metrics.models import message_translate
+
+    parts = [{"template": "No customer has a purchase on or before {date}: nothing to fit.", "params": {}}]
+    with translation.override("zh-hans"):
+        assert message_translate("the English text", parts) == "the English text"
+        parts[0]["params"] = {"date": "2024-05-31"}
+        assert message_translate("the English text", parts) == "在 2024-05-31 及之前没有任何客户有购买：没有可拟合的数据。"
 
 
 def _ids(client: Client, query: str) -> list[str]:
