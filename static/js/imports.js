@@ -1,4 +1,5 @@
-/* Imports: refuse an over-large file before uploading it; follow a running import's progress. */
+/* Imports: refuse an over-large file before uploading it; show the upload's progress; follow a
+   running import's progress. */
 (function () {
   "use strict";
   var form = document.getElementById("upload-form");
@@ -16,7 +17,57 @@
       }
       var button = document.getElementById("upload-button");
       if (button) { button.disabled = true; }
+      if (window.FormData && window.XMLHttpRequest) {
+        event.preventDefault();
+        upload(form, button);
+      }
     });
+  }
+
+  // The file is sent in the background so that the page can show how much of it has gone; the
+  // server's answer is then shown as a normal submission would: the import's page, or this
+  // page again with the reason the file was refused.
+  function upload(form, button) {
+    var box = document.getElementById("upload-progress");
+    var bar = document.getElementById("upload-progress-bar");
+    var label = document.getElementById("upload-progress-label");
+    var percent = document.getElementById("upload-progress-percent");
+    var failed = document.getElementById("upload-network-error");
+    var fmt = new Intl.NumberFormat(document.documentElement.lang || undefined, {style: "percent"});
+    var action = form.action || window.location.href;
+    var xhr = new XMLHttpRequest();
+    function show(fraction) {
+      bar.firstElementChild.style.width = Math.round(fraction * 100) + "%";
+      bar.setAttribute("aria-valuenow", Math.round(fraction * 100));
+      percent.textContent = fmt.format(fraction);
+    }
+    xhr.open("POST", action);
+    xhr.upload.addEventListener("progress", function (event) {
+      if (event.lengthComputable && event.total) { show(event.loaded / event.total); }
+    });
+    xhr.upload.addEventListener("load", function () {
+      show(1);
+      label.textContent = label.getAttribute("data-storing");
+    });
+    xhr.addEventListener("load", function () {
+      if (xhr.responseURL && xhr.responseURL.split("#")[0] !== action.split("#")[0]) {
+        window.location.assign(xhr.responseURL);  // redirected to the import's page
+        return;
+      }
+      document.open();
+      document.write(xhr.responseText);
+      document.close();
+    });
+    xhr.addEventListener("error", function () {
+      box.hidden = true;
+      failed.hidden = false;
+      if (button) { button.disabled = false; }
+    });
+    failed.hidden = true;
+    label.textContent = label.getAttribute("data-sending");
+    show(0);
+    box.hidden = false;
+    xhr.send(new FormData(form));
   }
 
   var undo = document.getElementById("undo-form");

@@ -39,11 +39,21 @@ def test_an_analyst_uploads_a_file_and_watches_it_load(
     assert page.locator("#imports-empty").is_visible()
     page.select_option("#id_kind", "transactions")
     page.set_input_files("#id_file", str(path))
+    # The upload's own progress bar: what it shows is logged, since the page moves on when done.
+    uploaded: list[str] = []
+    page.on("console", lambda m: m.text.startswith("upload:") and uploaded.append(m.text))
+    page.evaluate("""() => {
+      const bar = document.getElementById("upload-progress-bar");
+      new MutationObserver(() => console.log("upload:" + bar.getAttribute("aria-valuenow")))
+        .observe(bar, {attributes: true, attributeFilter: ["aria-valuenow"]});
+    }""")
     page.click("#upload-button")
     try:
         page.wait_for_url("**/imports/*/")
     finally:
         page.screenshot(path=str(artifacts_dir / "imports-after-upload.png"), full_page=True)
+
+    assert uploaded and uploaded[-1] == "upload:100", uploaded
 
     seen: list[int] = []
     deadline = time.monotonic() + 180
@@ -69,3 +79,24 @@ def test_an_analyst_uploads_a_file_and_watches_it_load(
     assert "300,000" in result and "7,000" in result  # transactions added, new customers
     assert page.locator("#import-status-label").inner_text() == "Loaded"
     assert page.console_errors == []
+
+
+@pytest.mark.browser
+def test_a_refused_upload_shows_why_on_the_same_page(page_for: Callable[..., Any], tmp_path: Path) -> None:
+    workbook = tmp_path / "orders.xlsx"
+    workbook.write_bytes(b"PK\x03\x04 not a CSV file")
+    page = page_for(roles.ANALYST)
+    page.goto(f"{page.base_url}/imports/")
+    page.set_input_files("#id_file", str(workbook))
+    page.console_errors.clear()
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.click("#upload-button")
+    assert answer.value.status == 400
+    error = page.locator("#upload-form .error[role=alert]").first
+    error.wait_for()
+    assert "Only .csv, .txt and .tsv files can be imported" in error.inner_text()
+    assert page.url.rstrip("/").endswith("/imports")
+    assert not page.locator("#upload-button").is_disabled()
+    assert ImportJob.objects.count() == 0
+    # The 400 is the refusal itself, not a fault of the page.
+    assert [e for e in page.console_errors if "400" not in e] == []
