@@ -41,7 +41,7 @@ def test_an_analyst_uploads_a_file_and_watches_it_load(
     page.set_input_files("#id_file", str(path))
     # The upload's own progress bar: what it shows is logged, since the page moves on when done.
     uploaded: list[str] = []
-    page.on("console", lambda m: m.text.startswith("upload:") and uploaded.append(m.text))
+    page.on("console", lambda m: uploaded.append(m.text) if m.text.startswith("upload:") else None)
     page.evaluate("""() => {
       const bar = document.getElementById("upload-progress-bar");
       new MutationObserver(() => console.log("upload:" + bar.getAttribute("aria-valuenow")))
