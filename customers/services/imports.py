@@ -2,9 +2,10 @@
 undo an import, run a refused or failed one again.
 
 An import runs in two steps:
-1. Validate while streaming: every row of the file is parsed and checked; valid rows go in
-   chunks into a temporary staging table, errors into the error report (a CSV file beside the
-   upload; the first 100 also on the job). Progress is saved at most ~100 times.
+1. Validate while streaming: every row of the file is parsed and checked, in blocks checked
+   column by column (columnar.py) where the file allows, row by row (parsing.py) otherwise;
+   valid rows go in chunks into a temporary staging table, errors into the error report (a CSV
+   file beside the upload; the first 100 also on the job). Progress is saved at most ~100 times.
 2. Write, in one transaction: cross-row checks (an order's lines must name one customer), the
    duplicate-file check, then set-based INSERT ... ON CONFLICT statements from the staging
    table, and the job marked as loaded. Any failure rolls all of it back.
