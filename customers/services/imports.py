@@ -6,9 +6,12 @@ An import runs in two steps:
    column by column (columnar.py) where the file allows, row by row (parsing.py) otherwise;
    valid rows go in chunks into a temporary staging table, errors into the error report (a CSV
    file beside the upload; the first 100 also on the job). Progress is saved at most ~100 times.
-2. Write, in one transaction: cross-row checks (an order's lines must name one customer), the
-   duplicate-file check, then set-based INSERT ... ON CONFLICT statements from the staging
-   table, and the job marked as loaded. Any failure rolls all of it back.
+   Then the cross-row check: an order's lines must name one customer (only when an order id
+   is on more than one line).
+2. Write, in one transaction: the duplicate-file check, then set-based statements from the
+   staging table (customers and costs upserted with ON CONFLICT; stored orders the file
+   replaces deleted, the file's orders inserted), and the job marked as loaded. Any failure
+   rolls all of it back.
 """
 
 from __future__ import annotations
