@@ -1,7 +1,7 @@
 """Checking a big export column by column, in C, with Apache Arrow.
 
-Most rows of a large export are in a few plain forms: ISO or year-first dates, plain amounts
-or amounts with thousands commas, short ids. `ColumnarReader` reads the file in blocks with
+Most rows of a large export are in a few plain forms: ISO, year-first, compact or 年月日
+dates; plain amounts, with thousands commas or after a currency sign; short ids. `ColumnarReader` reads the file in blocks with
 Arrow's CSV reader, checks whole columns at once and gives, for each block,
 
 - the rows it vouches for, already normalised to the staging columns (an Arrow table), and
