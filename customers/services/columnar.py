@@ -22,6 +22,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -79,7 +80,7 @@ def _first_row_width(source: SourceFile) -> int:
     return len(next(csv.reader(lines[1:2], delimiter=source.delimiter), []))
 
 
-def _trailing_blank_lines(path: Any, size: int) -> int:
+def _trailing_blank_lines(path: Path, size: int) -> int:
     """Empty lines at the end of the file (Arrow skips them; they hold no record)."""
     with open(path, "rb") as f:
         f.seek(max(size - 65536, 0))
@@ -135,17 +136,20 @@ class ColumnarReader:
                 ),
             )
             for batch in reader:
-                if self._bad_row is not None or self._counter.nuls:
-                    raise NotColumnar("a row with the wrong number of fields, or a NUL byte")
+                self._refuse_unclean()
                 first_line = 2 + self.records
                 self.records += batch.num_rows
                 yield self._check(batch, first_line)
-            if self._bad_row is not None or self._counter.nuls:
-                raise NotColumnar("a row with the wrong number of fields, or a NUL byte")
+            self._refuse_unclean()
         except pa.ArrowInvalid as exc:
             raise NotColumnar(str(exc)) from exc
         finally:
             raw.close()
+
+    def _refuse_unclean(self) -> None:
+        """NotColumnar once a row had the wrong number of fields or a NUL byte was read."""
+        if self._bad_row is not None or (self._counter is not None and self._counter.nuls):
+            raise NotColumnar("a row with the wrong number of fields, or a NUL byte")
 
     def finish(self) -> None:
         """Raise NotColumnar unless every record was exactly one line of the file."""
@@ -175,7 +179,7 @@ class ColumnarReader:
         nonblank = _any(filled)
         ok = nonblank
         values: dict[str, pa.Array] = {}
-        odd_spaces = self.source.encoding not in ("utf-8", "utf-8-sig") or self.bytes_odd_spaces
+        odd_spaces = self.source.encoding not in ("utf-8", "utf-8-sig") or self.bytes_odd_spaces > 0
         for name, index in self.plan.indexes.items():
             column = trimmed[index]
             if odd_spaces:
@@ -220,7 +224,7 @@ def _any(masks: list[pa.Array]) -> pa.Array:
 
 
 def _blank(n: int) -> pa.Array:
-    return pa.array([""] * n, pa.string()) if n < 1024 else pc.cast(pa.repeat("", n), pa.string())
+    return pa.repeat("", n)
 
 
 def _amounts(column: pa.Array, *, required: bool) -> tuple[pa.Array, pa.Array]:
