@@ -2,7 +2,8 @@
 
 Tests that need PostgreSQL, Redis, a real Celery worker or a browser carry a marker
 (`postgres`, `redis`, `worker`, `browser`). Where the service is missing they are skipped,
-unless CLV_REQUIRE_SERVICES=1 (as .ci/run sets), which turns every such skip into a failure.
+unless CLV_REQUIRE_SERVICES=1 (as .ci/run sets), which turns every such skip into a failure;
+then any other skip fails the run too (tests/strict.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from tests.factories import UserFactory
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
 # around it are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# Under CLV_REQUIRE_SERVICES=1 any skipped test fails the run (tests/strict.py).
+pytest_plugins = ["tests.strict"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
