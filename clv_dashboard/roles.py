@@ -32,6 +32,8 @@ _ADMIN_PERMS = [
     *_ANALYST_PERMS,
     "metrics.change_assumptions",
     "metrics.add_assumptionset",
+    "metrics.close_months",
+    "metrics.view_monthclose",
     "metrics.view_recomputerun",
     "metrics.view_predictivefit",
     "metrics.add_apitoken",

@@ -15,6 +15,10 @@ import pandas as pd
 
 MEASURED = "measured"
 ASSUMED = "assumed"
+# A segment with no observable history takes the company's measured rate.
+COMPANY_SOURCE = "company"
+# Below this many customer-months per unit of k, a scope's r leans on its prior (the board says so).
+LEANING_EXPOSURE_PER_K = 10
 
 ERROR_RETENTION_NOT_BELOW_ONE_PLUS_D = (
     "Retention must be below 1 + the monthly discount rate, or CLV is infinite: with a measured retention "
@@ -41,6 +45,15 @@ class Assumptions:
     assumed_monthly_retention: float
     smoothing_window: int
     default_gross_margin_rate: float
+    credibility_weight: int = 100
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What a scope's measured retention leans on, per month: the company's r and its source."""
+
+    rate: Mapping[int, float]
+    source: Mapping[int, str]
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,7 @@ class MonthMetrics:
     gross_margin: float
     retention_rate: float
     retention_source: str
+    retention_exposure: int
     margin_per_customer: float
     clv: float
     customer_equity: float
@@ -161,19 +175,41 @@ def segment_costs(
     return frame[["scope", "month", "acquisition_cost", "retention_cost"]]
 
 
-def snapshot_metrics(frame: pd.DataFrame, *, assumptions: Assumptions, first_data_month: int) -> list[MonthMetrics]:
+def is_observable(months: np.ndarray, *, first_data_month: int, activity_window: int) -> np.ndarray:
+    """Months s >= F + W: a customer can have lapsed by then, so retention can be measured."""
+    return np.asarray(months, dtype=np.int64) - int(first_data_month) >= int(activity_window)
+
+
+def warm_up_end(*, first_data_month: int, activity_window: int) -> int:
+    """The first observable month F + W (the warm-up is F .. F + W - 1)."""
+    return int(first_data_month) + int(activity_window)
+
+
+def credible_rate(retained: float, exposure: float, *, prior: float, weight: float) -> float:
+    """r = (R + k x prior) / (E + k): the measured rate R / E pulled towards the prior by k
+    customer-months; the prior itself when there is nothing to measure (E + k = 0)."""
+    if exposure + weight <= 0:
+        return float(prior)
+    return float((retained + weight * prior) / (exposure + weight))
+
+
+def snapshot_metrics(
+    frame: pd.DataFrame, *, assumptions: Assumptions, first_data_month: int, prior: Prior | None = None
+) -> list[MonthMetrics]:
     """All metrics of one scope for a run of consecutive months.
 
     `frame` columns: month, customers_start, customers_end, new_customers,
     reactivated_customers, churned_customers, revenue, gross_margin, acquisition_cost,
     retention_cost (money in currency units). The first row may be a later month than
     `first_data_month` (an incremental recompute) provided the frame holds the L-1 months
-    before the first month that is kept.
+    before the first month that is kept. `prior`: the company's r per month, for a segment;
+    None for the company itself (its prior is the assumed monthly retention).
 
-    1. retained = start - churned; monthly retention = retained / start.
-    2. Trailing L-month sums (fewer at the start of the data) of retained, start, margin, end.
-    3. r = measured sum ratio once t >= first month + W and the start sum is positive; else
-       the assumed retention (and the source says so).
+    1. retained = start - churned; monthly retention = retained / start on observable months.
+    2. Trailing L-month sums (fewer at the start of the data) of margin and customers_end; of
+       retained (R) and customers_start (E) over the observable months only.
+    3. r = (R + k x prior) / (E + k) with source measured (E > 0); with E = 0 the prior, with
+       source assumed or company; the assumed retention throughout when the source is assumed.
     4. m = margin sum / end sum (0 when no customer was active in the window); CLV and the
        equities follow."""
     if frame.empty:
@@ -199,17 +235,31 @@ def snapshot_metrics(frame: pd.DataFrame, *, assumptions: Assumptions, first_dat
     retention_cost = frame["retention_cost"].to_numpy(dtype=np.float64)
 
     window = int(a.smoothing_window)
-    retained_sum = trailing_sum(retained, window)
-    start_sum = trailing_sum(start, window)
+    observable = is_observable(months, first_data_month=first_data_month, activity_window=a.activity_window)
+    measuring = a.retention_source == MEASURED
+    retained_sum = trailing_sum(np.where(observable, retained, 0), window)
+    exposure = trailing_sum(np.where(observable, start, 0), window) if measuring else np.zeros(len(months), np.int64)
     margin_sum = trailing_sum(margin_cents, window) / 100.0
     end_sum = trailing_sum(end, window)
-
-    measured_allowed = (months - first_data_month >= int(a.activity_window)) & (a.retention_source == MEASURED)
-    use_measured = measured_allowed & (start_sum > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        measured = np.where(start_sum > 0, retained_sum / np.where(start_sum > 0, start_sum, 1), np.nan)
         m = np.where(end_sum > 0, margin_sum / np.where(end_sum > 0, end_sum, 1), 0.0)
-    r = np.where(use_measured, measured, float(a.assumed_monthly_retention))
+
+    k = float(max(int(a.credibility_weight), 0))
+    assumed = float(a.assumed_monthly_retention)
+    r = np.empty(len(months), dtype=np.float64)
+    sources: list[str] = []
+    for i, month in enumerate(months.tolist()):
+        if not measuring:
+            r[i], source = assumed, ASSUMED
+        else:
+            if prior is None:
+                base, base_source = assumed, ASSUMED
+            else:
+                base = float(prior.rate.get(month, assumed))
+                base_source = COMPANY_SOURCE if prior.source.get(month, ASSUMED) == MEASURED else ASSUMED
+            r[i] = credible_rate(float(retained_sum[i]), float(exposure[i]), prior=base, weight=k)
+            source = MEASURED if exposure[i] > 0 else base_source
+        sources.append(source)
     denominator = 1.0 + d - r
     if np.any(denominator <= 0):
         raise ValueError(ERROR_RETENTION_NOT_BELOW_ONE_PLUS_D)
@@ -228,11 +278,12 @@ def snapshot_metrics(frame: pd.DataFrame, *, assumptions: Assumptions, first_dat
                 retained_customers=int(retained[i]),
                 reactivated_customers=int(reactivated[i]),
                 churned_customers=int(churned[i]),
-                monthly_retention=float(retained[i] / start[i]) if start[i] > 0 else None,
+                monthly_retention=float(retained[i] / start[i]) if start[i] > 0 and observable[i] else None,
                 revenue=float(revenue[i]),
                 gross_margin=float(margin[i]),
                 retention_rate=float(r[i]),
-                retention_source=MEASURED if use_measured[i] else ASSUMED,
+                retention_source=sources[i],
+                retention_exposure=int(exposure[i]),
                 margin_per_customer=float(m[i]),
                 clv=value,
                 customer_equity=value * int(end[i]),
@@ -245,3 +296,13 @@ def snapshot_metrics(frame: pd.DataFrame, *, assumptions: Assumptions, first_dat
             )
         )
     return out
+
+
+def prior_from(metrics: Sequence[MonthMetrics]) -> Prior:
+    """The company's r and source per month, as a segment's prior."""
+    return Prior(rate={x.month: x.retention_rate for x in metrics}, source={x.month: x.retention_source for x in metrics})
+
+
+def leans_on_prior(*, exposure: int, credibility_weight: int) -> bool:
+    """Whether a scope's r leans on its prior rather than on its own data: E < 10 k."""
+    return int(credibility_weight) > 0 and int(exposure) < LEANING_EXPOSURE_PER_K * int(credibility_weight)

@@ -20,6 +20,8 @@ COMPANY = "company"
 class RetentionSource(models.TextChoices):
     MEASURED = "measured", _("measured")
     ASSUMED = "assumed", _("assumed")
+    # A segment without observable history takes the company's measured rate.
+    COMPANY = "company", _("company's rate")
 
 
 class AssumptionSet(models.Model):
@@ -32,8 +34,9 @@ class AssumptionSet(models.Model):
     activity_window_months = models.PositiveSmallIntegerField(
         default=12, validators=[MinValueValidator(1), MaxValueValidator(60)]
     )
+    # An assumption is measured or assumed; "company" is only ever a segment snapshot's source.
     retention_source = models.CharField(
-        max_length=10, choices=RetentionSource.choices, default=RetentionSource.MEASURED
+        max_length=10, choices=RetentionSource.choices[:2], default=RetentionSource.MEASURED
     )
     assumed_monthly_retention = models.DecimalField(
         default=Decimal("0.90"), validators=[MinValueValidator(0), MaxValueValidator(1)], max_digits=9, decimal_places=6
@@ -43,6 +46,11 @@ class AssumptionSet(models.Model):
     )
     default_gross_margin_rate = models.DecimalField(
         default=Decimal("0.30"), validators=[MinValueValidator(0), MaxValueValidator(1)], max_digits=9, decimal_places=6
+    )
+    # k: customer-months of weight given to the prior when measuring retention (0: none).
+    credibility_weight = models.PositiveIntegerField(
+        default=100, validators=[MaxValueValidator(1_000_000)],
+        help_text="customer-months of weight the prior gets when retention is measured (0: none)",
     )
     # Horizon H of the per-customer predicted CLV.
     prediction_horizon_months = models.PositiveSmallIntegerField(
@@ -92,8 +100,8 @@ class RecomputeRun(models.Model):
         return f"recompute #{self.pk} {self.status}"
 
 
-class MonthlySnapshot(models.Model):
-    """Every metric of METRICS.md for one month and one scope."""
+class SnapshotFigures(models.Model):
+    """Every metric of METRICS.md for one month and one scope (current or published)."""
 
     month = models.DateField(help_text="first day of the month")
     scope_dimension = models.CharField(max_length=30, default=COMPANY)
@@ -110,6 +118,8 @@ class MonthlySnapshot(models.Model):
     gross_margin = models.DecimalField(max_digits=22, decimal_places=2)
     retention_rate = models.FloatField()
     retention_source = models.CharField(max_length=10, choices=RetentionSource.choices)
+    # E: customers_start summed over the observable months of the smoothing window.
+    retention_exposure = models.IntegerField(default=0)
     margin_per_customer = models.DecimalField(max_digits=18, decimal_places=2)
     clv = models.DecimalField(max_digits=18, decimal_places=2)
     customer_equity = models.DecimalField(max_digits=22, decimal_places=2)
@@ -119,6 +129,13 @@ class MonthlySnapshot(models.Model):
     retention_equity = models.DecimalField(max_digits=22, decimal_places=2)
     cac = models.DecimalField(null=True, blank=True, max_digits=18, decimal_places=2)
     clv_to_cac = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class MonthlySnapshot(SnapshotFigures):
+    """The current figures of one month and one scope; rewritten by every recompute."""
 
     assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.PROTECT, related_name="snapshots")
     computed_at = models.DateTimeField()
@@ -136,6 +153,67 @@ class MonthlySnapshot(models.Model):
     def __str__(self) -> str:
         scope = self.scope_dimension if not self.scope_value else f"{self.scope_dimension}={self.scope_value}"
         return f"{self.month:%Y-%m} {scope}"
+
+
+class MonthClose(models.Model):
+    """One closing of a month (METRICS.md, "Closing a month"): its published figures are the
+    PublishedSnapshot rows of this close. A reopen ends it; closing again makes a new one, and
+    the earlier ones stay in the record."""
+
+    month = models.DateField(help_text="first day of the month")
+    assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.PROTECT, related_name="+")
+    closed_at = models.DateTimeField()
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    closed_by_name = models.CharField(max_length=150, blank=True)
+    note = models.TextField(blank=True)
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    reopened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    reopened_by_name = models.CharField(max_length=150, blank=True)
+    reopen_note = models.TextField(blank=True)
+    # Fingerprint of the data the PublishedSnapshot.basis figures were computed from.
+    basis_fingerprint = models.CharField(max_length=64, blank=True)
+    basis_computed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-month", "-closed_at", "-pk"]
+        permissions = [("close_months", "Can close and reopen months")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month"], condition=models.Q(reopened_at__isnull=True), name="month_close_one_in_force"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} closed {self.closed_at:%Y-%m-%d}"
+
+    @property
+    def in_force(self) -> bool:
+        return self.reopened_at is None
+
+
+class PublishedSnapshot(SnapshotFigures):
+    """A month's figures as published by a close, never changed. `basis` holds the same
+    figures recomputed from the current data with the published assumption version (kept
+    current by every recompute), from which a restatement splits into data and assumptions."""
+
+    close = models.ForeignKey(MonthClose, on_delete=models.PROTECT, related_name="snapshots")
+    assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.PROTECT, related_name="+")
+    computed_at = models.DateTimeField()
+    basis = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["scope_dimension", "scope_value", "month"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["close", "scope_dimension", "scope_value"], name="published_close_scope_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        scope = self.scope_dimension if not self.scope_value else f"{self.scope_dimension}={self.scope_value}"
+        return f"{self.month:%Y-%m} {scope} (published)"
 
 
 class CohortCell(models.Model):

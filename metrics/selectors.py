@@ -95,6 +95,7 @@ def assumptions_values(*, assumption_set: AssumptionSet) -> Assumptions:
         assumed_monthly_retention=float(assumption_set.assumed_monthly_retention),
         smoothing_window=int(assumption_set.smoothing_window_months),
         default_gross_margin_rate=float(assumption_set.default_gross_margin_rate),
+        credibility_weight=int(assumption_set.credibility_weight),
     )
 
 
@@ -349,7 +350,7 @@ def stage_run_ids() -> list[int]:
     return sorted(ids)
 
 
-def _aggregate_sql(*, dimension: str, stage: Stage) -> str:
+def _aggregate_sql(*, dimension: str, stage: Stage, with_cohorts: bool = True) -> str:
     """Counts per scope and month, and cohort cells, of one scope group from the stage's
     pre-aggregates (running sums over the month series)."""
     if dimension != COMPANY and dimension not in SegmentDimension.values:
@@ -357,6 +358,24 @@ def _aggregate_sql(*, dimension: str, stage: Stage) -> str:
     # A constant cannot be grouped by in PostgreSQL; CAST('' ...) is an expression it accepts.
     col = "CAST('' AS VARCHAR(100))" if dimension == COMPANY else f"s_{dimension}"
     mev, cev, csz, scp = (stage.table(n) for n in ["mev", "cev", "csz", "scp"])
+    cohort_ctes = cohort_select = ""
+    if with_cohorts:
+        cohort_ctes = f""",
+    cagg AS (SELECT {col} AS scope, c, m, SUM(d) AS d, SUM(buy) AS buy FROM {cev} GROUP BY {col}, c, m),
+    csize AS (SELECT {col} AS scope, c, SUM(n) AS n FROM {csz} GROUP BY {col}, c),
+    cgrid AS (
+        SELECT csize.scope, csize.c, csize.n, months.m, COALESCE(cagg.d, 0) AS d, COALESCE(cagg.buy, 0) AS buy
+        FROM csize JOIN months ON months.m >= csize.c
+        LEFT JOIN cagg ON cagg.scope = csize.scope AND cagg.c = csize.c AND cagg.m = months.m
+    ),
+    cohort_rows AS (
+        SELECT scope, c, m, n,
+               SUM(d) OVER (PARTITION BY scope, c ORDER BY m ROWS UNBOUNDED PRECEDING) AS active, buy
+        FROM cgrid
+    )"""
+        cohort_select = """UNION ALL
+    SELECT 'c', scope, m, c, n, active, buy, 0, 0, 0
+    FROM cohort_rows WHERE m >= %(keep_cohorts_from)s"""
     if _is_postgres():
         series = "months(m) AS (SELECT generate_series(%(grid_from)s::int, %(last)s::int))"
     else:
@@ -383,29 +402,16 @@ def _aggregate_sql(*, dimension: str, stage: Stage) -> str:
                SUM(n_new + n_react - n_end) OVER (PARTITION BY scope ORDER BY m ROWS UNBOUNDED PRECEDING) AS n_active,
                revenue, margin
         FROM grid
-    ),
-    cagg AS (SELECT {col} AS scope, c, m, SUM(d) AS d, SUM(buy) AS buy FROM {cev} GROUP BY {col}, c, m),
-    csize AS (SELECT {col} AS scope, c, SUM(n) AS n FROM {csz} GROUP BY {col}, c),
-    cgrid AS (
-        SELECT csize.scope, csize.c, csize.n, months.m, COALESCE(cagg.d, 0) AS d, COALESCE(cagg.buy, 0) AS buy
-        FROM csize JOIN months ON months.m >= csize.c
-        LEFT JOIN cagg ON cagg.scope = csize.scope AND cagg.c = csize.c AND cagg.m = months.m
-    ),
-    cohort_rows AS (
-        SELECT scope, c, m, n,
-               SUM(d) OVER (PARTITION BY scope, c ORDER BY m ROWS UNBOUNDED PRECEDING) AS active, buy
-        FROM cgrid
-    )
+    ){cohort_ctes}
     SELECT 'm', scope, m, NULL, n_new, n_react, n_end, n_active, revenue, margin
     FROM month_rows WHERE m >= %(keep_from)s
-    UNION ALL
-    SELECT 'c', scope, m, c, n, active, buy, 0, 0, 0
-    FROM cohort_rows WHERE m >= %(keep_cohorts_from)s
+    {cohort_select}
     """
 
 
-def dimension_aggregates(*, dimension: str, stage: Stage) -> DimensionAggregates:
-    """Per scope-month and per scope-cohort-month rows of one dimension, from the run's stage."""
+def dimension_aggregates(*, dimension: str, stage: Stage, with_cohorts: bool = True) -> DimensionAggregates:
+    """Per scope-month and per scope-cohort-month rows of one dimension, from the run's stage
+    (`with_cohorts` False: the month rows only)."""
     params: dict[str, Any] = {
         "last": stage.last_month,
         "grid_from": stage.grid_from,
@@ -415,7 +421,7 @@ def dimension_aggregates(*, dimension: str, stage: Stage) -> DimensionAggregates
     with transaction.atomic(), connection.cursor() as cursor:
         if _is_postgres():
             _tune_postgres(cursor)
-        cursor.execute(_aggregate_sql(dimension=dimension, stage=stage), params)
+        cursor.execute(_aggregate_sql(dimension=dimension, stage=stage, with_cohorts=with_cohorts), params)
         rows = cursor.fetchall()
     month_rows = [r[1:3] + r[4:] for r in rows if r[0] == "m"]
     cohort_rows = [(r[1], r[3], r[2], r[4], r[5], r[6]) for r in rows if r[0] == "c"]

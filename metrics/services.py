@@ -10,6 +10,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,16 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .calculations import MonthMetrics, month_from_index, month_index, segment_costs, snapshot_metrics
+from .calculations import (
+    Assumptions,
+    MonthMetrics,
+    Prior,
+    month_from_index,
+    month_index,
+    prior_from,
+    segment_costs,
+    snapshot_metrics,
+)
 from .models import COMPANY, AssumptionSet, CohortCell, MonthlySnapshot, RecomputeRun
 from .selectors import (
     DIMENSIONS,
@@ -49,7 +59,7 @@ CENT = Decimal("0.01")
 SNAPSHOT_FIELDS = [
     "customers_start", "customers_end", "new_customers", "retained_customers", "reactivated_customers",
     "churned_customers", "monthly_retention", "revenue", "gross_margin", "retention_rate", "retention_source",
-    "margin_per_customer", "clv", "customer_equity", "acquisition_cost", "retention_cost", "acquisition_equity",
+    "retention_exposure", "margin_per_customer", "clv", "customer_equity", "acquisition_cost", "retention_cost", "acquisition_equity",
     "retention_equity", "cac", "clv_to_cac",
 ]
 MONEY_FIELDS = {
@@ -75,7 +85,7 @@ def assumptions_record(*, user: Any, note: str, recompute: bool = True, **values
             f: getattr(latest, f)
             for f in ["annual_discount_rate", "activity_window_months", "retention_source",
                       "assumed_monthly_retention", "smoothing_window_months", "default_gross_margin_rate",
-                      "prediction_horizon_months"]
+                      "prediction_horizon_months", "credibility_weight"]
         } if latest else {}
         base.update(values)
         created = AssumptionSet(version=(latest.version + 1) if latest else 1, created_by=user, note=note.strip(), **base)
@@ -250,8 +260,62 @@ def snapshots_recompute_dimension(*, run: RecomputeRun, dimension: str, stage: S
 def _recompute_dimension_rows(*, dimension: str, assumption_set: AssumptionSet, stage: Stage,
                               computed_at: dt.datetime) -> int:
     assumptions = assumptions_values(assumption_set=assumption_set)
+    computed = dimension_metrics(dimension=dimension, assumptions=assumptions, stage=stage)
+    keep_from, first = stage.cohorts_from, stage.first_month
+    rows = [
+        _snapshot_row(metrics=metrics, dimension=dimension, scope=scope, assumption_set=assumption_set,
+                      computed_at=computed_at)
+        for scope, metrics in computed.rows
+    ]
+    MonthlySnapshot.objects.bulk_create(
+        rows, batch_size=2000, update_conflicts=True,
+        unique_fields=["month", "scope_dimension", "scope_value"],
+        update_fields=[*SNAPSHOT_FIELDS, "assumption_set", "computed_at"],
+    )
+    # Rows of this group in the recomputed months that were not rewritten are gone from the data.
+    stale = MonthlySnapshot.objects.filter(scope_dimension=dimension).exclude(computed_at=computed_at)
+    if keep_from > first:
+        stale = stale.filter(month__gte=month_from_index(keep_from))
+    stale.delete()
+    _write_cohort_cells(dimension=dimension, cohorts=computed.cohorts,
+                        from_index=keep_from if keep_from > first else None)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class DimensionMetrics:
+    """The metrics of one scope group's kept months, per scope, and its cohort cells."""
+
+    rows: list[tuple[str, MonthMetrics]]
+    cohorts: pd.DataFrame
+
+
+# The company's r per month of a stage, computed once per process and stage (every segment
+# group leans on it; the scope groups may run as separate tasks).
+_company_priors: dict[tuple[str, str], Prior] = {}
+
+
+def _company_prior(*, assumptions: Assumptions, stage: Stage) -> Prior:
+    key = (stage.table(""), stage.built_at)
+    if key not in _company_priors:
+        company = dimension_metrics(dimension=COMPANY, assumptions=assumptions, stage=stage, with_cohorts=False,
+                                    keep_all=True)
+        _company_priors.clear()
+        _company_priors[key] = prior_from([metrics for _scope, metrics in company.rows])
+    return _company_priors[key]
+
+
+def dimension_metrics(*, dimension: str, assumptions: Assumptions, stage: Stage, with_cohorts: bool = True,
+                      keep_all: bool = False) -> DimensionMetrics:
+    """Every metric of one scope group from the run's stage, unrounded (nothing is written).
+
+    1. Aggregate the stage in SQL (selectors.dimension_aggregates); the L - 1 months before an
+       incremental run's first month come from the stored snapshots.
+    2. Costs per scope in cents (tagged, plus the share of untagged ones for segments).
+    3. Formulas per scope (calculations.snapshot_metrics); a segment's prior is the company's r.
+    Returns the months from stage.cohorts_from on (every month computed with `keep_all`)."""
     first, last = stage.first_month, stage.last_month
-    aggregates = dimension_aggregates(dimension=dimension, stage=stage)
+    aggregates = dimension_aggregates(dimension=dimension, stage=stage, with_cohorts=with_cohorts)
     months = aggregates.months
     window_from = aggregates.months_from
     if stage.history:
@@ -282,26 +346,14 @@ def _recompute_dimension_rows(*, dimension: str, assumption_set: AssumptionSet, 
     months["acquisition_cost"] = costs["acquisition_cost"].to_numpy() / 100.0
     months["retention_cost"] = costs["retention_cost"].to_numpy() / 100.0
 
-    keep_from = stage.cohorts_from
-    rows: list[MonthlySnapshot] = []
+    prior = None if dimension == COMPANY else _company_prior(assumptions=assumptions, stage=stage)
+    keep_from = window_from if keep_all else stage.cohorts_from
+    rows: list[tuple[str, MonthMetrics]] = []
     for scope, frame in months.groupby("scope", sort=True):
-        for metrics in snapshot_metrics(frame, assumptions=assumptions, first_data_month=first):
+        for metrics in snapshot_metrics(frame, assumptions=assumptions, first_data_month=first, prior=prior):
             if metrics.month >= keep_from:
-                rows.append(_snapshot_row(metrics=metrics, dimension=dimension, scope=str(scope),
-                                          assumption_set=assumption_set, computed_at=computed_at))
-    MonthlySnapshot.objects.bulk_create(
-        rows, batch_size=2000, update_conflicts=True,
-        unique_fields=["month", "scope_dimension", "scope_value"],
-        update_fields=[*SNAPSHOT_FIELDS, "assumption_set", "computed_at"],
-    )
-    # Rows of this group in the recomputed months that were not rewritten are gone from the data.
-    stale = MonthlySnapshot.objects.filter(scope_dimension=dimension).exclude(computed_at=computed_at)
-    if keep_from > first:
-        stale = stale.filter(month__gte=month_from_index(keep_from))
-    stale.delete()
-    _write_cohort_cells(dimension=dimension, cohorts=aggregates.cohorts,
-                        from_index=keep_from if keep_from > first else None)
-    return len(rows)
+                rows.append((str(scope), metrics))
+    return DimensionMetrics(rows=rows, cohorts=aggregates.cohorts)
 
 
 def _write_cohort_cells(*, dimension: str, cohorts: pd.DataFrame, from_index: int | None) -> None:

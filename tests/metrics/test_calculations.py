@@ -21,7 +21,7 @@ from metrics.calculations import (
 
 ASSUMPTIONS = Assumptions(
     annual_discount_rate=0.10, activity_window=2, retention_source="measured",
-    assumed_monthly_retention=0.9, smoothing_window=3, default_gross_margin_rate=0.3,
+    assumed_monthly_retention=0.9, smoothing_window=3, default_gross_margin_rate=0.3, credibility_weight=0,
 )
 
 
@@ -79,7 +79,8 @@ def test_segment_costs_add_tagged_costs_to_the_share_of_untagged_ones() -> None:
 
 
 def test_measured_retention_waits_for_the_activity_window_and_smooths_over_l_months() -> None:
-    # Months 10..13, first data month 10, W = 2: measured from month 12 on. L = 3.
+    # Months 10..13, first data month 10, W = 2: months 10 and 11 are the warm-up, 12 the first
+    # observable month. L = 3; k = 0, so r = R / E over the observable months of the window.
     frame = _frame(
         month=[10, 11, 12, 13], customers_start=[0, 4, 5, 5], customers_end=[4, 5, 5, 4],
         new_customers=[4, 1, 1, 0], churned_customers=[0, 0, 1, 1], gross_margin=[40.0, 50.0, 30.0, 20.0],
@@ -89,14 +90,19 @@ def test_measured_retention_waits_for_the_activity_window_and_smooths_over_l_mon
     assert [r.retention_source for r in rows] == ["assumed", "assumed", "measured", "measured"]
     # retained = start - churned: 0, 4, 4, 4
     assert [r.retained_customers for r in rows] == [0, 4, 4, 4]
-    assert rows[2].retention_rate == pytest.approx((0 + 4 + 4) / (0 + 4 + 5), abs=1e-12)  # 8/9
-    assert rows[3].retention_rate == pytest.approx((4 + 4 + 4) / (4 + 5 + 5), abs=1e-12)  # 12/14
+    # Month 12: the window 10..12 straddles F + W; only 12 counts: R = 4, E = 5.
+    assert rows[2].retention_rate == pytest.approx(4 / 5, abs=1e-12)
+    # Month 13: window 11..13, observable 12 and 13: R = 4 + 4, E = 5 + 5.
+    assert rows[3].retention_rate == pytest.approx(8 / 10, abs=1e-12)
+    assert [r.retention_exposure for r in rows] == [0, 0, 5, 10]
     assert rows[0].margin_per_customer == pytest.approx(40 / 4)
     assert rows[2].margin_per_customer == pytest.approx((40 + 50 + 30) / (4 + 5 + 5))  # 120/14
     assert rows[3].margin_per_customer == pytest.approx((50 + 30 + 20) / (5 + 5 + 4))  # 100/14
     d = 0.007974140428903764
     assert rows[1].clv == pytest.approx((90 / 9) * 0.9 / (1 + d - 0.9), abs=1e-9)  # m = (40+50)/(4+5)
-    assert rows[0].monthly_retention is None and rows[1].monthly_retention == 1.0
+    # Warm-up months have no monthly retention, although month 11 had customers at its start.
+    assert rows[0].monthly_retention is None and rows[1].monthly_retention is None
+    assert rows[2].monthly_retention == pytest.approx(4 / 5)
     assert rows[0].cac == 20.0 and rows[1].cac == 0.0 and rows[1].clv_to_cac is None and rows[3].cac is None
     assert rows[2].acquisition_equity == pytest.approx(1 * rows[2].clv - 30.0)
     assert rows[1].retention_equity == pytest.approx(4 * rows[1].clv - 5.0)
