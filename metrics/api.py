@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from customers.models import SegmentDimension
 
 from . import selectors, services
+from .closing.selectors import export_rows
 from .explain import snapshot_explain
 from .models import COMPANY
 
@@ -97,7 +98,7 @@ def snapshots(request: HttpRequest) -> JsonResponse:
         )
     except ApiError as exc:
         return _error(exc)
-    rows = [selectors.snapshot_row(s) for s in qs]
+    rows = export_rows(qs)
     return JsonResponse({"count": len(rows), "results": rows})
 
 

@@ -126,9 +126,17 @@ class Stage:
     built_at: str = ""
     # With a valid CustomerActivityState: transactions are read from this month on only.
     state_as_of: int | None = None
+    # Tells apart a second stage of the same run (the restatement basis: "b" + a version).
+    label: str = ""
 
     def table(self, name: str) -> str:
-        return f"metrics_stage_{int(self.run_id)}_{name}"
+        return f"metrics_stage_{int(self.run_id)}{_label(self.label)}_{name}"
+
+
+def _label(label: str) -> str:
+    if label and not label.isalnum():
+        raise ValueError(f"stage label must be letters and digits: {label!r}")
+    return label
 
 
 STAGE_TABLES = ["cm", "fp", "iv", "cust", "mev", "cev", "csz", "scp", "sc"]
@@ -165,7 +173,7 @@ def stage_plan(*, run_id: int, assumptions: Assumptions, data_range: DataRange, 
     return Stage(run_id, first, last, first, first, from_month, False, built_at)
 
 
-def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
+def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool = True) -> None:
     """Build the run's per-customer tables (one pass over the transactions):
     cm: customer, month, purchased, revenue, gross margin (GROUP BY);
     fp: each customer's first purchase month; cust: customers with any transaction;
@@ -284,7 +292,7 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
         SELECT DISTINCT {group_cols} FROM sc JOIN {cust} cu ON cu.customer_id = sc.customer_id""",
     ]
     params["last"] = stage.last_month
-    stage_drop(run_id=stage.run_id)
+    stage_drop(run_id=stage.run_id, label=stage.label)
     with transaction.atomic(), connection.cursor() as cursor:
         if _is_postgres():
             _tune_postgres(cursor)
@@ -293,7 +301,9 @@ def stage_build(*, stage: Stage, assumptions: Assumptions) -> None:
         if _is_postgres():
             for table in (mev, cev, csz, scp):
                 cursor.execute(f"ANALYZE {table}")
-        if not truncated and not use_state:
+        if not rebuild_state:
+            pass
+        elif not truncated and not use_state:
             _activity_state_rebuild(cursor=cursor, cm=cm, as_of=stage.last_month)
         elif stage.keep_from < _state_as_of():
             # Months the state covers may have changed: it is rebuilt by the next full recompute.
@@ -334,20 +344,34 @@ def activity_state_as_of() -> int | None:
     return state.as_of_month
 
 
-def stage_drop(*, run_id: int) -> None:
+def stage_drop(*, run_id: int, label: str | None = "") -> None:
+    """Drop a run's stage tables: those of one label, or of every label with label=None."""
+    labels = {label} if label is not None else {""} | set(stage_labels(run_id=run_id))
     with connection.cursor() as cursor:
-        for name in STAGE_TABLES:
-            cursor.execute(f"DROP TABLE IF EXISTS metrics_stage_{int(run_id)}_{name}")
+        for each in labels:
+            for name in STAGE_TABLES:
+                cursor.execute(f"DROP TABLE IF EXISTS metrics_stage_{int(run_id)}{_label(each)}_{name}")
+
+
+def _stage_tables() -> list[tuple[int, str]]:
+    """(run id, label) of every stage table left in the database."""
+    found = []
+    for table in connection.introspection.table_names():
+        parts = table.split("_")
+        if table.startswith("metrics_stage_") and len(parts) >= 4:
+            digits = len(parts[2]) - len(parts[2].lstrip("0123456789"))
+            if digits:
+                found.append((int(parts[2][:digits]), parts[2][digits:]))
+    return found
+
+
+def stage_labels(*, run_id: int) -> list[str]:
+    return sorted({label for rid, label in _stage_tables() if rid == run_id and label})
 
 
 def stage_run_ids() -> list[int]:
     """Runs that have stage tables left (a crashed run leaves them)."""
-    ids = set()
-    for table in connection.introspection.table_names():
-        parts = table.split("_")
-        if table.startswith("metrics_stage_") and len(parts) >= 4 and parts[2].isdigit():
-            ids.add(int(parts[2]))
-    return sorted(ids)
+    return sorted({rid for rid, _label in _stage_tables()})
 
 
 def _aggregate_sql(*, dimension: str, stage: Stage, with_cohorts: bool = True) -> str:
@@ -554,9 +578,11 @@ EXPORT_FIELDS = [
     "month", "scope_dimension", "scope_value",
     "customers_start", "customers_end", "new_customers", "retained_customers", "reactivated_customers",
     "churned_customers", "monthly_retention", "revenue", "gross_margin", "retention_rate", "retention_source",
-    "margin_per_customer", "clv", "customer_equity", "acquisition_cost", "retention_cost",
+    "retention_exposure", "margin_per_customer", "clv", "customer_equity", "acquisition_cost", "retention_cost",
     "acquisition_equity", "retention_equity", "cac", "clv_to_cac", "assumption_version",
 ]
+# Of a closed month only: the published figures and the restatement since (metrics.closing).
+CLOSED_MONTH_FIELDS = ["published", "restatement"]
 
 
 def snapshot_row(snapshot: MonthlySnapshot) -> dict[str, Any]:

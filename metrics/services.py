@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -56,6 +57,8 @@ logger = logging.getLogger(__name__)
 ERROR_NOTE_REQUIRED = "Say why the assumptions change: the note is required."
 ERROR_RUN_NOT_RUNNING = "Recompute run #{pk} is {status}, not running."
 CENT = Decimal("0.01")
+# The trigger of the monthly job's recompute (clv_dashboard/celery.py).
+SCHEDULE_TRIGGER = "schedule"
 SNAPSHOT_FIELDS = [
     "customers_start", "customers_end", "new_customers", "retained_customers", "reactivated_customers",
     "churned_customers", "monthly_retention", "revenue", "gross_margin", "retention_rate", "retention_source",
@@ -140,9 +143,19 @@ def recompute_run_start(*, run: RecomputeRun) -> RecomputeRun:
 
 
 def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status.SUCCEEDED, message: str = "") -> RecomputeRun:
+    """Record how a run ended. A successful run first brings the restatements of the closed
+    months up to date, and the monthly run then closes the month just ended (if configured)."""
     run.refresh_from_db()
     if run.status != RecomputeRun.Status.RUNNING:
         return run
+    if status == RecomputeRun.Status.SUCCEEDED:
+        from .closing.services import month_close_due, restatements_refresh
+
+        try:
+            restatements_refresh(run=run)
+        except Exception as exc:  # recorded as the run's failure, with its reason
+            logger.exception("recompute #%s: restatements failed", run.pk)
+            status, message = RecomputeRun.Status.FAILED, f"restatements of the closed months: {exc}"
     now = timezone.now()
     run.status = status
     run.finished_at = now
@@ -150,7 +163,9 @@ def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status
     if message:
         run.message = message[:2000]
     run.save(update_fields=["status", "finished_at", "duration_seconds", "message"])
-    stage_drop(run_id=run.pk)
+    stage_drop(run_id=run.pk, label=None)
+    if status == RecomputeRun.Status.SUCCEEDED and run.trigger == SCHEDULE_TRIGGER:
+        month_close_due()
     if status == RecomputeRun.Status.SUCCEEDED and getattr(settings, "CLV_FIT_AFTER_RECOMPUTE", True):
         from metrics.predictive.tasks import fit_clv_models
 
@@ -207,7 +222,7 @@ def snapshots_stage_prepare(*, run: RecomputeRun) -> Stage | None:
     transactions. Stage tables of runs that are over (a crashed worker leaves them) are dropped."""
     for run_id in stage_run_ids():
         if run_id != run.pk and not RecomputeRun.objects.filter(pk=run_id, status=RecomputeRun.Status.RUNNING).exists():
-            stage_drop(run_id=run_id)
+            stage_drop(run_id=run_id, label=None)
     data_range = transactions_month_range()
     if data_range is None:
         return None
@@ -354,6 +369,41 @@ def dimension_metrics(*, dimension: str, assumptions: Assumptions, stage: Stage,
             if metrics.month >= keep_from:
                 rows.append((str(scope), metrics))
     return DimensionMetrics(rows=rows, cohorts=aggregates.cohorts)
+
+
+def snapshots_compute(*, assumption_set: AssumptionSet, run_id: int, last_month: int,
+                      label: str) -> dict[tuple[str, str, int], MonthMetrics]:
+    """Every scope's metrics up to `last_month`, computed from the current data with the given
+    assumption version and written nowhere: the basis of a restatement (metrics.closing).
+    Keyed by (dimension, scope value, month index). A full pass over the transactions, in a
+    stage of its own (`label`), dropped at the end."""
+    data_range = transactions_month_range()
+    if data_range is None or last_month < data_range.first_month:
+        return {}
+    assumptions = assumptions_values(assumption_set=assumption_set)
+    bounded = type(data_range)(first_month=data_range.first_month, last_month=min(last_month, data_range.last_month))
+    stage = stage_plan(run_id=run_id, assumptions=assumptions, data_range=bounded, from_month=None,
+                       history_available=False)
+    stage = dataclasses.replace(stage, label=label)
+    out: dict[tuple[str, str, int], MonthMetrics] = {}
+    try:
+        stage_build(stage=stage, assumptions=assumptions, rebuild_state=False)
+        for dimension in DIMENSIONS:
+            computed = dimension_metrics(dimension=dimension, assumptions=assumptions, stage=stage, with_cohorts=False)
+            for scope, metrics in computed.rows:
+                out[(dimension, scope, metrics.month)] = metrics
+    finally:
+        stage_drop(run_id=run_id, label=label)
+    return out
+
+
+def snapshot_values(metrics: MonthMetrics) -> dict[str, Any]:
+    """A computed month's stored values (money rounded to cents, as decimal strings)."""
+    values: dict[str, Any] = {}
+    for field in SNAPSHOT_FIELDS:
+        value = getattr(metrics, field)
+        values[field] = str(_money(value)) if field in MONEY_FIELDS and value is not None else value
+    return values
 
 
 def _write_cohort_cells(*, dimension: str, cohorts: pd.DataFrame, from_index: int | None) -> None:

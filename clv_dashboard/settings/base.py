@@ -2,7 +2,7 @@
 
 Variables (all optional except where production says otherwise):
 DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DJANGO_TIME_ZONE,
-CLV_CURRENCY, DJANGO_LANGUAGE_CODE, CLV_MAX_UPLOAD_MB, CLV_MEDIA_ROOT.
+CLV_CURRENCY, DJANGO_LANGUAGE_CODE, CLV_MAX_UPLOAD_MB, CLV_MEDIA_ROOT, CLV_AUTO_CLOSE_MONTH.
 """
 
 from __future__ import annotations
@@ -136,6 +136,8 @@ USE_TZ = True
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="Asia/Shanghai")
 USE_THOUSAND_SEPARATOR = True
 FORMAT_MODULE_PATH = ["clv_dashboard.formats"]
+# The monthly job closes the month just ended (METRICS.md, "Closing a month").
+CLV_AUTO_CLOSE_MONTH = env.bool("CLV_AUTO_CLOSE_MONTH", default=True)
 # ISO 4217 code of the currency every amount in the data is in.
 CLV_CURRENCY = env("CLV_CURRENCY", default="CNY")
 

@@ -128,8 +128,9 @@ def test_a_successful_recompute_enqueues_the_predictive_fit(db: None, settings: 
 def test_a_failed_recompute_is_recorded_with_its_message(db: None) -> None:
     TransactionFactory(order_date=dt.date(2024, 1, 5))
     TransactionFactory(order_date=dt.date(2024, 2, 5), customer=Customer.objects.get())
+    # k = 0: the one retained customer measures 100% (with k > 0 the prior would keep r below 1).
     assumptions_record(user=None, note="no discount", recompute=False, annual_discount_rate=Decimal("0"),
-                       activity_window_months=1, smoothing_window_months=1)
+                       activity_window_months=1, smoothing_window_months=1, credibility_weight=0)
     with pytest.raises(ValueError, match="discount rate above 0"):
         snapshots_recompute(trigger="test")
     run = RecomputeRun.objects.get()
