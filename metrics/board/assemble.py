@@ -25,16 +25,18 @@ from django.utils.translation import gettext as _
 from clv_dashboard.formatting import MISSING, format_money, format_month, format_percent
 from customers.models import SegmentDimension
 from metrics.calculations import monthly_discount_rate
+from metrics.closing import selectors as closing_selectors
+from metrics.closing.selectors import Restatement
 
 from . import figures as figs
-from . import selectors
+from . import selectors, trust
 from .bridge import EquityState, customer_bridge, equity_bridge
 from .selectors import Scope
 from .whatif import WhatIfInputs, equity_sensitivity
 
 CACHE_SECONDS = 60 * 60
 # Change the prefix when BoardData or what it holds changes shape: cached entries are pickles.
-CACHE_PREFIX = "board:v2"
+CACHE_PREFIX = "board:v3"
 
 # (metric, kind, higher is better)
 TILE_SPECS: tuple[tuple[str, str, bool], ...] = (
@@ -110,6 +112,10 @@ class Tile:
     note: str = ""
     note_tone: str = ""
     whatif: bool = False
+    # A closed month: the published figure, and the restatement since ("" when unchanged).
+    published: str = ""
+    restated: str = ""
+    restated_parts: str = ""
 
 
 def _change(*, now: Any, then: Any, kind: str, higher_good: bool, against: str, label: str) -> Change:
@@ -125,23 +131,11 @@ def _change(*, now: Any, then: Any, kind: str, higher_good: bool, against: str, 
                   direction=direction)
 
 
-def _retention_note(row: dict[str, Any]) -> tuple[str, str]:
-    if row["retention_source"] != "assumed":
-        monthly = row["monthly_retention"]
-        if monthly is None:
-            return _("Measured over the last months; this month had no customers at its start."), ""
-        return _("Measured, smoothed; this month alone: %(value)s") % {"value": format_percent(monthly)}, ""
-    if row["assumption_set__retention_source"] == "assumed":
-        return _("Assumed: the assumptions set retention to %(value)s.") % {
-            "value": format_percent(row["retention_rate"])
-        }, "warn"
-    return _(
-        "Assumed (%(value)s): the data covers less than the %(window)s-month activity window, so retention "
-        "cannot be measured yet."
-    ) % {"value": format_percent(row["retention_rate"]), "window": row["assumption_set__activity_window_months"]}, "warn"
-
-
-def tiles_build(*, row: dict[str, Any], previous: dict[str, Any] | None, year_ago: dict[str, Any] | None) -> list[Tile]:
+def tiles_build(*, row: dict[str, Any], previous: dict[str, Any] | None, year_ago: dict[str, Any] | None,
+                company_row: dict[str, Any] | None = None, warm_up: trust.WarmUp | None = None,
+                restatement: Restatement | None = None) -> list[Tile]:
+    """The headline tiles. `company_row`: the company's figures of the month (None for the
+    company itself); `restatement`: the month's, when it is closed."""
     tiles = []
     for metric, kind, higher_good in TILE_SPECS:
         value = row[metric]
@@ -153,16 +147,18 @@ def tiles_build(*, row: dict[str, Any], previous: dict[str, Any] | None, year_ag
         ]
         note, tone = "", ""
         if metric == "retention_rate":
-            note, tone = _retention_note(row)
-        elif metric == "cac" and value is None:
-            note = _("No new customers this month.")
+            note, tone = trust.retention_note(row, company=company_row is None, warm_up=warm_up)
+        elif metric == "cac":
+            note = trust.cac_note(row, company_row=company_row)
         elif metric == "customers_end":
             note = _("%(new)s new, %(churned)s churned") % {"new": f"{row['new_customers']:,}",
                                                             "churned": f"{row['churned_customers']:,}"}
+        restated = trust.tile_restatement(metric, restatement) if restatement and metric in trust.RESTATED_TILES else None
         tiles.append(
             Tile(metric=metric, label=tile_label(metric), kind=kind, raw="" if value is None else str(value),
                  display=format_value(value, kind), changes=changes, note=note, note_tone=tone,
-                 whatif=metric in WHATIF_METRICS)
+                 whatif=metric in WHATIF_METRICS, published=restated.published if restated else "",
+                 restated=restated.change if restated else "", restated_parts=restated.parts if restated else "")
         )
     return tiles
 
@@ -221,6 +217,13 @@ class BoardData:
     prediction_fit: dict[str, Any] | None = None
     equity_steps: list[tuple[str, Decimal]] = field(default_factory=list)
     scope_months: list[dt.date] = field(default_factory=list)
+    # Trust: the warm-up, whether this month is in it, the close of this month (a sentence),
+    # and whether the figures shown are the published ones (the pack "as published").
+    warm_up: trust.WarmUp | None = None
+    in_warm_up: bool = False
+    closed_summary: str = ""
+    closed: bool = False
+    as_published: bool = False
     # The cache key this was stored under; the page's rendered fragments are cached under it too.
     cache_key: str = ""
 
@@ -238,14 +241,26 @@ def _explain(scope: Scope, month: dt.date) -> dict[str, Any] | None:
     return snapshot_explain(snapshot=snapshot) if snapshot is not None else None
 
 
-def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None) -> BoardData:
-    """Everything the board page shows for one month and scope (uncached)."""
+def _published_over(series: list[dict[str, Any]], scope: Scope) -> list[dict[str, Any]]:
+    """The series with every closed month's figures replaced by its published ones."""
+    published = {r["month"]: r for r in closing_selectors.published_series(dimension=scope.dimension,
+                                                                           value=scope.value)}
+    return [published.get(r["month"], r) for r in series]
+
+
+def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None,
+                as_published: bool = False) -> BoardData:
+    """Everything the board page shows for one month and scope (uncached). `as_published`:
+    closed months show their published figures (the pack of a closed month)."""
     scopes = selectors.board_scopes() if selectors.has_snapshots() else []
     if not scopes:
         return BoardData(empty=True)
     company = selectors.scope_series(selectors.COMPANY_SCOPE)
     months = [r["month"] for r in company]
     series = company if scope.is_company else selectors.scope_series(scope)
+    if as_published:
+        company = _published_over(company, selectors.COMPANY_SCOPE)
+        series = company if scope.is_company else _published_over(series, scope)
     scope_months = [r["month"] for r in series]
     if month is None:
         month = latest_closed_month(months)
@@ -261,11 +276,23 @@ def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None) -
     previous = by_month.get(month_add(month, -1))
     year_ago = by_month.get(month_add(month, -12))
     data.previous_month = previous["month"] if previous else None
-    data.tiles = tiles_build(row=row, previous=previous, year_ago=year_ago)
+    warm_up = trust.warm_up_of(first_month=months[0] if months else None,
+                               activity_window=int(row["assumption_set__activity_window_months"]))
+    data.warm_up, data.in_warm_up = warm_up, bool(warm_up and warm_up.contains(month))
+    restatement = closing_selectors.restatement_for(month=month, dimension=scope.dimension, value=scope.value)
+    if restatement is not None and not restatement.missing_published:
+        data.closed, data.as_published = True, as_published
+        data.closed_summary = trust.close_summary(restatement)
+    company_row = None if scope.is_company else next((r for r in company if r["month"] == month), None)
+    data.tiles = tiles_build(row=row, previous=previous, year_ago=year_ago, company_row=company_row,
+                             warm_up=warm_up,
+                             restatement=restatement if restatement and not as_published else None)
     data.defaults = whatif_defaults(row)
+    changes = tuple((c.month, figs.plotly_text(c.label())) for c in trust.source_changes(series))
     ctx = figs.FigureContext(month_label=format_month(month), scope_label=figs.plotly_text(scope.label()),
                              currency=str(settings.CLV_CURRENCY), assumption_version=row["assumption_set__version"],
-                             series_versions=tuple(sorted({r["assumption_set__version"] for r in series})))
+                             series_versions=tuple(sorted({r["assumption_set__version"] for r in series})),
+                             warm_up=(warm_up.first, warm_up.last) if warm_up else None, source_changes=changes)
 
     figures: dict[str, Any] = {
         "equity_clv": figs.equity_and_clv_figure(series=series, month=month, ctx=ctx),
@@ -281,7 +308,8 @@ def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None) -
     }
     if previous is not None:
         bridge = equity_bridge(before=equity_state(previous), after=equity_state(row),
-                               stored_start=previous["customer_equity"], stored_end=row["customer_equity"])
+                               stored_start=previous["customer_equity"], stored_end=row["customer_equity"],
+                               **_published_start(scope=scope, month=previous["month"], as_published=as_published))
         data.equity_steps = bridge.steps()
         figures["equity_bridge"] = figs.equity_bridge_figure(bridge=bridge, ctx=ctx,
                                                              previous_label=format_month(previous["month"]))
@@ -290,6 +318,7 @@ def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None) -
         figures["segments"] = figs.segments_figure(
             rows=segments, dimension_label=selectors.dimension_label(dimension), ctx=ctx,
             labels=[figs.plotly_text(selectors.value_label(r["scope_value"])) for r in segments],
+            leaning=[trust.leaning_text(r, company=False) if trust.is_leaning(r) else "" for r in segments],
         )
     cells = selectors.cohort_cells(scope=scope, until=month)
     if cells:
@@ -309,17 +338,34 @@ def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None) -
     return data
 
 
-def board_get(*, scope: Scope, month: dt.date | None, dimension: str | None) -> BoardData:
+def _published_start(*, scope: Scope, month: dt.date, as_published: bool) -> dict[str, Any]:
+    """The equity bridge's start when the previous month is closed: its published equity and
+    the two parts of its restatement (METRICS.md); nothing when it is not closed, or when the
+    pack shows the published figures themselves."""
+    if as_published:
+        return {}
+    restatement = closing_selectors.restatement_for(month=month, dimension=scope.dimension, value=scope.value)
+    if restatement is None or restatement.missing_published:
+        return {}
+    equity = restatement.splits["customer_equity"]
+    if equity.published is None or equity.data is None or equity.assumptions is None:
+        return {}
+    return {"published_start": equity.published, "restated_data": equity.data,
+            "restated_assumptions": equity.assumptions}
+
+
+def board_get(*, scope: Scope, month: dt.date | None, dimension: str | None,
+              as_published: bool = False) -> BoardData:
     """board_build through the cache, keyed on the data version."""
     version = selectors.board_data_version()
     key = ":".join([
         CACHE_PREFIX, version, translation.get_language() or "-", str(settings.CLV_CURRENCY),
-        month.isoformat() if month else "-", scope.key, dimension or "-",
+        month.isoformat() if month else "-", scope.key, dimension or "-", "published" if as_published else "current",
     ])
     key = CACHE_PREFIX + ":" + hashlib.sha256(key.encode()).hexdigest()
     data = cache.get(key)
     if data is None:
-        data = board_build(scope=scope, month=month, dimension=dimension)
+        data = board_build(scope=scope, month=month, dimension=dimension, as_published=as_published)
         data.cache_key = key
         cache.set(key, data, CACHE_SECONDS)
     return data

@@ -1,5 +1,13 @@
 """The two bridges of the board: customers and customer equity from one month to the next.
 
+When the previous month is closed (METRICS.md, "Closing a month"), the equity bridge starts
+from its *published* equity and first steps through its restatement (data, then
+assumptions) to its current equity; the Shapley effects then run from the current previous
+month to the current month. Both months are computed with the same assumption version, so the
+discount rate does not move between them: its factor is left out (a change of the discount
+rate shows in the assumptions step of the restatement). It comes back only if the two months
+differ in d.
+
 Pure: takes numbers, returns dataclasses; no ORM.
 
 The customer bridge is an identity of METRICS.md's counts:
@@ -63,16 +71,24 @@ class EquityState:
 class EquityBridge:
     start: Decimal
     end: Decimal
-    effects: dict[str, Decimal]  # one per FACTORS, in that order
+    effects: dict[str, Decimal]  # one per factor that moved, in FACTORS order
     rounding: Decimal
+    # The previous month's restatement since it was published: ("restated_data", x),
+    # ("restated_assumptions", y); start is then its published equity.
+    restatement: tuple[tuple[str, Decimal], ...] = ()
 
     @property
     def change(self) -> Decimal:
         return self.end - self.start
 
+    @property
+    def from_published(self) -> bool:
+        return bool(self.restatement)
+
     def steps(self) -> list[tuple[str, Decimal]]:
-        """(name, amount) of the waterfall between start and end, rounding last (if any)."""
-        steps = [(name, self.effects[name]) for name in FACTORS]
+        """(name, amount) of the waterfall between start and end: the restatement first (if
+        any), the effects, rounding last (if any)."""
+        steps = [*self.restatement, *self.effects.items()]
         if self.rounding:
             steps.append(("rounding", self.rounding))
         return steps
@@ -95,11 +111,19 @@ def equity_of(state: EquityState) -> float:
     return state.customers * float(clv_formula(state.margin, state.retention, state.discount_rate))
 
 
+def moving_factors(before: EquityState, after: EquityState) -> tuple[str, ...]:
+    """The factors of the bridge: customers, margin and retention always; the discount rate only
+    when it differs between the two months."""
+    return tuple(f for f in FACTORS if f != "discount_rate" or before.discount_rate != after.discount_rate)
+
+
 def shapley_effects(
-    *, before: EquityState, after: EquityState, value: Callable[[EquityState], float] = equity_of
+    *, before: EquityState, after: EquityState, value: Callable[[EquityState], float] = equity_of,
+    factors: tuple[str, ...] = FACTORS,
 ) -> dict[str, float]:
-    """The Shapley value of each factor for the change value(after) - value(before)."""
-    n = len(FACTORS)
+    """The Shapley value of each factor for the change value(after) - value(before); factors
+    left out keep their month-0 value (they must not move, or the effects do not add up)."""
+    n = len(factors)
     cache: dict[frozenset[str], float] = {}
 
     def value_with(switched: frozenset[str]) -> float:
@@ -115,8 +139,8 @@ def shapley_effects(
         return cache[switched]
 
     effects: dict[str, float] = {}
-    for factor in FACTORS:
-        others = [f for f in FACTORS if f != factor]
+    for factor in factors:
+        others = [f for f in factors if f != factor]
         total = 0.0
         for size in range(n):
             weight = math.factorial(size) * math.factorial(n - size - 1) / math.factorial(n)
@@ -128,13 +152,22 @@ def shapley_effects(
 
 
 def equity_bridge(
-    *, before: EquityState, after: EquityState, stored_start: Decimal, stored_end: Decimal
+    *, before: EquityState, after: EquityState, stored_start: Decimal, stored_end: Decimal,
+    published_start: Decimal | None = None, restated_data: Decimal = Decimal(0),
+    restated_assumptions: Decimal = Decimal(0),
 ) -> EquityBridge:
     """The equity bridge from the previous month to this one, summing exactly to the stored change.
 
+    With `published_start` (the previous month is closed) the bridge starts there and steps
+    through the restatement, whose two parts add up to stored_start - published_start.
     Effects are rounded to cents; whatever the recomputed change and the rounding leave
     against the stored change is the rounding step."""
-    raw = shapley_effects(before=before, after=after)
-    effects = {name: Decimal(str(raw[name])).quantize(CENT) for name in FACTORS}
+    factors = moving_factors(before, after)
+    raw = shapley_effects(before=before, after=after, factors=factors)
+    effects = {name: Decimal(str(raw[name])).quantize(CENT) for name in factors}
     rounding = (stored_end - stored_start) - sum(effects.values(), Decimal(0))
-    return EquityBridge(start=stored_start, end=stored_end, effects=effects, rounding=rounding)
+    if published_start is None:
+        return EquityBridge(start=stored_start, end=stored_end, effects=effects, rounding=rounding)
+    restatement = (("restated_data", restated_data), ("restated_assumptions", restated_assumptions))
+    return EquityBridge(start=published_start, end=stored_end, effects=effects, rounding=rounding,
+                        restatement=restatement)

@@ -48,6 +48,10 @@ class FigureContext:
     assumption_version: int | None
     # Versions used by the months of a series chart, when they are not all the month's.
     series_versions: tuple[int, ...] = ()
+    # The warm-up months (first, last), shaded on the time series; months where the retention
+    # source changes, marked there: (month, label).
+    warm_up: tuple[dt.date, dt.date] | None = None
+    source_changes: tuple[tuple[dt.date, str], ...] = ()
 
     def subtitle(self, *, month: bool = True) -> str:
         parts = [self.month_label] if month else []
@@ -120,6 +124,39 @@ def _month_marker(month: dt.date, *, xref: str = "x", yref: str = "paper") -> di
             "y0": 0, "y1": 1, "line": {"color": GREY, "width": 1, "dash": "dot"}}
 
 
+def _half_month_before(month: dt.date) -> str:
+    """The boundary between a month and the one before, on a date axis (bars are centred on
+    the first of the month, so the boundary sits half a month earlier)."""
+    return (month - dt.timedelta(days=15)).strftime("%Y-%m-%d")
+
+
+def _trust_marks(ctx: FigureContext, *, xrefs: Sequence[tuple[str, str]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Shapes and annotations for the warm-up (a shaded band) and the retention-source changes
+    (a dashed line with its label), on each (xref, yref-domain) pair of a figure."""
+    shapes: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    for i, (xref, yref) in enumerate(xrefs):
+        if ctx.warm_up is not None:
+            first, last = ctx.warm_up
+            end = dt.date(last.year + (last.month // 12), last.month % 12 + 1, 1)
+            shapes.append({"type": "rect", "xref": xref, "yref": yref, "x0": _half_month_before(first),
+                           "x1": _half_month_before(end), "y0": 0, "y1": 1, "fillcolor": "rgba(91,100,114,0.12)",
+                           "line": {"width": 0}, "layer": "below"})
+            if i == 0:
+                annotations.append({"text": _("Warm-up"), "xref": xref, "yref": yref, "x": _half_month_before(first),
+                                    "y": 1, "xanchor": "left", "yanchor": "top", "showarrow": False,
+                                    "font": {"size": 11, "color": GREY}})
+        for month, label in ctx.source_changes:
+            shapes.append({"type": "line", "xref": xref, "yref": yref, "x0": _half_month_before(month),
+                           "x1": _half_month_before(month), "y0": 0, "y1": 1,
+                           "line": {"color": PURPLE, "width": 1.5, "dash": "dash"}})
+            if i == 0:
+                annotations.append({"text": label, "xref": xref, "yref": yref, "x": _half_month_before(month),
+                                    "y": 0.92, "xanchor": "left", "yanchor": "top", "showarrow": False,
+                                    "font": {"size": 11, "color": PURPLE}, "bgcolor": "rgba(255,255,255,0.8)"})
+    return shapes, annotations
+
+
 def equity_and_clv_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date, ctx: FigureContext) -> go.Figure:
     """Customer equity (top panel) and CLV (bottom panel) over every month, the chosen month marked."""
     months = [_month_str(r["month"]) for r in series]
@@ -146,6 +183,9 @@ def equity_and_clv_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date
         shapes=[_month_marker(month, xref="x"), _month_marker(month, xref="x2", yref="y2 domain")],
     )
     layout["shapes"][0]["yref"] = "y domain"
+    marks, notes = _trust_marks(ctx, xrefs=[("x", "y domain"), ("x2", "y2 domain")])
+    layout["shapes"] += marks
+    layout["annotations"] = notes
     return go.Figure(data=traces, layout=layout)
 
 
@@ -162,9 +202,11 @@ def acquisition_retention_figure(*, series: Sequence[Mapping[str, Any]], month: 
         go.Scatter(x=months, y=[_num(r["retention_cost"]) for r in series], name=_("Retention cost"),
                    mode="lines", line={"color": VERMILLION, "width": 2, "dash": "dot"}, hovertemplate="%{y:,.0f}"),
     ]
+    marks, notes = _trust_marks(ctx, xrefs=[("x", "y domain")])
     layout = _layout(
         title=_("Acquisition and retention equity, with their costs"), subtitle=ctx.subtitle(month=False),
-        barmode="group", bargap=0.25, hovermode="x unified", shapes=[_month_marker(month)],
+        barmode="group", bargap=0.25, hovermode="x unified", shapes=[_month_marker(month), *marks],
+        annotations=notes,
         xaxis={"tickformat": "%Y-%m", "type": "date", "title": {"text": _("Month")}},
         yaxis={"title": {"text": _("Amount (%(currency)s)") % {"currency": ctx.currency}}},
     )
@@ -199,13 +241,16 @@ def equity_step_label(name: str) -> str:
         "retention": _("Retention"),
         "discount_rate": _("Discount<br>rate"),
         "rounding": _("Rounding"),
+        "restated_data": _("Restated:<br>data"),
+        "restated_assumptions": _("Restated:<br>assumptions"),
     }
     return labels[name]
 
 
 def equity_bridge_figure(*, bridge: EquityBridge, ctx: FigureContext, previous_label: str) -> go.Figure:
     steps = bridge.steps()
-    labels = [_("Equity<br>%(month)s") % {"month": previous_label}]
+    first = _("Published<br>%(month)s") if bridge.from_published else _("Equity<br>%(month)s")
+    labels = [first % {"month": previous_label}]
     labels += [equity_step_label(name) for name, _amount in steps]
     labels.append(_("Equity<br>%(month)s") % {"month": ctx.month_label})
     values = [float(bridge.start)] + [float(a) for _n, a in steps] + [0.0]
@@ -223,7 +268,9 @@ def equity_bridge_figure(*, bridge: EquityBridge, ctx: FigureContext, previous_l
         annotations.append({"text": _("The axis does not start at zero."), "xref": "paper", "yref": "paper",
                             "x": 1, "y": 1.01, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
                             "font": {"size": 11, "color": GREY}})
-    layout = _layout(title=_("Equity bridge from the previous month"), subtitle=ctx.subtitle(), showlegend=False,
+    title = _("Equity bridge from the previous month's published equity") if bridge.from_published else _(
+        "Equity bridge from the previous month")
+    layout = _layout(title=title, subtitle=ctx.subtitle(), showlegend=False,
                      margin={"t": 90, "b": 60}, xaxis={"tickangle": 0, "tickfont": {"size": 11}}, yaxis=yaxis,
                      annotations=annotations)
     return go.Figure(data=[_waterfall(labels=labels, values=values, measures=measures, texts=texts)], layout=layout)
@@ -243,10 +290,12 @@ def _bridge_range(bridge: EquityBridge) -> tuple[float, float]:
 
 
 def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, ctx: FigureContext,
-                    labels: Sequence[str]) -> go.Figure:
+                    labels: Sequence[str], leaning: Sequence[str] = ()) -> go.Figure:
     """Segments of one dimension side by side: equity, CLV, CAC, retention (four panels, one y axis).
 
-    Each bar carries its scope key; the page opens that segment's board when a bar is clicked."""
+    Each bar carries its scope key; the page opens that segment's board when a bar is clicked.
+    `leaning`: per row, the note of a segment whose retention leans on the company's rate ("" when
+    it does not); its bars are drawn lighter, its label marked, the note in its hover."""
     titles = [
         _("Customer equity (%(currency)s)") % {"currency": ctx.currency},
         _("CLV (%(currency)s)") % {"currency": ctx.currency},
@@ -260,6 +309,9 @@ def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, 
     traces = []
     axes: dict[str, Any] = {}
     annotations = []
+    notes = list(leaning) or [""] * len(rows)
+    marked = [f"{label} *" if note else label for label, note in zip(labels, notes, strict=True)]
+    opacity = [0.45 if note else 1.0 for note in notes]
     for col, (field, colour) in enumerate(zip(fields, colours, strict=True), start=1):
         values = [_num(r[field]) for r in rows]
         fmt = "%{x:.1%}" if field == "retention_rate" else "%{x:,.0f}"
@@ -270,12 +322,13 @@ def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, 
         ]
         suffix = "" if col == 1 else str(col)
         traces.append(
-            go.Bar(y=list(labels), x=values, orientation="h", marker_color=colour, name=titles[col - 1],
-                   text=texts, textposition="auto", insidetextanchor="end", cliponaxis=False,
+            go.Bar(y=marked, x=values, orientation="h", marker={"color": colour, "opacity": opacity},
+                   name=titles[col - 1], text=texts, textposition="auto", insidetextanchor="end", cliponaxis=False,
                    xaxis=f"x{suffix}", yaxis="y",
-                   # The scope each bar opens when clicked (drill-down).
-                   customdata=[f"{r['scope_dimension']}:{r['scope_value']}" for r in rows],
-                   hovertemplate="%{y}: " + fmt + "<extra></extra>")
+                   # The scope each bar opens when clicked (drill-down), and the leaning note.
+                   customdata=[[f"{r['scope_dimension']}:{r['scope_value']}", plotly_text(n)]
+                               for r, n in zip(rows, notes, strict=True)],
+                   hovertemplate="%{y}: " + fmt + "<br>%{customdata[1]}<extra></extra>")
         )
         left = (col - 1) * (width + gap)
         axis = {"domain": [left, left + width], "anchor": "y", "showticklabels": False, "ticks": "",
@@ -286,9 +339,14 @@ def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, 
         annotations.append({"text": titles[col - 1], "xref": "paper", "yref": "paper", "x": left + width / 2,
                             "y": 1.0, "xanchor": "center", "yanchor": "bottom", "showarrow": False,
                             "font": {"size": 12, "color": INK}})
+    if any(notes):
+        annotations.append({"text": _("* few customers: retention leans on the company's rate (lighter bars)"),
+                            "xref": "paper", "yref": "paper", "x": 0, "y": 0, "yanchor": "top", "yshift": -4,
+                            "xanchor": "left", "showarrow": False, "font": {"size": 11, "color": GREY}})
     layout = _layout(
         title=_("Segments by %(dimension)s") % {"dimension": dimension_label.lower()}, subtitle=ctx.subtitle(),
-        height=max(260, 130 + 36 * len(rows)), showlegend=False, margin={"t": 100, "l": 110, "b": 20},
+        height=max(260, 130 + 36 * len(rows)), showlegend=False,
+        margin={"t": 100, "l": 110, "b": 40 if any(notes) else 20},
         yaxis={"autorange": "reversed", "gridcolor": "rgba(0,0,0,0)", "anchor": "x"},
         annotations=annotations, **axes,
     )

@@ -22,6 +22,7 @@ from metrics.models import (
     COMPANY,
     CohortCell,
     CustomerPrediction,
+    MonthClose,
     MonthlySnapshot,
     PredictiveFit,
     RecomputeRun,
@@ -49,6 +50,7 @@ SNAPSHOT_FIELDS: tuple[str, ...] = (
     "gross_margin",
     "retention_rate",
     "retention_source",
+    "retention_exposure",
     "margin_per_customer",
     "clv",
     "customer_equity",
@@ -65,6 +67,7 @@ SNAPSHOT_FIELDS: tuple[str, ...] = (
     "assumption_set__activity_window_months",
     "assumption_set__retention_source",
     "assumption_set__assumed_monthly_retention",
+    "assumption_set__credibility_weight",
 )
 
 
@@ -127,9 +130,11 @@ def board_data_version() -> str:
     run = RecomputeRun.objects.order_by("-pk").values_list("pk", "status", "finished_at").first()
     snapshots = MonthlySnapshot.objects.aggregate(latest=Max("computed_at"), n=Count("pk"))
     fit = PredictiveFit.objects.order_by("-pk").values_list("pk", "status").first()
+    closes = MonthClose.objects.aggregate(n=Count("pk"), closed=Max("closed_at"), reopened=Max("reopened_at"))
     latest = snapshots["latest"].isoformat() if snapshots["latest"] else "-"
     fit_key = f"{fit[0]}{fit[1]}" if fit else "0"
-    return f"{run[0] if run else 0}.{run[1] if run else '-'}.{latest}.{snapshots['n']}.{fit_key}"
+    close_key = f"{closes['n']}{closes['closed']}{closes['reopened']}"
+    return f"{run[0] if run else 0}.{run[1] if run else '-'}.{latest}.{snapshots['n']}.{fit_key}.{close_key}"
 
 
 def recompute_latest() -> dict[str, Any] | None:

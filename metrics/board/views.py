@@ -74,11 +74,13 @@ def _script_safe(text: str) -> str:
 def _charts(data: BoardData) -> list[dict[str, Any]]:
     dimension = selectors.dimension_label(data.dimension).lower()
     window = data.row["assumption_set__activity_window_months"] if data.row else 12
+    # Every time series says what its shaded months mean.
+    warm_up = data.warm_up.caption() if data.warm_up else ""
     return [
         {"name": "equity_clv", "title": _("Customer equity and CLV by month"), "wide": True, "uses_month": False,
-         "caption": _("All months; the dotted line marks the chosen month"), "empty": ""},
+         "caption": _("All months; the dotted line marks the chosen month"), "empty": "", "note": warm_up},
         {"name": "acquisition_retention", "title": _("Acquisition and retention equity, with their costs"),
-         "wide": True, "uses_month": False, "caption": _("All months"), "empty": ""},
+         "wide": True, "uses_month": False, "caption": _("All months"), "empty": "", "note": warm_up},
         {"name": "customer_bridge", "title": _("Customer bridge"), "wide": False, "uses_month": True,
          "caption": _("Active customers at the start and end of the month"), "empty": ""},
         {"name": "equity_bridge", "title": _("Equity bridge from the previous month"), "wide": False,
@@ -121,7 +123,11 @@ def board_pack(request: HttpRequest) -> HttpResponse:
         scope, month, dimension = _params(request)
     except ValueError as exc:
         return HttpResponseBadRequest(str(exc))
-    data = board_get(scope=scope, month=month, dimension=dimension)
+    # A closed month prints as published unless ?figures=current.
+    as_published = request.GET.get("figures") != "current"
+    data = board_get(scope=scope, month=month, dimension=dimension, as_published=as_published)
+    if not data.closed and as_published:
+        data = board_get(scope=scope, month=month, dimension=dimension)
     context = _context(request, data)
     context["printed_at"] = timezone.localtime()
     return render(request, "board/pack.html", context)

@@ -179,3 +179,12 @@ def export_rows(snapshots: Iterable[MonthlySnapshot]) -> list[dict[str, Any]]:
             row["restatement"] = found.parts()
         rows.append(row)
     return rows
+
+
+def published_series(*, dimension: str, value: str) -> list[dict[str, Any]]:
+    """The published figures of one scope for every closed month, as the board's rows."""
+    from metrics.board.selectors import SNAPSHOT_FIELDS
+
+    return list(PublishedSnapshot.objects.filter(close__reopened_at__isnull=True, scope_dimension=dimension,
+                                                 scope_value="" if dimension == COMPANY else value)
+                .order_by("month").values(*SNAPSHOT_FIELDS))

@@ -48,7 +48,8 @@
       var point = event && event.points && event.points[0];
       if (!point || !point.customdata) return;
       var query = new URLSearchParams(window.location.search);
-      query.set("scope", point.customdata);
+      // customdata is [scope key, note] (a plain key in older figures).
+      query.set("scope", Array.isArray(point.customdata) ? point.customdata[0] : point.customdata);
       query.set("month", board.getAttribute("data-month"));
       board.classList.add("is-loading");
       window.location.search = query.toString();

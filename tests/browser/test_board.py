@@ -161,11 +161,12 @@ def test_the_executive_reads_the_board_on_the_demo_data(
 
     # Drill-down: a click on another segment's bar opens that segment's board.
     other = page.evaluate(
-        "s => document.getElementById('chart-segments').data[0].customdata.find(k => k !== s)", scope
+        "s => document.getElementById('chart-segments').data[0].customdata.map(c => c[0]).find(k => k !== s)", scope
     )
     with page.expect_navigation():
         page.evaluate(
-            "k => document.getElementById('chart-segments').emit('plotly_click', {points: [{customdata: k}]})", other
+            "k => document.getElementById('chart-segments').emit('plotly_click', {points: [{customdata: [k, '']}]})",
+            other,
         )
     wait_for_charts(page)
     assert page.locator("#board").get_attribute("data-scope") == other

@@ -70,9 +70,11 @@ def _snapshot(*, month: dt.date, dimension: str, value: str, rows: list[dict[str
     smoothing = assumptions.smoothing_window_months
     d = monthly_discount_rate(float(assumptions.annual_discount_rate))
     recent = rows[max(0, i - smoothing + 1): i + 1]
+    # Observable months only (METRICS.md v2), without the pull of k: these are board fixtures.
+    observable = rows[max(window, i - smoothing + 1): i + 1]
+    exposure = int(sum(r["customers_start"] for r in observable))
     if i >= window:
-        starts = sum(r["customers_start"] for r in recent if r["customers_start"])
-        r = sum(r["retained_customers"] for r in recent if r["customers_start"]) / starts
+        r = sum(r["retained_customers"] for r in observable) / exposure
         source = "measured"
     else:
         r, source = float(assumptions.assumed_monthly_retention), "assumed"
@@ -90,7 +92,8 @@ def _snapshot(*, month: dt.date, dimension: str, value: str, rows: list[dict[str
         churned_customers=int(row["churned_customers"]),
         monthly_retention=(row["retained_customers"] / start) if start else None,
         revenue=money(row["gross_margin"] / 0.35), gross_margin=money(row["gross_margin"]),
-        retention_rate=r, retention_source=source, margin_per_customer=m, clv=clv,
+        retention_rate=r, retention_source=source, retention_exposure=exposure if source == "measured" else 0,
+        margin_per_customer=m, clv=clv,
         customer_equity=clv * int(row["customers_end"]), acquisition_cost=acq, retention_cost=ret,
         acquisition_equity=clv * new - acq, retention_equity=clv * int(row["retained_customers"]) - ret,
         cac=cac, clv_to_cac=(float(clv) / float(cac)) if cac else None,

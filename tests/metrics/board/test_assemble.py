@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from metrics.board.assemble import tiles_build
+from metrics.board.trust import WarmUp
 
 
 def row(**values: Any) -> dict[str, Any]:
@@ -12,7 +14,8 @@ def row(**values: Any) -> dict[str, Any]:
         "retention_rate": 0.95, "acquisition_equity": Decimal("50000.00"), "retention_equity": Decimal("900000.00"),
         "cac": Decimal("200.00"), "clv_to_cac": 4.0, "retention_source": "measured", "monthly_retention": 0.94,
         "assumption_set__retention_source": "measured", "assumption_set__activity_window_months": 12,
-        "new_customers": 100, "churned_customers": 60,
+        "new_customers": 100, "churned_customers": 60, "retention_exposure": 15000,
+        "assumption_set__credibility_weight": 100, "month": dt.date(2025, 6, 1),
     }
     base.update(values)
     return base
@@ -46,10 +49,11 @@ def test_a_fall_in_cac_is_good() -> None:
 
 
 def test_assumed_retention_is_said_plainly_on_the_tile() -> None:
-    short = row(retention_source="assumed", retention_rate=0.9)
-    note = by_metric(tiles_build(row=short, previous=None, year_ago=None))["retention_rate"]
+    short = row(retention_source="assumed", retention_rate=0.9, month=dt.date(2024, 5, 1))
+    warm_up = WarmUp(first=dt.date(2024, 1, 1), last=dt.date(2024, 12, 1))
+    note = by_metric(tiles_build(row=short, previous=None, year_ago=None, warm_up=warm_up))["retention_rate"]
     assert note.note_tone == "warn"
-    assert "less than the 12-month activity window" in note.note and "90.0%" in note.note
+    assert "Warm-up month" in note.note and "90.0%" in note.note and "January 2025" in note.note
     chosen = row(retention_source="assumed", retention_rate=0.9, assumption_set__retention_source="assumed")
     assert "the assumptions set retention" in by_metric(tiles_build(row=chosen, previous=None, year_ago=None))[
         "retention_rate"].note
@@ -60,3 +64,27 @@ def test_a_month_without_new_customers_has_no_cac() -> None:
     assert tiles["cac"].display == "–" and tiles["cac"].raw == ""
     assert tiles["cac"].note == "No new customers this month."
     assert tiles["cac"].changes[0].tone == "none"
+
+
+def test_a_scope_with_few_customer_months_says_it_leans_on_its_prior() -> None:
+    few = row(retention_exposure=120)
+    segment = by_metric(tiles_build(row=few, previous=None, year_ago=None, company_row=row()))["retention_rate"]
+    assert segment.note_tone == "warn" and "leaning on the company's rate" in segment.note and "E = 120" in segment.note
+    company = by_metric(tiles_build(row=few, previous=None, year_ago=None))["retention_rate"]
+    assert "leaning on the assumed retention" in company.note
+    plenty = by_metric(tiles_build(row=row(), previous=None, year_ago=None, company_row=row()))["retention_rate"]
+    assert "leaning" not in plenty.note
+
+
+def test_a_segment_without_exposure_says_it_takes_the_companys_rate() -> None:
+    taken = row(retention_source="company", retention_exposure=0, retention_rate=0.97)
+    note = by_metric(tiles_build(row=taken, previous=None, year_ago=None, company_row=row()))["retention_rate"]
+    assert "the company's rate, 97.0%" in note.note
+
+
+def test_a_segment_cac_that_differs_from_the_companys_says_why() -> None:
+    segment = by_metric(tiles_build(row=row(cac=Decimal("202.00")), previous=None, year_ago=None,
+                                    company_row=row(cac=Decimal("288.32"))))["cac"]
+    assert "The company's CAC is ¥288.32" in segment.note and "untagged acquisition cost" in segment.note
+    same = by_metric(tiles_build(row=row(), previous=None, year_ago=None, company_row=row()))["cac"]
+    assert same.note == ""

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metrics.board.bridge import FACTORS, EquityState, customer_bridge, equity_bridge, equity_of, shapley_effects
+from metrics.board.bridge import EquityState, customer_bridge, equity_bridge, equity_of, shapley_effects
 from metrics.calculations import clv, monthly_discount_rate
 
 D = monthly_discount_rate(0.10)
@@ -79,6 +79,32 @@ def test_the_rounding_step_absorbs_what_stored_rounding_leaves() -> None:
     start = Decimal(str(round(clv(40.004, 0.9, D), 2))) * 1000
     end = Decimal(str(round(clv(40.0, 0.91, D), 2))) * 1010
     bridge = equity_bridge(before=before, after=after, stored_start=start, stored_end=end)
-    assert [name for name, _a in bridge.steps()][:4] == list(FACTORS)
+    # Same discount rate in both months: its factor is left out (it is always zero there).
+    assert [name for name, _a in bridge.steps()][:3] == ["customers", "margin", "retention"]
+    assert "discount_rate" not in dict(bridge.steps())
     assert bridge.start + sum(a for _n, a in bridge.steps()) == end
     assert bridge.change == end - start
+
+
+def test_the_bridge_of_a_closed_previous_month_starts_from_its_published_equity() -> None:
+    before = EquityState(customers=1000, margin=40.0, retention=0.9, discount_rate=D)
+    after = EquityState(customers=1010, margin=41.0, retention=0.9, discount_rate=D)
+    current_start = Decimal(str(round(equity_of(before), 2)))
+    end = Decimal(str(round(equity_of(after), 2)))
+    published = Decimal("350000.00")
+    data, assumptions = Decimal("2500.25"), current_start - published - Decimal("2500.25")
+    bridge = equity_bridge(before=before, after=after, stored_start=current_start, stored_end=end,
+                           published_start=published, restated_data=data, restated_assumptions=assumptions)
+    steps = bridge.steps()
+    assert bridge.from_published and bridge.start == published
+    assert steps[:2] == [("restated_data", data), ("restated_assumptions", assumptions)]
+    assert [n for n, _a in steps[2:5]] == ["customers", "margin", "retention"]
+    assert published + sum(a for _n, a in steps) == end
+
+
+def test_a_discount_rate_that_differs_between_the_months_keeps_its_factor() -> None:
+    before = EquityState(customers=500, margin=30.0, retention=0.92, discount_rate=monthly_discount_rate(0.08))
+    after = EquityState(customers=500, margin=30.0, retention=0.92, discount_rate=monthly_discount_rate(0.12))
+    start, end = Decimal(str(round(equity_of(before), 2))), Decimal(str(round(equity_of(after), 2)))
+    bridge = equity_bridge(before=before, after=after, stored_start=start, stored_end=end)
+    assert dict(bridge.steps())["discount_rate"] < 0
