@@ -7,12 +7,14 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from clv_dashboard.formatting import format_percent
 
 from . import selectors, services
+from .closing.selectors import closing_overview
 from .forms import AssumptionsForm
 from .models import AssumptionSet, RecomputeRun
 
@@ -98,7 +100,9 @@ def assumptions(request: HttpRequest) -> HttpResponse:
         "metrics/assumptions.html",
         {"current": current, "history": _with_changes([_with_percents(a) for a in selectors.assumptions_history()]),
          "form": form, "can_change": can_change,
-         "runs": runs, "active_run": next((r for r in runs if r.status in ("pending", "running")), None)},
+         "runs": runs, "active_run": next((r for r in runs if r.status in ("pending", "running")), None),
+         "closing": closing_overview(today=timezone.localdate()),
+         "can_close": request.user.has_perm("metrics.close_months")},
     )
 
 

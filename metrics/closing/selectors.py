@@ -188,3 +188,21 @@ def published_series(*, dimension: str, value: str) -> list[dict[str, Any]]:
     return list(PublishedSnapshot.objects.filter(close__reopened_at__isnull=True, scope_dimension=dimension,
                                                  scope_value="" if dimension == COMPANY else value)
                 .order_by("month").values(*SNAPSHOT_FIELDS))
+
+
+@dataclass(frozen=True)
+class ClosingOverview:
+    """What the assumptions page shows of closing: months that can be closed (ended, with
+    figures, not closed; newest first), the closes in force and the record of every close."""
+
+    closable: list[dt.date]
+    in_force: list[MonthClose]
+    record: list[MonthClose]
+
+
+def closing_overview(*, today: dt.date) -> ClosingOverview:
+    closed = closed_months()
+    months = MonthlySnapshot.objects.filter(scope_dimension=COMPANY, month__lt=today.replace(day=1)).order_by(
+        "-month").values_list("month", flat=True)
+    return ClosingOverview(closable=[m for m in months if m not in closed],
+                           in_force=list(closes_in_force().order_by("-month")), record=list(closes_record()))

@@ -1,0 +1,78 @@
+"""Close and reopen a month from the assumptions page (admins); thin: form, service, redirect."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from clv_dashboard.formatting import format_month
+
+from . import services
+from .forms import CloseMonthForm, ReopenMonthForm
+
+CLOSE_PERMISSION = "metrics.close_months"
+
+# The services' messages, translated for the page (the services keep English for logs and the CLI).
+SERVICE_MESSAGES = {
+    "has not ended yet": gettext_lazy("This month has not ended yet: a month can be closed from the first day of the next month."),
+    "has no figures": gettext_lazy("This month has no figures to publish: import its data first."),
+    "already closed": gettext_lazy("This month is already closed; reopen it first to publish it again."),
+    "is not closed": gettext_lazy("This month is not closed."),
+    "recompute is under way": gettext_lazy("A recompute is under way: close the month once it has finished, so that the "
+                                "published figures include the latest data and assumptions."),
+}
+
+
+def _page() -> str:
+    return reverse("metrics:assumptions") + "#closing"
+
+
+def _service_error(exc: ValueError) -> str:
+    text = str(exc)
+    return next((str(message) for key, message in SERVICE_MESSAGES.items() if key in text), text)
+
+
+def _form_errors(form: CloseMonthForm | ReopenMonthForm) -> str:
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+@require_POST
+@permission_required(CLOSE_PERMISSION, raise_exception=True)
+def month_close(request: HttpRequest) -> HttpResponse:
+    form = CloseMonthForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(_page())
+    try:
+        close = services.month_close(month=form.cleaned_data["month"], user=request.user,
+                                     note=form.cleaned_data["note"])
+    except ValueError as exc:
+        messages.error(request, _service_error(exc))
+        return redirect(_page())
+    messages.success(request, _("%(month)s is closed: its figures are published.") % {
+        "month": format_month(close.month)})
+    return redirect(_page())
+
+
+@require_POST
+@permission_required(CLOSE_PERMISSION, raise_exception=True)
+def month_reopen(request: HttpRequest) -> HttpResponse:
+    form = ReopenMonthForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(_page())
+    try:
+        close = services.month_reopen(month=form.cleaned_data["month"], user=request.user,
+                                      note=form.cleaned_data["note"])
+    except ValueError as exc:
+        messages.error(request, _service_error(exc))
+        return redirect(_page())
+    messages.success(request, _("%(month)s is reopened; its publication stays in the record.") % {
+        "month": format_month(close.month)})
+    return redirect(_page())
