@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "customers.apps.CustomersConfig",
     "metrics.apps.MetricsConfig",
     "audit.apps.AuditConfig",
+    "backups.apps.BackupsConfig",
 ]
 
 MIDDLEWARE = [
