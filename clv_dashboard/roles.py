@@ -43,9 +43,10 @@ _ADMIN_PERMS = [
     "customers.change_customer",
     "auth.add_user",
     "auth.change_user",
-    "auth.delete_user",
     "auth.view_user",
     "auth.view_group",
+    # Users are deactivated, never deleted (audit/signals.py), hence no auth.delete_user.
+    "audit.view_auditevent",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -19,6 +19,7 @@ urlpatterns = [
     path("imports/", include("customers.urls")),
     path("board/", include("metrics.board.urls")),
     path("customers/", include("metrics.predictive.urls")),
+    path("audit/", include("audit.urls")),
     path("", include("metrics.urls")),
 ]
 

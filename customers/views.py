@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.services import Action, audit_record_import
 from customers import selectors
 from customers.forms import RerunForm, UploadForm
 from customers.models import ImportJob
@@ -62,6 +63,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
                 except ImportRefused as exc:
                     form.add_error("file", str(exc))
                 else:
+                    audit_record_import(action=Action.IMPORT_UPLOAD, job=job, request=request)
                     return redirect("imports:detail", pk=job.pk)
     page = Paginator(selectors.import_jobs_list(), 25).get_page(request.GET.get("page"))
     return render(request, "imports/list.html", {
@@ -110,6 +112,7 @@ def import_undo_view(request: HttpRequest, pk: int) -> HttpResponse:
     except ImportRefused as exc:
         messages.error(request, str(exc))
     else:
+        audit_record_import(action=Action.IMPORT_UNDO, job=job, request=request)
         messages.success(request, job.message)
     return redirect("imports:detail", pk=job.pk)
 
@@ -125,6 +128,7 @@ def import_rerun_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         import_rerun(job=job, mapping=form.mapping(), date_order=form.cleaned_data["date_order"],
                      skip_invalid=form.cleaned_data["skip_invalid"])
+        audit_record_import(action=Action.IMPORT_RERUN, job=job, request=request)
     except ImportRefused as exc:
         messages.error(request, str(exc))
     return redirect("imports:detail", pk=job.pk)

@@ -5,6 +5,8 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 
+from audit.services import audit_record_tokens_revoked
+
 from .models import ApiToken, AssumptionSet, MonthlySnapshot, PredictiveFit, RecomputeRun
 
 
@@ -53,6 +55,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: Any, queryset: QuerySet[ApiToken]) -> None:
+        audit_record_tokens_revoked(tokens=queryset.filter(revoked=False).select_related("user"), request=request)
         count = queryset.update(revoked=True)
         self.message_user(request, f"{count} token(s) revoked.")
 

@@ -22,6 +22,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.services import audit_record
+
 from .calculations import (
     Assumptions,
     MonthMetrics,
@@ -94,6 +96,7 @@ def assumptions_record(*, user: Any, note: str, recompute: bool = True, **values
         created = AssumptionSet(version=(latest.version + 1) if latest else 1, created_by=user, note=note.strip(), **base)
         created.full_clean()
         created.save()
+        audit_record(action="assumptions_change", actor=user, target=created, details={"version": created.version, "note": created.note, "values": values})
         if recompute:
             snapshots_request_recompute(trigger="assumptions")
     return created
@@ -469,6 +472,7 @@ def api_token_issue(*, user: Any, name: str = "") -> tuple[Any, str]:
     token = ApiToken.objects.create(
         user=user, name=name[:100], key_hash=hashlib.sha256(key.encode()).hexdigest(), prefix=key[:12]
     )
+    audit_record(action="token_issue", target=token, details={"user": user.get_username(), "name": token.name, "prefix": token.prefix})
     return token, key
 
 

@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "customers.apps.CustomersConfig",
     "metrics.apps.MetricsConfig",
+    "audit.apps.AuditConfig",
+    "backups.apps.BackupsConfig",
 ]
 
 MIDDLEWARE = [
@@ -46,6 +48,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Keeps the request at hand for audit entries recorded in signals and services.
+    "audit.context.AuditRequestMiddleware",
 ]
 
 ROOT_URLCONF = "clv_dashboard.urls"
@@ -160,6 +164,10 @@ CLV_MAX_UPLOAD_BYTES = env.int("CLV_MAX_UPLOAD_MB", default=200) * 1024 * 1024
 # Uploads bigger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# Audit log: take the client address from the last X-Forwarded-For entry (set it only behind a
+# proxy that appends the address it saw, as nginx's $proxy_add_x_forwarded_for does).
+CLV_AUDIT_X_FORWARDED_FOR = env.bool("CLV_AUDIT_X_FORWARDED_FOR", default=False)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record_month
 from metrics.calculations import month_from_index, month_index
 from metrics.models import COMPANY, MonthClose, MonthlySnapshot, PublishedSnapshot, RecomputeRun
 
@@ -37,15 +38,6 @@ def _label(month: dt.date) -> str:
 
 def _username(user: Any) -> str:
     return str(getattr(user, "username", "") or "") if user is not None else ""
-
-
-def _audit(*, action: str, user: Any, month: dt.date, details: dict[str, Any]) -> None:
-    """Record the close or reopen in the audit log, where the project has one."""
-    try:
-        from audit.services import audit_record  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return
-    audit_record(action=action, actor=user, target=f"month {_label(month)}", details=details)
 
 
 def month_close(*, month: dt.date, user: Any = None, note: str = "", today: dt.date | None = None) -> MonthClose:
@@ -82,8 +74,8 @@ def month_close(*, month: dt.date, user: Any = None, note: str = "", today: dt.d
                               **{name: getattr(r, name) for name in selectors.PUBLISHED_FIELDS})
             for r in rows
         ])
-        _audit(action="month_close", user=user, month=month,
-               details={"assumption_version": company.assumption_set.version, "scopes": len(rows), "note": note})
+        audit_record_month(month=month, actor=user, details={
+            "assumption_version": company.assumption_set.version, "scopes": len(rows), "note": note})
     return close
 
 
@@ -101,7 +93,7 @@ def month_reopen(*, month: dt.date, user: Any = None, note: str) -> MonthClose:
         close.reopened_by_name = _username(user)
         close.reopen_note = note.strip()
         close.save(update_fields=["reopened_at", "reopened_by", "reopened_by_name", "reopen_note"])
-        _audit(action="month_reopen", user=user, month=month, details={"note": note.strip()})
+        audit_record_month(month=month, reopened=True, actor=user, details={"note": note.strip()})
     return close
 
 

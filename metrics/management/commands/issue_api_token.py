@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.services import audit_record_tokens_revoked
 from metrics.models import ApiToken
 from metrics.services import api_token_issue
 
@@ -26,6 +27,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(ERROR_NO_USER.format(username=username))
         if options.get("revoke"):
+            audit_record_tokens_revoked(tokens=ApiToken.objects.filter(user=user, prefix__startswith=options["revoke"], revoked=False))
             count = ApiToken.objects.filter(user=user, prefix__startswith=options["revoke"]).update(revoked=True)
             self.stdout.write(f"Revoked {count} token(s).")
             return
