@@ -180,3 +180,24 @@ def test_the_commands_close_and_reopen_a_month(closed_february: MonthClose) -> N
     call_command("close_month", "2024-02", stdout=out)
     assert "2024-02 closed" in out.getvalue() and "published" in out.getvalue()
     assert MonthClose.objects.filter(month=FEB).count() == 2
+
+
+def test_the_api_serves_the_published_figures_and_the_restatement(
+    closed_february: MonthClose, django_capture_on_commit_callbacks: Callable[..., Any],
+    client_as: Callable[[str | None], Any],
+) -> None:
+    from clv_dashboard import roles
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assumptions_record(user=None, note="cost of capital up", annual_discount_rate=Decimal("0.20"))
+    body = client_as(roles.EXECUTIVE).get("/api/v1/snapshots/").json()
+    rows = {r["month"]: r for r in body["results"]}
+    published = _cents(2 * _clv(25, 0.10))
+    current = _cents(2 * _clv(25, 0.20))
+    feb = rows["2024-02"]
+    assert feb["customer_equity"] == str(current) and feb["published"]["customer_equity"] == str(published)
+    # Only the assumptions moved: the data part is zero, the whole change is the new rate.
+    assert feb["restatement"]["customer_equity"] == {"data": "0.00", "assumptions": str(current - published)}
+    assert feb["published"]["closed_at"] and "published" not in rows["2024-01"]
+    # A change of assumptions alone recomputes nothing for the basis: the data did not move.
+    assert PublishedSnapshot.objects.get(close=closed_february, scope_dimension="company").basis is None
