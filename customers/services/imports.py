@@ -41,7 +41,9 @@ from .parsing import (
     DATE_ORDERS,
     ENCODING_LABELS,
     FIELDS,
+    NOTE_WESTERN_ENCODING,
     REASON_ORDER_CUSTOMERS,
+    WESTERN,
     ColumnPlan,
     DateParser,
     ImportRefused,
@@ -51,6 +53,7 @@ from .parsing import (
     columns_resolve,
     delimiter_label,
     row_is_blank,
+    row_nul_error,
     row_validator,
     source_open,
 )
@@ -250,9 +253,10 @@ def _save_progress(job: ImportJob, **fields: Any) -> None:
 class _Tally:
     """Rows seen and invalid ones; each row validated, staged or reported; progress saved."""
 
-    def __init__(self, *, job: ImportJob, size: int, validate: Callable[[int, list[str]], Validated],
+    def __init__(self, *, job: ImportJob, size: int, plan: ColumnPlan, validate: Callable[[int, list[str]], Validated],
                  stager: loading.Stager, report: ErrorReport, skip_invalid: bool) -> None:
         self.job, self.size, self.validate, self.stager, self.report = job, max(size, 1), validate, stager, report
+        self.plan = plan
         self.skip_invalid = skip_invalid
         self.total = self.invalid = 0
         self._next_percent = 1
@@ -262,9 +266,10 @@ class _Tally:
         """Valid rows are staged until the first invalid one, unless invalid ones are skipped."""
         return self.invalid == 0 or self.skip_invalid
 
-    def row(self, line: int, values: list[str]) -> None:
+    def row(self, line: int, values: list[str], *, nul_possible: bool = False) -> None:
         self.total += 1
-        row, errors = self.validate(line, values)
+        nul = row_nul_error(plan=self.plan, line=line, values=values) if nul_possible else None
+        row, errors = (None, [nul]) if nul is not None else self.validate(line, values)
         if errors:
             self.invalid += 1
             for error in errors:
@@ -286,7 +291,7 @@ def _stage(
     """Step 1: validate every row, stage the valid ones. Returns (rows, invalid rows).
 
     Raises NotColumnar when the columnar reader finds it cannot number the file's lines."""
-    tally = _Tally(job=job, size=source.size, validate=row_validator(plan=plan, dates=dates), stager=stager,
+    tally = _Tally(job=job, size=source.size, plan=plan, validate=row_validator(plan=plan, dates=dates), stager=stager,
                    report=report, skip_invalid=skip_invalid)
     if columnar:
         reader = ColumnarReader(source=source, plan=plan)
@@ -303,7 +308,7 @@ def _stage(
         reader.finish()
     else:
         for line, values in source.rows():
-            tally.row(line, values)
+            tally.row(line, values, nul_possible=source.nul_seen)
             if tally.total % 2048 == 0:
                 tally.progress(source.bytes_read)
     stager.finish()
@@ -404,6 +409,8 @@ def _run(job: ImportJob) -> None:
     source = source_open(path=path)
     job.detected = {
         "encoding": ENCODING_LABELS.get(source.encoding, source.encoding),
+        "encoding_note": str(NOTE_WESTERN_ENCODING).format(example=source.encoding_example)
+        if source.encoding == WESTERN else "",
         "delimiter": delimiter_label(source.delimiter),
         "header": source.header,
     }
