@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import secrets
 import socket
@@ -65,8 +66,9 @@ def data_prepare(transactions: int) -> None:
         call_command("seed_demo", verbosity=0)
         print(f"data: demo seeded in {time.perf_counter() - started:.0f} s")
     if Transaction.objects.count() < transactions:
-        from bench.ingest import generate
-
+        # bench/ingest.py's generator (imported by path: bench/ is scripts, not a package).
+        sys.path.insert(0, str(ROOT / "bench"))
+        generate = importlib.import_module("ingest").generate
         path = Path(tempfile.mkdtemp(prefix="bench-load-")) / "transactions.csv"
         generate(path, transactions)
         started = time.perf_counter()
