@@ -16,4 +16,4 @@ RUN DJANGO_SECRET_KEY=collectstatic-only DJANGO_ALLOWED_HOSTS=localhost \
     && mkdir -p /app/media && chown -R app:app /app/media
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "clv_dashboard.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "clv_dashboard.wsgi:application", "--bind", "0.0.0.0:8000"]

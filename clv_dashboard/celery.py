@@ -4,9 +4,11 @@ is declared here, in one place."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clv_dashboard.settings.local")
 
@@ -24,6 +26,30 @@ app.conf.beat_schedule = {
         "kwargs": {"trigger": "schedule"},
     },
 }
+
+
+
+
+@app.on_after_configure.connect
+def _periodic_sweep(sender: Celery, **kwargs: Any) -> None:
+    """Every CLV_SWEEP_SECONDS: take up imports and recomputes whose worker died, queue the ones
+    stored while the broker was unreachable (declared here to keep the schedule in one place)."""
+    from django.conf import settings
+
+    sender.add_periodic_task(float(settings.CLV_SWEEP_SECONDS), sweep.s(), name="sweep-dead-and-waiting-jobs")
+
+
+@worker_ready.connect
+def _sweep_at_worker_start(**kwargs: Any) -> None:
+    # Queued, not run here: this is the worker's main process, whose connections its pool inherits.
+    sweep.delay()
+
+
+@app.task(name="clv_dashboard.sweep", ignore_result=True)
+def sweep() -> dict[str, dict[str, int]]:
+    from .recovery import background_sweep
+
+    return background_sweep()
 
 
 @app.task(name="clv_dashboard.ping")

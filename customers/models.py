@@ -64,6 +64,10 @@ class ImportJob(models.Model):
     celery_task_id = models.CharField(max_length=255, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Updated every few seconds by the worker running the job; an old one means the worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Times the job was started; a job whose worker keeps dying is failed after a few.
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -16,11 +16,12 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import Action, audit_record_import
+from clv_dashboard.background import MSG_IMPORT_WAITING
 from customers import selectors
 from customers.forms import RerunForm, UploadForm
 from customers.models import ImportJob
 from customers.services import ImportRefused, import_create, import_rerun, import_undo
-from customers.services.imports import job_source_path, upload_check
+from customers.services.imports import import_is_waiting_for_the_service, job_source_path, upload_check
 
 MANAGE = "customers.manage_imports"
 DELIMITER_LABELS = {
@@ -64,6 +65,8 @@ def import_list(request: HttpRequest) -> HttpResponse:
                     form.add_error("file", str(exc))
                 else:
                     audit_record_import(action=Action.IMPORT_UPLOAD, job=job, request=request)
+                    if import_is_waiting_for_the_service(job=job):
+                        messages.warning(request, str(MSG_IMPORT_WAITING))
                     return redirect("imports:detail", pk=job.pk)
     page = Paginator(selectors.import_jobs_list(), 25).get_page(request.GET.get("page"))
     return render(request, "imports/list.html", {
@@ -131,4 +134,7 @@ def import_rerun_view(request: HttpRequest, pk: int) -> HttpResponse:
         audit_record_import(action=Action.IMPORT_RERUN, job=job, request=request)
     except ImportRefused as exc:
         messages.error(request, str(exc))
+    else:
+        if import_is_waiting_for_the_service(job=job):
+            messages.warning(request, str(MSG_IMPORT_WAITING))
     return redirect("imports:detail", pk=job.pk)

@@ -92,6 +92,8 @@ class RecomputeRun(models.Model):
     duration_seconds = models.FloatField(null=True, blank=True)
     message = models.TextField(blank=True)
     celery_task_id = models.CharField(max_length=255, blank=True)
+    # Updated every few seconds by the worker running one of the run's tasks.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

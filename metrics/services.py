@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -115,10 +116,22 @@ def assumptions_ensure() -> AssumptionSet:
 
 def snapshots_request_recompute(*, from_month: dt.date | None = None, trigger: str) -> None:
     """Ask for a recompute once the current transaction commits (the hook imports call)."""
+    month = from_month.isoformat() if from_month else None
+    transaction.on_commit(lambda: recompute_send(from_month=month, trigger=trigger))
+
+
+def recompute_send(*, from_month: str | None, trigger: str) -> None:
+    """Queue a recompute. With the broker unreachable, a waiting run is stored instead, under
+    the task id it will have; metrics.recovery queues it when the service is back."""
+    from clv_dashboard.background import task_send
+
     from .tasks import recompute_snapshots
 
-    kwargs = {"from_month": from_month.isoformat() if from_month else None, "trigger": trigger}
-    transaction.on_commit(lambda: recompute_snapshots.delay(**kwargs))
+    task_id = uuid.uuid4().hex
+    kwargs = {"from_month": from_month, "trigger": trigger}
+    if not task_send(recompute_snapshots, kwargs=kwargs, task_id=task_id):
+        recompute_run_create(trigger=trigger, from_month=dt.date.fromisoformat(from_month) if from_month else None,
+                             celery_task_id=task_id)
 
 
 def recompute_run_create(*, trigger: str, from_month: dt.date | None = None, celery_task_id: str = "") -> RecomputeRun:

@@ -3,7 +3,8 @@
 recompute_snapshots creates (or, on a retry, finds) a RecomputeRun, claims it, builds the
 run's per-customer tables (one pass over the transactions) and fans the work out as a chord: one recompute_snapshots_scope task per scope group (the company and each
 segment dimension), then recompute_snapshots_finish, which records the outcome and enqueues
-the predictive fit. Each scope task writes its group in one transaction under that group's
+the predictive fit. While a task of a run works, the run's heartbeat shows its worker is alive
+(metrics.recovery takes up a run whose heartbeat stopped). Each scope task writes its group in one transaction under that group's
 lock, so a crash leaves the previous rows of that group intact and a rerun completes."""
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from celery import chord, shared_task
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
+
+from clv_dashboard.background import heartbeat
 
 from . import services
 from .models import RecomputeRun
@@ -51,10 +54,13 @@ def recompute_snapshots(self: Any, *, from_month: str | None = None, trigger: st
             trigger=trigger, from_month=dt.date.fromisoformat(from_month) if from_month else None,
             celery_task_id=task_id,
         )
+    elif run.status != RecomputeRun.Status.PENDING and not self.request.retries:
+        return run.pk  # a second delivery of a run already taken up (a retry carries on with it)
     run = services.recompute_run_start(run=run)
     if run.status != RecomputeRun.Status.RUNNING:
         return run.pk
-    stage = services.snapshots_stage_prepare(run=run)
+    with heartbeat(RecomputeRun, run.pk):
+        stage = services.snapshots_stage_prepare(run=run)
     stage_kwargs = dataclasses.asdict(stage) if stage else None
     body = recompute_snapshots_finish.si(run_id=run.pk)
     body.link_error(recompute_snapshots_failed.si(run_id=run.pk))
@@ -70,9 +76,10 @@ def recompute_snapshots_scope(self: Any, *, run_id: int, dimension: str, stage: 
     if run.status != RecomputeRun.Status.RUNNING:
         return 0
     try:
-        return services.snapshots_recompute_dimension(
-            run=run, dimension=dimension, stage=Stage(**stage) if stage else None
-        )
+        with heartbeat(RecomputeRun, run.pk):
+            return services.snapshots_recompute_dimension(
+                run=run, dimension=dimension, stage=Stage(**stage) if stage else None
+            )
     except RETRY_ON:
         raise
     except Exception as exc:

@@ -162,7 +162,7 @@ def _database_url_of_test_db() -> str:
 
 
 @pytest.fixture
-def start_worker(transactional_db: None, tmp_path: Path) -> Iterator[Callable[[], WorkerHandle]]:
+def start_worker(transactional_db: None, tmp_path: Path) -> Iterator[Callable[..., WorkerHandle]]:
     """Start `celery worker` processes on the test database and a private queue.
 
     Use with @pytest.mark.worker; the test must commit its data (transactional_db)."""
@@ -174,7 +174,8 @@ def start_worker(transactional_db: None, tmp_path: Path) -> Iterator[Callable[[]
     celery_app.conf.task_always_eager = False
     celery_app.conf.task_default_queue = queue
 
-    def start() -> WorkerHandle:
+    def start(*, beat: bool = False, env: dict[str, str] | None = None) -> WorkerHandle:
+        """beat: run the periodic schedule in the worker too (-B); env: extra variables."""
         hostname = f"{queue}-{len(started)}@{socket.gethostname()}"
         env = {
             **os.environ,
@@ -183,11 +184,13 @@ def start_worker(transactional_db: None, tmp_path: Path) -> Iterator[Callable[[]
             "REDIS_URL": settings.REDIS_URL,
             "CELERY_TASK_ALWAYS_EAGER": "0",
             "CELERY_TASK_DEFAULT_QUEUE": queue,
+            **(env or {}),
         }
         log_path = tmp_path / f"worker-{len(started)}.log"
+        beat_args = ["-B", "-s", str(tmp_path / f"beat-schedule-{len(started)}")] if beat else []
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "clv_dashboard", "worker", "--pool=solo", "-Q", queue,
-             "-n", hostname, "--without-gossip", "--without-mingle", "-l", "INFO"],
+             "-n", hostname, "--without-gossip", "--without-mingle", "-l", "INFO", *beat_args],
             cwd=REPO_ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
         )
         handle = WorkerHandle(process=process, queue=queue, hostname=hostname, log_path=log_path)

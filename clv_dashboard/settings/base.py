@@ -89,11 +89,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis, cache and Celery ----------------------------------------------------------------
 REDIS_URL: str = env("REDIS_URL", default="")
 
+# Short socket timeouts: with Redis down a page pays at most one of them and is then built
+# from the database (clv_dashboard.cache), instead of waiting on a dead connection.
+CLV_REDIS_TIMEOUT_SECONDS = env.float("CLV_REDIS_TIMEOUT_SECONDS", default=0.25)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "clv_dashboard.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
+            "RETRY_AFTER": 5,
+            "OPTIONS": {
+                "socket_connect_timeout": CLV_REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": CLV_REDIS_TIMEOUT_SECONDS,
+            },
         }
     }
 else:
@@ -117,6 +125,29 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=55 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing a task with Redis down fails within about a second instead of retrying for ~20 s;
+# the caller then tells the user, and the job stays stored for the sweep to queue.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+# A task is redelivered by the broker only after the visibility timeout: it must outlast the
+# longest task (the hard time limit), or a long import would run twice. A task whose worker
+# dies is taken up sooner than that by the sweep below, from its heartbeat.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 10 * 60,
+    "socket_connect_timeout": 1.0,
+}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 1.0
+# Heartbeats: a running import or recompute updates heartbeat_at every CLV_HEARTBEAT_SECONDS;
+# one whose heartbeat is older than CLV_HEARTBEAT_DEAD_SECONDS is dead, and the sweep (every
+# CLV_SWEEP_SECONDS on beat, and at each worker start) takes it up again.
+CLV_HEARTBEAT_SECONDS = env.float("CLV_HEARTBEAT_SECONDS", default=15)
+CLV_HEARTBEAT_DEAD_SECONDS = env.float("CLV_HEARTBEAT_DEAD_SECONDS", default=90)
+CLV_SWEEP_SECONDS = env.float("CLV_SWEEP_SECONDS", default=60)
+# A waiting job not taken up after this long is queued again by the sweep (its message may have
+# been lost with Redis); a second delivery of a job changes nothing.
+CLV_REQUEUE_WAITING_SECONDS = env.float("CLV_REQUEUE_WAITING_SECONDS", default=120)
+# An import whose worker died this many times is failed instead of queued again.
+CLV_IMPORT_MAX_ATTEMPTS = env.int("CLV_IMPORT_MAX_ATTEMPTS", default=3)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = env("DJANGO_TIME_ZONE", default="Asia/Shanghai")
 

@@ -28,10 +28,11 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from clv_dashboard.background import MSG_IMPORT_WAITING, dead_before, task_send
 from clv_dashboard.spreadsheets import spreadsheet_safe
 from customers.models import CostEntry, ImportJob, Transaction
 
@@ -41,7 +42,9 @@ from .parsing import (
     DATE_ORDERS,
     ENCODING_LABELS,
     FIELDS,
+    NOTE_WESTERN_ENCODING,
     REASON_ORDER_CUSTOMERS,
+    WESTERN,
     ColumnPlan,
     DateParser,
     ImportRefused,
@@ -51,6 +54,7 @@ from .parsing import (
     columns_resolve,
     delimiter_label,
     row_is_blank,
+    row_nul_error,
     row_validator,
     source_open,
 )
@@ -185,27 +189,55 @@ def file_chunks(handle: IO[bytes], size: int = 1 << 20) -> Iterable[bytes]:
 
 
 def import_enqueue(*, job: ImportJob) -> None:
+    """Queue the job once the current transaction commits. When the broker is unreachable the
+    job stays stored and waiting, without a task id and with a message saying so; the sweep
+    (customers.services.recovery) queues it when the service is back. For a waiting job,
+    heartbeat_at is when it was last queued."""
+    task_id = uuid.uuid4().hex
+    ImportJob.objects.filter(pk=job.pk).update(celery_task_id=task_id, heartbeat_at=timezone.now())
+    job.celery_task_id = task_id
+    transaction.on_commit(lambda: _publish(job_id=job.pk, task_id=task_id))
+
+
+def _publish(*, job_id: int, task_id: str) -> None:
     from customers.tasks import process_import
 
-    task_id = uuid.uuid4().hex
-    ImportJob.objects.filter(pk=job.pk).update(celery_task_id=task_id)
-    job.celery_task_id = task_id
-    transaction.on_commit(lambda: process_import.apply_async(args=[job.pk], task_id=task_id))
+    waiting = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING, celery_task_id=task_id)
+    if not task_send(process_import, args=(job_id,), task_id=task_id):
+        waiting.update(celery_task_id="", message=str(MSG_IMPORT_WAITING))
+    elif not settings.CELERY_TASK_ALWAYS_EAGER:
+        waiting.filter(message=str(MSG_IMPORT_WAITING)).update(message="")
+
+
+def import_is_waiting_for_the_service(*, job: ImportJob) -> bool:
+    """Whether the job is stored but could not be queued (the broker was unreachable)."""
+    return (ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PENDING, celery_task_id="")
+            .exists())
 
 
 # --- Running ----------------------------------------------------------------------------------
 
 
 def import_claim(*, job_id: int) -> ImportJob | None:
-    """Take a waiting job (or one whose worker died long ago); None when someone else has it."""
+    """Take a waiting job, or one whose worker died (its heartbeat stopped, or it started longer
+    ago than the task time limit); None when someone else has it. Each claim is an attempt:
+    only the latest attempt may write or finish the job."""
     now = timezone.now()
     stale = now - dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     claimed = (
         ImportJob.objects.filter(pk=job_id)
-        .filter(Q(status=ImportJob.Status.PENDING) | Q(status=ImportJob.Status.RUNNING, started_at__lt=stale))
-        .update(status=ImportJob.Status.RUNNING, started_at=now, finished_at=None, progress=0)
+        .filter(Q(status=ImportJob.Status.PENDING)
+                | Q(status=ImportJob.Status.RUNNING, started_at__lt=stale)
+                | Q(status=ImportJob.Status.RUNNING, heartbeat_at__lt=dead_before()))
+        .update(status=ImportJob.Status.RUNNING, started_at=now, finished_at=None, progress=0, heartbeat_at=now,
+                attempts=F("attempts") + 1)
     )
     return ImportJob.objects.get(pk=job_id) if claimed else None
+
+
+def _attempt_is_current(job: ImportJob) -> bool:
+    current = ImportJob.objects.filter(pk=job.pk).values_list("attempts", flat=True).first()
+    return current is None or current == job.attempts
 
 
 class ErrorReport:
@@ -250,9 +282,10 @@ def _save_progress(job: ImportJob, **fields: Any) -> None:
 class _Tally:
     """Rows seen and invalid ones; each row validated, staged or reported; progress saved."""
 
-    def __init__(self, *, job: ImportJob, size: int, validate: Callable[[int, list[str]], Validated],
+    def __init__(self, *, job: ImportJob, size: int, plan: ColumnPlan, validate: Callable[[int, list[str]], Validated],
                  stager: loading.Stager, report: ErrorReport, skip_invalid: bool) -> None:
         self.job, self.size, self.validate, self.stager, self.report = job, max(size, 1), validate, stager, report
+        self.plan = plan
         self.skip_invalid = skip_invalid
         self.total = self.invalid = 0
         self._next_percent = 1
@@ -262,9 +295,10 @@ class _Tally:
         """Valid rows are staged until the first invalid one, unless invalid ones are skipped."""
         return self.invalid == 0 or self.skip_invalid
 
-    def row(self, line: int, values: list[str]) -> None:
+    def row(self, line: int, values: list[str], *, nul_possible: bool = False) -> None:
         self.total += 1
-        row, errors = self.validate(line, values)
+        nul = row_nul_error(plan=self.plan, line=line, values=values) if nul_possible else None
+        row, errors = (None, [nul]) if nul is not None else self.validate(line, values)
         if errors:
             self.invalid += 1
             for error in errors:
@@ -286,7 +320,7 @@ def _stage(
     """Step 1: validate every row, stage the valid ones. Returns (rows, invalid rows).
 
     Raises NotColumnar when the columnar reader finds it cannot number the file's lines."""
-    tally = _Tally(job=job, size=source.size, validate=row_validator(plan=plan, dates=dates), stager=stager,
+    tally = _Tally(job=job, size=source.size, plan=plan, validate=row_validator(plan=plan, dates=dates), stager=stager,
                    report=report, skip_invalid=skip_invalid)
     if columnar:
         reader = ColumnarReader(source=source, plan=plan)
@@ -303,7 +337,7 @@ def _stage(
         reader.finish()
     else:
         for line, values in source.rows():
-            tally.row(line, values)
+            tally.row(line, values, nul_possible=source.nul_seen)
             if tally.total % 2048 == 0:
                 tally.progress(source.bytes_read)
     stager.finish()
@@ -386,6 +420,10 @@ def import_run(*, job: ImportJob) -> ImportJob:
 
 
 def _finish(job: ImportJob, *, status: str, message: str) -> None:
+    if not _attempt_is_current(job):
+        # This worker was given up for dead and the job taken up again: the new attempt reports.
+        logger.warning("import %s: attempt %s ended after a newer one began", job.pk, job.attempts)
+        return
     job.status = status
     job.message = message
     job.finished_at = timezone.now()
@@ -404,6 +442,8 @@ def _run(job: ImportJob) -> None:
     source = source_open(path=path)
     job.detected = {
         "encoding": ENCODING_LABELS.get(source.encoding, source.encoding),
+        "encoding_note": str(NOTE_WESTERN_ENCODING).format(example=source.encoding_example)
+        if source.encoding == WESTERN else "",
         "delimiter": delimiter_label(source.delimiter),
         "header": source.header,
     }
@@ -468,8 +508,8 @@ def _write(
     started = time.monotonic()
     attributes = tuple(a for a in loading.ATTRIBUTES if plan.has(a))
     with transaction.atomic():
-        locked = ImportJob.objects.select_for_update().only("status").get(pk=job.pk)
-        if locked.status != ImportJob.Status.RUNNING:
+        locked = ImportJob.objects.select_for_update().only("status", "attempts").get(pk=job.pk)
+        if locked.status != ImportJob.Status.RUNNING or locked.attempts != job.attempts:
             raise ImportRefused(str(ERR_NOT_RUNNING))
         loading.imports_lock(connection=connection)
         loading.foreign_key_checks_defer_to_the_join(connection=connection)
@@ -552,7 +592,7 @@ def import_rerun(
     reset = {
         "status": ImportJob.Status.PENDING, "progress": 0, "rows_total": 0, "rows_parsed": 0, "rows_written": 0,
         "rows_invalid": 0, "rows_skipped": 0, "message": "", "error_report": [], "error_report_file": "",
-        "result": {}, "started_at": None, "finished_at": None,
+        "result": {}, "started_at": None, "finished_at": None, "heartbeat_at": None,
     }
     for name, value in reset.items():
         setattr(job, name, value)

@@ -23,8 +23,14 @@ from django.utils.translation import gettext_lazy as _
 # --- Messages (reused by the tests) -----------------------------------------------------------
 
 ERR_ENCODING = _(
-    "The file is neither UTF-8 nor GBK/GB18030 text. Save it from your spreadsheet as "
+    "Line {line} is not UTF-8 text (near \"{snippet}\"), and the file does not read as Chinese "
+    "(GBK/GB18030) or Western European (Windows-1252) text either. Save it from your spreadsheet as "
     "\"CSV UTF-8\" and upload it again."
+)
+NOTE_WESTERN_ENCODING = _(
+    "The file is not UTF-8: it was read as Windows-1252 (Western European, which includes Latin-1), "
+    "because its accented letters fit that encoding. Check that a name such as \"{example}\" looks right; "
+    "if not, save the file as \"CSV UTF-8\" and upload it again."
 )
 ERR_DECODE = _("The file stops being valid {encoding} text near line {line}. Save it again as \"CSV UTF-8\".")
 ERR_EMPTY_FILE = _("The file is empty: it needs a header row and at least one data row.")
@@ -65,6 +71,10 @@ REASON_DIMENSION = _("is not a segment dimension (use region, product_line, busi
 REASON_DIMENSION_WITHOUT_VALUE = _("is empty while the segment dimension is given")
 REASON_VALUE_WITHOUT_DIMENSION = _("is given without a segment dimension")
 REASON_EXTRA_FIELDS = _("the row has {count} values but the header has {expected} columns")
+REASON_NUL = _(
+    "holds a NUL byte (a binary zero, shown here as \\0), which is not text; remove it from the file, "
+    "or save the file again as \"CSV UTF-8\""
+)
 REASON_ORDER_CUSTOMERS = _("order {order_id} has lines for different customers ({customers})")
 
 DAY_FIRST = "dmy"
@@ -163,37 +173,136 @@ _DIMENSION_LOOKUP = {_norm(v): dim for dim, values in _DIMENSIONS.items() for v 
 
 # --- Encoding and delimiter -------------------------------------------------------------------
 
-ENCODING_LABELS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "gb18030": "GB18030/GBK", "utf-16": "UTF-16"}
+ENCODING_LABELS = {
+    "utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "gb18030": "GB18030/GBK", "utf-16": "UTF-16",
+    "cp1252": "Windows-1252 (Latin-1)",
+}
+WESTERN = "cp1252"
+# A non-UTF-8 file is read as GB18030 only when this share of its non-ASCII characters are in
+# GB2312, the 6,763 common hanzi and the CJK punctuation: real Chinese text is nearly all
+# GB2312, while Latin-1 or mixed bytes read as GB18030 give rare or private-use characters.
+GB_COMMON_SHARE = 0.8
+# Windows-1252 is accepted only when every non-ASCII character is a Latin letter or a common
+# symbol, most words with an accented letter also hold plain letters ("Müller", not "ÿÿÿ"),
+# and no byte pair is a UTF-8 sequence (a file half UTF-8 and half Latin-1 is refused rather
+# than half mis-read).
+WESTERN_ACCENT_ONLY_SHARE = 0.2
+_LATIN_LETTERS = "À-ÖØ-öø-ÿŒœŠšŽžŸ"
+_LATIN_SYMBOLS = re.escape("€£¥§°±µ·«»‘’‚“”„–—…¿¡´¨ªº²³¹½¼¾®©™¢•\xa0")
+_WESTERN_FOREIGN = re.compile(f"[^\\x00-\\x7f{_LATIN_LETTERS}{_LATIN_SYMBOLS}]")
+_WESTERN_WORD = re.compile(f"[A-Za-z{_LATIN_LETTERS}]*[{_LATIN_LETTERS}][A-Za-z{_LATIN_LETTERS}]*")
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_ASCII_RUNS = re.compile(r"[\x00-\x7f]+")
+_ASCII_LETTER = re.compile("[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class EncodingFinding:
+    """The codec a file is read with and, for a Windows-1252 file, a word to check by eye."""
+
+    encoding: str
+    example: str = ""
+
+
+def _line_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
+    """The file in chunks of about `size` bytes that end at a line end."""
+    with path.open("rb") as f:
+        while chunk := f.read(size):
+            yield chunk + f.readline()
 
 
 def _decodes_fully(path: Path, encoding: str) -> bool:
     decoder = codecs.getincrementaldecoder(encoding)()
     try:
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
+        for chunk in _line_chunks(path):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
     return True
 
 
-def encoding_detect(*, path: Path) -> str:
-    """A Python codec name for the file: BOM first, then UTF-8, then GB18030 (a superset of GBK).
+def _first_undecodable_line(path: Path, encoding: str) -> tuple[int, str]:
+    """The first line (1-based) that is not valid `encoding`, and a readable piece of it."""
+    with path.open("rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError as exc:
+                start = max(exc.start - 20, 0)
+                piece = line[start : exc.start + 20].decode(encoding, errors="replace").strip()
+                return number, piece.replace("\ufffd", "?")
+    return 0, ""
 
-    The whole file is checked (a fast C loop), so a GBK byte in row 900,000 is not missed."""
+
+def _gb_plausible(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("gb18030")()
+    wide_count = common = 0
+    try:
+        for chunk in _line_chunks(path):
+            wide = _ASCII_RUNS.sub("", decoder.decode(chunk))
+            if wide:
+                wide_count += len(wide)
+                # Nothing ASCII is left, so each "?" is a character outside GB2312.
+                common += len(wide) - wide.encode("gb2312", errors="replace").count(b"?")
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return wide_count > 0 and common >= GB_COMMON_SHARE * wide_count
+
+
+def _western_example(path: Path) -> str | None:
+    """A word with an accented letter when the file reads confidently as Windows-1252, else None."""
+    words = accent_only = 0
+    example = ""
+    try:
+        for chunk in _line_chunks(path):
+            if _UTF8_SEQUENCE.search(chunk):
+                return None
+            text = chunk.decode(WESTERN)
+            if _WESTERN_FOREIGN.search(text):
+                return None
+            for word in _WESTERN_WORD.findall(text):
+                words += 1
+                if not _ASCII_LETTER.search(word):
+                    accent_only += 1
+                elif not example:
+                    example = word
+    except UnicodeDecodeError:
+        return None
+    if accent_only > WESTERN_ACCENT_ONLY_SHARE * words:
+        return None
+    return example
+
+
+def encoding_examine(*, path: Path) -> EncodingFinding:
+    """How to read the file: BOM first, then UTF-8, then GB18030 (a superset of GBK) when the
+    file reads as plausible Chinese, then Windows-1252 when the file reads confidently as Western
+    European text; otherwise refused, naming the first line that is not UTF-8.
+
+    The whole file is checked (C loops), so a GBK byte in row 900,000 is not missed."""
     with path.open("rb") as f:
         head = f.read(4)
     if not head:
         raise ImportRefused(str(ERR_EMPTY_FILE))
     if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
+        return EncodingFinding("utf-8-sig")
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    for encoding in ("utf-8", "gb18030"):
-        if _decodes_fully(path, encoding):
-            return encoding
-    raise ImportRefused(str(ERR_ENCODING))
+        return EncodingFinding("utf-16")
+    if _decodes_fully(path, "utf-8"):
+        return EncodingFinding("utf-8")
+    if _gb_plausible(path):
+        return EncodingFinding("gb18030")
+    example = _western_example(path)
+    if example is not None:
+        return EncodingFinding(WESTERN, example)
+    line, snippet = _first_undecodable_line(path, "utf-8")
+    raise ImportRefused(str(ERR_ENCODING).format(line=line, snippet=snippet))
+
+
+def encoding_detect(*, path: Path) -> str:
+    """The Python codec name to read the file with (see encoding_examine)."""
+    return encoding_examine(path=path).encoding
 
 
 def delimiter_sniff(*, lines: list[str]) -> str:
@@ -272,11 +381,18 @@ class SourceFile:
     header: list[str] = field(default_factory=list)
     header_line: int = 0
     size: int = 0
+    # For a Windows-1252 file: a word with an accented letter, for the reader to check.
+    encoding_example: str = ""
     _counter: CountingReader | None = None
 
     @property
     def bytes_read(self) -> int:
         return self._counter.count if self._counter else 0
+
+    @property
+    def nul_seen(self) -> bool:
+        """Whether a NUL byte has been read so far (the rows then need row_nul_error)."""
+        return bool(self._counter and self._counter.nuls)
 
     def sample_lines(self) -> list[str]:
         with self.path.open("rb") as f:
@@ -330,8 +446,9 @@ class SourceFile:
 
 def source_open(*, path: Path, encoding: str | None = None, delimiter: str | None = None) -> SourceFile:
     """Detect what is not given and read the header row (without reading the whole file)."""
-    encoding = encoding or encoding_detect(path=path)
-    source = SourceFile(path=path, encoding=encoding, delimiter=delimiter or ",", size=path.stat().st_size)
+    finding = EncodingFinding(encoding) if encoding else encoding_examine(path=path)
+    source = SourceFile(path=path, encoding=finding.encoding, delimiter=delimiter or ",", size=path.stat().st_size,
+                        encoding_example=finding.example)
     if delimiter is None:
         source.delimiter = delimiter_sniff(lines=source.sample_lines())
     rows = source.rows()
@@ -618,6 +735,15 @@ class RowError:
 
 
 Validated = tuple[tuple[Any, ...] | None, list[RowError]]
+
+
+def row_nul_error(*, plan: ColumnPlan, line: int, values: list[str]) -> RowError | None:
+    """The error for a row whose values hold a NUL byte (PostgreSQL cannot store one in text)."""
+    for index, value in enumerate(values):
+        if "\x00" in value:
+            column = plan.header[index] if index < len(plan.header) else f"#{index + 1}"
+            return RowError(line, column, value.replace("\x00", "\\0")[:200], str(REASON_NUL))
+    return None
 _ATTRIBUTE_NAMES = ("name", "region", "product_line", "business_unit", "acquisition_channel")
 
 # Columns of the normalised rows each kind produces (the staging table's columns, in order).

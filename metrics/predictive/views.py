@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from clv_dashboard.background import MSG_FIT_UNAVAILABLE, task_send
 from customers.models import Customer
 
 from . import selectors
@@ -125,6 +126,8 @@ def fit_status(request: HttpRequest) -> JsonResponse:
 def fit_request(request: HttpRequest) -> HttpResponse:
     from .tasks import fit_clv_models
 
-    fit_clv_models.delay(trigger="page")
+    if not task_send(fit_clv_models, kwargs={"trigger": "page"}):
+        messages.error(request, str(MSG_FIT_UNAVAILABLE))
+        return redirect("predictive:list")
     messages.success(request, _("The models are being fitted; the table updates when the fit is done."))
     return redirect("predictive:list")

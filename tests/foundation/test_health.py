@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -32,7 +33,9 @@ def test_healthz_is_503_when_the_broker_cannot_be_reached(db: None, settings: An
     settings.CELERY_TASK_ALWAYS_EAGER = False
     # Nothing listens on port 1: a real refused connection.
     monkeypatch.setattr(health, "celery_app", _app_with_broker("redis://127.0.0.1:1/0"))
+    started = time.monotonic()
     response = Client().get("/healthz")
+    assert time.monotonic() - started < 1.0
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
@@ -45,7 +48,9 @@ def test_healthz_is_503_when_no_worker_answers(db: None, settings: Any, monkeypa
     settings.CELERY_TASK_ALWAYS_EAGER = False
     # A Redis database where no worker listens.
     monkeypatch.setattr(health, "celery_app", _app_with_broker(settings.REDIS_URL.rsplit("/", 1)[0] + "/9"))
+    started = time.monotonic()
     response = Client().get("/healthz")
+    assert time.monotonic() - started < 1.0
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["ok"] is True
     assert response.json()["checks"]["workers"]["ok"] is False

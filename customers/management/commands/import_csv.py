@@ -56,6 +56,8 @@ class Command(BaseCommand):
         out.write(f"Import #{job.pk} ({job.kind}) of {job.original_name}: {job.get_status_display()}")
         if detected:
             out.write(f"  encoding {detected.get('encoding')}, delimiter {detected.get('delimiter')}")
+            if detected.get("encoding_note"):
+                out.write(f"  note: {detected['encoding_note']}")
             columns = ", ".join(f"{k}={v!r}" for k, v in detected.get("columns", {}).items())
             out.write(f"  columns: {columns}")
             if detected.get("ignored"):

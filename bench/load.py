@@ -1,0 +1,238 @@
+#!/usr/bin/env python
+"""Load benchmark: many users at once over the board, the API and the customers list.
+
+1. Data (once per database): the demo business (seed_demo) plus --transactions generated
+   transactions (bench/ingest.py's generator, imported with import_csv), then a recompute and
+   a predictive fit, so that every page has real work to do.
+2. Starts gunicorn with the production settings on a free loopback port, --workers processes
+   x --threads threads (gthread), as docker-compose.yml runs it.
+3. A bounded asyncio client (--users connections, keep-alive, loopback only) runs for
+   --seconds: each user, in turn, GETs the board, the API (/api/v1/snapshots/) and the
+   customers list, each request as soon as the previous answered.
+4. Prints req/s, p50/p95/p99 per page and overall, and the error rate (any status but 200, or
+   a broken connection). Targets: 0 errors, board p95 < 300 ms, API p95 < 100 ms.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clv_load REDIS_URL=redis://127.0.0.1:6379/14 \\
+      .venv/bin/python bench/load.py --workers 2 --threads 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PAGES = {
+    "board": "/board/",
+    "api": "/api/v1/snapshots/",
+    "customers": "/customers/",
+}
+TARGET_P95_MS = {"board": 300.0, "api": 100.0}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def data_prepare(transactions: int) -> None:
+    from django.core.management import call_command
+
+    from customers.models import Transaction
+    from metrics.models import PredictiveFit
+
+    call_command("migrate", verbosity=0)
+    if not Transaction.objects.exists():
+        started = time.perf_counter()
+        call_command("seed_demo", verbosity=0)
+        print(f"data: demo seeded in {time.perf_counter() - started:.0f} s")
+    if Transaction.objects.count() < transactions:
+        # bench/ingest.py's generator (imported by path: bench/ is scripts, not a package).
+        sys.path.insert(0, str(ROOT / "bench"))
+        generate = importlib.import_module("ingest").generate
+        path = Path(tempfile.mkdtemp(prefix="bench-load-")) / "transactions.csv"
+        generate(path, transactions)
+        started = time.perf_counter()
+        call_command("import_csv", "transactions", str(path), verbosity=0)
+        print(f"data: {transactions:,} transactions imported in {time.perf_counter() - started:.0f} s")
+        path.unlink()
+        started = time.perf_counter()
+        call_command("recompute_snapshots", verbosity=0)
+        print(f"data: snapshots recomputed in {time.perf_counter() - started:.0f} s")
+    if not PredictiveFit.objects.filter(status=PredictiveFit.Status.SUCCEEDED).exists():
+        started = time.perf_counter()
+        call_command("fit_clv_models", verbosity=0)
+        print(f"data: models fitted in {time.perf_counter() - started:.0f} s")
+    print(f"data: {Transaction.objects.count():,} transactions")
+
+
+def session_cookie() -> str:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from clv_dashboard import roles
+
+    roles.sync_role_groups(group_model=Group, permission_model=Permission)
+    user, _ = get_user_model().objects.get_or_create(username="bench-load-executive")
+    user.groups.set([Group.objects.get(name=roles.EXECUTIVE)])
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return f"sessionid={session.session_key}"
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+    if "content-length" in headers:
+        await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding") == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status
+
+
+async def user(port: int, cookie: str, until: float, offset: int,
+               results: dict[str, list[float]], errors: dict[str, int]) -> None:
+    names = list(PAGES)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = offset
+    try:
+        while time.monotonic() < until:
+            name = names[i % len(names)]
+            i += 1
+            request = (f"GET {PAGES[name]} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n"
+                       "Accept-Encoding: identity\r\nConnection: keep-alive\r\n\r\n")
+            started = time.perf_counter()
+            try:
+                writer.write(request.encode())
+                await writer.drain()
+                status = await _read_response(reader)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                errors[name] += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            elapsed = time.perf_counter() - started
+            if status == 200:
+                results[name].append(elapsed)
+            else:
+                errors[name] += 1
+    finally:
+        writer.close()
+
+
+async def load(port: int, cookie: str, users: int, seconds: float) -> tuple[dict[str, list[float]], dict[str, int], float]:
+    results: dict[str, list[float]] = {name: [] for name in PAGES}
+    errors = dict.fromkeys(PAGES, 0)
+    started = time.monotonic()
+    until = started + seconds
+    await asyncio.gather(*(user(port, cookie, until, n, results, errors) for n in range(users)))
+    return results, errors, time.monotonic() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL"):
+        parser.error("set DATABASE_URL (a PostgreSQL database of the benchmark's own; REDIS_URL for the cache)")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "clv_dashboard.settings.production",
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(40),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "CELERY_TASK_ALWAYS_EAGER": "1",  # the data step runs its tasks in this process
+    }
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    data_prepare(args.transactions)
+    cookie = session_cookie()
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+    port = _free_port()
+    log = tempfile.NamedTemporaryFile(prefix="bench-load-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "clv_dashboard.wsgi",
+         "-b", f"127.0.0.1:{port}", "-w", str(args.workers), "--threads", str(args.threads)],
+        cwd=ROOT, env={**env, "CELERY_TASK_ALWAYS_EAGER": "0"}, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    print(Path(log.name).read_text())
+                    raise
+                time.sleep(0.3)
+        asyncio.run(load(port, cookie, min(args.users, 8), 5))  # warm-up: connections and caches
+        load_before = os.getloadavg()[0]
+        results, errors, elapsed = asyncio.run(load(port, cookie, args.users, args.seconds))
+        load_after = os.getloadavg()[0]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    total = sum(len(v) for v in results.values())
+    failed = sum(errors.values())
+    print(f"\n{args.users} users for {elapsed:.0f} s, gunicorn {args.workers} workers x {args.threads} threads (gthread), "
+          f"{os.cpu_count()} CPU cores; load average {load_before:.1f} before, {load_after:.1f} after "
+          "(the machine is shared with other work)")
+    print(f"  overall: {total / elapsed:.1f} req/s, {failed} errors ({failed / max(total + failed, 1):.2%})")
+    met = failed == 0
+    for name, times in results.items():
+        p50, p95, p99 = (_percentile(times, q) * 1000 for q in (0.50, 0.95, 0.99))
+        target = TARGET_P95_MS.get(name)
+        verdict = ""
+        if target is not None:
+            ok = p95 < target
+            met = met and ok
+            verdict = f"  target p95 < {target:.0f} ms: {'met' if ok else 'NOT met'}"
+        print(f"  {name:9s} {len(times) / elapsed:7.1f} req/s  p50 {p50:6.0f} ms  p95 {p95:6.0f} ms  "
+              f"p99 {p99:6.0f} ms  errors {errors[name]}{verdict}")
+    print(f"  targets (0 errors, board p95 < 300 ms, API p95 < 100 ms): {'met' if met else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

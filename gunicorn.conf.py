@@ -1,0 +1,21 @@
+"""gunicorn settings for the web container (docker-compose.yml), chosen by measurement on a
+2-core host with bench/load.py (figures in docs/reliability.md).
+
+Threads, not more processes: a request spends most of its time waiting on PostgreSQL and
+Redis, so 2 processes (one per core) x 8 threads keep both cores busy without the memory of
+more processes; sync workers made 50 users queue for a free worker. Override with
+GUNICORN_WORKERS / GUNICORN_THREADS."""
+
+from __future__ import annotations
+
+import os
+
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+worker_class = "gthread"
+keepalive = 30
+timeout = 120
+graceful_timeout = 30
+# Recycle a process now and then so that memory held by a big export does not stay forever.
+max_requests = 2000
+max_requests_jitter = 200
