@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
+from clv_dashboard.background import heartbeat
 
 from .calculations import (
     Assumptions,
@@ -168,7 +169,9 @@ def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status
         from .closing.services import month_close_due, restatements_refresh
 
         try:
-            restatements_refresh(run=run)
+            # A recompute of the closed months may take a while: the run stays visibly alive.
+            with heartbeat(RecomputeRun, run.pk):
+                restatements_refresh(run=run)
         except Exception as exc:  # recorded as the run's failure, with its reason
             logger.exception("recompute #%s: restatements failed", run.pk)
             status, message = RecomputeRun.Status.FAILED, f"restatements of the closed months: {exc}"
