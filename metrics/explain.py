@@ -154,7 +154,14 @@ class Step:
 
     def as_json(self) -> dict[str, Any]:
         lines = [line.as_json() for line in self.lines]
-        result = next((line["parts"][-1]["text"] for line in reversed(lines) if line["kind"] == NUMBERS), None)
+        # The value shown is the stored one: the result of the last numbers line, or the rounded
+        # figure of a rounding line that ends the step (the margin: 40.04, not 40.0426…).
+        result = None
+        for line in reversed(lines):
+            if line["kind"] in (NUMBERS, ROUNDING):
+                nums = [p["text"] for p in line["parts"] if p["num"]]
+                result = nums[-1] if line["kind"] == NUMBERS else nums[1]
+                break
         return {
             "metric": self.metric,
             "label": self.label,

@@ -34,7 +34,7 @@ class AssumptionsForm(forms.Form):
     )
     retention_source = forms.ChoiceField(label=_("Retention source"), choices=RetentionSource.choices)
     assumed_monthly_retention_percent = forms.DecimalField(
-        label=_("Assumed monthly retention (%)"), max_digits=9, decimal_places=4,
+        label=_("Assumed monthly retention (%)"), min_value=0, max_value=100, max_digits=9, decimal_places=4,
         help_text=_("Used when the source is 'assumed' and before measured retention exists; 0 to below 100."),
     )
     smoothing_window_months = forms.IntegerField(

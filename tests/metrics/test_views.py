@@ -105,7 +105,7 @@ def test_an_admin_change_makes_a_new_version_and_starts_a_recompute(
         ("annual_discount_rate_percent", "101", "less than or equal to 100"),
         ("annual_discount_rate_percent", "-1", "greater than or equal to 0"),
         ("assumed_monthly_retention_percent", "100", str(ERROR_RETENTION_RANGE)),
-        ("assumed_monthly_retention_percent", "-0.5", str(ERROR_RETENTION_RANGE)),
+        ("assumed_monthly_retention_percent", "-0.5", "greater than or equal to 0"),
         ("activity_window_months", "0", "greater than or equal to 1"),
         ("smoothing_window_months", "61", "less than or equal to 60"),
         ("default_gross_margin_percent", "100.5", "less than or equal to 100"),
