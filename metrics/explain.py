@@ -369,9 +369,9 @@ def snapshot_explain(*, snapshot: MonthlySnapshot) -> dict[str, Any]:
         context.prec = 40
         exact_d = (1 + a.annual_discount_rate) ** (Decimal(1) / Decimal(12)) - 1
     exact_r = decimal_of(r)
-    if s_measured := (snapshot.retention_source == "measured" and start_sum):
+    if snapshot.retention_source == "measured" and start_sum:
         exact_r = ratio(retained_sum, start_sum, r)
-    elif not s_measured and float(a.assumed_monthly_retention) == r:
+    elif float(a.assumed_monthly_retention) == r:
         exact_r = a.assumed_monthly_retention
     q_d, q_r, q_clv = unrounded(exact_d), unrounded(exact_r), unrounded(clv)
     q_m = unrounded(ratio(margin_total, end_sum, margin) if end_sum else Decimal(0))
