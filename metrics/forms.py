@@ -1,4 +1,6 @@
-"""The assumptions form: percentages as people type them, validated to METRICS.md's ranges."""
+"""The assumptions form: percentages as people type them, validated to METRICS.md's ranges.
+
+Every rate is typed in percent (10 for 10%); the model stores shares (0.10)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import AssumptionSet, RetentionSource
 
-ERROR_RETENTION_RANGE = _("Retention must be at least 0 and below 1 (for example 0.90).")
+ERROR_RETENTION_RANGE = _("Assumed monthly retention is a percentage from 0 to below 100 (for example 90 for 90%).")
 ERROR_NOTE_REQUIRED = _("Say why the assumptions change: the note is required.")
 HUNDRED = Decimal(100)
 
@@ -30,14 +32,20 @@ class AssumptionsForm(forms.Form):
         label=_("Activity window W (months)"), min_value=1, max_value=60,
         help_text=_("Months without a purchase after which a customer counts as lapsed, 1 to 60."),
     )
-    retention_source = forms.ChoiceField(label=_("Retention source"), choices=RetentionSource.choices)
-    assumed_monthly_retention = forms.DecimalField(
-        label=_("Assumed monthly retention"), min_value=0, max_digits=9, decimal_places=6,
-        help_text=_("Used when the source is 'assumed' and before measured retention exists; 0 to below 1."),
+    # Measured or assumed; "company" is a segment snapshot's source, never an assumption.
+    retention_source = forms.ChoiceField(label=_("Retention source"), choices=RetentionSource.choices[:2])
+    assumed_monthly_retention_percent = forms.DecimalField(
+        label=_("Assumed monthly retention (%)"), min_value=0, max_value=100, max_digits=9, decimal_places=4,
+        help_text=_("Used when the source is 'assumed' and before measured retention exists; 0 to below 100."),
     )
     smoothing_window_months = forms.IntegerField(
         label=_("Smoothing window L (months)"), min_value=1, max_value=60,
         help_text=_("Trailing months over which retention and margin are averaged, 1 to 60."),
+    )
+    credibility_weight = forms.IntegerField(
+        label=_("Retention credibility weight k (customer-months)"), min_value=0, max_value=1_000_000,
+        help_text=_("Weight of the prior when retention is measured: a scope with few customer-months leans on "
+                    "the company's rate (the company on the assumed retention); 0 turns it off. Default 100."),
     )
     default_gross_margin_percent = forms.DecimalField(
         label=_("Default gross margin rate (%)"), min_value=0, max_value=100, max_digits=9, decimal_places=4,
@@ -52,9 +60,9 @@ class AssumptionsForm(forms.Form):
         error_messages={"required": ERROR_NOTE_REQUIRED},
     )
 
-    def clean_assumed_monthly_retention(self) -> Decimal:
-        value: Decimal = self.cleaned_data["assumed_monthly_retention"]
-        if value < 0 or value >= 1:
+    def clean_assumed_monthly_retention_percent(self) -> Decimal:
+        value: Decimal = self.cleaned_data["assumed_monthly_retention_percent"]
+        if value < 0 or value >= HUNDRED:
             raise forms.ValidationError(ERROR_RETENTION_RANGE)
         return value
 
@@ -70,8 +78,9 @@ class AssumptionsForm(forms.Form):
             "annual_discount_rate_percent": _plain(assumption_set.annual_discount_rate * HUNDRED),
             "activity_window_months": assumption_set.activity_window_months,
             "retention_source": assumption_set.retention_source,
-            "assumed_monthly_retention": _plain(assumption_set.assumed_monthly_retention),
+            "assumed_monthly_retention_percent": _plain(assumption_set.assumed_monthly_retention * HUNDRED),
             "smoothing_window_months": assumption_set.smoothing_window_months,
+            "credibility_weight": assumption_set.credibility_weight,
             "default_gross_margin_percent": _plain(assumption_set.default_gross_margin_rate * HUNDRED),
             "prediction_horizon_months": assumption_set.prediction_horizon_months,
         }
@@ -82,8 +91,9 @@ class AssumptionsForm(forms.Form):
             "annual_discount_rate": data["annual_discount_rate_percent"] / HUNDRED,
             "activity_window_months": data["activity_window_months"],
             "retention_source": data["retention_source"],
-            "assumed_monthly_retention": data["assumed_monthly_retention"],
+            "assumed_monthly_retention": data["assumed_monthly_retention_percent"] / HUNDRED,
             "smoothing_window_months": data["smoothing_window_months"],
+            "credibility_weight": data["credibility_weight"],
             "default_gross_margin_rate": data["default_gross_margin_percent"] / HUNDRED,
             "prediction_horizon_months": data["prediction_horizon_months"],
         }

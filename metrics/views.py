@@ -21,7 +21,7 @@ from .models import AssumptionSet, RecomputeRun
 PERCENT_FIELDS = ["annual_discount_rate", "assumed_monthly_retention", "default_gross_margin_rate"]
 ASSUMPTION_FIELDS = [
     "annual_discount_rate", "activity_window_months", "retention_source", "assumed_monthly_retention",
-    "smoothing_window_months", "default_gross_margin_rate", "prediction_horizon_months",
+    "smoothing_window_months", "default_gross_margin_rate", "prediction_horizon_months", "credibility_weight",
 ]
 
 

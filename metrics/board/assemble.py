@@ -29,7 +29,7 @@ from metrics.closing import selectors as closing_selectors
 from metrics.closing.selectors import Restatement
 
 from . import figures as figs
-from . import selectors, trust
+from . import selectors, trust, whatif
 from .bridge import EquityState, customer_bridge, equity_bridge
 from .selectors import Scope
 from .whatif import WhatIfInputs, equity_sensitivity
@@ -131,6 +131,20 @@ def _change(*, now: Any, then: Any, kind: str, higher_good: bool, against: str, 
                   direction=direction)
 
 
+# Below these a what-if difference shows as no change: half the last digit each tile shows.
+RESOLUTION = {"money": 0.5, "money2": 0.005, "share": 0.0005, "ratio": 0.005, "count": 0.5}
+TILE_KINDS = {metric: (kind, higher_good) for metric, kind, higher_good in TILE_SPECS}
+
+
+def whatif_change(*, metric: str, value: float | None, stored: float | None) -> Change:
+    """A what-if tile's difference against the stored figure, said as the tile's changes are."""
+    kind, higher_good = TILE_KINDS[metric]
+    if value is not None and stored is not None and abs(value - stored) < RESOLUTION[kind]:
+        value = stored
+    label = _("vs the stored figure (%(value)s)") % {"value": format_value(stored, kind)}
+    return _change(now=value, then=stored, kind=kind, higher_good=higher_good, against="stored", label=label)
+
+
 def tiles_build(*, row: dict[str, Any], previous: dict[str, Any] | None, year_ago: dict[str, Any] | None,
                 company_row: dict[str, Any] | None = None, warm_up: trust.WarmUp | None = None,
                 restatement: Restatement | None = None) -> list[Tile]:
@@ -163,7 +177,7 @@ def tiles_build(*, row: dict[str, Any], previous: dict[str, Any] | None, year_ag
     return tiles
 
 
-WHATIF_METRICS = frozenset({"customer_equity", "clv", "acquisition_equity", "retention_equity", "clv_to_cac"})
+WHATIF_METRICS = frozenset(whatif.WHATIF_METRICS)
 
 
 def month_add(month: dt.date, n: int) -> dt.date:
@@ -190,10 +204,19 @@ def equity_state(row: dict[str, Any]) -> EquityState:
     return EquityState(customers=int(row["customers_end"]), margin=margin, retention=r, discount_rate=d)
 
 
-def whatif_defaults(row: dict[str, Any]) -> dict[str, float]:
+def whatif_defaults(row: dict[str, Any], explain: dict[str, Any] | None = None) -> dict[str, float]:
+    """The what-if's starting inputs: the stored ones, unrounded, so that the what-if at its
+    start gives back the stored CLV and equities to the cent. The margin behind the stored CLV
+    is the window's margin over its customers (the stored margin_per_customer is rounded)."""
+    margin = float(row["margin_per_customer"])
+    if explain is not None:
+        inputs = {i["name"]: i["value"] for i in explain.get("inputs", [])}
+        ends = inputs.get("window_customers_end")
+        if ends:
+            margin = float(inputs["window_gross_margin"]) / ends
     return {
-        "retention": round(float(row["retention_rate"]), 4),
-        "margin": float(row["margin_per_customer"]),
+        "retention": float(row["retention_rate"]),
+        "margin": margin,
         "discount": float(row["assumption_set__annual_discount_rate"]),
     }
 
@@ -287,7 +310,6 @@ def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None,
     data.tiles = tiles_build(row=row, previous=previous, year_ago=year_ago, company_row=company_row,
                              warm_up=warm_up,
                              restatement=restatement if restatement and not as_published else None)
-    data.defaults = whatif_defaults(row)
     changes = tuple((c.month, figs.plotly_text(c.label())) for c in trust.source_changes(series))
     ctx = figs.FigureContext(month_label=format_month(month), scope_label=figs.plotly_text(scope.label()),
                              currency=str(settings.CLV_CURRENCY), assumption_version=row["assumption_set__version"],
@@ -323,15 +345,16 @@ def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None,
     cells = selectors.cohort_cells(scope=scope, until=month)
     if cells:
         figures["cohorts"] = figs.cohort_heatmap_figure(cells=cells, month=month, ctx=ctx)
-    inputs = WhatIfInputs(retention=min(float(row["retention_rate"]), 0.999),
-                          margin_per_customer=float(row["margin_per_customer"]),
-                          annual_discount_rate=float(row["assumption_set__annual_discount_rate"]))
+    data.explain = _explain(scope, month)
+    data.defaults = whatif_defaults(row, data.explain)
+    inputs = WhatIfInputs(retention=min(data.defaults["retention"], 0.999),
+                          margin_per_customer=data.defaults["margin"],
+                          annual_discount_rate=data.defaults["discount"])
     figures["tornado"] = figs.tornado_figure(
         rows=equity_sensitivity(inputs=inputs, customers_end=int(row["customers_end"])), ctx=ctx
     )
     data.figures_json = figs.figures_json(figures)
     data.chart_names = list(figures)
-    data.explain = _explain(scope, month)
     data.predictions = selectors.prediction_summary()
     if data.predictions is None:
         data.prediction_fit = selectors.prediction_fit_latest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,11 +20,13 @@ from clv_dashboard.formatting import format_month
 from customers.models import SegmentDimension
 
 from . import exports, figures, selectors
-from .assemble import BoardData, board_get, format_value
-from .whatif import MonthCounts, equity_sensitivity, whatif_compute, whatif_validate
+from .assemble import TILE_KINDS, BoardData, board_get, format_value, whatif_change
+from .whatif import MonthCounts, equity_sensitivity, whatif_compute, whatif_figures, whatif_validate
 
 VIEW_BOARD = "metrics.view_board"
 ERROR_NO_SNAPSHOT = gettext_lazy("There are no figures for this month and scope yet.")
+# A what-if retention this close to the stored one (percent and back) is the stored one.
+RETENTION_SAME = 1e-9
 
 
 def _params(request: HttpRequest) -> tuple[selectors.Scope, dt.date | None, str | None]:
@@ -136,13 +139,16 @@ def board_pack(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required(VIEW_BOARD, raise_exception=True)
 def board_whatif(request: HttpRequest) -> JsonResponse:
-    """The month's CLV and equities for other retention, margin and discount rate; nothing stored."""
+    """The month's CLV and equities for other retention, margin and discount rate; nothing stored.
+
+    Retention and the discount rate come in percent, as the page shows them. Each changed tile
+    comes back with its new value and its difference against the stored figure."""
     try:
         scope, month, _dimension = _params(request)
         inputs = whatif_validate(
-            retention=request.GET.get("retention"),
+            retention_percent=request.GET.get("retention_pct"),
             margin_per_customer=request.GET.get("margin"),
-            annual_discount_rate=request.GET.get("discount"),
+            annual_discount_rate_percent=request.GET.get("discount_pct"),
         )
     except ValueError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
@@ -160,18 +166,17 @@ def board_whatif(request: HttpRequest) -> JsonResponse:
     ctx = figures.FigureContext(month_label=format_month(month), scope_label=figures.plotly_text(scope.label()),
                                 currency=str(settings.CLV_CURRENCY), assumption_version=row["assumption_set__version"])
     tornado = figures.tornado_figure(rows=equity_sensitivity(inputs=inputs, customers_end=counts.customers_end), ctx=ctx)
-    values = {
-        "customer_equity": (result.customer_equity, "money"),
-        "clv": (result.clv, "money2"),
-        "acquisition_equity": (result.acquisition_equity, "money"),
-        "retention_equity": (result.retention_equity, "money"),
-        "clv_to_cac": (result.clv_to_cac, "ratio"),
-    }
+    moved = abs(inputs.retention - float(row["retention_rate"])) > RETENTION_SAME
+    tiles = {}
+    for figure in whatif_figures(inputs=inputs, result=result, stored=row, retention_moved=moved):
+        kind = TILE_KINDS[figure.metric][0]
+        change = whatif_change(metric=figure.metric, value=figure.value, stored=figure.stored)
+        tiles[figure.metric] = {
+            "value": figure.value, "display": format_value(figure.value, kind), "stored": str(row[figure.metric]),
+            "change": asdict(change),
+        }
     payload = {
-        "tiles": {
-            metric: {"value": value, "display": format_value(value, kind), "stored": str(row[metric])}
-            for metric, (value, kind) in values.items()
-        },
+        "tiles": tiles,
         "monthly_discount_rate": result.monthly_discount_rate,
         "tornado": figures.pio.to_json(tornado, validate=False),
     }

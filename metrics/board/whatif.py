@@ -14,17 +14,24 @@ from django.utils.translation import gettext_lazy as _
 from metrics.calculations import clv as clv_formula
 from metrics.calculations import monthly_discount_rate
 
-ERROR_RETENTION = _("Retention must be a share between 0 and 0.999 (for example 0.85 for 85%).")
-ERROR_DISCOUNT = _("The annual discount rate must be between 0 and 1 (for example 0.10 for 10%).")
+# The inputs are in the unit the page shows: retention and the discount rate in percent.
+ERROR_RETENTION = _("Monthly retention is a percentage from 0 to 99.9 (for example 85 for 85%).")
+ERROR_DISCOUNT = _("The annual discount rate is a percentage from 0 to 100 (for example 10 for 10%).")
 ERROR_MARGIN = _("The margin per customer must be a number between -1,000,000,000 and 1,000,000,000.")
-ERROR_NOT_A_NUMBER = _("Enter plain numbers: retention, margin and discount rate.")
+ERROR_NOT_A_NUMBER = _(
+    "Enter plain numbers: monthly retention and the annual discount rate in percent, the margin as an amount."
+)
 
 MAX_RETENTION = 0.999
+MAX_RETENTION_PERCENT = 99.9
+MAX_DISCOUNT_PERCENT = 100.0
 MAX_ABS_MARGIN = 1e9
 # The steps of the sensitivity (tornado) chart.
 RETENTION_STEP = 0.01  # one percentage point of monthly retention
 MARGIN_STEP = 0.10  # ten per cent of the margin per customer
 DISCOUNT_STEP = 0.01  # one percentage point of the annual discount rate
+# The tiles a what-if recomputes; retention only when the what-if moves it.
+WHATIF_METRICS = ("customer_equity", "clv", "retention_rate", "acquisition_equity", "retention_equity", "clv_to_cac")
 
 
 class WhatIfError(ValueError):
@@ -82,21 +89,23 @@ class SensitivityRow:
         return abs(self.high_equity - self.low_equity)
 
 
-def whatif_validate(*, retention: object, margin_per_customer: object, annual_discount_rate: object) -> WhatIfInputs:
-    """Parse and check the three inputs; raises WhatIfError with a message saying how to fix it."""
+def whatif_validate(*, retention_percent: object, margin_per_customer: object,
+                    annual_discount_rate_percent: object) -> WhatIfInputs:
+    """Parse and check the three inputs as the page shows them (retention and discount rate in
+    percent); raises WhatIfError with a message, in the same unit, saying how to fix it."""
     try:
-        r = float(str(retention))
-        m = float(str(margin_per_customer))
-        a = float(str(annual_discount_rate))
+        r = float(str(retention_percent).strip())
+        m = float(str(margin_per_customer).strip())
+        a = float(str(annual_discount_rate_percent).strip())
     except (TypeError, ValueError) as exc:
         raise WhatIfError(str(ERROR_NOT_A_NUMBER)) from exc
-    if not (0.0 <= r <= MAX_RETENTION):
+    if not (0.0 <= r <= MAX_RETENTION_PERCENT):  # also rejects nan
         raise WhatIfError(str(ERROR_RETENTION))
-    if not (0.0 <= a <= 1.0):
+    if not (0.0 <= a <= MAX_DISCOUNT_PERCENT):
         raise WhatIfError(str(ERROR_DISCOUNT))
-    if not (abs(m) <= MAX_ABS_MARGIN):  # also rejects nan
+    if not (abs(m) <= MAX_ABS_MARGIN):
         raise WhatIfError(str(ERROR_MARGIN))
-    return WhatIfInputs(retention=r, margin_per_customer=m, annual_discount_rate=a)
+    return WhatIfInputs(retention=r / 100.0, margin_per_customer=m, annual_discount_rate=a / 100.0)
 
 
 def whatif_compute(*, inputs: WhatIfInputs, counts: MonthCounts) -> WhatIfResult:
@@ -111,6 +120,40 @@ def whatif_compute(*, inputs: WhatIfInputs, counts: MonthCounts) -> WhatIfResult
         clv_to_cac=(value / cac) if cac else None,
         monthly_discount_rate=d,
     )
+
+
+@dataclass(frozen=True)
+class WhatIfFigure:
+    """One tile under the what-if: its new value against the stored figure."""
+
+    metric: str
+    value: float | None
+    stored: float | None
+
+    @property
+    def difference(self) -> float | None:
+        if self.value is None or self.stored is None:
+            return None
+        return self.value - self.stored
+
+
+def whatif_figures(*, inputs: WhatIfInputs, result: WhatIfResult, stored: dict[str, object],
+                   retention_moved: bool) -> list[WhatIfFigure]:
+    """The tiles the what-if changes, each with its stored figure (`stored`: the snapshot's
+    values by metric name). Retention is one of them only when the what-if moved it."""
+    values: dict[str, float | None] = {
+        "customer_equity": result.customer_equity, "clv": result.clv, "retention_rate": inputs.retention,
+        "acquisition_equity": result.acquisition_equity, "retention_equity": result.retention_equity,
+        "clv_to_cac": result.clv_to_cac,
+    }
+    figures = []
+    for metric in WHATIF_METRICS:
+        if metric == "retention_rate" and not retention_moved:
+            continue
+        before = stored.get(metric)
+        figures.append(WhatIfFigure(metric=metric, value=values[metric],
+                                    stored=None if before is None else float(str(before))))
+    return figures
 
 
 def _equity(inputs: WhatIfInputs, customers: int) -> float:

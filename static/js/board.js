@@ -96,6 +96,9 @@
   });
 
   // 3. What-if -------------------------------------------------------------------------------
+  // The inputs are in the unit they show (retention and the discount rate in percent) and go
+  // to the server so. An input left at its stored value sends the stored value unrounded, so
+  // that the what-if of a changed margin alone moves nothing but what the margin moves.
   var whatifForm = document.getElementById("whatif-form");
   if (whatifForm) {
     var fields = ["retention", "margin", "discount"].map(function (name) {
@@ -103,33 +106,66 @@
       var range = document.getElementById("whatif-" + name + "-range");
       var scale = parseFloat(number.getAttribute("data-scale")) || 1;
       var stored = parseFloat(number.getAttribute("data-default"));
-      return { name: name, number: number, range: range, scale: scale, stored: stored };
+      return { name: name, param: number.getAttribute("data-param"), number: number, range: range, scale: scale,
+               stored: stored };
     });
     var status = document.getElementById("whatif-status");
     var timer = null;
     var sequence = 0;
+    var srLabels = document.getElementById("whatif-labels");
 
     function round(value, digits) { var f = Math.pow(10, digits); return Math.round(value * f) / f; }
+    function shownStored(field) { return round(field.stored * field.scale, 2); }
+    function atStored(field) { return parseFloat(field.number.value) === shownStored(field); }
 
     function setField(field, shown) {
       field.number.value = shown;
       field.range.value = shown;
     }
 
+    function changeItem(change) {
+      var li = el("li", "change change-" + change.tone + " change-whatif");
+      li.setAttribute("data-against", "stored");
+      var arrow = { up: "▲", down: "▼", flat: "■" }[change.direction] || "·";
+      var a = el("span", "change-arrow", arrow); a.setAttribute("aria-hidden", "true"); li.appendChild(a);
+      li.appendChild(el("span", "change-abs", change.absolute));
+      li.appendChild(el("span", "change-pct", "(" + change.percent + ")"));
+      li.appendChild(el("span", "change-label", change.label));
+      var words = srLabels && srLabels.content.querySelector('[data-key="' + change.tone + '"]');
+      if (words) li.appendChild(el("span", "visually-hidden", words.textContent));
+      return li;
+    }
+
+    function showStored(tile) {
+      tile.querySelector("[data-role=value]").textContent = tile.getAttribute("data-display");
+      tile.classList.remove("is-whatif");
+      var badge = tile.querySelector(".tile-whatif-badge");
+      if (badge) badge.hidden = true;
+      Array.prototype.forEach.call(tile.querySelectorAll(".change-whatif"), function (li) { li.remove(); });
+      Array.prototype.forEach.call(tile.querySelectorAll("[data-role=changes] > li, [data-role=note]"),
+        function (node) { node.hidden = false; });
+    }
+
+    function showWhatif(tile, figure) {
+      tile.querySelector("[data-role=value]").textContent = figure.display;
+      tile.classList.add("is-whatif");
+      var badge = tile.querySelector(".tile-whatif-badge");
+      if (badge) badge.hidden = false;
+      // The stored month-on-month changes and notes are about the stored figure: hidden here.
+      Array.prototype.forEach.call(tile.querySelectorAll("[data-role=changes] > li, [data-role=note]"),
+        function (node) { node.hidden = true; });
+      Array.prototype.forEach.call(tile.querySelectorAll(".change-whatif"), function (li) { li.remove(); });
+      tile.querySelector("[data-role=changes]").appendChild(changeItem(figure.change));
+    }
+
+    function allTiles() { return Array.prototype.slice.call(document.querySelectorAll(".tile[data-metric]")); }
+
     function reset() {
-      fields.forEach(function (field) {
-        var shown = round(field.stored * field.scale, field.name === "margin" ? 2 : 2);
-        setField(field, shown);
-      });
-      document.querySelectorAll(".tile[data-metric]").forEach(function (tile) {
-        var value = tile.querySelector("[data-role=value]");
-        value.textContent = tile.getAttribute("data-display");
-        tile.classList.remove("is-whatif");
-        var badge = tile.querySelector(".tile-whatif-badge");
-        if (badge) badge.hidden = true;
-      });
+      fields.forEach(function (field) { setField(field, shownStored(field)); });
+      allTiles().forEach(showStored);
       status.textContent = "";
-      request(true);
+      status.classList.remove("error");
+      request();
     }
 
     function params() {
@@ -137,36 +173,32 @@
       query.set("month", board.getAttribute("data-month"));
       query.set("scope", board.getAttribute("data-scope"));
       fields.forEach(function (field) {
-        query.set(field.name, String(parseFloat(field.number.value) / field.scale));
+        query.set(field.param, atStored(field) ? String(field.stored * field.scale) : field.number.value.trim());
       });
       return query;
     }
 
-    function isStored() {
-      return fields.every(function (field) {
-        return Math.abs(parseFloat(field.number.value) / field.scale - field.stored) < 1e-9 * Math.max(1, Math.abs(field.stored)) ||
-          round(field.stored * field.scale, 2) === parseFloat(field.number.value);
-      });
-    }
-
-    function request(resetting) {
+    function request() {
       var mine = ++sequence;
+      var stored = fields.every(atStored);
       var url = board.getAttribute("data-whatif-url") + "?" + params().toString();
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
         .then(function (res) {
           if (mine !== sequence) return;
-          if (!res.ok) { status.textContent = res.body.error || ""; status.classList.add("error"); return; }
+          if (!res.ok) {
+            // No figures for an input that is not valid: the stored ones, and what to fix.
+            allTiles().forEach(showStored);
+            status.textContent = res.body.error || "";
+            status.classList.add("error");
+            board.setAttribute("data-whatif-state", "error");
+            return;
+          }
+          status.textContent = "";
           status.classList.remove("error");
-          var stored = resetting || isStored();
-          Object.keys(res.body.tiles).forEach(function (metric) {
-            var tile = document.querySelector('.tile[data-metric="' + metric + '"]');
-            if (!tile) return;
-            var valueEl = tile.querySelector("[data-role=value]");
-            valueEl.textContent = stored ? tile.getAttribute("data-display") : res.body.tiles[metric].display;
-            tile.classList.toggle("is-whatif", !stored);
-            var badge = tile.querySelector(".tile-whatif-badge");
-            if (badge) badge.hidden = stored;
+          allTiles().forEach(function (tile) {
+            var figure = res.body.tiles[tile.getAttribute("data-metric")];
+            if (stored || !figure) showStored(tile); else showWhatif(tile, figure);
           });
           var tornado = document.getElementById("chart-tornado");
           if (tornado && window.Plotly && res.body.tornado) {
@@ -183,7 +215,7 @@
         var other = source === field.number ? field.range : field.number;
         other.value = source.value;
         clearTimeout(timer);
-        timer = setTimeout(function () { request(false); }, 200);
+        timer = setTimeout(request, 200);
       }
       field.number.addEventListener("input", function () { changed(field.number); });
       field.range.addEventListener("input", function () { changed(field.range); });
@@ -200,7 +232,7 @@
       } else if (field.name === "discount") {
         field.range.max = Math.max(30, Math.ceil(field.stored * 100 + 10));
       }
-      setField(field, round(field.stored * field.scale, 2));
+      setField(field, shownStored(field));
     });
     board.setAttribute("data-whatif-state", "stored");
   }
@@ -228,6 +260,12 @@
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
   }
+  function cell(tag, cls, content) {
+    var node = el(tag, cls);
+    if (content && content.nodeType) node.appendChild(content);
+    else if (content !== undefined && content !== null) node.textContent = String(content);
+    return node;
+  }
   function table(rows, columns) {
     var t = el("table", "explain-table");
     var head = el("tr");
@@ -236,11 +274,27 @@
     var tbody = el("tbody");
     rows.forEach(function (row) {
       var tr = el("tr", row.__highlight ? "highlight" : null);
-      columns.forEach(function (c) { tr.appendChild(el("td", c.cls || null, row[c.key])); });
+      if (row.__metric) tr.setAttribute("data-metric", row.__metric);
+      columns.forEach(function (c) { tr.appendChild(cell("td", c.cls || null, row[c.key])); });
       tbody.appendChild(tr);
     });
     t.appendChild(tbody);
     return t;
+  }
+  // One line of a step: its text, each number in a span that never wraps inside the number.
+  function lineNode(line) {
+    var p = el("p", "explain-line explain-" + line.kind);
+    p.setAttribute("data-kind", line.kind);
+    line.parts.forEach(function (part) {
+      if (part.num) p.appendChild(el("span", "explain-num", part.text));
+      else p.appendChild(document.createTextNode(part.text));
+    });
+    return p;
+  }
+  function linesNode(step) {
+    var box = el("div", "explain-lines");
+    (step.lines || []).forEach(function (line) { box.appendChild(lineNode(line)); });
+    return box;
   }
   function openExplain(metric) {
     var body = document.getElementById("explain-body");
@@ -248,39 +302,33 @@
     body.textContent = "";
     if (!explain || !explain.steps) { missing.hidden = false; dialog.showModal(); return; }
     missing.hidden = true;
-    var mine = explain.steps.filter(function (s) { return s.metric === metric; });
-    if (!mine.length && explain.inputs) {
-      // A figure that is an input of the calculation (active customers) rather than a step.
-      explain.inputs.filter(function (i) { return i.name === metric; }).forEach(function (input) {
-        var box = el("div", "explain-this");
-        box.appendChild(el("h3", null, label("this") + ": " + input.label));
-        box.appendChild(el("p", "explain-value", label("value") + ": " + fmt(input.value)));
-        body.appendChild(box);
-      });
-    }
-    mine.forEach(function (step) {
+    // The tile's own step first.
+    explain.steps.filter(function (s) { return s.metric === metric; }).forEach(function (step) {
       var box = el("div", "explain-this");
+      box.setAttribute("data-metric", step.metric);
       box.appendChild(el("h3", null, label("this") + ": " + step.label));
-      box.appendChild(el("p", "explain-formula", step.formula));
-      box.appendChild(el("p", "explain-substituted", step.substituted));
-      box.appendChild(el("p", "explain-value", label("value") + ": " + fmt(step.value)));
+      box.appendChild(linesNode(step));
+      var value = el("p", "explain-value", label("value") + ": ");
+      value.appendChild(el("span", "explain-num", step.display));
+      box.appendChild(value);
       body.appendChild(box);
     });
     body.appendChild(el("h3", null, label("steps")));
     body.appendChild(table(explain.steps.map(function (s) {
-      return { label: s.label, formula: s.formula, substituted: s.substituted, value: fmt(s.value), __highlight: s.metric === metric };
-    }), [{ key: "label", title: "" }, { key: "formula", title: label("formula") },
-         { key: "substituted", title: label("substituted") }, { key: "value", title: label("value"), cls: "num" }]));
+      return { label: s.label, lines: linesNode(s), value: cell("span", "explain-num", s.display),
+               __highlight: s.metric === metric, __metric: s.metric };
+    }), [{ key: "label", title: "" }, { key: "lines", title: label("formula") },
+         { key: "value", title: label("value"), cls: "num" }]));
     if (explain.inputs && explain.inputs.length) {
       body.appendChild(el("h3", null, label("inputs")));
       body.appendChild(table(explain.inputs.map(function (i) {
-        return { label: i.label, value: fmt(i.value), __highlight: i.name === metric };
+        return { label: i.label, value: cell("span", "explain-num", fmt(i.value)), __highlight: i.name === metric };
       }), [{ key: "label", title: "" }, { key: "value", title: label("value"), cls: "num" }]));
     }
     if (explain.assumptions && explain.assumptions.length) {
       body.appendChild(el("h3", null, label("assumptions")));
       body.appendChild(table(explain.assumptions.map(function (a) {
-        return { label: a.label, value: fmt(a.value) };
+        return { label: a.label, value: cell("span", "explain-num", fmt(a.value)) };
       }), [{ key: "label", title: "" }, { key: "value", title: label("value"), cls: "num" }]));
     }
     dialog.setAttribute("data-metric", metric);

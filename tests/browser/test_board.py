@@ -109,7 +109,7 @@ def test_the_executive_reads_the_board_on_the_demo_data(
     dialog.wait_for(state="visible")
     # The tile's own step comes first: its formula with the month's numbers put in.
     this = dialog.locator(".explain-this")
-    assert "CLV = m × r / (1 + d - r)" in this.inner_text()
+    assert "CLV = m × r / (1 + d − r)" in this.inner_text()
     assert dialog.locator("tr.highlight").count() >= 1
     page.screenshot(path=str(artifacts_dir / "board-explain-en.png"))
     page.keyboard.press("Escape")
@@ -230,3 +230,126 @@ def test_analysts_and_admins_see_the_board_and_visitors_are_sent_to_login(
     visitor = page_for(None)
     visitor.goto(f"{visitor.base_url}/board/")
     assert "/login/" in visitor.url
+
+
+def rendered_lines(page: Any) -> list[dict[str, Any]]:
+    """Every line of the open explanation as the reader sees it: kind, text, numbers."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('#explain-body .explain-line')).map(p => ({
+             kind: p.getAttribute('data-kind'), text: p.innerText,
+             parts: Array.from(p.querySelectorAll('.explain-num')).map(s => ({text: s.innerText, num: true})),
+             wrapped: Array.from(p.querySelectorAll('.explain-num')).filter(s => s.getClientRects().length > 1)
+                        .map(s => s.innerText),
+             nowrap: Array.from(p.querySelectorAll('.explain-num')).every(
+                        s => getComputedStyle(s).whiteSpace === 'nowrap'),
+           }))"""
+    )
+
+
+def check_every_explanation(page: Any, shot: Path | None = None) -> int:
+    """Open each tile's explanation: its own step first, every line adds up, no number wraps."""
+    from tests.metrics.test_explain import assert_line_adds_up
+
+    checked = 0
+    metrics = page.locator(".tile[data-metric]").evaluate_all("ts => ts.map(t => t.dataset.metric)")
+    for metric in metrics:
+        page.locator(f'.tile[data-metric="{metric}"] .js-explain').click()
+        page.locator("#explain-dialog").wait_for(state="visible")
+        first = page.locator("#explain-body > *").first
+        assert first.get_attribute("data-metric") == metric, metric
+        assert page.locator(f'#explain-body tr.highlight[data-metric="{metric}"]').count() == 1, metric
+        lines = rendered_lines(page)
+        assert lines
+        for line in lines:
+            assert line["nowrap"] and line["wrapped"] == [], line
+            if line["kind"] in ("numbers", "rounding"):
+                assert_line_adds_up(line)
+                checked += 1
+        if shot is not None and metric == "customer_equity":
+            page.screenshot(path=str(shot))
+        page.keyboard.press("Escape")
+        page.locator("#explain-dialog").wait_for(state="hidden")
+    return checked
+
+
+def stored_deltas_hidden(page: Any, metric: str) -> bool:
+    return page.locator(f'.tile[data-metric="{metric}"] li[data-against="previous"]').is_hidden()
+
+
+def test_the_explanations_add_up_and_the_whatif_shows_differences_against_the_stored_figures(
+    demo_board: None, page_for: Callable[..., Any], artifacts_dir: Path
+) -> None:
+    from metrics.board.whatif import ERROR_RETENTION
+    from metrics.calculations import clv, monthly_discount_rate
+    from metrics.explain import snapshot_explain
+
+    page = board_page(page_for, roles.EXECUTIVE)
+    page.goto(f"{page.base_url}/board/")
+    wait_for_charts(page)
+    assert check_every_explanation(page, artifacts_dir / "board-explain-equity-en.png") >= 8 * 8
+
+    month = page.locator("#board").get_attribute("data-month")
+    stored = MonthlySnapshot.objects.select_related("assumption_set").get(
+        month=f"{month}-01", scope_dimension="company", scope_value="")
+    inputs = {i["name"]: i["value"] for i in snapshot_explain(snapshot=stored)["inputs"]}
+    margin = inputs["window_gross_margin"] / inputs["window_customers_end"]
+    d = monthly_discount_rate(float(stored.assumption_set.annual_discount_rate))
+
+    # Retention 99%: retention itself and the money tiles show their new values and the
+    # difference against the stored figure; the stored month-on-month changes are hidden.
+    page.fill("#whatif-retention", "99")
+    page.wait_for_selector('.tile[data-metric="retention_rate"].is-whatif', timeout=10_000)
+    assert tile_text(page, "retention_rate") == "99.0%"
+    expected_clv = clv(margin, 0.99, d)
+    equity_change = expected_clv * stored.customers_end - float(stored.customer_equity)
+    equity_tile = page.locator('.tile[data-metric="customer_equity"]')
+    assert tile_text(page, "customer_equity") == f"¥{expected_clv * stored.customers_end:,.0f}"
+    assert equity_tile.locator(".change-whatif .change-abs").inner_text() == f"+¥{equity_change:,.0f}"
+    assert f"vs the stored figure (¥{stored.customer_equity:,.0f})" in equity_tile.locator(".change-whatif").inner_text()
+    points = (0.99 - stored.retention_rate) * 100
+    retention_tile = page.locator('.tile[data-metric="retention_rate"]')
+    assert retention_tile.locator(".change-whatif .change-abs").inner_text() == f"+{points:.1f} pt"
+    for metric in ("customer_equity", "clv", "retention_rate", "acquisition_equity", "retention_equity"):
+        assert stored_deltas_hidden(page, metric), metric
+        assert page.locator(f'.tile[data-metric="{metric}"] .change-whatif').count() == 1, metric
+    for metric in ("customers_end", "cac"):  # not moved by the what-if: stored, with the stored changes
+        assert page.locator(f'.tile[data-metric="{metric}"]').get_attribute("class") == "tile"
+        assert not stored_deltas_hidden(page, metric)
+    page.locator("#whatif").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir / "board-whatif-en.png"), full_page=True)
+
+    # Margin alone: retention goes back to its stored figure, the money tiles move with the margin.
+    page.click("#whatif-reset")
+    page.wait_for_function("() => !document.querySelector('.tile.is-whatif')")
+    page.fill("#whatif-margin", f"{round(margin * 1.1, 2)}")
+    page.wait_for_selector('.tile[data-metric="clv"].is-whatif', timeout=10_000)
+    assert page.locator('.tile[data-metric="retention_rate"]').get_attribute("class") == "tile"
+    assert not stored_deltas_hidden(page, "retention_rate")
+
+    # 100 in a percent field: the message speaks in percent, and the tiles show the stored figures.
+    page.fill("#whatif-retention", "100")
+    page.wait_for_function("() => document.getElementById('board').dataset.whatifState === 'error'")
+    assert page.locator("#whatif-status").inner_text() == str(ERROR_RETENTION)
+    assert page.locator(".tile.is-whatif").count() == 0
+    page.click("#whatif-reset")
+    page.wait_for_function("() => document.getElementById('board').dataset.whatifState === 'stored'")
+    assert all("/board/whatif/" in e or "400" in e for e in page.console_errors), page.console_errors
+
+    # Chinese, on a phone: the same checks of the explanations, the what-if and its message.
+    phone = board_page(page_for, roles.EXECUTIVE, language="zh-hans", viewport=(390, 844))
+    phone.goto(f"{phone.base_url}/board/")
+    wait_for_charts(phone)
+    assert check_every_explanation(phone, artifacts_dir / "board-explain-zh-hans-phone.png") >= 8 * 8
+    phone.fill("#whatif-retention", "99")
+    phone.wait_for_selector('.tile[data-metric="retention_rate"].is-whatif', timeout=10_000)
+    assert "相对存储值" in phone.locator('.tile[data-metric="customer_equity"] .change-whatif').inner_text()
+    # Every what-if value shows whole on a phone (not cut off with an ellipsis).
+    cut = phone.evaluate("() => Array.from(document.querySelectorAll('.tile-value'))"
+                         ".filter(v => v.scrollWidth > v.clientWidth).map(v => v.textContent)")
+    assert cut == [], cut
+    phone.locator(".tiles").screenshot(path=str(artifacts_dir / "board-whatif-tiles-zh-hans-phone.png"))
+    phone.fill("#whatif-retention", "100")
+    phone.wait_for_function("() => document.getElementById('board').dataset.whatifState === 'error'")
+    message = phone.locator("#whatif-status").inner_text()
+    assert "0 至 99.9" in message and "0.999" not in message and "0.85" not in message
+    phone.locator("#whatif").screenshot(path=str(artifacts_dir / "board-whatif-error-zh-hans-phone.png"))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from clv_dashboard import roles
 from metrics.forms import ERROR_NOTE_REQUIRED, ERROR_RETENTION_RANGE
@@ -14,8 +16,8 @@ from metrics.models import AssumptionSet, RecomputeRun
 
 VALID = {
     "annual_discount_rate_percent": "12.5", "activity_window_months": "9", "retention_source": "assumed",
-    "assumed_monthly_retention": "0.85", "smoothing_window_months": "6", "default_gross_margin_percent": "35",
-    "prediction_horizon_months": "24", "note": "Board asked for a higher hurdle rate",
+    "assumed_monthly_retention_percent": "85", "smoothing_window_months": "6", "default_gross_margin_percent": "35",
+    "prediction_horizon_months": "24", "credibility_weight": "50", "note": "Board asked for a higher hurdle rate",
 }
 
 
@@ -39,6 +41,24 @@ def test_executives_and_analysts_see_the_assumptions_read_only(client_as: Callab
 def test_an_admin_sees_the_form_with_the_current_values(client_as: Callable[[str | None], Client]) -> None:
     page = client_as(roles.ADMIN).get("/assumptions/").content.decode()
     assert 'name="annual_discount_rate_percent"' in page and 'value="10"' in page
+    # Every rate in percent: the assumed retention 0.90 shows as 90, the default margin 0.30 as 30.
+    assert re.search(r'name="assumed_monthly_retention_percent" value="90"', page)
+    assert re.search(r'name="default_gross_margin_percent" value="30"', page)
+
+
+def test_every_rate_of_the_assumptions_form_is_in_percent() -> None:
+    from metrics.forms import AssumptionsForm
+
+    form = AssumptionsForm()
+    # The three rates of the model (stored as shares) are typed in percent; no field takes a share.
+    rates = [name for name in form.fields if name.endswith("_percent")]
+    assert rates == ["annual_discount_rate_percent", "assumed_monthly_retention_percent", "default_gross_margin_percent"]
+    assert not {"annual_discount_rate", "assumed_monthly_retention", "default_gross_margin_rate"} & set(form.fields)
+    for name in rates:
+        assert str(form.fields[name].label).endswith("(%)"), name
+    with translation.override("zh-hans"):
+        labels = [str(AssumptionsForm().fields[name].label) for name in rates]
+    assert all(label.endswith("(%)") or label.endswith("（%）") for label in labels), labels
 
 
 def test_a_user_without_a_role_is_refused_and_a_visitor_is_sent_to_login(client_as: Callable[[str | None], Client]) -> None:
@@ -57,6 +77,8 @@ def test_an_admin_change_makes_a_new_version_and_starts_a_recompute(
     latest = AssumptionSet.objects.latest()
     assert latest.version == 2 and str(latest.annual_discount_rate) == "0.125000"
     assert latest.retention_source == "assumed" and latest.note == VALID["note"]
+    assert str(latest.assumed_monthly_retention) == "0.850000"  # typed in percent, stored as a share
+    assert latest.credibility_weight == 50
     assert RecomputeRun.objects.filter(trigger="assumptions").exists()
     page = client.get("/assumptions/").content.decode()
     assert "Saved as version 2" in page and "Board asked for a higher hurdle rate" in page
@@ -64,7 +86,7 @@ def test_an_admin_change_makes_a_new_version_and_starts_a_recompute(
     assert 'id="v2"' in page and 'id="v1"' in page
     # The history shows what each version changed: v2 changed every value against v1.
     v2_row = page.split('id="v2"', 1)[1].split("</tr>", 1)[0]
-    assert v2_row.count("changed") == 7
+    assert v2_row.count("changed") == 8  # every assumption, k included
     assert '<td class="num changed">12.50%</td>' in v2_row and 'class="changed">assumed</td>' in v2_row
     v1_row = page.split('id="v1"', 1)[1].split("</tr>", 1)[0]
     assert "changed" not in v1_row
@@ -83,7 +105,8 @@ def test_an_admin_change_makes_a_new_version_and_starts_a_recompute(
     [
         ("annual_discount_rate_percent", "101", "less than or equal to 100"),
         ("annual_discount_rate_percent", "-1", "greater than or equal to 0"),
-        ("assumed_monthly_retention", "1", str(ERROR_RETENTION_RANGE)),
+        ("assumed_monthly_retention_percent", "100", str(ERROR_RETENTION_RANGE)),
+        ("assumed_monthly_retention_percent", "-0.5", "greater than or equal to 0"),
         ("activity_window_months", "0", "greater than or equal to 1"),
         ("smoothing_window_months", "61", "less than or equal to 60"),
         ("default_gross_margin_percent", "100.5", "less than or equal to 100"),

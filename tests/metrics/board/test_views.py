@@ -9,13 +9,15 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
+from django.utils import translation
 from openpyxl import load_workbook
 
 from clv_dashboard import roles
 from clv_dashboard.formatting import format_money, format_percent
-from metrics.board.assemble import format_value
+from metrics.board.assemble import TILE_KINDS, format_value
 from metrics.models import MonthlySnapshot, RecomputeRun
 from tests.metrics.board.conftest import LAST_MONTH
+from tests.metrics.test_worked_example import worked_example  # noqa: F401 - the fixture
 
 ROLES = [roles.EXECUTIVE, roles.ANALYST, roles.ADMIN]
 TILE_RE = re.compile(r'<article class="tile" data-metric="(?P<metric>\w+)" data-value="(?P<raw>[^"]*)" '
@@ -43,7 +45,7 @@ def test_every_role_sees_the_board(role: str, client_as: Callable[[str | None], 
 BOARD_URLS = [
     "/board/?month=2025-06",
     "/board/pack/?month=2025-06",
-    "/board/whatif/?month=2025-06&retention=0.9&margin=40&discount=0.1",
+    "/board/whatif/?month=2025-06&retention_pct=90&margin=40&discount_pct=10",
     "/board/status/",
     "/board/export.csv?month=2025-06",
     "/board/export.xlsx?month=2025-06",
@@ -185,9 +187,9 @@ def test_the_400_messages_speak_the_users_language(client_as: Callable, board_sn
     client.cookies["django_language"] = "zh-hans"
     scope = client.get("/board/?scope=colour:red")
     assert scope.status_code == 400 and "未知的范围" in scope.content.decode()
-    month = client.get("/board/whatif/?month=June&retention=0.5&margin=10&discount=0.1")
+    month = client.get("/board/whatif/?month=June&retention_pct=50&margin=10&discount_pct=10")
     assert month.status_code == 400 and "未知的月份" in month.json()["error"]
-    missing = client.get("/board/whatif/?month=2019-01&retention=0.5&margin=10&discount=0.1")
+    missing = client.get("/board/whatif/?month=2019-01&retention_pct=50&margin=10&discount_pct=10")
     assert missing.status_code == 404 and missing.json()["error"] == "该月份和范围暂无数据。"
 
 
@@ -231,23 +233,86 @@ def test_the_whatif_recomputes_clv_and_equity_without_storing(client_as: Callabl
     snapshot = MonthlySnapshot.objects.get(month="2025-06-01", scope_dimension="company")
     client = client_as(roles.EXECUTIVE)
     url = "/board/whatif/?month=2025-06&scope=company"
-    same = client.get(f"{url}&retention={snapshot.retention_rate}&margin={snapshot.margin_per_customer}&discount=0.10")
+    stored_r = snapshot.retention_rate * 100
+    same = client.get(f"{url}&retention_pct={stored_r}&margin={snapshot.margin_per_customer}&discount_pct=10")
     assert same.status_code == 200
-    assert same.json()["tiles"]["clv"]["value"] == pytest.approx(float(snapshot.clv), abs=0.006)
-    higher = client.get(f"{url}&retention=0.95&margin={snapshot.margin_per_customer}&discount=0.10").json()
-    assert higher["tiles"]["clv"]["value"] > float(snapshot.clv)
-    assert higher["tiles"]["customer_equity"]["value"] == pytest.approx(higher["tiles"]["clv"]["value"] * snapshot.customers_end)
+    tiles = same.json()["tiles"]
+    assert tiles["clv"]["value"] == pytest.approx(float(snapshot.clv), abs=0.006)
+    assert "retention_rate" not in tiles  # retention not moved
+    higher = client.get(f"{url}&retention_pct=95&margin={snapshot.margin_per_customer}&discount_pct=10").json()
+    clv = higher["tiles"]["clv"]["value"]
+    assert clv > float(snapshot.clv)
+    assert higher["tiles"]["customer_equity"]["value"] == pytest.approx(clv * snapshot.customers_end)
     assert json.loads(higher["tornado"])["data"]
     snapshot.refresh_from_db()
     assert MonthlySnapshot.objects.get(pk=snapshot.pk).clv == snapshot.clv
 
 
-def test_the_whatif_refuses_bad_input_with_a_message(client_as: Callable, board_snapshots: dict) -> None:
-    from metrics.board.whatif import ERROR_RETENTION
+def test_the_whatif_at_the_stored_inputs_moves_no_tile(client_as: Callable, worked_example: None) -> None:  # noqa: F811
+    """On recomputed figures (the worked example, April: m = 13/6 unrounded, r = 2/3) the
+    what-if at the stored inputs, as the page sends them, differs from no stored figure."""
+    from metrics.board.assemble import whatif_defaults
+    from metrics.board.selectors import COMPANY_SCOPE, snapshot_row
+    from metrics.explain import snapshot_explain
 
-    response = client_as(roles.EXECUTIVE).get("/board/whatif/?month=2025-06&retention=1.5&margin=10&discount=0.1")
+    snapshot = MonthlySnapshot.objects.get(month="2024-04-01", scope_dimension="company")
+    row = snapshot_row(scope=COMPANY_SCOPE, month=snapshot.month)
+    assert row is not None
+    defaults = whatif_defaults(row, snapshot_explain(snapshot=snapshot))
+    assert defaults["margin"] == 13 / 6 and defaults["retention"] == 2 / 3
+    query = (f"retention_pct={defaults['retention'] * 100!r}&margin={defaults['margin']!r}"
+             f"&discount_pct={defaults['discount'] * 100!r}")
+    tiles = client_as(roles.EXECUTIVE).get(f"/board/whatif/?month=2024-04&scope=company&{query}").json()["tiles"]
+    assert "retention_rate" not in tiles
+    for metric in ("customer_equity", "clv", "acquisition_equity", "retention_equity"):
+        assert tiles[metric]["display"] == format_value(getattr(snapshot, metric), TILE_KINDS[metric][0]), metric
+        assert tiles[metric]["change"]["direction"] == "flat", metric
+        assert tiles[metric]["change"]["absolute"].startswith("±"), metric
+    assert tiles["clv_to_cac"]["change"]["direction"] == "none"  # no CAC in April
+
+
+def test_whatif_tiles_show_the_difference_against_the_stored_figure(client_as: Callable, board_snapshots: dict) -> None:
+    snapshot = MonthlySnapshot.objects.get(month="2025-06-01", scope_dimension="company")
+    url = f"/board/whatif/?month=2025-06&scope=company&retention_pct=99&margin={snapshot.margin_per_customer}"
+    tiles = client_as(roles.EXECUTIVE).get(f"{url}&discount_pct=10").json()["tiles"]
+    assert set(tiles) == {"customer_equity", "clv", "retention_rate", "acquisition_equity", "retention_equity",
+                          "clv_to_cac"}
+    retention = tiles["retention_rate"]
+    assert retention["display"] == "99.0%"
+    points = (0.99 - snapshot.retention_rate) * 100
+    assert retention["change"]["absolute"] == f"+{points:.1f} pt" and retention["change"]["tone"] == "good"
+    assert retention["change"]["label"] == f"vs the stored figure ({snapshot.retention_rate * 100:.1f}%)"
+    equity = tiles["customer_equity"]
+    difference = equity["value"] - float(snapshot.customer_equity)
+    assert equity["change"]["absolute"] == f"+¥{difference:,.0f}"
+    assert equity["change"]["percent"] == f"+{difference / float(snapshot.customer_equity) * 100:,.1f}%"
+    assert equity["change"]["direction"] == "up" and equity["change"]["against"] == "stored"
+    assert equity["change"]["label"] == f"vs the stored figure (¥{snapshot.customer_equity:,.0f})"
+
+
+@pytest.mark.parametrize(
+    ("query", "english", "chinese"),
+    [
+        ("retention_pct=100&margin=10&discount_pct=10", "percentage from 0 to 99.9", "0 至 99.9"),
+        ("retention_pct=0.9&margin=10&discount_pct=150", "percentage from 0 to 100", "0 至 100"),
+        ("retention_pct=&margin=10&discount_pct=10", "in percent", "百分数"),
+    ],
+)
+def test_the_whatif_refuses_bad_input_in_percent_terms_in_both_languages(
+    client_as: Callable, board_snapshots: dict, query: str, english: str, chinese: str
+) -> None:
+    from metrics.board.whatif import ERROR_DISCOUNT, ERROR_NOT_A_NUMBER, ERROR_RETENTION
+
+    client = client_as(roles.EXECUTIVE)
+    response = client.get(f"/board/whatif/?month=2025-06&{query}")
     assert response.status_code == 400
-    assert response.json()["error"] == str(ERROR_RETENTION)
+    error = response.json()["error"]
+    assert error in {str(ERROR_RETENTION), str(ERROR_DISCOUNT), str(ERROR_NOT_A_NUMBER)}
+    assert english in error and "share" not in error and "0.999" not in error
+    client.cookies["django_language"] = "zh-hans"
+    with translation.override("en"):  # the request switches this thread's language; put it back after
+        chinese_error = client.get(f"/board/whatif/?month=2025-06&{query}").json()["error"]
+    assert chinese in chinese_error and "0.85" not in chinese_error
 
 
 def test_the_pack_is_one_month_and_one_scope_ready_to_print(client_as: Callable, board_snapshots: dict) -> None:

@@ -7,11 +7,13 @@ from metrics.board.whatif import (
     ERROR_MARGIN,
     ERROR_NOT_A_NUMBER,
     ERROR_RETENTION,
+    WHATIF_METRICS,
     MonthCounts,
     WhatIfError,
     WhatIfInputs,
     equity_sensitivity,
     whatif_compute,
+    whatif_figures,
     whatif_validate,
 )
 from metrics.calculations import clv, monthly_discount_rate
@@ -43,19 +45,47 @@ def test_without_new_customers_there_is_no_clv_to_cac() -> None:
 @pytest.mark.parametrize(
     ("retention", "margin", "discount", "error"),
     [
-        ("1.2", "40", "0.1", ERROR_RETENTION),
-        ("-0.1", "40", "0.1", ERROR_RETENTION),
-        ("0.9", "40", "1.5", ERROR_DISCOUNT),
-        ("0.9", "1e12", "0.1", ERROR_MARGIN),
-        ("0.9", "nan", "0.1", ERROR_MARGIN),
-        ("ninety", "40", "0.1", ERROR_NOT_A_NUMBER),
-        (None, "40", "0.1", ERROR_NOT_A_NUMBER),
+        ("100", "40", "10", ERROR_RETENTION),
+        ("-0.1", "40", "10", ERROR_RETENTION),
+        ("nan", "40", "10", ERROR_RETENTION),
+        ("90", "40", "150", ERROR_DISCOUNT),
+        ("90", "1e12", "10", ERROR_MARGIN),
+        ("90", "nan", "10", ERROR_MARGIN),
+        ("ninety", "40", "10", ERROR_NOT_A_NUMBER),
+        (None, "40", "10", ERROR_NOT_A_NUMBER),
     ],
 )
 def test_bad_whatif_input_says_how_to_fix_it(retention: object, margin: object, discount: object, error: object) -> None:
     with pytest.raises(WhatIfError) as caught:
-        whatif_validate(retention=retention, margin_per_customer=margin, annual_discount_rate=discount)
+        whatif_validate(retention_percent=retention, margin_per_customer=margin, annual_discount_rate_percent=discount)
     assert str(caught.value) == str(error)
+
+
+def test_whatif_inputs_are_read_in_percent() -> None:
+    inputs = whatif_validate(retention_percent="97.5", margin_per_customer=" 40.5 ", annual_discount_rate_percent="12")
+    assert inputs == WhatIfInputs(retention=0.975, margin_per_customer=40.5, annual_discount_rate=0.12)
+    assert whatif_validate(retention_percent="99.9", margin_per_customer="0",
+                           annual_discount_rate_percent="100").retention == pytest.approx(0.999)
+
+
+def test_the_messages_speak_in_percent() -> None:
+    for message in (ERROR_RETENTION, ERROR_DISCOUNT):
+        assert "percentage" in str(message) and "share" not in str(message)
+    assert "99.9" in str(ERROR_RETENTION) and "0.999" not in str(ERROR_RETENTION)
+
+
+def test_whatif_figures_pair_each_changed_tile_with_its_stored_figure() -> None:
+    inputs = WhatIfInputs(retention=0.95, margin_per_customer=40.0, annual_discount_rate=0.10)
+    result = whatif_compute(inputs=inputs, counts=COUNTS)
+    stored = {"customer_equity": "100000.00", "clv": "80.00", "retention_rate": 0.9, "acquisition_equity": "-18000.00",
+              "retention_equity": "72000.00", "clv_to_cac": None}
+    figures = {f.metric: f for f in whatif_figures(inputs=inputs, result=result, stored=stored, retention_moved=True)}
+    assert list(figures) == list(WHATIF_METRICS)
+    assert figures["retention_rate"].value == 0.95 and figures["retention_rate"].difference == pytest.approx(0.05)
+    assert figures["customer_equity"].difference == pytest.approx(result.customer_equity - 100_000)
+    assert figures["clv_to_cac"].difference is None  # nothing stored to compare with
+    kept = whatif_figures(inputs=inputs, result=result, stored=stored, retention_moved=False)
+    assert "retention_rate" not in {f.metric for f in kept}
 
 
 def test_the_tornado_moves_each_input_alone_and_puts_the_widest_first() -> None:
