@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from . import views
+from .admin_base import user_admin_register
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -23,3 +24,5 @@ urlpatterns = [
 ]
 
 admin.site.site_header = "Customer Equity Dashboard"
+# Nobody climbs a role from the admin (clv_dashboard/admin_base.py).
+user_admin_register()

@@ -5,39 +5,34 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 
+from clv_dashboard.admin_base import ReadOnlyModelAdmin
+
 from .models import ApiToken, AssumptionSet, MonthlySnapshot, PredictiveFit, RecomputeRun
 
 
 @admin.register(AssumptionSet)
-class AssumptionSetAdmin(admin.ModelAdmin):
+class AssumptionSetAdmin(ReadOnlyModelAdmin):
     """Read-only here: assumptions change through the assumptions page, which versions them."""
 
     list_display = ["version", "annual_discount_rate", "activity_window_months", "retention_source", "created_by", "created_at"]
 
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    def has_delete_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(MonthlySnapshot)
-class MonthlySnapshotAdmin(admin.ModelAdmin):
+class MonthlySnapshotAdmin(ReadOnlyModelAdmin):
+    """Snapshots are written by the recompute only."""
+
     list_display = ["month", "scope_dimension", "scope_value", "customers_end", "clv", "customer_equity", "assumption_set"]
     list_filter = ["scope_dimension"]
     show_full_result_count = False
 
 
 @admin.register(RecomputeRun)
-class RecomputeRunAdmin(admin.ModelAdmin):
+class RecomputeRunAdmin(ReadOnlyModelAdmin):
     list_display = ["pk", "trigger", "status", "from_month", "duration_seconds", "created_at"]
 
 
 @admin.register(PredictiveFit)
-class PredictiveFitAdmin(admin.ModelAdmin):
+class PredictiveFitAdmin(ReadOnlyModelAdmin):
     list_display = ["pk", "status", "data_date", "n_customers", "bgnbd_log_likelihood", "started_at"]
 
 
