@@ -168,12 +168,12 @@ def _login(server: Server, username: str) -> dict[str, str]:
         "username": username, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
         timeout=10, allow_redirects=False)
     assert response.status_code == 302, response.text[:500]
-    return dict(session.cookies)
+    return {c.name: c.value or "" for c in session.cookies}
 
 
 @pytest.mark.postgres
 def test_an_anonymous_50_mb_multipart_post_is_refused_before_anything_is_stored(gunicorn_server: Server) -> None:
-    csrf = requests.get(f"{gunicorn_server.url}/login/", timeout=10).cookies["csrftoken"]
+    csrf = requests.get(f"{gunicorn_server.url}/login/", timeout=10).cookies["csrftoken"] or ""
     status, body, peak, growth = _measured(gunicorn_server, lambda: _multipart_post(
         gunicorn_server, "/login/", file_bytes=50 * MB, cookies={"csrftoken": csrf},
         fields={"csrfmiddlewaretoken": csrf, "username": "x", "password": "y"}))
