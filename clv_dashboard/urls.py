@@ -9,6 +9,10 @@ from django.views.i18n import set_language
 from . import views
 from .admin_base import user_admin_register
 
+# Nobody climbs a role from the admin (clv_dashboard/admin_base.py); before admin.site.urls is
+# read, since its views are bound to the model admins registered at that moment.
+user_admin_register()
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
@@ -24,5 +28,3 @@ urlpatterns = [
 ]
 
 admin.site.site_header = "Customer Equity Dashboard"
-# Nobody climbs a role from the admin (clv_dashboard/admin_base.py).
-user_admin_register()
