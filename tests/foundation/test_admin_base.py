@@ -130,7 +130,7 @@ def test_an_import_cannot_be_changed_or_deleted_from_the_admin(db: None) -> None
     root = User.objects.create_superuser("root", "root@example.com", "root-pass-123")
     client = Client()
     client.force_login(root)
-    job = ImportJobFactory(status=ImportJob.Status.SUCCEEDED)
+    job: Any = ImportJobFactory(status=ImportJob.Status.SUCCEEDED)
     page = client.get(f"/admin/customers/importjob/{job.pk}/change/")
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
     assert client.post(f"/admin/customers/importjob/{job.pk}/change/", "status=failed",
