@@ -7,6 +7,11 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from . import views
+from .admin_base import user_admin_register
+
+# Nobody climbs a role from the admin (clv_dashboard/admin_base.py); before admin.site.urls is
+# read, since its views are bound to the model admins registered at that moment.
+user_admin_register()
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from clv_dashboard.admin_base import ReadOnlyModelAdmin
+
 from .models import CostEntry, Customer, ImportJob, Transaction
 
 
@@ -13,7 +15,9 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(admin.ModelAdmin):
+class TransactionAdmin(ReadOnlyModelAdmin):
+    """Rows belong to the import that loaded them: they change by importing or undoing."""
+
     list_display = ["order_id", "customer", "order_date", "revenue", "cost", "import_job"]
     raw_id_fields = ["customer", "import_job"]
     date_hierarchy = "order_date"
@@ -21,13 +25,16 @@ class TransactionAdmin(admin.ModelAdmin):
 
 
 @admin.register(CostEntry)
-class CostEntryAdmin(admin.ModelAdmin):
+class CostEntryAdmin(ReadOnlyModelAdmin):
+    """Rows belong to the import that loaded them: they change by importing or undoing."""
+
     list_display = ["month", "kind", "amount", "segment_dimension", "segment_value", "import_job"]
     list_filter = ["kind", "segment_dimension"]
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(ReadOnlyModelAdmin):
+    """Imports are created by uploading and undone on their page, never here."""
+
     list_display = ["pk", "kind", "original_name", "status", "rows_written", "created_by", "created_at"]
     list_filter = ["kind", "status"]
-    readonly_fields = [f.name for f in ImportJob._meta.fields]

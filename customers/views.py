@@ -20,16 +20,15 @@ from clv_dashboard.background import MSG_IMPORT_WAITING
 from customers import selectors
 from customers.forms import RerunForm, UploadForm
 from customers.models import ImportJob
-from customers.services import ImportRefused, import_create, import_rerun, import_undo
+from customers.services import ImportRefused, import_create, import_create_stored, import_rerun, import_undo
 from customers.services.imports import import_is_waiting_for_the_service, job_source_path, upload_check
+from customers.uploads import StoredUpload
 
 MANAGE = "customers.manage_imports"
 DELIMITER_LABELS = {
     "comma": _lazy("comma"), "semicolon": _lazy("semicolon"), "tab": _lazy("tab"), "pipe": _lazy("pipe"),
     "whitespace": _lazy("whitespace"),
 }
-# Multipart overhead allowed on top of the file itself before the request is refused unread.
-_FORM_OVERHEAD = 64 * 1024
 
 
 def _get_job_for_user(request: HttpRequest, pk: int) -> ImportJob:
@@ -42,37 +41,38 @@ def _get_job_for_user(request: HttpRequest, pk: int) -> ImportJob:
 @permission_required(MANAGE, raise_exception=True)
 def import_list(request: HttpRequest) -> HttpResponse:
     form = UploadForm()
-    upload_error = ""
     if request.method == "POST":
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        if declared > settings.CLV_MAX_UPLOAD_BYTES + _FORM_OVERHEAD:
-            # Refused before Django reads (and stores) the body.
-            upload_error = _("The file is larger than the limit of %(limit)s MB. Split it into smaller files.") % {
-                "limit": settings.CLV_MAX_UPLOAD_BYTES // (1024 * 1024)}
-        else:
-            form = UploadForm(request.POST, request.FILES)
-            if form.is_valid():
-                upload = form.cleaned_data["file"]
-                try:
-                    upload_check(name=upload.name, size=upload.size)
-                    job = import_create(
-                        kind=form.cleaned_data["kind"], chunks=upload.chunks(), original_name=upload.name,
-                        user=request.user, skip_invalid=form.cleaned_data["skip_invalid"],
-                        date_order=form.cleaned_data["date_order"], mapping=form.cleaned_data["mapping"],
-                        language=get_language(),
-                    )
-                except ImportRefused as exc:
-                    form.add_error("file", str(exc))
+        # The body's size and the user's right to upload were checked from the headers before
+        # anything read it (clv_dashboard.middleware.RequestBodyLimitMiddleware); the file part
+        # is already in the media dir (customers.uploads.MediaUploadHandler).
+        form = UploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            options = {
+                "kind": form.cleaned_data["kind"], "original_name": upload.name, "user": request.user,
+                "skip_invalid": form.cleaned_data["skip_invalid"], "date_order": form.cleaned_data["date_order"],
+                "mapping": form.cleaned_data["mapping"], "language": get_language(),
+            }
+            try:
+                upload_check(name=upload.name, size=upload.size)
+                if isinstance(upload, StoredUpload):
+                    job = import_create_stored(stored_file=upload.relative_path, sha256=upload.sha256,
+                                               size=upload.size or 0, **options)
+                    upload.adopted = True
                 else:
-                    audit_record_import(action=Action.IMPORT_UPLOAD, job=job, request=request)
-                    if import_is_waiting_for_the_service(job=job):
-                        messages.warning(request, str(MSG_IMPORT_WAITING))
-                    return redirect("imports:detail", pk=job.pk)
+                    job = import_create(chunks=upload.chunks(), **options)
+            except ImportRefused as exc:
+                form.add_error("file", str(exc))
+            else:
+                audit_record_import(action=Action.IMPORT_UPLOAD, job=job, request=request)
+                if import_is_waiting_for_the_service(job=job):
+                    messages.warning(request, str(MSG_IMPORT_WAITING))
+                return redirect("imports:detail", pk=job.pk)
     page = Paginator(selectors.import_jobs_list(), 25).get_page(request.GET.get("page"))
     return render(request, "imports/list.html", {
-        "form": form, "upload_error": upload_error, "page": page, "max_mb": settings.CLV_MAX_UPLOAD_BYTES // (1024 * 1024),
+        "form": form, "page": page, "max_mb": settings.CLV_MAX_UPLOAD_BYTES // (1024 * 1024),
         "max_bytes": settings.CLV_MAX_UPLOAD_BYTES,
-    }, status=400 if form.errors or upload_error else 200)
+    }, status=400 if form.errors else 200)
 
 
 @require_GET

@@ -6,40 +6,58 @@ from django.contrib import admin
 from django.db.models import QuerySet
 
 from audit.services import audit_record_tokens_revoked
+from clv_dashboard.admin_base import ReadOnlyModelAdmin
 
-from .models import ApiToken, AssumptionSet, MonthlySnapshot, PredictiveFit, RecomputeRun
+from .models import (
+    ApiToken,
+    AssumptionSet,
+    MonthClose,
+    MonthlySnapshot,
+    PredictiveFit,
+    PublishedSnapshot,
+    RecomputeRun,
+)
 
 
 @admin.register(AssumptionSet)
-class AssumptionSetAdmin(admin.ModelAdmin):
+class AssumptionSetAdmin(ReadOnlyModelAdmin):
     """Read-only here: assumptions change through the assumptions page, which versions them."""
 
     list_display = ["version", "annual_discount_rate", "activity_window_months", "retention_source", "created_by", "created_at"]
 
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    def has_delete_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(MonthlySnapshot)
-class MonthlySnapshotAdmin(admin.ModelAdmin):
+class MonthlySnapshotAdmin(ReadOnlyModelAdmin):
+    """Snapshots are written by the recompute only."""
+
     list_display = ["month", "scope_dimension", "scope_value", "customers_end", "clv", "customer_equity", "assumption_set"]
     list_filter = ["scope_dimension"]
     show_full_result_count = False
 
 
+@admin.register(MonthClose)
+class MonthCloseAdmin(ReadOnlyModelAdmin):
+    """Months are closed and reopened on the assumptions page (or the commands), which record it."""
+
+    list_display = ["month", "closed_at", "closed_by_name", "assumption_set", "reopened_at", "reopened_by_name"]
+
+
+@admin.register(PublishedSnapshot)
+class PublishedSnapshotAdmin(ReadOnlyModelAdmin):
+    """Published figures never change."""
+
+    list_display = ["month", "scope_dimension", "scope_value", "customers_end", "customer_equity", "close"]
+    list_filter = ["scope_dimension"]
+    show_full_result_count = False
+
+
 @admin.register(RecomputeRun)
-class RecomputeRunAdmin(admin.ModelAdmin):
+class RecomputeRunAdmin(ReadOnlyModelAdmin):
     list_display = ["pk", "trigger", "status", "from_month", "duration_seconds", "created_at"]
 
 
 @admin.register(PredictiveFit)
-class PredictiveFitAdmin(admin.ModelAdmin):
+class PredictiveFitAdmin(ReadOnlyModelAdmin):
     list_display = ["pk", "status", "data_date", "n_customers", "bgnbd_log_likelihood", "started_at"]
 
 

@@ -27,6 +27,14 @@ ERROR_DIMENSION = "dimension must be one of {choices}."
 ERROR_MONTH = "{name} must be a month as YYYY-MM (for example 2024-03), not {value!r}."
 ERROR_MONTH_REQUIRED = "month is required, as YYYY-MM."
 ERROR_NOT_FOUND = "There is no snapshot for {month} and this scope; the API lists the months that exist."
+ERROR_PARAMETER = "Unknown parameter {name!r}; this endpoint takes {choices}."
+ERROR_REPEATED = "Give {name} once."
+ERROR_VALUE = "{name} must be printable text of at most {limit} characters."
+
+SNAPSHOTS_PARAMETERS = ("segment", "dimension", "from", "to")
+EXPLAIN_PARAMETERS = ("segment", "month")
+# Longer than any stored segment value or month: such a value can only be a mistake.
+_VALUE_LIMIT = 255
 
 
 class ApiError(Exception):
@@ -50,6 +58,18 @@ def _user(request: HttpRequest) -> Any:
     if not user.has_perm("metrics.view_board"):
         raise ApiError(ERROR_FORBIDDEN, 403)
     return user
+
+
+def _parameters_check(params: Any, allowed: tuple[str, ...]) -> None:
+    """Every parameter known, given once, and printable text (no NUL or other control character)."""
+    for name, values in params.lists():
+        if name not in allowed:
+            raise ApiError(ERROR_PARAMETER.format(name=name[:40], choices=", ".join(allowed)))
+        if len(values) > 1:
+            raise ApiError(ERROR_REPEATED.format(name=name))
+        value = values[0]
+        if len(value) > _VALUE_LIMIT or not value.isprintable():
+            raise ApiError(ERROR_VALUE.format(name=name, limit=_VALUE_LIMIT))
 
 
 def _month(params: Any, name: str) -> dt.date | None:
@@ -92,6 +112,7 @@ def snapshots(request: HttpRequest) -> JsonResponse:
     company) or dimension=DIMENSION (every value of it), from=YYYY-MM, to=YYYY-MM."""
     try:
         _user(request)
+        _parameters_check(request.GET, SNAPSHOTS_PARAMETERS)
         dimension, value = _scope(request.GET)
         qs = selectors.snapshots_list(
             dimension=dimension, value=value, month_from=_month(request.GET, "from"), month_to=_month(request.GET, "to")
@@ -108,6 +129,7 @@ def snapshot_explanation(request: HttpRequest) -> JsonResponse:
     """How one snapshot was computed: ?month=YYYY-MM[&segment=DIMENSION=VALUE]."""
     try:
         _user(request)
+        _parameters_check(request.GET, EXPLAIN_PARAMETERS)
         dimension, value = _scope(request.GET)
         month = _month(request.GET, "month")
         if month is None:

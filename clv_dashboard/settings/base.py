@@ -2,11 +2,13 @@
 
 Variables (all optional except where production says otherwise):
 DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DJANGO_TIME_ZONE,
-CLV_CURRENCY, DJANGO_LANGUAGE_CODE, CLV_MAX_UPLOAD_MB, CLV_MEDIA_ROOT, CLV_AUTO_CLOSE_MONTH.
+CLV_CURRENCY, DJANGO_LANGUAGE_CODE, CLV_MAX_UPLOAD_MB, CLV_MAX_REQUEST_KB, CLV_MEDIA_ROOT,
+CLV_LOGIN_FAILURE_LIMIT, CLV_LOGIN_COOLOFF_MINUTES, CLV_TRUSTED_PROXIES, CLV_AUTO_CLOSE_MONTH.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -34,11 +36,18 @@ INSTALLED_APPS = [
     "metrics.apps.MetricsConfig",
     "audit.apps.AuditConfig",
     "backups.apps.BackupsConfig",
+    "axes",
 ]
 
 MIDDLEWARE = [
+    # First: refuses oversized, chunked or unauthorised multipart bodies from the headers alone,
+    # before anything below reads (and stores) the body.
+    "clv_dashboard.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: every response of the application (not the static files) gets the
+    # Content-Security-Policy and Cache-Control: no-store.
+    "clv_dashboard.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -50,6 +59,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Keeps the request at hand for audit entries recorded in signals and services.
     "audit.context.AuditRequestMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the page that says when to
+    # try again (clv_dashboard.throttling).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clv_dashboard.urls"
@@ -158,6 +170,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes checks every authentication (the login page and the admin's) first.
+AUTHENTICATION_BACKENDS = [
+    "clv_dashboard.throttling.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After CLV_LOGIN_FAILURE_LIMIT failed logins for one username, or from one address, further
+# attempts are refused for CLV_LOGIN_COOLOFF_MINUTES after the last one (each refused attempt
+# starts the wait again); a successful login clears the count.
+AXES_FAILURE_LIMIT = env.int("CLV_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("CLV_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "clv_dashboard.throttling.lockout_response"
+# The client's address: REMOTE_ADDR, or behind CLV_TRUSTED_PROXIES proxies (nginx in front of
+# gunicorn: 1) the entry those proxies appended to X-Forwarded-For (clv_dashboard.throttling).
+CLV_TRUSTED_PROXIES = env.int("CLV_TRUSTED_PROXIES", default=0)
+AXES_CLIENT_IP_CALLABLE = "clv_dashboard.throttling.client_ip"
+AXES_VERBOSE = False
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -192,7 +223,16 @@ STORAGES = {
 MEDIA_ROOT = Path(env("CLV_MEDIA_ROOT", default=str(BASE_DIR / "media")))
 MEDIA_URL = "/media-not-served/"
 CLV_MAX_UPLOAD_BYTES = env.int("CLV_MAX_UPLOAD_MB", default=200) * 1024 * 1024
-# Uploads bigger than this go to a temporary file instead of memory.
+# The pages whose requests may carry a file of up to CLV_MAX_UPLOAD_MB; every other request
+# body is limited to CLV_MAX_REQUEST_KB (clv_dashboard.middleware).
+CLV_UPLOAD_URL_NAMES = ["imports:list"]
+CLV_MAX_REQUEST_BYTES = env.int("CLV_MAX_REQUEST_KB", default=1024) * 1024
+# Files on the upload page are written straight into the media dir; anywhere else a file part
+# (of a body already capped at CLV_MAX_REQUEST_KB) stays in memory. Nothing goes to the temp dir.
+FILE_UPLOAD_HANDLERS = [
+    "customers.uploads.MediaUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -203,6 +243,24 @@ CLV_AUDIT_X_FORWARDED_FOR = env.bool("CLV_AUDIT_X_FORWARDED_FOR", default=False)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
+
+# Sent with every response of the application (clv_dashboard.middleware). Scripts come only
+# from this site's files (no inline script, no eval: plotly.js draws the board's charts
+# without it); styles also allow inline style attributes and the <style> rules plotly.js
+# inserts for its charts and toolbar. Images from data: and blob: URLs are the charts'
+# PNG downloads.
+CLV_CONTENT_SECURITY_POLICY: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "blob:"],
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,9 @@ DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
-MEDIA_ROOT = BASE_DIR / ".test-media"
+from pathlib import Path  # noqa: E402
+
+# A test that starts its own server process gives it a media dir of its own.
+MEDIA_ROOT = Path(env("CLV_MEDIA_ROOT", default=str(BASE_DIR / ".test-media")))
 ALLOWED_HOSTS = ["*"]
 LANGUAGE_CODE = "en"

@@ -164,11 +164,57 @@ def import_create(
     except BaseException:
         target.unlink(missing_ok=True)
         raise
+    return _job_create(
+        kind=kind, original_name=original_name, stored_file=str(relative), sha256=digest.hexdigest(), size=size,
+        user=user, skip_invalid=skip_invalid, date_order=date_order, mapping=mapping, language=language,
+        enqueue=enqueue,
+    )
+
+
+def import_create_stored(
+    *,
+    kind: str,
+    stored_file: str,
+    sha256: str,
+    size: int,
+    original_name: str,
+    user: Any = None,
+    skip_invalid: bool = False,
+    date_order: str = "",
+    mapping: dict[str, str] | None = None,
+    language: str | None = None,
+    enqueue: bool = True,
+) -> ImportJob:
+    """Adopt a file the upload handler already wrote under imports/uploads/ (path relative to
+    MEDIA_ROOT, its SHA-256 and size computed while it was received): the same checks as
+    import_create, without a second copy. A refused file is deleted."""
+    target = Path(settings.MEDIA_ROOT) / stored_file
+    try:
+        if target.parent.resolve() != _storage_dir("uploads").resolve():
+            raise ValueError(f"not a stored upload: {stored_file}")
+        upload_check(name=original_name, size=size)
+        if date_order and date_order not in DATE_ORDERS:
+            raise ImportRefused(str(ERR_DATE_ORDER))
+        with target.open("rb") as handle:
+            _content_check(handle.read(64 * 1024))
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return _job_create(
+        kind=kind, original_name=original_name, stored_file=stored_file, sha256=sha256, size=size, user=user,
+        skip_invalid=skip_invalid, date_order=date_order, mapping=mapping, language=language, enqueue=enqueue,
+    )
+
+
+def _job_create(
+    *, kind: str, original_name: str, stored_file: str, sha256: str, size: int, user: Any, skip_invalid: bool,
+    date_order: str, mapping: dict[str, str] | None, language: str | None, enqueue: bool,
+) -> ImportJob:
     job = ImportJob.objects.create(
         kind=kind,
         original_name=original_name[:255],
-        stored_file=str(relative),
-        sha256=digest.hexdigest(),
+        stored_file=stored_file,
+        sha256=sha256,
         size_bytes=size,
         created_by=user if getattr(user, "pk", None) else None,
         options={

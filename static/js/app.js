@@ -1,4 +1,6 @@
-/* Shared helpers: poll a JSON progress endpoint until the job is finished. */
+/* Shared helpers: poll a JSON progress endpoint until the job is finished; the Plotly
+   configuration every chart uses; the language switch. No inline script or handler anywhere:
+   the Content-Security-Policy allows scripts from this site's files only. */
 (function () {
   "use strict";
   window.clvPoll = function (url, onUpdate, intervalMs) {
@@ -13,4 +15,22 @@
     tick();
     return function () { stopped = true; };
   };
+
+  // Board data must never leave the site: no Plotly logo link, no "send to cloud" or
+  // "edit in Chart Studio" button, whatever a chart's own options say.
+  window.clvPlotConfig = function (options) {
+    var config = Object.assign({}, options || {});
+    config.displaylogo = false;
+    config.showSendToCloud = false;
+    config.showEditInChartStudio = false;
+    config.showLink = false;
+    config.sendData = false;
+    config.modeBarButtonsToRemove = (config.modeBarButtonsToRemove || []).concat(["sendDataToCloud", "editInChartStudio"]);
+    return config;
+  };
+
+  var language = document.getElementById("language-select");
+  if (language) {
+    language.addEventListener("change", function () { language.form.submit(); });
+  }
 })();

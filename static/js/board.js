@@ -15,10 +15,10 @@
 
   // 1. Charts --------------------------------------------------------------------------------
   var figures = readJson("board-figures") || {};
-  var plotConfig = isPack
+  var plotConfig = window.clvPlotConfig(isPack
     ? { staticPlot: true, displayModeBar: false, responsive: false }
-    : { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
-        toImageButtonOptions: { format: "png", scale: 2 } };
+    : { responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
+        toImageButtonOptions: { format: "png", scale: 2 } });
 
   function draw(div, figure) {
     var layout = Object.assign({}, figure.layout || {});

@@ -8,7 +8,7 @@
     if (!target || !source || !window.Plotly) return;
     var figure = JSON.parse(source.textContent);
     var layout = Object.assign({ autosize: true, height: 320, font: { size: 12 } }, figure.layout || {});
-    window.Plotly.newPlot(target, figure.data, layout, { displaylogo: false, responsive: true });
+    window.Plotly.newPlot(target, figure.data, layout, window.clvPlotConfig({ responsive: true }));
     target.setAttribute("data-rendered", "true");
   }
 

@@ -87,7 +87,8 @@ def test_the_compiled_catalogue_matches_the_po_file() -> None:
 
 def test_pages_are_served_in_chinese_when_chosen(db: None) -> None:
     client = Client()
-    response = client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/login/"})
+    response = client.post("/i18n/setlang/", "language=zh-hans&next=/login/",
+                           content_type="application/x-www-form-urlencoded")
     assert response.status_code == 302
     page = client.get("/login/").content.decode()
     assert "登录" in page
