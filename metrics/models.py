@@ -194,6 +194,18 @@ class MonthClose(models.Model):
     def in_force(self) -> bool:
         return self.reopened_at is None
 
+    @property
+    def closed_by_label(self) -> str:
+        from metrics.closing.services import closer_label
+
+        return closer_label(self.closed_by_name)
+
+    @property
+    def reopened_by_label(self) -> str:
+        from metrics.closing.services import closer_label
+
+        return closer_label(self.reopened_by_name)
+
 
 class PublishedSnapshot(SnapshotFigures):
     """A month's figures as published by a close, never changed. `basis` holds the same

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from clv_dashboard.formatting import format_money, format_month, format_percent
 from metrics.calculations import leans_on_prior, month_from_index, month_index
 from metrics.closing.selectors import Restatement
+from metrics.closing.services import closer_label
 
 MEASURED, ASSUMED, COMPANY_SOURCE = "measured", "assumed", "company"
 
@@ -162,7 +163,7 @@ def close_summary(restatement: Restatement) -> str:
     """One line on a closed month: when, by whom, under which version, and whether restated."""
     close = restatement.close
     values = {"month": format_month(close.month), "when": f"{close.closed_at:%Y-%m-%d}",
-              "who": close.closed_by_name or _("the monthly job"), "version": close.assumption_set.version}
+              "who": closer_label(close.closed_by_name), "version": close.assumption_set.version}
     text = _("%(month)s was closed on %(when)s by %(who)s, with assumptions v%(version)s.") % values
     if restatement.restated:
         equity = restatement.splits["customer_equity"]

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import audit_record_month
 from metrics.calculations import month_from_index, month_index
@@ -28,6 +29,16 @@ ERROR_RECOMPUTE_UNDER_WAY = (
     "A recompute is under way (run #{pk}): close {month} once it has finished, so that the published "
     "figures include the latest data and assumptions."
 )
+# Who closed a month without a user: the monthly job, or the command line.
+BY_MONTHLY_JOB = "monthly job"
+BY_COMMAND = "command line"
+
+
+def closer_label(name: str) -> str:
+    """Who closed (or reopened) a month, in the reader's language when it was not a user."""
+    return {BY_MONTHLY_JOB: _("the monthly job"), BY_COMMAND: _("the command line"), "": "–"}.get(name, name)
+
+
 # A run older than this is not waited for (its worker is gone: see the recompute's own sweep).
 RUN_WAIT_SECONDS = 3600
 
@@ -40,7 +51,8 @@ def _username(user: Any) -> str:
     return str(getattr(user, "username", "") or "") if user is not None else ""
 
 
-def month_close(*, month: dt.date, user: Any = None, note: str = "", today: dt.date | None = None) -> MonthClose:
+def month_close(*, month: dt.date, user: Any = None, note: str = "", today: dt.date | None = None,
+                by: str = BY_COMMAND) -> MonthClose:
     """Publish the current figures of an ended month, for every scope, under the assumption
     version they were computed with. Refused for a month not ended, without figures, already
     closed, or while a recompute is under way."""
@@ -65,7 +77,7 @@ def month_close(*, month: dt.date, user: Any = None, note: str = "", today: dt.d
             raise ValueError(ERROR_NO_FIGURES.format(month=_label(month)))
         close = MonthClose.objects.create(
             month=month, assumption_set_id=company.assumption_set_id, closed_at=timezone.now(),
-            closed_by=user if getattr(user, "pk", None) else None, closed_by_name=_username(user), note=note.strip(),
+            closed_by=user if getattr(user, "pk", None) else None, closed_by_name=_username(user) or by, note=note.strip(),
             basis_fingerprint=selectors.data_fingerprint(), basis_computed_at=timezone.now(),
         )
         PublishedSnapshot.objects.bulk_create([
@@ -79,7 +91,7 @@ def month_close(*, month: dt.date, user: Any = None, note: str = "", today: dt.d
     return close
 
 
-def month_reopen(*, month: dt.date, user: Any = None, note: str) -> MonthClose:
+def month_reopen(*, month: dt.date, user: Any = None, note: str, by: str = BY_COMMAND) -> MonthClose:
     """End the close in force of a month (its publication stays in the record)."""
     month = month.replace(day=1)
     if not note or not note.strip():
@@ -90,7 +102,7 @@ def month_reopen(*, month: dt.date, user: Any = None, note: str) -> MonthClose:
             raise ValueError(ERROR_NOT_CLOSED.format(month=_label(month)))
         close.reopened_at = timezone.now()
         close.reopened_by = user if getattr(user, "pk", None) else None
-        close.reopened_by_name = _username(user)
+        close.reopened_by_name = _username(user) or by
         close.reopen_note = note.strip()
         close.save(update_fields=["reopened_at", "reopened_by", "reopened_by_name", "reopen_note"])
         audit_record_month(month=month, reopened=True, actor=user, details={"note": note.strip()})
@@ -109,7 +121,7 @@ def month_close_due(*, today: dt.date | None = None) -> MonthClose | None:
     if not MonthlySnapshot.objects.filter(month=month, scope_dimension=COMPANY).exists():
         return None
     try:
-        return month_close(month=month, note="closed by the monthly job", today=today)
+        return month_close(month=month, note="closed by the monthly job", today=today, by=BY_MONTHLY_JOB)
     except ValueError as exc:
         logger.warning("automatic close of %s skipped: %s", _label(month), exc)
         return None

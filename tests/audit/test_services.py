@@ -7,6 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from io import StringIO
 from typing import Any, cast
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -28,6 +29,9 @@ from metrics.services import api_token_issue, assumptions_record
 from tests.conftest import PASSWORD
 from tests.factories import ImportJobFactory
 
+# A browser posts these forms urlencoded; a multipart body from a visitor who may not upload is
+# refused from its headers before any view (clv_dashboard.middleware).
+FORM = "application/x-www-form-urlencoded"
 TX = b"customer_id,order_id,order_date,revenue\nC1,O1,2024-01-05,100\nC2,O2,2024-01-06,bad\n"
 
 
@@ -39,7 +43,7 @@ def _last(action: str) -> AuditEvent:
 
 
 def test_a_login_is_recorded_with_the_user_and_the_address(executive: Any) -> None:
-    response = Client(REMOTE_ADDR="203.0.113.7").post("/login/", {"username": executive.username, "password": PASSWORD})
+    response = Client(REMOTE_ADDR="203.0.113.7").post("/login/", urlencode({"username": executive.username, "password": PASSWORD}), content_type=FORM)
     assert response.status_code == 302
     event = _last(Action.LOGIN)
     assert (event.username, event.actor_id, event.address) == (executive.username, executive.pk, "203.0.113.7")
@@ -47,7 +51,7 @@ def test_a_login_is_recorded_with_the_user_and_the_address(executive: Any) -> No
 
 @pytest.mark.parametrize("path", ["/login/", "/admin/login/"])
 def test_a_failed_login_is_recorded_with_the_username_tried_and_never_the_password(executive: Any, path: str) -> None:
-    response = Client(REMOTE_ADDR="198.51.100.9").post(path, {"username": executive.username, "password": "wrong-guess"})
+    response = Client(REMOTE_ADDR="198.51.100.9").post(path, urlencode({"username": executive.username, "password": "wrong-guess"}), content_type=FORM)
     assert response.status_code == 200
     event = _last(Action.LOGIN_FAILED)
     assert event.username == executive.username and event.actor_id is None and event.address == "198.51.100.9"
@@ -58,16 +62,16 @@ def test_a_failed_login_is_recorded_with_the_username_tried_and_never_the_passwo
 def test_a_logout_is_recorded(executive: Any) -> None:
     client = Client()
     client.force_login(executive)
-    client.post("/logout/")
+    client.post("/logout/", content_type=FORM)
     assert _last(Action.LOGOUT).username == executive.username
 
 
 def test_the_forwarded_address_is_used_only_when_the_proxy_is_trusted(executive: Any, settings: Any) -> None:
     headers: dict[str, Any] = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "1.2.3.4, 203.0.113.20"}
-    Client(**headers).post("/login/", {"username": "nobody", "password": "x"})
+    Client(**headers).post("/login/", urlencode({"username": "nobody", "password": "x"}), content_type=FORM)
     assert _last(Action.LOGIN_FAILED).address == "10.0.0.2"
     settings.CLV_AUDIT_X_FORWARDED_FOR = True
-    Client(**headers).post("/login/", {"username": "nobody", "password": "x"})
+    Client(**headers).post("/login/", urlencode({"username": "nobody", "password": "x"}), content_type=FORM)
     assert _last(Action.LOGIN_FAILED).address == "203.0.113.20"
 
 
@@ -196,7 +200,7 @@ def test_group_membership_and_permission_changes_are_recorded(make_user: Callabl
 
 def test_a_login_does_not_record_a_user_change(executive: Any) -> None:
     before = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    Client().post("/login/", {"username": executive.username, "password": PASSWORD})
+    Client().post("/login/", urlencode({"username": executive.username, "password": PASSWORD}), content_type=FORM)
     after = AuditEvent.objects.filter(pk__gt=before)
     assert [e.action for e in after] == [Action.LOGIN]  # last_login changed, no user_change
 
@@ -232,7 +236,7 @@ def test_the_admin_role_cannot_delete_users_and_a_superuser_is_refused(
 
 
 def test_a_renamed_user_keeps_the_name_they_had_in_earlier_entries(executive: Any) -> None:
-    Client().post("/login/", {"username": executive.username, "password": PASSWORD})
+    Client().post("/login/", urlencode({"username": executive.username, "password": PASSWORD}), content_type=FORM)
     old = executive.username
     executive.username = "renamed-exec"
     executive.save()

@@ -89,7 +89,7 @@ def test_the_csv_export_neutralises_formulas_and_keeps_the_filter(
 ) -> None:
     response = client_as(roles.ADMIN).get("/audit/export.csv", {"action": "login"})
     assert response["Content-Type"].startswith("text/csv") and "attachment" in response["Content-Disposition"]
-    assert response["Cache-Control"] == "no-store"
+    assert "no-store" in response["Cache-Control"]
     rows = list(csv.DictReader(io.StringIO(streamed_body(response).decode())))
     hostile = [r for r in rows if "HYPERLINK" in r["username"]]
     assert len(hostile) == 1

@@ -63,7 +63,7 @@ def test_the_warm_up_the_source_change_and_a_restated_month_are_shown(
 
     # A warm-up month: the notice, the tile note, the shaded band and the caption under the series.
     page = page_for(roles.EXECUTIVE)
-    page.goto(f"/board/?month={warm:%Y-%m}")
+    page.goto(f"{page.base_url}/board/?month={warm:%Y-%m}")
     wait_for_charts(page)
     assert "Warm-up month." in page.locator("#warm-up-notice").inner_text()
     assert "nobody can have lapsed yet" in page.locator('.tile[data-metric="retention_rate"] [data-role=note]').inner_text()
@@ -79,7 +79,7 @@ def test_the_warm_up_the_source_change_and_a_restated_month_are_shown(
     page.screenshot(path=str(artifacts_dir / "trust-warm-up-en.png"), full_page=True)
 
     # The closed, restated month: its tiles show the published figure and the split.
-    page.goto(f"/board/?month={demo_closed['closed']:%Y-%m}")
+    page.goto(f"{page.base_url}/board/?month={demo_closed['closed']:%Y-%m}")
     wait_for_charts(page)
     notice = page.locator("#closed-notice").inner_text()
     assert "was closed on" in notice and "restated since" in notice
@@ -89,7 +89,7 @@ def test_the_warm_up_the_source_change_and_a_restated_month_are_shown(
     page.locator('.tile[data-metric="customer_equity"]').screenshot(path=str(artifacts_dir / "trust-restated-tile-en.png"))
 
     # The next month: the bridge starts from the published equity and steps through the restatement.
-    page.goto(f"/board/?month={demo_closed['latest']:%Y-%m}")
+    page.goto(f"{page.base_url}/board/?month={demo_closed['latest']:%Y-%m}")
     wait_for_charts(page)
     bridge = page.evaluate("() => document.querySelector('[data-figure=\"equity_bridge\"]').data[0]")
     assert bridge["x"][0].startswith("Published") and bridge["x"][1].startswith("Restated:")
@@ -103,12 +103,12 @@ def test_the_warm_up_the_source_change_and_a_restated_month_are_shown(
 
     # The same in Chinese, on a phone: nothing sticks out sideways.
     phone = page_for(roles.EXECUTIVE, language="zh-hans", viewport=(390, 844))
-    phone.goto(f"/board/?month={demo_closed['closed']:%Y-%m}")
+    phone.goto(f"{page.base_url}/board/?month={demo_closed['closed']:%Y-%m}")
     wait_for_charts(phone)
     assert "已发布" in phone.locator('.tile[data-metric="customer_equity"] [data-role=published]').inner_text()
     assert "结账" in phone.locator("#closed-notice").inner_text()
     phone.screenshot(path=str(artifacts_dir / "trust-restated-zh-phone.png"), full_page=True)
-    phone.goto(f"/board/?month={first_measured:%Y-%m}")
+    phone.goto(f"{page.base_url}/board/?month={first_measured:%Y-%m}")
     wait_for_charts(phone)
     assert phone.locator("#chart-equity_clv text", has_text="自此开始实测留存率").count() == 1
     phone.screenshot(path=str(artifacts_dir / "trust-source-change-zh-phone.png"), full_page=True)
@@ -119,7 +119,7 @@ def test_the_pack_of_a_closed_month_prints_as_published_or_current(
     page_for: Callable[..., Any], demo_closed: dict[str, Any], artifacts_dir: Path
 ) -> None:
     page = page_for(roles.EXECUTIVE)
-    page.goto(f"/board/pack/?month={demo_closed['closed']:%Y-%m}")
+    page.goto(f"{page.base_url}/board/pack/?month={demo_closed['closed']:%Y-%m}")
     wait_for_charts(page)
     assert page.locator("#pack-figures").inner_text() == "as published"
     equity = page.locator('.tile[data-metric="customer_equity"] [data-role=value]').inner_text()
