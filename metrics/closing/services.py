@@ -29,6 +29,16 @@ ERROR_RECOMPUTE_UNDER_WAY = (
     "A recompute is under way (run #{pk}): close {month} once it has finished, so that the published "
     "figures include the latest data and assumptions."
 )
+
+
+class CloseRefused(ValueError):
+    """A close or reopen that cannot be done; `code` names the reason (the page translates it)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 # Who closed a month without a user: the monthly job, or the command line.
 BY_MONTHLY_JOB = "monthly job"
 BY_COMMAND = "command line"
@@ -59,22 +69,23 @@ def month_close(*, month: dt.date, user: Any = None, note: str = "", today: dt.d
     month = month.replace(day=1)
     today = today or timezone.localdate()
     if month >= today.replace(day=1):
-        raise ValueError(ERROR_MONTH_NOT_ENDED.format(month=_label(month)))
+        raise CloseRefused("not_ended", ERROR_MONTH_NOT_ENDED.format(month=_label(month)))
     recent = timezone.now() - dt.timedelta(seconds=RUN_WAIT_SECONDS)
     busy = RecomputeRun.objects.filter(
         status__in=[RecomputeRun.Status.PENDING, RecomputeRun.Status.RUNNING], created_at__gte=recent
     ).first()
     if busy is not None:
-        raise ValueError(ERROR_RECOMPUTE_UNDER_WAY.format(pk=busy.pk, month=_label(month)))
+        raise CloseRefused("recompute_under_way", ERROR_RECOMPUTE_UNDER_WAY.format(pk=busy.pk, month=_label(month)))
     with transaction.atomic():
         # One close at a time: the constraint would refuse a second, this gives the message.
         existing = MonthClose.objects.select_for_update().filter(month=month, reopened_at__isnull=True).first()
         if existing is not None:
-            raise ValueError(ERROR_ALREADY_CLOSED.format(month=_label(month), closed_at=f"{existing.closed_at:%Y-%m-%d}"))
+            raise CloseRefused("already_closed", ERROR_ALREADY_CLOSED.format(
+                month=_label(month), closed_at=f"{existing.closed_at:%Y-%m-%d}"))
         rows = list(MonthlySnapshot.objects.filter(month=month))
         company = next((r for r in rows if r.scope_dimension == COMPANY), None)
         if company is None:
-            raise ValueError(ERROR_NO_FIGURES.format(month=_label(month)))
+            raise CloseRefused("no_figures", ERROR_NO_FIGURES.format(month=_label(month)))
         close = MonthClose.objects.create(
             month=month, assumption_set_id=company.assumption_set_id, closed_at=timezone.now(),
             closed_by=user if getattr(user, "pk", None) else None, closed_by_name=_username(user) or by, note=note.strip(),
@@ -95,11 +106,11 @@ def month_reopen(*, month: dt.date, user: Any = None, note: str, by: str = BY_CO
     """End the close in force of a month (its publication stays in the record)."""
     month = month.replace(day=1)
     if not note or not note.strip():
-        raise ValueError(ERROR_REOPEN_NOTE)
+        raise CloseRefused("note_required", ERROR_REOPEN_NOTE)
     with transaction.atomic():
         close = MonthClose.objects.select_for_update().filter(month=month, reopened_at__isnull=True).first()
         if close is None:
-            raise ValueError(ERROR_NOT_CLOSED.format(month=_label(month)))
+            raise CloseRefused("not_closed", ERROR_NOT_CLOSED.format(month=_label(month)))
         close.reopened_at = timezone.now()
         close.reopened_by = user if getattr(user, "pk", None) else None
         close.reopened_by_name = _username(user) or by
@@ -122,7 +133,7 @@ def month_close_due(*, today: dt.date | None = None) -> MonthClose | None:
         return None
     try:
         return month_close(month=month, note="closed by the monthly job", today=today, by=BY_MONTHLY_JOB)
-    except ValueError as exc:
+    except CloseRefused as exc:
         logger.warning("automatic close of %s skipped: %s", _label(month), exc)
         return None
 

@@ -14,17 +14,18 @@ from django.views.decorators.http import require_POST
 from clv_dashboard.formatting import format_month
 
 from . import services
-from .forms import CloseMonthForm, ReopenMonthForm
+from .forms import ERROR_REOPEN_NOTE, CloseMonthForm, ReopenMonthForm
 
 CLOSE_PERMISSION = "metrics.close_months"
 
 # The services' messages, translated for the page (the services keep English for logs and the CLI).
 SERVICE_MESSAGES = {
-    "has not ended yet": gettext_lazy("This month has not ended yet: a month can be closed from the first day of the next month."),
-    "has no figures": gettext_lazy("This month has no figures to publish: import its data first."),
-    "already closed": gettext_lazy("This month is already closed; reopen it first to publish it again."),
-    "is not closed": gettext_lazy("This month is not closed."),
-    "recompute is under way": gettext_lazy("A recompute is under way: close the month once it has finished, so that the "
+    "not_ended": gettext_lazy("This month has not ended yet: a month can be closed from the first day of the next month."),
+    "no_figures": gettext_lazy("This month has no figures to publish: import its data first."),
+    "already_closed": gettext_lazy("This month is already closed; reopen it first to publish it again."),
+    "note_required": ERROR_REOPEN_NOTE,
+    "not_closed": gettext_lazy("This month is not closed."),
+    "recompute_under_way": gettext_lazy("A recompute is under way: close the month once it has finished, so that the "
                                 "published figures include the latest data and assumptions."),
 }
 
@@ -33,9 +34,9 @@ def _page() -> str:
     return reverse("metrics:assumptions") + "#closing"
 
 
-def _service_error(exc: ValueError) -> str:
-    text = str(exc)
-    return next((str(message) for key, message in SERVICE_MESSAGES.items() if key in text), text)
+def _service_error(exc: services.CloseRefused) -> str:
+    message = SERVICE_MESSAGES.get(exc.code)
+    return str(message) if message is not None else str(exc)
 
 
 def _form_errors(form: CloseMonthForm | ReopenMonthForm) -> str:
@@ -52,7 +53,7 @@ def month_close(request: HttpRequest) -> HttpResponse:
     try:
         close = services.month_close(month=form.cleaned_data["month"], user=request.user,
                                      note=form.cleaned_data["note"])
-    except ValueError as exc:
+    except services.CloseRefused as exc:
         messages.error(request, _service_error(exc))
         return redirect(_page())
     messages.success(request, _("%(month)s is closed: its figures are published.") % {
@@ -70,7 +71,7 @@ def month_reopen(request: HttpRequest) -> HttpResponse:
     try:
         close = services.month_reopen(month=form.cleaned_data["month"], user=request.user,
                                       note=form.cleaned_data["note"])
-    except ValueError as exc:
+    except services.CloseRefused as exc:
         messages.error(request, _service_error(exc))
         return redirect(_page())
     messages.success(request, _("%(month)s is reopened; its publication stays in the record.") % {
