@@ -86,6 +86,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 # --- Users and roles --------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _language_per_test() -> Iterator[None]:
+    """Each test starts in the default language: a request served in this thread (the test
+    client) leaves its language active, which would leak into whichever test runs next."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def role_groups(db: None) -> None:
     """The role groups; recreated because transactional tests flush what migrations made."""

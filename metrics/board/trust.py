@@ -40,10 +40,18 @@ class WarmUp:
 
     def caption(self) -> str:
         return _(
-            "Shaded: the warm-up, %(first)s to %(last)s. The history starts in %(first)s and a customer lapses "
-            "only after the activity window, so nobody can have lapsed yet: retention is not measured there, and "
-            "new customers include customers who bought before the data begins."
+            "Shaded: the warm-up, %(first)s to %(last)s: too early for anyone to have lapsed, so retention is "
+            "assumed there and new customers include older ones."
         ) % {"first": format_month(self.first), "last": format_month(self.last)}
+
+
+    def notice(self) -> str:
+        return _(
+            "The data start in %(first)s, and a customer lapses only after the activity window: until "
+            "%(measured)s nobody can have lapsed, so retention is assumed and new customers include customers "
+            "who bought before the data begin."
+        ) % {"first": format_month(self.first),
+             "measured": format_month(month_from_index(month_index(self.last) + 1))}
 
 
 def warm_up_of(*, first_month: dt.date | None, activity_window: int) -> WarmUp | None:
