@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
@@ -12,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from clv_dashboard.formatting import format_month
+from metrics.models import MonthClose
 
 from . import services
 from .forms import ERROR_REOPEN_NOTE, CloseMonthForm, ReopenMonthForm
@@ -43,37 +46,30 @@ def _form_errors(form: CloseMonthForm | ReopenMonthForm) -> str:
     return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
-@require_POST
-@permission_required(CLOSE_PERMISSION, raise_exception=True)
-def month_close(request: HttpRequest) -> HttpResponse:
-    form = CloseMonthForm(request.POST)
+def _act(request: HttpRequest, form: CloseMonthForm | ReopenMonthForm,
+         action: Callable[..., MonthClose], done: str) -> HttpResponse:
+    """Validate the form, run the close or reopen, say what happened, back to the page."""
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return redirect(_page())
     try:
-        close = services.month_close(month=form.cleaned_data["month"], user=request.user,
-                                     note=form.cleaned_data["note"])
+        close = action(month=form.cleaned_data["month"], user=request.user, note=form.cleaned_data["note"])
     except services.CloseRefused as exc:
         messages.error(request, _service_error(exc))
-        return redirect(_page())
-    messages.success(request, _("%(month)s is closed: its figures are published.") % {
-        "month": format_month(close.month)})
+    else:
+        messages.success(request, done % {"month": format_month(close.month)})
     return redirect(_page())
+
+
+@require_POST
+@permission_required(CLOSE_PERMISSION, raise_exception=True)
+def month_close(request: HttpRequest) -> HttpResponse:
+    return _act(request, CloseMonthForm(request.POST), services.month_close,
+                _("%(month)s is closed: its figures are published."))
 
 
 @require_POST
 @permission_required(CLOSE_PERMISSION, raise_exception=True)
 def month_reopen(request: HttpRequest) -> HttpResponse:
-    form = ReopenMonthForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect(_page())
-    try:
-        close = services.month_reopen(month=form.cleaned_data["month"], user=request.user,
-                                      note=form.cleaned_data["note"])
-    except services.CloseRefused as exc:
-        messages.error(request, _service_error(exc))
-        return redirect(_page())
-    messages.success(request, _("%(month)s is reopened; its publication stays in the record.") % {
-        "month": format_month(close.month)})
-    return redirect(_page())
+    return _act(request, ReopenMonthForm(request.POST), services.month_reopen,
+                _("%(month)s is reopened; its publication stays in the record."))
