@@ -3,6 +3,10 @@
 - `rfm`: the per-customer summary (frequency, recency, age, net mean repeat spend) from transactions.
 - `bgnbd`: the BG/NBD model of repeat purchases (Fader, Hardie & Lee 2005): likelihood, fit,
   P(alive), conditional expected purchases.
+- `paretonbd`: the Pareto/NBD model (Schmittlein, Morrison & Colombo 1987), its likelihood
+  integrated numerically in log space (no 2F1 to cancel or overflow), fit, P(alive), E[Y(t)].
+- `mbgnbd`: the MBG/NBD model (Batislam, Denizel & Filiztekin 2007): BG/NBD with a drop-out
+  chance after the first purchase too.
 - `gammagamma`: the Gamma-Gamma model of spend per purchase: likelihood, fit, expected spend.
 - `clv`: predicted CLV over a horizon of months, discounted monthly, and the customer tiers.
 """
