@@ -1,0 +1,250 @@
+"""Reads of customer profitability: the SQL that allocates the cost entries to customers.
+
+PostgreSQL, set-based (no customer-entry rows are ever formed):
+1. `p_cm`: per customer and month <= t, purchases (revenue >= 0) and gross margin (GROUP BY).
+2. `p_iv`: active intervals [a, b] (purchase months closer than W chain; b = last + W - 1, <= t).
+3. `p_c`: every customer with their segment group g (the four scope values), first purchase
+   month and margin to date; `p_g` the groups.
+4. Each entry's reach: new customers (acquisition), active customers and their purchases
+   (retention) summed over the groups it applies to; counts per group and month come from
+   running sums of interval starts and ends.
+5. Per group and month the share one customer takes: A (acquisition, per new customer), V (per
+   active customer, equal shares) and U (per purchase); C = running sum of V over the months.
+6. A customer's retention cost = sum over their intervals of C(b) - C(a - 1), plus their
+   purchases x U in each month; acquisition cost = A at their first purchase month.
+Shares are NUMERIC (exact to 18 decimals); each customer's totals are rounded half up once.
+SQLite (the demo) reads the per customer-month rows and runs metrics.profitability.maths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from django.db import connection
+
+from customers.models import UNASSIGNED, CostEntry, Customer
+from metrics.calculations import month_from_index, month_index
+
+from .maths import DIMENSIONS, Allocation, active_months, allocate
+
+ERROR_NOT_POSTGRES = "The set-based allocation needs PostgreSQL."
+# Columns of a per-customer result, in the order of the exports.
+RESULT_COLUMNS = [
+    "customer_id", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated", "net_profit_to_date",
+]
+TEMP_TABLES = ["p_cm", "p_iv", "p_c", "p_g", "p_e", "p_reach", "p_share", "p_cum", "p_result"]
+
+
+@dataclass(frozen=True)
+class AllocationTotals:
+    customers: int
+    margin_to_date: Decimal
+    acquisition_cost: Decimal
+    retention_cost: Decimal
+    acquisition_cost_allocated: Decimal
+    retention_cost_allocated: Decimal
+    acquisition_cost_unallocated: Decimal
+    retention_cost_unallocated: Decimal
+    net_profit_to_date: Decimal
+
+
+def _month_expr(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"(EXTRACT(YEAR FROM {column})::int * 12 + EXTRACT(MONTH FROM {column})::int - 1)"
+    return f"(CAST(strftime('%%Y', {column}) AS INTEGER) * 12 + CAST(strftime('%%m', {column}) AS INTEGER) - 1)"
+
+
+def _scope(column: str) -> str:
+    return f"COALESCE(NULLIF(TRIM({column}), ''), '{UNASSIGNED}')"
+
+
+def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decimal, driver: str) -> AllocationTotals:
+    """Build the temporary table `p_result` (RESULT_COLUMNS, one row per customer) of the
+    allocation to the close of `month` on PostgreSQL, in the caller's transaction (the tables
+    are dropped at its commit), and return the totals."""
+    if connection.vendor != "postgresql":
+        raise ValueError(ERROR_NOT_POSTGRES)
+    params: dict[str, Any] = {"t": month, "w": window, "rate": margin_rate, "before": month_from_index(month + 1),
+                              "purchase": driver == "purchase"}
+    month_t = _month_expr("t.order_date")
+    groups = ", ".join(f"s_{d}" for d in DIMENSIONS)
+    applies = " OR ".join(f"(e.dimension = '{d}' AND g.s_{d} = e.value)" for d in DIMENSIONS)
+    statements = [
+        f"""CREATE TEMP TABLE p_cm ON COMMIT DROP AS
+        SELECT t.customer_id, {month_t} AS m, SUM(CASE WHEN t.revenue >= 0 THEN 1 ELSE 0 END) AS purchases,
+               SUM(CASE WHEN t.cost IS NULL THEN t.revenue * %(rate)s ELSE t.revenue - t.cost END) AS margin
+        FROM customers_transaction t WHERE t.order_date < %(before)s GROUP BY t.customer_id, {month_t}""",
+        """CREATE TEMP TABLE p_iv ON COMMIT DROP AS
+        WITH gaps AS (
+            SELECT customer_id, m, m - LAG(m) OVER (PARTITION BY customer_id ORDER BY m) AS gap
+            FROM p_cm WHERE purchases > 0
+        ), islands AS (
+            SELECT customer_id, m, SUM(CASE WHEN gap IS NULL OR gap > %(w)s THEN 1 ELSE 0 END)
+                   OVER (PARTITION BY customer_id ORDER BY m ROWS UNBOUNDED PRECEDING) AS island
+            FROM gaps
+        )
+        SELECT customer_id, MIN(m) AS a, LEAST(MAX(m) + %(w)s - 1, %(t)s) AS b FROM islands GROUP BY customer_id, island""",
+        f"""CREATE TEMP TABLE p_g ON COMMIT DROP AS
+        SELECT ROW_NUMBER() OVER () AS g, {groups} FROM (
+            SELECT DISTINCT {", ".join(f"{_scope('c.' + d)} AS s_{d}" for d in DIMENSIONS)} FROM customers_customer c
+        ) x""",
+        f"""CREATE TEMP TABLE p_c ON COMMIT DROP AS
+        SELECT c.id AS customer_id, g.g, x.first_m, COALESCE(x.margin, 0) AS margin
+        FROM customers_customer c
+        JOIN p_g g ON {" AND ".join(f"g.s_{d} = {_scope('c.' + d)}" for d in DIMENSIONS)}
+        LEFT JOIN (SELECT customer_id, MIN(CASE WHEN purchases > 0 THEN m END) AS first_m, SUM(margin) AS margin
+                   FROM p_cm GROUP BY customer_id) x ON x.customer_id = c.id""",
+        f"""CREATE TEMP TABLE p_e ON COMMIT DROP AS
+        SELECT ROW_NUMBER() OVER () AS e, {_month_expr('ce.month')} AS m, ce.kind, ce.segment_dimension AS dimension,
+               {_scope('ce.segment_value')} AS value, CAST(ce.amount AS NUMERIC(38, 18)) AS amount
+        FROM customers_costentry ce WHERE ce.month < %(before)s""",
+        # Per group and month: new customers, active customers (running sum of interval starts
+        # and ends) and purchases; then each entry's reach over the groups it applies to.
+        f"""CREATE TEMP TABLE p_reach ON COMMIT DROP AS
+        WITH months AS (SELECT DISTINCT m FROM p_e),
+        newc AS (SELECT g, first_m AS m, COUNT(*) AS n FROM p_c WHERE first_m IS NOT NULL GROUP BY g, first_m),
+        ev AS (
+            SELECT c.g, iv.a AS m, 1 AS d FROM p_iv iv JOIN p_c c ON c.customer_id = iv.customer_id
+            UNION ALL
+            SELECT c.g, iv.b + 1, -1 FROM p_iv iv JOIN p_c c ON c.customer_id = iv.customer_id
+        ),
+        evg AS (SELECT g, m, SUM(d) AS d FROM ev GROUP BY g, m),
+        dense AS (
+            SELECT g, m, SUM(d) AS d FROM (
+                SELECT g, m, d FROM evg UNION ALL SELECT g.g, months.m, 0 FROM p_g g CROSS JOIN months
+            ) x GROUP BY g, m
+        ),
+        act AS (SELECT g, m, SUM(d) OVER (PARTITION BY g ORDER BY m ROWS UNBOUNDED PRECEDING) AS n FROM dense),
+        buys AS (SELECT c.g, cm.m, SUM(cm.purchases) AS p FROM p_cm cm JOIN p_c c ON c.customer_id = cm.customer_id
+                 GROUP BY c.g, cm.m)
+        SELECT e.e, g.g, e.m, e.kind, e.amount,
+               CASE WHEN e.kind = 'acquisition' THEN COALESCE(newc.n, 0) ELSE COALESCE(act.n, 0) END AS n,
+               CASE WHEN e.kind = 'acquisition' THEN 0 ELSE COALESCE(buys.p, 0) END AS p
+        FROM p_e e JOIN p_g g ON (e.dimension = '' OR {applies})
+        LEFT JOIN newc ON newc.g = g.g AND newc.m = e.m
+        LEFT JOIN act ON act.g = g.g AND act.m = e.m
+        LEFT JOIN buys ON buys.g = g.g AND buys.m = e.m""",
+        """CREATE TEMP TABLE p_share ON COMMIT DROP AS
+        WITH tot AS (SELECT e, SUM(n) AS n, SUM(p) AS p FROM p_reach GROUP BY e)
+        SELECT r.g, r.m,
+               SUM(CASE WHEN r.kind = 'acquisition' AND tot.n > 0 THEN r.amount / tot.n ELSE 0 END) AS a,
+               SUM(CASE WHEN r.kind = 'retention' AND tot.n > 0 AND NOT (%(purchase)s AND tot.p > 0)
+                        THEN r.amount / tot.n ELSE 0 END) AS v,
+               SUM(CASE WHEN r.kind = 'retention' AND %(purchase)s AND tot.p > 0
+                        THEN r.amount / tot.p ELSE 0 END) AS u
+        FROM p_reach r JOIN tot ON tot.e = r.e GROUP BY r.g, r.m""",
+        # C on a dense grid of months (from the month before the first interval or entry to t),
+        # so that every interval bound finds its value by an equi-join.
+        """CREATE TEMP TABLE p_cum ON COMMIT DROP AS
+        WITH bounds AS (
+            SELECT LEAST((SELECT MIN(a) FROM p_iv), (SELECT MIN(m) FROM p_e), %(t)s) - 1 AS lo
+        ),
+        grid AS (SELECT g.g, months.m FROM p_g g CROSS JOIN bounds
+                 CROSS JOIN LATERAL generate_series(bounds.lo, %(t)s) AS months(m))
+        SELECT grid.g, grid.m,
+               SUM(COALESCE(s.v, 0)) OVER (PARTITION BY grid.g ORDER BY grid.m ROWS UNBOUNDED PRECEDING) AS c
+        FROM grid LEFT JOIN p_share s ON s.g = grid.g AND s.m = grid.m""",
+        # A customer's equal shares over an interval: C at its end less C before its start (the
+        # latest month with shares at or before each bound).
+        """CREATE TEMP TABLE p_result ON COMMIT DROP AS
+        WITH ivc AS (
+            SELECT iv.customer_id, hi.c - lo.c AS r
+            FROM p_iv iv JOIN p_c pc ON pc.customer_id = iv.customer_id
+            JOIN p_cum hi ON hi.g = pc.g AND hi.m = iv.b
+            JOIN p_cum lo ON lo.g = pc.g AND lo.m = iv.a - 1
+        ),
+        buyc AS (
+            SELECT cm.customer_id, cm.purchases * s.u AS r
+            FROM p_cm cm JOIN p_c pc ON pc.customer_id = cm.customer_id
+            JOIN p_share s ON s.g = pc.g AND s.m = cm.m WHERE cm.purchases > 0 AND s.u <> 0
+        ),
+        ret AS (SELECT customer_id, SUM(r) AS r FROM (SELECT * FROM ivc UNION ALL SELECT * FROM buyc) x GROUP BY customer_id),
+        rounded AS (
+            SELECT pc.customer_id, ROUND(pc.margin, 2) AS margin_to_date,
+                   ROUND(ROUND(COALESCE(s.a, 0), 10), 2) AS acquisition_cost_allocated,
+                   ROUND(ROUND(COALESCE(ret.r, 0), 10), 2) AS retention_cost_allocated
+            FROM p_c pc LEFT JOIN p_share s ON s.g = pc.g AND s.m = pc.first_m
+            LEFT JOIN ret ON ret.customer_id = pc.customer_id
+        )
+        SELECT customer_id, margin_to_date, acquisition_cost_allocated, retention_cost_allocated,
+               margin_to_date - acquisition_cost_allocated - retention_cost_allocated AS net_profit_to_date
+        FROM rounded""",
+    ]
+    # As for the recompute's stage: poor row estimates of intermediate tables must not lead the
+    # planner into nested loops over many rows; JIT does not pay off here.
+    cursor.execute("SET LOCAL enable_nestloop = off")
+    cursor.execute("SET LOCAL work_mem = '256MB'")
+    cursor.execute("SET LOCAL jit = off")
+    for name in TEMP_TABLES:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    for sql in statements:
+        cursor.execute(sql, params)
+    cursor.execute(
+        """SELECT (SELECT COUNT(*) FROM p_result), (SELECT COALESCE(SUM(margin_to_date), 0) FROM p_result),
+                  (SELECT COALESCE(SUM(acquisition_cost_allocated), 0) FROM p_result),
+                  (SELECT COALESCE(SUM(retention_cost_allocated), 0) FROM p_result),
+                  (SELECT COALESCE(SUM(net_profit_to_date), 0) FROM p_result),
+                  (SELECT COALESCE(SUM(amount), 0) FROM p_e WHERE kind = 'acquisition'),
+                  (SELECT COALESCE(SUM(amount), 0) FROM p_e WHERE kind = 'retention')"""
+    )
+    n, margin, acq, ret, net, acq_cost, ret_cost = cursor.fetchone()
+    cursor.execute(
+        """SELECT e.kind, COALESCE(SUM(e.amount), 0) FROM p_e e
+        WHERE NOT EXISTS (SELECT 1 FROM p_reach r WHERE r.e = e.e AND r.n > 0) GROUP BY e.kind"""
+    )
+    unallocated = {kind: Decimal(amount) for kind, amount in cursor.fetchall()}
+    cent = Decimal("0.01")
+    return AllocationTotals(
+        customers=int(n), margin_to_date=Decimal(margin), acquisition_cost=Decimal(acq_cost).quantize(cent),
+        retention_cost=Decimal(ret_cost).quantize(cent), acquisition_cost_allocated=Decimal(acq),
+        retention_cost_allocated=Decimal(ret),
+        acquisition_cost_unallocated=unallocated.get("acquisition", Decimal(0)).quantize(cent),
+        retention_cost_unallocated=unallocated.get("retention", Decimal(0)).quantize(cent),
+        net_profit_to_date=Decimal(net),
+    )
+
+
+def allocation_inputs(*, month: int, window: int, margin_rate: Decimal) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The plain inputs of metrics.profitability.maths.allocate to the close of `month`:
+    (customers, activity, entries). Reads per customer-month rows (any database)."""
+    month_t = _month_expr("t.order_date")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT t.customer_id, {month_t} AS m, SUM(CASE WHEN t.revenue >= 0 THEN 1 ELSE 0 END),
+                       SUM(CASE WHEN t.cost IS NULL THEN t.revenue * %s ELSE t.revenue - t.cost END)
+                FROM customers_transaction t WHERE t.order_date < %s GROUP BY t.customer_id, {month_t}""",
+            [margin_rate, month_from_index(month + 1)],
+        )
+        rows = cursor.fetchall()
+    cm = pd.DataFrame([(c, m, int(p), float(g)) for c, m, p, g in rows],
+                      columns=["customer_id", "m", "purchases", "margin"])
+    cm = cm.astype({"customer_id": "int64", "m": "int64", "purchases": "int64", "margin": "float64"})
+    customers = pd.DataFrame(
+        list(Customer.objects.values_list("id", *DIMENSIONS)), columns=["customer_id", *DIMENSIONS]
+    ).astype({"customer_id": "int64"})
+    for d in DIMENSIONS:
+        customers[d] = customers[d].astype(str).str.strip().replace("", UNASSIGNED)
+    per_customer = cm.groupby("customer_id").agg(margin=("margin", "sum"))
+    first = cm.loc[cm["purchases"] > 0].groupby("customer_id").agg(first_m=("m", "min"))
+    customers = customers.join(per_customer, on="customer_id").join(first, on="customer_id")
+    customers["margin"] = customers["margin"].fillna(0.0)
+    activity = active_months(purchases=cm[["customer_id", "m", "purchases"]], window=window, last_month=month)
+    entries = pd.DataFrame(
+        [
+            (month_index(m), kind, dimension, (value or "").strip() or UNASSIGNED, float(amount))
+            for m, kind, dimension, value, amount in CostEntry.objects.filter(month__lt=month_from_index(month + 1))
+            .order_by("month", "kind", "segment_dimension", "segment_value")
+            .values_list("month", "kind", "segment_dimension", "segment_value", "amount")
+        ],
+        columns=["m", "kind", "dimension", "value", "amount"],
+    )
+    return customers, activity, entries
+
+
+def allocation_compute(*, month: int, window: int, margin_rate: Decimal, driver: str) -> Allocation:
+    """The allocation to the close of `month` by the pure maths (SQLite, and the reference)."""
+    customers, activity, entries = allocation_inputs(month=month, window=window, margin_rate=margin_rate)
+    return allocate(customers=customers, activity=activity, entries=entries, driver=driver)
