@@ -175,7 +175,7 @@ def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status
         except Exception as exc:  # recorded as the run's failure, with its reason
             logger.exception("recompute #%s: restatements failed", run.pk)
             status, message = RecomputeRun.Status.FAILED, f"restatements of the closed months: {exc}"
-    if status == RecomputeRun.Status.SUCCEEDED:
+    if status == RecomputeRun.Status.SUCCEEDED and getattr(settings, "CLV_PROFITABILITY_AFTER_RECOMPUTE", True):
         from .profitability.services import profitability_recompute
 
         try:

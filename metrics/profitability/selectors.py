@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 from django.db import connection
+from django.db.models.functions import Trim
 
 from customers.models import UNASSIGNED, CostEntry, Customer
 from metrics.calculations import month_from_index, month_index
@@ -248,3 +249,56 @@ def allocation_compute(*, month: int, window: int, margin_rate: Decimal, driver:
     """The allocation to the close of `month` by the pure maths (SQLite, and the reference)."""
     customers, activity, entries = allocation_inputs(month=month, window=window, margin_rate=margin_rate)
     return allocate(customers=customers, activity=activity, entries=entries, driver=driver)
+
+
+# Columns of `export_customers` (and the customer rows of the API): METRICS.md's names.
+PREDICTION_FIELDS = ["p_alive", "expected_purchases_12m", "expected_spend", "predicted_clv", "historic_margin", "tier"]
+CUSTOMER_EXPORT_FIELDS = [
+    "customer_id", "month", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated",
+    "net_profit_to_date", *PREDICTION_FIELDS,
+]
+ERROR_SEGMENT = "--segment must be DIMENSION=VALUE with DIMENSION one of {choices} (for example region=North)."
+
+
+def stored_profitability() -> tuple[int | None, dict[int, tuple[Decimal, Decimal, Decimal, Decimal]]]:
+    """The stored allocation (the recompute's, for the latest month): its month and, per customer
+    pk, (margin, acquisition, retention, net)."""
+    from metrics.models import CustomerProfitability
+
+    rows = CustomerProfitability.objects.values_list(
+        "customer_id", "month", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated",
+        "net_profit_to_date",
+    )
+    month: int | None = None
+    out: dict[int, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
+    for cid, m, margin, acq, ret, net in rows.iterator(chunk_size=10_000):
+        month = month_index(m)
+        out[int(cid)] = (margin, acq, ret, net)
+    return month, out
+
+
+def customer_export_rows(*, figures: dict[int, tuple[Decimal, Decimal, Decimal, Decimal]], month: int,
+                         dimension: str | None = None, value: str | None = None) -> list[dict[str, Any]]:
+    """One row per customer (of one segment when given) with their profitability to `month`
+    and their latest prediction (blank without one); money as decimal strings."""
+    customers = Customer.objects.order_by("external_id")
+    if dimension:
+        # The scope of a value is its trimmed text; blank is the segment "unassigned".
+        wanted = (value or "").strip()
+        customers = customers.annotate(scope_value=Trim(dimension)).filter(
+            scope_value="" if wanted == UNASSIGNED else wanted)
+    values = customers.values_list(
+        "id", "external_id", *(f"prediction__{field}" for field in PREDICTION_FIELDS)
+    )
+    zero = (Decimal("0.00"),) * 4
+    label = f"{month_from_index(month):%Y-%m}"
+    rows: list[dict[str, Any]] = []
+    for pk, external_id, *prediction in values.iterator(chunk_size=10_000):
+        margin, acq, ret, net = figures.get(int(pk), zero)
+        row: dict[str, Any] = {"customer_id": external_id, "month": label, "margin_to_date": str(margin),
+                               "acquisition_cost_allocated": str(acq), "retention_cost_allocated": str(ret),
+                               "net_profit_to_date": str(net)}
+        for field, item in zip(PREDICTION_FIELDS, prediction, strict=True):
+            row[field] = str(item) if isinstance(item, Decimal) else item
+        rows.append(row)
+    return rows
