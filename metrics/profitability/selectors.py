@@ -36,7 +36,7 @@ ERROR_NOT_POSTGRES = "The set-based allocation needs PostgreSQL."
 RESULT_COLUMNS = [
     "customer_id", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated", "net_profit_to_date",
 ]
-TEMP_TABLES = ["p_cm", "p_iv", "p_c", "p_g", "p_e", "p_reach", "p_share", "p_cum", "p_result"]
+TEMP_TABLES = ["p_cm", "p_iv", "p_c", "p_g", "p_e", "p_reach", "p_share", "p_cum", "p_cumk", "p_result"]
 
 
 @dataclass(frozen=True)
@@ -62,18 +62,15 @@ def _scope(column: str) -> str:
     return f"COALESCE(NULLIF(TRIM({column}), ''), '{UNASSIGNED}')"
 
 
-def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decimal, driver: str) -> AllocationTotals:
-    """Build the temporary table `p_result` (RESULT_COLUMNS, one row per customer) of the
-    allocation to the close of `month` on PostgreSQL, in the caller's transaction (the tables
-    are dropped at its commit), and return the totals."""
-    if connection.vendor != "postgresql":
-        raise ValueError(ERROR_NOT_POSTGRES)
-    params: dict[str, Any] = {"t": month, "w": window, "rate": margin_rate, "before": month_from_index(month + 1),
-                              "purchase": driver == "purchase"}
+def _reads(*, stage_cm: str | None, stage_iv: str | None) -> tuple[str, list[str]]:
+    """The customer-month table to read and the statements that make p_iv (and p_cm)."""
+    if stage_cm and stage_iv:
+        return stage_cm, [
+            f"""CREATE TEMP TABLE p_iv ON COMMIT DROP AS
+            SELECT customer_id, a, LEAST(b, %(t)s) AS b FROM {stage_iv} WHERE a <= %(t)s""",
+        ]
     month_t = _month_expr("t.order_date")
-    groups = ", ".join(f"s_{d}" for d in DIMENSIONS)
-    applies = " OR ".join(f"(e.dimension = '{d}' AND g.s_{d} = e.value)" for d in DIMENSIONS)
-    statements = [
+    return "p_cm", [
         f"""CREATE TEMP TABLE p_cm ON COMMIT DROP AS
         SELECT t.customer_id, {month_t} AS m, SUM(CASE WHEN t.revenue >= 0 THEN 1 ELSE 0 END) AS purchases,
                SUM(CASE WHEN t.cost IS NULL THEN t.revenue * %(rate)s ELSE t.revenue - t.cost END) AS margin
@@ -88,6 +85,26 @@ def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decim
             FROM gaps
         )
         SELECT customer_id, MIN(m) AS a, LEAST(MAX(m) + %(w)s - 1, %(t)s) AS b FROM islands GROUP BY customer_id, island""",
+    ]
+
+
+def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decimal, driver: str,
+                     stage_cm: str | None = None, stage_iv: str | None = None) -> AllocationTotals:
+    """Build the temporary table `p_result` (RESULT_COLUMNS, one row per customer) of the
+    allocation to the close of `month` on PostgreSQL, in the caller's transaction (the tables
+    are dropped at its commit), and return the totals.
+
+    `stage_cm`, `stage_iv`: the customer-month and interval tables of a full recompute's stage
+    (metrics.selectors.stage_build, same W and margin rate), read instead of the transactions."""
+    if connection.vendor != "postgresql":
+        raise ValueError(ERROR_NOT_POSTGRES)
+    params: dict[str, Any] = {"t": month, "w": window, "rate": margin_rate, "before": month_from_index(month + 1),
+                              "purchase": driver == "purchase"}
+    groups = ", ".join(f"s_{d}" for d in DIMENSIONS)
+    applies = " OR ".join(f"(e.dimension = '{d}' AND g.s_{d} = e.value)" for d in DIMENSIONS)
+    cm, reads = _reads(stage_cm=stage_cm, stage_iv=stage_iv)
+    statements = [
+        *reads,
         f"""CREATE TEMP TABLE p_g ON COMMIT DROP AS
         SELECT ROW_NUMBER() OVER () AS g, {groups} FROM (
             SELECT DISTINCT {", ".join(f"{_scope('c.' + d)} AS s_{d}" for d in DIMENSIONS)} FROM customers_customer c
@@ -97,7 +114,7 @@ def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decim
         FROM customers_customer c
         JOIN p_g g ON {" AND ".join(f"g.s_{d} = {_scope('c.' + d)}" for d in DIMENSIONS)}
         LEFT JOIN (SELECT customer_id, MIN(CASE WHEN purchases > 0 THEN m END) AS first_m, SUM(margin) AS margin
-                   FROM p_cm GROUP BY customer_id) x ON x.customer_id = c.id""",
+                   FROM {cm} WHERE m <= %(t)s GROUP BY customer_id) x ON x.customer_id = c.id""",
         f"""CREATE TEMP TABLE p_e ON COMMIT DROP AS
         SELECT ROW_NUMBER() OVER () AS e, {_month_expr('ce.month')} AS m, ce.kind, ce.segment_dimension AS dimension,
                {_scope('ce.segment_value')} AS value, CAST(ce.amount AS NUMERIC(38, 18)) AS amount
@@ -107,11 +124,8 @@ def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decim
         f"""CREATE TEMP TABLE p_reach ON COMMIT DROP AS
         WITH months AS (SELECT DISTINCT m FROM p_e),
         newc AS (SELECT g, first_m AS m, COUNT(*) AS n FROM p_c WHERE first_m IS NOT NULL GROUP BY g, first_m),
-        ev AS (
-            SELECT c.g, iv.a AS m, 1 AS d FROM p_iv iv JOIN p_c c ON c.customer_id = iv.customer_id
-            UNION ALL
-            SELECT c.g, iv.b + 1, -1 FROM p_iv iv JOIN p_c c ON c.customer_id = iv.customer_id
-        ),
+        ivg AS (SELECT c.g, iv.a, iv.b FROM p_iv iv JOIN p_c c ON c.customer_id = iv.customer_id),
+        ev AS (SELECT g, a AS m, 1 AS d FROM ivg UNION ALL SELECT g, b + 1, -1 FROM ivg),
         evg AS (SELECT g, m, SUM(d) AS d FROM ev GROUP BY g, m),
         dense AS (
             SELECT g, m, SUM(d) AS d FROM (
@@ -119,8 +133,8 @@ def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decim
             ) x GROUP BY g, m
         ),
         act AS (SELECT g, m, SUM(d) OVER (PARTITION BY g ORDER BY m ROWS UNBOUNDED PRECEDING) AS n FROM dense),
-        buys AS (SELECT c.g, cm.m, SUM(cm.purchases) AS p FROM p_cm cm JOIN p_c c ON c.customer_id = cm.customer_id
-                 GROUP BY c.g, cm.m)
+        buys AS (SELECT c.g, cm.m, SUM(cm.purchases) AS p FROM {cm} cm JOIN p_c c ON c.customer_id = cm.customer_id
+                 WHERE cm.m <= %(t)s GROUP BY c.g, cm.m)
         SELECT e.e, g.g, e.m, e.kind, e.amount,
                CASE WHEN e.kind = 'acquisition' THEN COALESCE(newc.n, 0) ELSE COALESCE(act.n, 0) END AS n,
                CASE WHEN e.kind = 'acquisition' THEN 0 ELSE COALESCE(buys.p, 0) END AS p
@@ -148,19 +162,25 @@ def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decim
         SELECT grid.g, grid.m,
                SUM(COALESCE(s.v, 0)) OVER (PARTITION BY grid.g ORDER BY grid.m ROWS UNBOUNDED PRECEDING) AS c
         FROM grid LEFT JOIN p_share s ON s.g = grid.g AND s.m = grid.m""",
-        # A customer's equal shares over an interval: C at its end less C before its start (the
-        # latest month with shares at or before each bound).
-        """CREATE TEMP TABLE p_result ON COMMIT DROP AS
-        WITH ivc AS (
-            SELECT iv.customer_id, hi.c - lo.c AS r
-            FROM p_iv iv JOIN p_c pc ON pc.customer_id = iv.customer_id
-            JOIN p_cum hi ON hi.g = pc.g AND hi.m = iv.b
-            JOIN p_cum lo ON lo.g = pc.g AND lo.m = iv.a - 1
+        # The grid's month key, one number per (group, month), so each bound is one hash join.
+        """CREATE TEMP TABLE p_cumk ON COMMIT DROP AS
+        SELECT g * 100000 + (m - (SELECT MIN(m) FROM p_cum)) AS k, c FROM p_cum""",
+        # A customer's equal shares over an interval: C at its end less C before its start; their
+        # per-purchase shares: purchases x U of each month they bought in.
+        f"""CREATE TEMP TABLE p_result ON COMMIT DROP AS
+        WITH base AS (SELECT MIN(m) AS m0 FROM p_cum),
+        ivk AS (
+            SELECT iv.customer_id, pc.g * 100000 + (iv.b - base.m0) AS hi, pc.g * 100000 + (iv.a - 1 - base.m0) AS lo
+            FROM p_iv iv JOIN p_c pc ON pc.customer_id = iv.customer_id CROSS JOIN base
+        ),
+        ivc AS (
+            SELECT ivk.customer_id, hi.c - lo.c AS r
+            FROM ivk JOIN p_cumk hi ON hi.k = ivk.hi JOIN p_cumk lo ON lo.k = ivk.lo
         ),
         buyc AS (
             SELECT cm.customer_id, cm.purchases * s.u AS r
-            FROM p_cm cm JOIN p_c pc ON pc.customer_id = cm.customer_id
-            JOIN p_share s ON s.g = pc.g AND s.m = cm.m WHERE cm.purchases > 0 AND s.u <> 0
+            FROM {cm} cm JOIN p_c pc ON pc.customer_id = cm.customer_id
+            JOIN p_share s ON s.g = pc.g AND s.m = cm.m WHERE cm.purchases > 0 AND s.u <> 0 AND cm.m <= %(t)s
         ),
         ret AS (SELECT customer_id, SUM(r) AS r FROM (SELECT * FROM ivc UNION ALL SELECT * FROM buyc) x GROUP BY customer_id),
         rounded AS (
@@ -183,6 +203,9 @@ def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decim
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
     for sql in statements:
         cursor.execute(sql, params)
+        name = sql.split("CREATE TEMP TABLE ", 1)[1].split(" ", 1)[0]
+        if name != "p_result":
+            cursor.execute(f"ANALYZE {name}")
     cursor.execute(
         """SELECT (SELECT COUNT(*) FROM p_result), (SELECT COALESCE(SUM(margin_to_date), 0) FROM p_result),
                   (SELECT COALESCE(SUM(acquisition_cost_allocated), 0) FROM p_result),

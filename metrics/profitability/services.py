@@ -78,10 +78,12 @@ def _totals_store(*, totals: AllocationTotals, month: int, assumption_set: Assum
     )
 
 
-def profitability_store(*, month: int | None, assumption_set: AssumptionSet) -> AllocationTotals | None:
+def profitability_store(*, month: int | None, assumption_set: AssumptionSet, stage_cm: str | None = None,
+                        stage_iv: str | None = None) -> AllocationTotals | None:
     """Replace the stored per-customer profitability with the allocation to the close of
     `month` (the latest month of the data), in one transaction; None (and nothing stored) when
-    there are no transactions. PostgreSQL writes the rows set-based (INSERT ... SELECT)."""
+    there are no transactions. PostgreSQL writes the rows set-based (INSERT ... SELECT), reading
+    a full recompute's stage tables when given (selectors.allocation_build)."""
     computed_at = timezone.now()
     if month is None:
         with transaction.atomic():
@@ -94,7 +96,8 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet) -> 
     driver = str(assumption_set.cost_to_serve_driver)
     if connection.vendor == "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
-            totals = allocation_build(cursor=cursor, month=month, window=window, margin_rate=rate, driver=driver)
+            totals = allocation_build(cursor=cursor, month=month, window=window, margin_rate=rate, driver=driver,
+                                      stage_cm=stage_cm, stage_iv=stage_iv)
             cursor.execute(f"DELETE FROM {table}")
             cursor.execute(
                 f"""INSERT INTO {table} (customer_id, month, margin_to_date, acquisition_cost_allocated,
@@ -121,6 +124,19 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet) -> 
     return totals
 
 
+def _full_stage_tables(*, run: RecomputeRun) -> tuple[str | None, str | None]:
+    """The customer-month and interval tables of the run's stage when it read every transaction
+    (a full run; metrics.selectors.Stage.table names them), so the allocation need not read the
+    transactions again; (None, None) otherwise."""
+    if connection.vendor != "postgresql" or run.from_month is not None:
+        return None, None
+    names = (f"metrics_stage_{int(run.pk)}_cm", f"metrics_stage_{int(run.pk)}_iv")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL", list(names))
+        (present,) = cursor.fetchone()
+    return names if present else (None, None)
+
+
 def profitability_recompute(*, run: RecomputeRun) -> AllocationTotals | None:
     """The recompute's step (metrics.services.recompute_run_finish calls it once per successful
     run): the allocation to the latest month of the data, with the run's assumptions."""
@@ -130,7 +146,9 @@ def profitability_recompute(*, run: RecomputeRun) -> AllocationTotals | None:
     started = time.monotonic()
     data_range = transactions_month_range()
     assumption_set = run.assumption_set or assumptions_ensure()
-    totals = profitability_store(month=data_range.last_month if data_range else None, assumption_set=assumption_set)
+    stage_cm, stage_iv = _full_stage_tables(run=run)
+    totals = profitability_store(month=data_range.last_month if data_range else None, assumption_set=assumption_set,
+                                 stage_cm=stage_cm, stage_iv=stage_iv)
     logger.info("recompute #%s: profitability of %s customers in %.2fs", run.pk,
                 totals.customers if totals else 0, time.monotonic() - started)
     return totals

@@ -48,3 +48,14 @@ def test_recompute_without_transactions_clears_the_stored_profitability(business
     snapshots_recompute(trigger="test")
     assert not CustomerProfitability.objects.exists()
     assert not ProfitabilityTotals.objects.exists()
+
+
+def test_an_incremental_recompute_stores_the_same_figures_as_a_full_one(business: dict[str, int]) -> None:
+    assumptions_record(user=None, note="W of 3", recompute=False, activity_window_months=3)
+    snapshots_recompute(trigger="test")
+    full = sorted(CustomerProfitability.objects.values_list("customer_id", "net_profit_to_date",
+                                                            "retention_cost_allocated"))
+    run = snapshots_recompute(trigger="test", from_month=dt.date(2024, 6, 1))
+    assert run.status == RecomputeRun.Status.SUCCEEDED
+    assert sorted(CustomerProfitability.objects.values_list("customer_id", "net_profit_to_date",
+                                                            "retention_cost_allocated")) == full
