@@ -325,3 +325,39 @@ def customer_export_rows(*, figures: dict[int, tuple[Decimal, Decimal, Decimal, 
             row[field] = str(item) if isinstance(item, Decimal) else item
         rows.append(row)
     return rows
+
+
+def profitability_queryset(*, dimension: str = "", value: str = "", tier: str = "") -> Any:
+    """The stored per-customer profitability, of one segment (its trimmed value; "unassigned"
+    for blank) and one prediction tier when given."""
+    from metrics.models import CustomerProfitability
+
+    qs = CustomerProfitability.objects.select_related("customer", "customer__prediction")
+    if dimension in DIMENSIONS and value:
+        wanted = value.strip()
+        qs = qs.annotate(scope_value=Trim(f"customer__{dimension}")).filter(
+            scope_value="" if wanted == UNASSIGNED else wanted)
+    if tier:
+        qs = qs.filter(customer__prediction__tier=tier)
+    return qs
+
+
+def profitability_totals() -> Any:
+    from metrics.models import ProfitabilityTotals
+
+    return ProfitabilityTotals.objects.select_related("assumption_set").first()
+
+
+def segment_choices() -> list[tuple[str, str, str]]:
+    """(dimension, scope value, label) of every segment among the customers: trimmed values, and
+    "unassigned" where some customer has none."""
+    from customers.models import SegmentDimension
+
+    choices: list[tuple[str, str, str]] = []
+    for dimension in SegmentDimension:
+        values = (Customer.objects.annotate(scope_value=Trim(dimension.value)).values_list("scope_value", flat=True)
+                  .distinct().order_by("scope_value")[:200])
+        for value in values:
+            scope = value or UNASSIGNED
+            choices.append((dimension.value, scope, f"{dimension.label}: {scope}"))
+    return choices
