@@ -48,3 +48,22 @@ def hand_worked_business() -> dict[str, int]:
     spend(5, "retention", "10.00")  # only A active, no purchase in May: A either way
     spend(6, "retention", "7.00", "region", "South")  # nobody in the South is active in June
     return {x.external_id: x.pk for x in (a, b, c, d, e)}
+
+
+def whale_business(*, customers: int = 60) -> None:
+    """A business with a few very profitable customers and a loss-making tail: customer i buys
+    (i % 7) + 1 times, more for a few; acquisition and retention costs every month."""
+    regions = ["North", "South", "East"]
+    n = 0
+    for i in range(customers):
+        person = Customer.objects.create(external_id=f"W{i:03d}", name=f"客户 {i}", region=regions[i % 3])
+        visits = (i % 7) + 1 + (12 if i % 17 == 0 else 0)
+        for k in range(visits):
+            n += 1
+            revenue = Decimal(40 + (i * 13) % 200)
+            Transaction.objects.create(customer=person, order_id=f"WO{n}", revenue=revenue, cost=revenue / 2,
+                                       order_date=dt.date(2024, 1 + (i + k) % 12, 1 + (i * 7 + k) % 27))
+    for month in range(1, 13):
+        spend(month, "acquisition", "150.00")
+        spend(month, "retention", "300.00")
+        spend(month, "retention", "60.00", "region", "North")
