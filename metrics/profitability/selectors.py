@@ -361,3 +361,19 @@ def segment_choices() -> list[tuple[str, str, str]]:
             scope = value or UNASSIGNED
             choices.append((dimension.value, scope, f"{dimension.label}: {scope}"))
     return choices
+
+
+def net_profit_for_tiers(*, month: int) -> pd.Series | None:
+    """Each customer's stored net profit (float, indexed by customer pk) for the `unprofitable`
+    tier: only once cost entries exist, and only when the stored figures run to `month` (the
+    month of the fit's data date); None otherwise (the tier then follows the gross margin)."""
+    from metrics.models import CustomerProfitability
+
+    if not CostEntry.objects.exists():
+        return None
+    rows = CustomerProfitability.objects.filter(month=month_from_index(month)).values_list(
+        "customer_id", "net_profit_to_date")
+    values = dict(rows.iterator(chunk_size=10_000))
+    if not values:
+        return None
+    return pd.Series({int(k): float(v) for k, v in values.items()}, dtype="float64")
