@@ -110,3 +110,20 @@ def test_the_csv_is_utf8_with_a_bom_and_defuses_formulas(client_as: Callable[[st
 def test_without_a_recompute_the_page_says_there_is_nothing_yet(client_as: Callable[[str | None], Client]) -> None:
     page = client_as(roles.EXECUTIVE).get("/profitability/").content.decode()
     assert "No customer profitability yet" in page
+
+
+def test_the_customers_page_and_its_export_show_net_profit_beside_predicted_clv(
+        client_as: Callable[[str | None], Client], recomputed: dict[str, int]) -> None:
+    from tests.responses import streamed_body
+
+    fit = PredictiveFit.objects.create(status="succeeded")
+    CustomerPrediction.objects.create(customer_id=recomputed["A"], fit=fit, p_alive=0.5, expected_purchases_12m=1,
+                                      expected_spend=1, predicted_clv=77, historic_margin=100, tier="silver")
+    client = client_as(roles.EXECUTIVE)
+    page = client.get("/customers/").content.decode()
+    row = page.split('id="predictions"')[1].split("</table>")[0]
+    assert "Net profit" in row and '<td class="num">¥77.00</td>\n        <td class="num bad">-¥103.33</td>' in row
+    rows = list(csv.reader(io.StringIO(streamed_body(client.get("/customers/export.csv")).decode())))
+    header = rows[0]
+    assert header[header.index("predicted_clv") + 1] == "net_profit_to_date"
+    assert rows[1][header.index("net_profit_to_date")] == "-103.33"
