@@ -419,6 +419,12 @@ class ProfitabilityTotals(models.Model):
     acquisition_cost_unallocated = models.DecimalField(max_digits=22, decimal_places=2)
     retention_cost_unallocated = models.DecimalField(max_digits=22, decimal_places=2)
     net_profit_to_date = models.DecimalField(max_digits=22, decimal_places=2)
+    # The company's whale curve: its peak (a share of the total net profit; null when the total is
+    # not positive), the share of customers at the peak, the loss-makers and what they lose.
+    whale_peak = models.FloatField(null=True, blank=True)
+    whale_peak_share = models.FloatField(null=True, blank=True)
+    loss_making_customers = models.IntegerField(default=0)
+    loss = models.DecimalField(max_digits=22, decimal_places=2, default=0)
     assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.PROTECT, related_name="+")
     computed_at = models.DateTimeField()
 

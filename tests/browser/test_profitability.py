@@ -60,3 +60,19 @@ def test_the_page_reads_in_chinese(page_for: Callable[..., Any], artifacts_dir: 
     assert "累计净利润" in page.locator("#whale-chart").inner_text()
     page.screenshot(path=str(artifacts_dir / "profitability-zh.png"), full_page=True)
     assert page.console_errors == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_boards_profitability_panel_links_to_the_page(page_for: Callable[..., Any], artifacts_dir: Path,
+                                                          whale: None, language: str) -> None:
+    page = page_for(roles.EXECUTIVE, language=language)
+    page.goto(f"{page.base_url}/board/")
+    panel = page.locator("#profitability-panel")
+    panel.scroll_into_view_if_needed()
+    assert page.locator("#panel-peak").inner_text()
+    assert page.locator("#panel-loss-makers").inner_text().startswith("9 ")
+    panel.screenshot(path=str(artifacts_dir / f"board-profitability-panel-{language}.png"))
+    page.click("#panel-link")
+    page.wait_for_selector("#whale-chart[data-rendered=true]")
+    assert page.url.endswith("/profitability/")
+    assert page.console_errors == []

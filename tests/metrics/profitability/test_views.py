@@ -127,3 +127,21 @@ def test_the_customers_page_and_its_export_show_net_profit_beside_predicted_clv(
     header = rows[0]
     assert header[header.index("predicted_clv") + 1] == "net_profit_to_date"
     assert rows[1][header.index("net_profit_to_date")] == "-103.33"
+
+
+def test_the_board_has_a_profitability_panel_linking_to_the_page(
+        client_as: Callable[[str | None], Client], recomputed: dict[str, int]) -> None:
+    from customers.models import Transaction
+
+    a = Transaction.objects.filter(customer_id=recomputed["A"]).first()
+    assert a is not None
+    Transaction.objects.filter(pk=a.pk).update(revenue=1060, cost=60)
+    snapshots_recompute(trigger="test")
+    page = client_as(roles.EXECUTIVE).get("/board/").content.decode()
+    panel = page.split('id="profitability-panel"')[1].split("</section>")[0]
+    assert "132.3% of the profit, from the most profitable 40.0% of customers" in panel
+    assert "3 (60.0%), losing ¥211.66" in panel and "¥655.01" in panel
+    assert 'href="/profitability/"' in panel
+    with translation.override("zh-hans"):
+        page = client_as(roles.EXECUTIVE).get("/board/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "最赚钱的 40.0% 客户贡献了 132.3% 的利润" in page
