@@ -394,7 +394,9 @@ class CustomerProfitability(models.Model):
     acquisition_cost_allocated = models.DecimalField(max_digits=18, decimal_places=2)
     retention_cost_allocated = models.DecimalField(max_digits=18, decimal_places=2)
     net_profit_to_date = models.DecimalField(max_digits=18, decimal_places=2)
-    assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.PROTECT, related_name="+")
+    # Derived figures: they go with the version they were computed with (versions are never
+    # deleted by the application; a test reset or an admin may).
+    assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.CASCADE, related_name="+")
     computed_at = models.DateTimeField()
 
     class Meta:
@@ -425,7 +427,9 @@ class ProfitabilityTotals(models.Model):
     whale_peak_share = models.FloatField(null=True, blank=True)
     loss_making_customers = models.IntegerField(default=0)
     loss = models.DecimalField(max_digits=22, decimal_places=2, default=0)
-    assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.PROTECT, related_name="+")
+    # Derived figures: they go with the version they were computed with (versions are never
+    # deleted by the application; a test reset or an admin may).
+    assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.CASCADE, related_name="+")
     computed_at = models.DateTimeField()
 
     class Meta:
