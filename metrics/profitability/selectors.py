@@ -300,21 +300,48 @@ def stored_profitability() -> tuple[int | None, dict[int, tuple[Decimal, Decimal
     return month, out
 
 
-def customer_export_rows(*, figures: dict[int, tuple[Decimal, Decimal, Decimal, Decimal]], month: int,
-                         dimension: str | None = None, value: str | None = None) -> list[dict[str, Any]]:
-    """One row per customer (of one segment when given) with their profitability to `month`
-    and their latest prediction (blank without one); money as decimal strings."""
-    customers = Customer.objects.order_by("external_id")
+def _customers_of(*, dimension: str | None, value: str | None) -> Any:
+    customers = Customer.objects.order_by("external_id", "pk")
     if dimension:
         # The scope of a value is its trimmed text; blank is the segment "unassigned".
         wanted = (value or "").strip()
         customers = customers.annotate(scope_value=Trim(dimension)).filter(
             scope_value="" if wanted == UNASSIGNED else wanted)
+    return customers
+
+
+def customer_rows_page(*, dimension: str | None, value: str | None, page: int,
+                       page_size: int) -> tuple[int, int | None, list[dict[str, Any]]]:
+    """One page of the customer rows (by customer id) with their stored profitability: (count of
+    customers, the stored month or None, rows)."""
+    from metrics.models import CustomerProfitability
+
+    customers = _customers_of(dimension=dimension, value=value)
+    count = customers.count()
+    chosen = customers[(page - 1) * page_size: page * page_size]
+    stored = CustomerProfitability.objects.filter(customer_id__in=[c.pk for c in chosen]).values_list(
+        "customer_id", "month", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated",
+        "net_profit_to_date")
+    figures = {int(cid): (margin, acq, ret, net) for cid, _m, margin, acq, ret, net in stored}
+    month_row = CustomerProfitability.objects.values_list("month", flat=True).first()
+    month = month_index(month_row) if month_row else None
+    rows = customer_export_rows(figures=figures, month=month, customers=chosen)
+    return count, month, rows
+
+
+def customer_export_rows(*, figures: dict[int, tuple[Decimal, Decimal, Decimal, Decimal]], month: int | None,
+                         dimension: str | None = None, value: str | None = None,
+                         customers: Any = None) -> list[dict[str, Any]]:
+    """One row per customer (of one segment when given, or of `customers`) with their
+    profitability to `month` and their latest prediction (blank without one); money as
+    decimal strings."""
+    if customers is None:
+        customers = _customers_of(dimension=dimension, value=value)
     values = customers.values_list(
         "id", "external_id", *(f"prediction__{field}" for field in PREDICTION_FIELDS)
     )
     zero = (Decimal("0.00"),) * 4
-    label = f"{month_from_index(month):%Y-%m}"
+    label = f"{month_from_index(month):%Y-%m}" if month is not None else None
     rows: list[dict[str, Any]] = []
     for pk, external_id, *prediction in values.iterator(chunk_size=10_000):
         margin, acq, ret, net = figures.get(int(pk), zero)
