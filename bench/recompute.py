@@ -5,7 +5,9 @@ Loads a synthetic business (default 1,000,000 transactions, 100,000 customers, 3
 4 segment dimensions x 5 values, monthly costs) with COPY into a dedicated database, then runs
 in fresh processes (so peak memory is the recompute's own):
   1. a full recompute (every month, every scope: company + 20 segments + cohort cells),
-  2. an incremental recompute of the latest month,
+  2. the same full recompute without the per-customer profitability (cost allocation) step,
+     so that the time the allocation adds is the difference of the two,
+  3. an incremental recompute of the latest month,
 and prints wall time and the process's peak resident memory for each.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clv_bench python bench/recompute.py
@@ -35,6 +37,9 @@ VALUES = {
     "business_unit": ["Retail", "Wholesale", "Online", "Franchise", "B2B"],
     "acquisition_channel": ["Search", "Social", "Referral", "Email", "Store"],
 }
+
+
+MEASUREMENTS = ["full", "full-without-allocation", "incremental"]
 
 
 def _django() -> None:
@@ -123,6 +128,9 @@ def load(*, transactions: int, customers: int, months: int, seed: int) -> None:
             rows.append(f"{month_dates[m]}\tretention\t{50000 + 500 * m}.00\t\t\n")
             for k, vals in VALUES.items():
                 rows.append(f"{month_dates[m]}\tacquisition\t{5000 + m}.00\t{k}\t{vals[m % 5]}\n")
+            # Tagged retention costs too, so that the allocation shares entries per segment.
+            for value in VALUES["region"]:
+                rows.append(f"{month_dates[m]}\tretention\t{2000 + m}.00\tregion\t{value}\n")
         cur.copy_expert("COPY customers_costentry (month, kind, amount, segment_dimension, segment_value) FROM STDIN",
                         io.StringIO("".join(rows)))
         cur.execute("ANALYZE customers_customer; ANALYZE customers_transaction; ANALYZE customers_costentry")
@@ -134,11 +142,14 @@ def load(*, transactions: int, customers: int, months: int, seed: int) -> None:
 def measure(kind: str) -> None:
     import datetime as dt
 
-    from metrics.models import CohortCell, MonthlySnapshot
+    from django.conf import settings
+
+    from metrics.models import CohortCell, CustomerProfitability, MonthlySnapshot
     from metrics.selectors import transactions_month_range
     from metrics.services import snapshots_recompute
 
     from_month = None
+    settings.CLV_PROFITABILITY_AFTER_RECOMPUTE = kind != "full-without-allocation"
     if kind == "incremental":
         last = transactions_month_range().last_month  # type: ignore[union-attr]
         from_month = dt.date(last // 12, last % 12 + 1, 1)
@@ -146,8 +157,9 @@ def measure(kind: str) -> None:
     run = snapshots_recompute(from_month=from_month, trigger=f"bench-{kind}")
     elapsed = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{kind:<12} {elapsed:7.2f} s   peak RSS {peak_mb:7.1f} MB   status {run.status}   "
-          f"snapshots {MonthlySnapshot.objects.count():,}   cohort cells {CohortCell.objects.count():,}")
+    print(f"{kind:<24} {elapsed:7.2f} s   peak RSS {peak_mb:7.1f} MB   status {run.status}   "
+          f"snapshots {MonthlySnapshot.objects.count():,}   cohort cells {CohortCell.objects.count():,}   "
+          f"customer profit rows {CustomerProfitability.objects.count():,}")
 
 
 def main() -> int:
@@ -159,7 +171,7 @@ def main() -> int:
     parser.add_argument("--no-load", action="store_true", help="reuse the data already loaded")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement")
     parser.add_argument("--i-know", action="store_true", help="allow a database whose name lacks 'bench'")
-    parser.add_argument("--measure", choices=["full", "incremental"], help=argparse.SUPPRESS)
+    parser.add_argument("--measure", choices=MEASUREMENTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     _django()
     if args.measure:
@@ -178,7 +190,7 @@ def main() -> int:
         _ensure_database()
         load(transactions=args.transactions, customers=args.customers, months=args.months, seed=args.seed)
     print(f"cpu cores: {os.cpu_count()}; each measurement runs in a fresh process")
-    for kind in ["full", "incremental"]:
+    for kind in MEASUREMENTS:
         for _ in range(args.repeat):
             subprocess.run([sys.executable, __file__, "--measure", kind], check=True, env=os.environ.copy())
     return 0

@@ -24,6 +24,7 @@ urlpatterns = [
     path("imports/", include("customers.urls")),
     path("board/", include("metrics.board.urls")),
     path("customers/", include("metrics.predictive.urls")),
+    path("profitability/", include("metrics.profitability.urls")),
     path("audit/", include("audit.urls")),
     path("", include("metrics.urls")),
 ]

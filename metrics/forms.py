@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import AssumptionSet, RetentionSource
+from .models import AssumptionSet, CostToServeDriver, RetentionSource
 
 ERROR_RETENTION_RANGE = _("Assumed monthly retention is a percentage from 0 to below 100 (for example 90 for 90%).")
 ERROR_NOTE_REQUIRED = _("Say why the assumptions change: the note is required.")
@@ -55,6 +55,12 @@ class AssumptionsForm(forms.Form):
         label=_("Prediction horizon H (months)"), min_value=1, max_value=120,
         help_text=_("Months of predicted margin in each customer's predicted CLV, 1 to 120."),
     )
+    # Optional so that a form posted without it keeps the driver in force.
+    cost_to_serve_driver = forms.ChoiceField(
+        label=_("Cost-to-serve driver"), choices=CostToServeDriver.choices, required=False,
+        help_text=_("How a month's retention cost is shared among the customers it applies to: equally per "
+                    "active customer, or in proportion to their purchases that month."),
+    )
     note = forms.CharField(
         label=_("Why the change"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
         error_messages={"required": ERROR_NOTE_REQUIRED},
@@ -83,11 +89,13 @@ class AssumptionsForm(forms.Form):
             "credibility_weight": assumption_set.credibility_weight,
             "default_gross_margin_percent": _plain(assumption_set.default_gross_margin_rate * HUNDRED),
             "prediction_horizon_months": assumption_set.prediction_horizon_months,
+            "cost_to_serve_driver": assumption_set.cost_to_serve_driver,
         }
 
     def assumption_values(self) -> dict[str, Any]:
         data = self.cleaned_data
-        return {
+        driver = {"cost_to_serve_driver": data["cost_to_serve_driver"]} if data.get("cost_to_serve_driver") else {}
+        return driver | {
             "annual_discount_rate": data["annual_discount_rate_percent"] / HUNDRED,
             "activity_window_months": data["activity_window_months"],
             "retention_source": data["retention_source"],

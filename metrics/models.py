@@ -24,6 +24,13 @@ class RetentionSource(models.TextChoices):
     COMPANY = "company", _("company's rate")
 
 
+class CostToServeDriver(models.TextChoices):
+    """How a month's retention cost is shared among the customers it applies to (METRICS.md)."""
+
+    EQUAL = "equal", _("equal per active customer")
+    PURCHASE = "purchase", _("per purchase")
+
+
 class AssumptionSet(models.Model):
     """One version of the assumptions; never edited, a change makes a new version."""
 
@@ -55,6 +62,10 @@ class AssumptionSet(models.Model):
     # Horizon H of the per-customer predicted CLV.
     prediction_horizon_months = models.PositiveSmallIntegerField(
         default=36, validators=[MinValueValidator(1), MaxValueValidator(120)]
+    )
+    cost_to_serve_driver = models.CharField(
+        max_length=10, choices=CostToServeDriver.choices, default=CostToServeDriver.EQUAL,
+        help_text="how a month's retention cost is shared among customers: equal per active customer, or per purchase",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -370,3 +381,59 @@ class RecomputeState(models.Model):
 
     def __str__(self) -> str:
         return f"state before month {self.as_of_month}"
+
+
+class CustomerProfitability(models.Model):
+    """One customer's profit to the close of `month` after the acquisition and retention cost
+    allocated to them (METRICS.md, "Customer profitability"); rewritten by every recompute for
+    the latest month of the data (metrics.profitability)."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="profitability")
+    month = models.DateField(help_text="first day of the month the figures run to")
+    margin_to_date = models.DecimalField(max_digits=18, decimal_places=2)
+    acquisition_cost_allocated = models.DecimalField(max_digits=18, decimal_places=2)
+    retention_cost_allocated = models.DecimalField(max_digits=18, decimal_places=2)
+    net_profit_to_date = models.DecimalField(max_digits=18, decimal_places=2)
+    # Derived figures: they go with the version they were computed with (versions are never
+    # deleted by the application; a test reset or an admin may).
+    assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.CASCADE, related_name="+")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["-net_profit_to_date"], name="profit_net_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.month:%Y-%m} {self.net_profit_to_date}"
+
+
+class ProfitabilityTotals(models.Model):
+    """What one allocation to the close of `month` shared out and what it could not (a cost entry
+    that applies to nobody); one row, rewritten with the CustomerProfitability rows."""
+
+    month = models.DateField(help_text="first day of the month the figures run to")
+    cost_to_serve_driver = models.CharField(max_length=10, choices=CostToServeDriver.choices)
+    customers = models.IntegerField()
+    margin_to_date = models.DecimalField(max_digits=22, decimal_places=2)
+    acquisition_cost = models.DecimalField(max_digits=22, decimal_places=2)
+    retention_cost = models.DecimalField(max_digits=22, decimal_places=2)
+    acquisition_cost_allocated = models.DecimalField(max_digits=22, decimal_places=2)
+    retention_cost_allocated = models.DecimalField(max_digits=22, decimal_places=2)
+    acquisition_cost_unallocated = models.DecimalField(max_digits=22, decimal_places=2)
+    retention_cost_unallocated = models.DecimalField(max_digits=22, decimal_places=2)
+    net_profit_to_date = models.DecimalField(max_digits=22, decimal_places=2)
+    # The company's whale curve: its peak (a share of the total net profit; null when the total is
+    # not positive), the share of customers at the peak, the loss-makers and what they lose.
+    whale_peak = models.FloatField(null=True, blank=True)
+    whale_peak_share = models.FloatField(null=True, blank=True)
+    loss_making_customers = models.IntegerField(default=0)
+    loss = models.DecimalField(max_digits=22, decimal_places=2, default=0)
+    # Derived figures: they go with the version they were computed with (versions are never
+    # deleted by the application; a test reset or an admin may).
+    assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.CASCADE, related_name="+")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "profitability totals"
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} net {self.net_profit_to_date}"

@@ -92,7 +92,7 @@ def assumptions_record(*, user: Any, note: str, recompute: bool = True, **values
             f: getattr(latest, f)
             for f in ["annual_discount_rate", "activity_window_months", "retention_source",
                       "assumed_monthly_retention", "smoothing_window_months", "default_gross_margin_rate",
-                      "prediction_horizon_months", "credibility_weight"]
+                      "prediction_horizon_months", "credibility_weight", "cost_to_serve_driver"]
         } if latest else {}
         base.update(values)
         created = AssumptionSet(version=(latest.version + 1) if latest else 1, created_by=user, note=note.strip(), **base)
@@ -175,6 +175,15 @@ def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status
         except Exception as exc:  # recorded as the run's failure, with its reason
             logger.exception("recompute #%s: restatements failed", run.pk)
             status, message = RecomputeRun.Status.FAILED, f"restatements of the closed months: {exc}"
+    if status == RecomputeRun.Status.SUCCEEDED and getattr(settings, "CLV_PROFITABILITY_AFTER_RECOMPUTE", True):
+        from .profitability.services import profitability_recompute
+
+        try:
+            with heartbeat(RecomputeRun, run.pk):
+                profitability_recompute(run=run)
+        except Exception as exc:  # recorded as the run's failure, with its reason
+            logger.exception("recompute #%s: customer profitability failed", run.pk)
+            status, message = RecomputeRun.Status.FAILED, f"customer profitability: {exc}"
     now = timezone.now()
     run.status = status
     run.finished_at = now

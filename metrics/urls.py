@@ -4,6 +4,7 @@ from django.urls import path
 
 from . import api, views
 from .closing import views as closing_views
+from .profitability import api as profitability_api
 
 app_name = "metrics"
 urlpatterns = [
@@ -13,4 +14,5 @@ urlpatterns = [
     path("assumptions/reopen-month/", closing_views.month_reopen, name="month_reopen"),
     path("api/v1/snapshots/", api.snapshots, name="api_snapshots"),
     path("api/v1/snapshots/explain/", api.snapshot_explanation, name="api_snapshot_explain"),
+    path("api/v1/customers/", profitability_api.customers, name="api_customers"),
 ]

@@ -12,7 +12,7 @@ from metrics.models import CustomerPrediction
 
 COLUMNS = [
     "customer_id", "name", "region", "product_line", "business_unit", "acquisition_channel", "tier",
-    "p_alive", "expected_purchases_12m", "expected_spend", "predicted_clv", "historic_margin", "data_date",
+    "p_alive", "expected_purchases_12m", "expected_spend", "predicted_clv", "net_profit_to_date", "historic_margin", "data_date",
 ]
 
 
@@ -25,13 +25,17 @@ def csv_rows(predictions: QuerySet[CustomerPrediction]) -> Iterator[str]:
     """The CSV lines of the export, one prediction at a time (streamed)."""
     writer = csv.writer(_Echo())
     yield writer.writerow(COLUMNS)
-    rows: Iterable[CustomerPrediction] = predictions.select_related("customer", "fit").iterator(chunk_size=2000)
+    rows: Iterable[CustomerPrediction] = predictions.select_related(
+        "customer", "fit", "customer__profitability").iterator(chunk_size=2000)
     for p in rows:
         c = p.customer
+        # Net profit after the allocated costs (metrics.profitability); blank before a recompute.
+        profit = getattr(c, "profitability", None)
         yield writer.writerow([
             spreadsheet_safe(v) for v in (
                 c.external_id, c.name, c.region, c.product_line, c.business_unit, c.acquisition_channel, p.tier,
                 f"{p.p_alive:.6f}", f"{p.expected_purchases_12m:.6f}", p.expected_spend, p.predicted_clv,
-                p.historic_margin, p.fit.data_date.isoformat() if p.fit.data_date else "",
+                profit.net_profit_to_date if profit else "", p.historic_margin,
+                p.fit.data_date.isoformat() if p.fit.data_date else "",
             )
         ])

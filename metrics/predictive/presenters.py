@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import formats
 
@@ -29,6 +30,8 @@ class PredictionRow:
     predicted_clv: str
     historic_margin: str
     loses_money: bool
+    net_profit: str = "–"
+    net_loss: bool = False
 
 
 def prediction_row(p: CustomerPrediction) -> PredictionRow:
@@ -44,7 +47,16 @@ def prediction_row(p: CustomerPrediction) -> PredictionRow:
         predicted_clv=format_money(p.predicted_clv),
         historic_margin=format_money(p.historic_margin),
         loses_money=p.historic_margin < 0,
+        **_net_profit(p),
     )
+
+
+def _net_profit(p: CustomerPrediction) -> dict[str, Any]:
+    """Net profit after the allocated costs (metrics.profitability), when the recompute stored it."""
+    profit = getattr(p.customer, "profitability", None)
+    if profit is None:
+        return {}
+    return {"net_profit": format_money(profit.net_profit_to_date), "net_loss": profit.net_profit_to_date < 0}
 
 
 @dataclass(frozen=True)

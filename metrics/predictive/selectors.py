@@ -33,6 +33,7 @@ SORTABLE = {
     "spend": "expected_spend",
     "clv": "predicted_clv",
     "margin": "historic_margin",
+    "net": "customer__profitability__net_profit_to_date",
 }
 DEFAULT_SORT = "-clv"
 
@@ -160,7 +161,7 @@ class PredictionFilters:
 
 
 def predictions_list(*, filters: PredictionFilters) -> QuerySet[CustomerPrediction]:
-    qs = CustomerPrediction.objects.select_related("customer")
+    qs = CustomerPrediction.objects.select_related("customer", "customer__profitability")
     if filters.tier:
         qs = qs.filter(tier=filters.tier)
     if filters.segment_dimension in SegmentDimension.values:

@@ -24,8 +24,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from metrics.calculations import monthly_discount_rate
+from metrics.calculations import month_index, monthly_discount_rate
 from metrics.models import CustomerPrediction, PredictiveFit
+from metrics.profitability.selectors import net_profit_for_tiers
 from metrics.services import assumptions_ensure
 
 from . import selectors
@@ -98,8 +99,10 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
         bad = ~np.isfinite(result.to_numpy()).all(axis=1)
         if bad.any():
             raise ModelFitError(ERROR_NOT_FINITE, count=int(bad.sum()))
+        net_profit = net_profit_for_tiers(month=month_index(data_date))
         result["tier"] = tiers_assign(
-            predicted_clv=result["predicted_clv"], historic_margin=result["historic_margin"], p_alive=result["p_alive"]
+            predicted_clv=result["predicted_clv"], historic_margin=result["historic_margin"], p_alive=result["p_alive"],
+            net_profit=None if net_profit is None else net_profit.reindex(result.index).to_numpy(dtype=float),
         )
         with transaction.atomic():
             predictions_replace(fit=fit, predictions=result)

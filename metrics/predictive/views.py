@@ -28,7 +28,8 @@ COLUMNS = [
     ("customer", gettext_lazy("Customer")), ("tier", gettext_lazy("Tier")), ("p_alive", gettext_lazy("P(alive)")),
     ("purchases", gettext_lazy("Expected purchases, 12 months")),
     ("spend", gettext_lazy("Expected spend per purchase")),
-    ("clv", gettext_lazy("Predicted CLV")), ("margin", gettext_lazy("Historic margin")),
+    ("clv", gettext_lazy("Predicted CLV")), ("net", gettext_lazy("Net profit")),
+    ("margin", gettext_lazy("Historic margin")),
 ]
 
 

@@ -21,7 +21,10 @@ FLAGS: dict[str, tuple[str, type, str]] = {
     "default-gross-margin-rate": ("default_gross_margin_rate", Decimal, "share, e.g. 0.3"),
     "credibility-weight": ("credibility_weight", int, "k, customer-months of weight of the prior (0: none)"),
     "prediction-horizon": ("prediction_horizon_months", int, "H, months of the per-customer predicted CLV"),
+    "cost-to-serve-driver": ("cost_to_serve_driver", str,
+                             "equal (per active customer) or purchase: how retention cost is shared among customers"),
 }
+CHOICES = {"retention-source": ["measured", "assumed"], "cost-to-serve-driver": ["equal", "purchase"]}
 
 
 class Command(BaseCommand):
@@ -31,7 +34,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--note", required=True, help="why the assumptions change (recorded with the version)")
         for flag, (_field, _kind, text) in FLAGS.items():
-            choices = ["measured", "assumed"] if flag == "retention-source" else None
+            choices = CHOICES.get(flag)
             parser.add_argument(f"--{flag}", dest=flag.replace("-", "_"), help=text, choices=choices)
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -88,7 +88,9 @@ class Tier(StrEnum):
 @dataclass(frozen=True)
 class TierRules:
     """How tiers resolve (the first rule that applies wins):
-    1. unprofitable: historic margin (refunds included) < 0;
+    1. unprofitable: net profit to date (margin less the allocated acquisition and retention
+       cost, METRICS.md) < 0 where it is given (once cost entries exist), else historic margin
+       (refunds included) < 0;
     2. at_risk: a valuable history (historic margin > 0 and among the top `history_share` of all
        scored customers by historic margin) and P(alive) < `at_risk_p_alive`;
     3. gold: among the top `gold_share` of all scored customers by predicted CLV;
@@ -115,8 +117,10 @@ def _top_share(values: FloatArray, share: float) -> NDArray[np.bool_]:
 
 
 def tiers_assign(
-    *, predicted_clv: ArrayLike, historic_margin: ArrayLike, p_alive: ArrayLike, rules: TierRules | None = None
+    *, predicted_clv: ArrayLike, historic_margin: ArrayLike, p_alive: ArrayLike, rules: TierRules | None = None,
+    net_profit: ArrayLike | None = None,
 ) -> NDArray[np.str_]:
+    """Tiers by `rules` (TierRules); `net_profit` NaN for a customer without one (their margin decides)."""
     rules = rules or TierRules()
     clv = np.asarray(predicted_clv, dtype=float)
     margin = np.asarray(historic_margin, dtype=float)
@@ -128,5 +132,9 @@ def tiers_assign(
     tiers[top_half] = Tier.SILVER.value
     tiers[gold] = Tier.GOLD.value
     tiers[valuable & (alive < rules.at_risk_p_alive)] = Tier.AT_RISK.value
-    tiers[margin < 0] = Tier.UNPROFITABLE.value
+    loss = margin < 0
+    if net_profit is not None:
+        net = np.asarray(net_profit, dtype=float)
+        loss = np.where(np.isfinite(net), net < 0, loss)
+    tiers[loss] = Tier.UNPROFITABLE.value
     return tiers.astype(str)

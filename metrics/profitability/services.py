@@ -1,0 +1,170 @@
+"""Writes of customer profitability: the per-customer figures the recompute stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from django.db import connection, transaction
+from django.utils import timezone
+
+from metrics.calculations import month_from_index
+from metrics.models import AssumptionSet, CustomerProfitability, ProfitabilityTotals, RecomputeRun
+
+from .selectors import RESULT_COLUMNS, AllocationTotals, allocation_build, allocation_compute
+
+logger = logging.getLogger(__name__)
+
+ERROR_NO_DATA = "There are no transactions up to {month}: nothing to allocate."
+
+
+def _totals_from(frame: pd.DataFrame, *, spent_acquisition: float, spent_retention: float,
+                 unallocated_acquisition: float, unallocated_retention: float) -> AllocationTotals:
+    cent = Decimal("0.01")
+
+    def money(value: float) -> Decimal:
+        return Decimal(repr(round(value, 8))).quantize(cent)
+
+    return AllocationTotals(
+        customers=len(frame),
+        margin_to_date=sum(frame["margin_to_date"], Decimal(0)),
+        acquisition_cost=money(spent_acquisition), retention_cost=money(spent_retention),
+        acquisition_cost_allocated=sum(frame["acquisition_cost_allocated"], Decimal(0)),
+        retention_cost_allocated=sum(frame["retention_cost_allocated"], Decimal(0)),
+        acquisition_cost_unallocated=money(unallocated_acquisition),
+        retention_cost_unallocated=money(unallocated_retention),
+        net_profit_to_date=sum(frame["net_profit_to_date"], Decimal(0)),
+    )
+
+
+def profitability_rows(*, month: int, assumption_set: AssumptionSet) -> tuple[pd.DataFrame, AllocationTotals]:
+    """Every customer's profitability to the close of `month` (RESULT_COLUMNS, Decimal cents),
+    computed now and stored nowhere, with the totals: set-based SQL on PostgreSQL, the pure
+    maths elsewhere."""
+    window = int(assumption_set.activity_window_months)
+    rate = Decimal(assumption_set.default_gross_margin_rate)
+    driver = str(assumption_set.cost_to_serve_driver)
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            totals = allocation_build(cursor=cursor, month=month, window=window, margin_rate=rate, driver=driver)
+            cursor.execute(f"SELECT {', '.join(RESULT_COLUMNS)} FROM p_result ORDER BY customer_id")
+            frame = pd.DataFrame(cursor.fetchall(), columns=RESULT_COLUMNS)
+        return frame, totals
+    allocation = allocation_compute(month=month, window=window, margin_rate=rate, driver=driver)
+    frame = allocation.customers.sort_values("customer_id").reset_index(drop=True)
+    return frame, _totals_from(
+        frame, spent_acquisition=allocation.acquisition_cost, spent_retention=allocation.retention_cost,
+        unallocated_acquisition=allocation.acquisition_unallocated,
+        unallocated_retention=allocation.retention_unallocated,
+    )
+
+
+def _totals_store(*, totals: AllocationTotals, month: int, assumption_set: AssumptionSet,
+                  computed_at: dt.datetime) -> None:
+    from metrics.models import CustomerProfitability
+
+    from .maths import whale_curve
+
+    # The stored rows, just written in this transaction (a float each: 100,000 in a few tenths of a second).
+    curve = whale_curve([float(v) for v in CustomerProfitability.objects.values_list("net_profit_to_date", flat=True)
+                         .iterator(chunk_size=20_000)])
+    ProfitabilityTotals.objects.all().delete()
+    ProfitabilityTotals.objects.create(
+        month=month_from_index(month), cost_to_serve_driver=assumption_set.cost_to_serve_driver,
+        customers=totals.customers, margin_to_date=totals.margin_to_date,
+        acquisition_cost=totals.acquisition_cost, retention_cost=totals.retention_cost,
+        acquisition_cost_allocated=totals.acquisition_cost_allocated,
+        retention_cost_allocated=totals.retention_cost_allocated,
+        acquisition_cost_unallocated=totals.acquisition_cost_unallocated,
+        retention_cost_unallocated=totals.retention_cost_unallocated,
+        net_profit_to_date=totals.net_profit_to_date, assumption_set=assumption_set, computed_at=computed_at,
+        whale_peak=curve.peak, whale_peak_share=curve.peak_share, loss_making_customers=curve.loss_making_customers,
+        loss=Decimal(repr(round(curve.loss, 2))).quantize(Decimal("0.01")),
+    )
+
+
+def profitability_store(*, month: int | None, assumption_set: AssumptionSet, stage_cm: str | None = None,
+                        stage_iv: str | None = None) -> AllocationTotals | None:
+    """Replace the stored per-customer profitability with the allocation to the close of
+    `month` (the latest month of the data), in one transaction; None (and nothing stored) when
+    there are no transactions. PostgreSQL writes the rows set-based (INSERT ... SELECT), reading
+    a full recompute's stage tables when given (selectors.allocation_build)."""
+    computed_at = timezone.now()
+    if month is None:
+        with transaction.atomic():
+            CustomerProfitability.objects.all().delete()
+            ProfitabilityTotals.objects.all().delete()
+        return None
+    table = CustomerProfitability._meta.db_table
+    window = int(assumption_set.activity_window_months)
+    rate = Decimal(assumption_set.default_gross_margin_rate)
+    driver = str(assumption_set.cost_to_serve_driver)
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            totals = allocation_build(cursor=cursor, month=month, window=window, margin_rate=rate, driver=driver,
+                                      stage_cm=stage_cm, stage_iv=stage_iv)
+            cursor.execute(f"DELETE FROM {table}")
+            cursor.execute(
+                f"""INSERT INTO {table} (customer_id, month, margin_to_date, acquisition_cost_allocated,
+                        retention_cost_allocated, net_profit_to_date, assumption_set_id, computed_at)
+                SELECT customer_id, %s, margin_to_date, acquisition_cost_allocated, retention_cost_allocated,
+                       net_profit_to_date, %s, %s FROM p_result""",
+                [month_from_index(month), assumption_set.pk, computed_at],
+            )
+            _totals_store(totals=totals, month=month, assumption_set=assumption_set, computed_at=computed_at)
+        return totals
+    frame, totals = profitability_rows(month=month, assumption_set=assumption_set)
+    rows = [
+        CustomerProfitability(
+            customer_id=int(cid), month=month_from_index(month), margin_to_date=margin,
+            acquisition_cost_allocated=acq, retention_cost_allocated=ret, net_profit_to_date=net,
+            assumption_set=assumption_set, computed_at=computed_at,
+        )
+        for cid, margin, acq, ret, net in frame[RESULT_COLUMNS].itertuples(index=False, name=None)
+    ]
+    with transaction.atomic():
+        CustomerProfitability.objects.all().delete()
+        CustomerProfitability.objects.bulk_create(rows, batch_size=2000)
+        _totals_store(totals=totals, month=month, assumption_set=assumption_set, computed_at=computed_at)
+    return totals
+
+
+def _full_stage_tables(*, run: RecomputeRun) -> tuple[str | None, str | None]:
+    """The customer-month and interval tables of the run's stage when it read every transaction
+    (a full run; metrics.selectors.Stage.table names them), so the allocation need not read the
+    transactions again; (None, None) otherwise."""
+    if connection.vendor != "postgresql" or run.from_month is not None:
+        return None, None
+    names = (f"metrics_stage_{int(run.pk)}_cm", f"metrics_stage_{int(run.pk)}_iv")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL", list(names))
+        (present,) = cursor.fetchone()
+    return names if present else (None, None)
+
+
+def profitability_recompute(*, run: RecomputeRun) -> AllocationTotals | None:
+    """The recompute's step (metrics.services.recompute_run_finish calls it once per successful
+    run): the allocation to the latest month of the data, with the run's assumptions."""
+    from metrics.selectors import transactions_month_range
+    from metrics.services import assumptions_ensure
+
+    started = time.monotonic()
+    data_range = transactions_month_range()
+    assumption_set = run.assumption_set or assumptions_ensure()
+    stage_cm, stage_iv = _full_stage_tables(run=run)
+    totals = profitability_store(month=data_range.last_month if data_range else None, assumption_set=assumption_set,
+                                 stage_cm=stage_cm, stage_iv=stage_iv)
+    logger.info("recompute #%s: profitability of %s customers in %.2fs", run.pk,
+                totals.customers if totals else 0, time.monotonic() - started)
+    return totals
+
+
+def profitability_details(*, totals: AllocationTotals | None) -> dict[str, Any]:
+    """The totals as plain values (for logs and the command line)."""
+    if totals is None:
+        return {}
+    return {field: (str(value) if isinstance(value, Decimal) else value) for field, value in vars(totals).items()}
