@@ -102,3 +102,13 @@ def recompute_snapshots_failed(*args: Any, run_id: int) -> None:
     services.recompute_run_finish(
         run=RecomputeRun.objects.get(pk=run_id), status=RecomputeRun.Status.FAILED, message=message
     )
+
+
+@shared_task(name="metrics.tasks.profitability_after_recompute", bind=True, **RETRY_OPTIONS)
+def profitability_after_recompute(self: Any, *, run_id: int) -> int:
+    """Customer profitability after an incremental recompute (metrics.services.recompute_run_finish)."""
+    _drop_stale_connection()
+    from .profitability.services import profitability_recompute
+
+    totals = profitability_recompute(run=RecomputeRun.objects.get(pk=run_id))
+    return int(totals.customers) if totals else 0
