@@ -40,7 +40,9 @@ def test_changes_are_good_when_value_rises_except_for_cac() -> None:
     assert tiles["clv"].changes[0].tone == "neutral"
     # No month a year earlier: said, not guessed.
     assert tiles["customer_equity"].changes[1].tone == "none"
-    assert tiles["customer_equity"].changes[1].absolute == "–"
+    # The first month with nothing to compare: a sentence, not "· – (–)".
+    assert (tiles["customer_equity"].changes[1].absolute, tiles["customer_equity"].changes[1].percent) == ("", "")
+    assert tiles["customer_equity"].changes[1].label == "no figure a year earlier"
 
 
 def test_a_fall_in_cac_is_good() -> None:
