@@ -20,8 +20,70 @@
     : { responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
         toImageButtonOptions: { format: "png", scale: 2 } });
 
-  function draw(div, figure) {
+  var isProjector = board.getAttribute("data-view") === "projector";
+  // Below this width a chart is on a phone or in half a printed page: the step names of the
+  // bridges are angled so that they never run together, the legend and titles are smaller.
+  var NARROW = 640;
+
+  function merge(base, extra) {
+    var out = Object.assign({}, base || {});
+    Object.keys(extra).forEach(function (key) {
+      var value = extra[key];
+      out[key] = (value && typeof value === "object" && !Array.isArray(value) && out[key] && typeof out[key] === "object")
+        ? merge(out[key], value) : value;
+    });
+    return out;
+  }
+
+  function fitLayout(div, layout) {
+    var name = div.getAttribute("data-figure");
+    var width = div.clientWidth || 1000;
+    if (isProjector) {
+      layout = merge(layout, { font: { size: 17 }, title: { font: { size: 24 }, subtitle: { font: { size: 15 } } },
+                               legend: { font: { size: 16 } }, height: Math.max(layout.height || 380, 480) });
+    }
+    if (width < NARROW) {
+      layout = merge(layout, { title: { font: { size: 14 }, subtitle: { font: { size: 11 } } },
+                               legend: { font: { size: 11 } } });
+      if (name === "segments" || name === "tornado") {
+        layout = merge(layout, { margin: { l: 10, r: 10 } });
+      }
+      // The amounts outside the tornado's bars need more room beside a narrow plot.
+      if (name === "tornado" && layout.xaxis && layout.xaxis.range) {
+        layout.xaxis = Object.assign({}, layout.xaxis, { range: layout.xaxis.range.map(function (v) { return v * 1.9; }) });
+      }
+    }
+    return layout;
+  }
+
+  // A bridge in a narrow chart turns on its side: the step names become the y axis labels, one
+  // per line, readable, instead of columns of words that run together.
+  function sideways(figure) {
     var layout = Object.assign({}, figure.layout || {});
+    var steps = 0;
+    var data = (figure.data || []).map(function (trace) {
+      if (trace.type !== "waterfall") return trace;
+      steps = Math.max(steps, (trace.x || []).length);
+      return Object.assign({}, trace, {
+        orientation: "h", x: trace.y, y: (trace.x || []).map(function (label) { return String(label).replace(/<br>/g, " ").replace(/([\u3400-\u9fff]) ([\u3400-\u9fff])/g, "$1$2"); }),
+        hoverinfo: "y+text", textposition: "outside"
+      });
+    });
+    var value = Object.assign({}, layout.yaxis || {});
+    layout.xaxis = Object.assign(value, { automargin: true, tickfont: { size: 10 } });
+    layout.yaxis = { autorange: "reversed", automargin: true, tickfont: { size: 11 }, gridcolor: "rgba(0,0,0,0)" };
+    layout.margin = Object.assign({}, layout.margin || {}, { l: 10, r: 30, b: 40 });
+    layout.height = Math.max(layout.height || 0, 150 + 34 * steps);
+    (layout.annotations || []).forEach(function (note) { if (note.yanchor === "bottom") note.y = 1.0; });
+    return { data: data, layout: layout };
+  }
+
+  function draw(div, figure) {
+    var name = div.getAttribute("data-figure");
+    if ((name === "equity_bridge" || name === "customer_bridge") && (div.clientWidth || 1000) < NARROW) {
+      figure = sideways(figure);
+    }
+    var layout = fitLayout(div, Object.assign({}, figure.layout || {}));
     if (isPack) {
       layout.width = div.clientWidth || 1000;
       layout.height = Math.min(layout.height || 360, div.clientHeight || layout.height || 360);
@@ -33,11 +95,43 @@
     return window.Plotly.react(div, figure.data || [], layout, plotConfig);
   }
 
+  // Tile values shrink to fit their tile, never clipped: from the stylesheet's size down.
+  function fitTiles() {
+    Array.prototype.forEach.call(document.querySelectorAll(".tile-value"), function (value) {
+      value.style.fontSize = "";
+      var size = parseFloat(window.getComputedStyle(value).fontSize) || 16;
+      while (value.scrollWidth > value.clientWidth && size > 9) {
+        size = Math.max(9, size * 0.92);
+        value.style.fontSize = size + "px";
+      }
+      value.setAttribute("data-fit", "1");
+    });
+  }
+  fitTiles();
+  window.clvFitTiles = fitTiles;
+
   var charts = Array.prototype.slice.call(document.querySelectorAll(".js-chart"));
   if (window.Plotly) {
     charts.forEach(function (div) {
       var figure = figures[div.getAttribute("data-figure")];
       if (figure) draw(div, figure);
+    });
+  }
+
+  // A window that changes width redraws the charts for it (angled labels on a narrow one) and
+  // fits the tile values again.
+  var resizeTimer = null;
+  if (!isPack) {
+    window.addEventListener("resize", function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(function () {
+        fitTiles();
+        if (!window.Plotly) return;
+        charts.forEach(function (div) {
+          var figure = figures[div.getAttribute("data-figure")];
+          if (figure && div.classList.contains("js-plotly-plot")) draw(div, figure);
+        });
+      }, 250);
     });
   }
 
@@ -69,8 +163,8 @@
   }
   if (!isPack && window.Plotly) {
     // An A4 landscape page is about 1,047 CSS pixels wide inside its margins.
-    window.addEventListener("beforeprint", function () { resizeAll(1000); });
-    window.addEventListener("afterprint", function () { resizeAll(null); });
+    window.addEventListener("beforeprint", function () { resizeAll(1000); fitTiles(); });
+    window.addEventListener("afterprint", function () { resizeAll(null); fitTiles(); });
     var printQuery = window.matchMedia ? window.matchMedia("print") : null;
     if (printQuery && printQuery.addEventListener) {
       printQuery.addEventListener("change", function (event) { resizeAll(event.matches ? 1000 : null); });
@@ -163,6 +257,7 @@
     function reset() {
       fields.forEach(function (field) { setField(field, shownStored(field)); });
       allTiles().forEach(showStored);
+      fitTiles();
       status.textContent = "";
       status.classList.remove("error");
       request();
@@ -189,6 +284,7 @@
           if (!res.ok) {
             // No figures for an input that is not valid: the stored ones, and what to fix.
             allTiles().forEach(showStored);
+            fitTiles();
             status.textContent = res.body.error || "";
             status.classList.add("error");
             board.setAttribute("data-whatif-state", "error");
@@ -200,10 +296,12 @@
             var figure = res.body.tiles[tile.getAttribute("data-metric")];
             if (stored || !figure) showStored(tile); else showWhatif(tile, figure);
           });
+          fitTiles();
           var tornado = document.getElementById("chart-tornado");
           if (tornado && window.Plotly && res.body.tornado) {
             var fig = JSON.parse(res.body.tornado);
-            window.Plotly.react(tornado, fig.data, fig.layout, plotConfig);
+            figures.tornado = fig;
+            draw(tornado, fig);
           }
           board.setAttribute("data-whatif-state", stored ? "stored" : "changed");
         })
