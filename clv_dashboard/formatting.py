@@ -20,7 +20,8 @@ MISSING = "–"
 MINUS = "\u2212"
 # (threshold, divisor, suffix), largest first.
 UNITS_ZH: tuple[tuple[float, float, str], ...] = ((1e8, 1e8, "亿"), (1e4, 1e4, "万"))
-UNITS_EN: tuple[tuple[float, float, str], ...] = ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e3, 1e3, "K"))
+# K from ten thousand on: "¥250" reads better than "¥0.25K".
+UNITS_EN: tuple[tuple[float, float, str], ...] = ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "K"))
 
 
 def _rounded(value: Decimal | float, decimals: int) -> Decimal:
@@ -100,6 +101,15 @@ def format_money_hover(value: Decimal | float | None, *, decimals: int = 0) -> s
     return format_money(value, decimals=decimals)
 
 
+def _trimmed(label: str) -> str:
+    """"¥1.50亿" as "¥1.5亿", "¥2.0亿" as "¥2亿": a tick's trailing zeros say nothing."""
+    head = label.rstrip("亿万BMK")
+    unit = label[len(head):]
+    if "." in head:
+        head = head.rstrip("0").rstrip(".")
+    return head + unit
+
+
 def _nice_step(span: float, count: int) -> float:
     raw = span / max(count, 1)
     power = 10 ** math.floor(math.log10(raw))
@@ -129,10 +139,11 @@ def money_ticks(low: float, high: float, *, count: int = 5) -> tuple[list[float]
         tick += step
     scale = max(abs(v) for v in values) if values else 0.0
     divisor = next((d for t, d, _s in _units() if scale >= t), 1.0)
-    decimals = max(0, -math.floor(math.log10(step / divisor) + 1e-9)) if step < divisor else 0
+    # As many decimals as the step needs to be written exactly (0.25亿 has two), two at most.
+    decimals = next((d for d in range(3) if abs(round(step / divisor, d) - step / divisor) < 1e-9), 2)
     labels = [format_money(0, decimals=0) if v == 0
-              else format_money_short(v, decimals=min(decimals, 2), scale=scale) if divisor > 1
-              else format_money(v, decimals=min(decimals, 2)) for v in values]
+              else _trimmed(format_money_short(v, decimals=decimals, scale=scale)) if divisor > 1
+              else format_money(v, decimals=decimals) for v in values]
     return values, labels
 
 

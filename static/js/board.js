@@ -39,8 +39,11 @@
     var name = div.getAttribute("data-figure");
     var width = div.clientWidth || 1000;
     if (isProjector) {
-      layout = merge(layout, { font: { size: 17 }, title: { font: { size: 24 }, subtitle: { font: { size: 15 } } },
-                               legend: { font: { size: 16 } }, height: Math.max(layout.height || 380, 480) });
+      var big = { tickfont: { size: 16 }, title: { font: { size: 17 } } };
+      var axes = {};
+      ["xaxis", "xaxis2", "yaxis", "yaxis2"].forEach(function (key) { if (key.length === 5 || layout[key]) axes[key] = big; });
+      layout = merge(layout, Object.assign({ font: { size: 17 }, title: { font: { size: 24 }, subtitle: { font: { size: 15 } } },
+                                             legend: { font: { size: 16 } }, height: Math.max(layout.height || 380, 500) }, axes));
     }
     if (width < NARROW) {
       layout = merge(layout, { title: { font: { size: 14 }, subtitle: { font: { size: 11 } } },
@@ -84,6 +87,11 @@
       figure = sideways(figure);
     }
     var layout = fitLayout(div, Object.assign({}, figure.layout || {}));
+    if (isProjector) {
+      figure = { data: (figure.data || []).map(function (trace) {
+        return trace.text ? Object.assign({}, trace, { textfont: { size: 15 } }) : trace;
+      }), layout: figure.layout };
+    }
     if (isPack) {
       layout.width = div.clientWidth || 1000;
       layout.height = Math.min(layout.height || 360, div.clientHeight || layout.height || 360);
@@ -105,6 +113,15 @@
         value.style.fontSize = size + "px";
       }
       value.setAttribute("data-fit", "1");
+    });
+    if (!isPack) return;
+    Array.prototype.forEach.call(document.querySelectorAll(".tile-changes li"), function (line) {
+      line.style.fontSize = "";
+      var size = parseFloat(window.getComputedStyle(line).fontSize) || 12;
+      while (line.scrollWidth > line.clientWidth && size > 7) {
+        size = Math.max(7, size * 0.94);
+        line.style.fontSize = size + "px";
+      }
     });
   }
   fitTiles();

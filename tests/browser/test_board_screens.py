@@ -219,11 +219,11 @@ def test_every_page_of_the_print_pack_is_rendered_without_collisions(
         )
         for chart in ids:
             assert_no_overlaps(page, chart)
-        # "vs a year earlier" is never split over two lines.
+        # Each change is one line ("vs a year earlier" never sits alone) that fits its tile.
         split = page.evaluate(
-            """() => Array.from(document.querySelectorAll('.change-label'))
-                 .filter(l => l.getClientRects().length > 1 || l.getBoundingClientRect().height > 1.8 * parseFloat(getComputedStyle(l).lineHeight || 14))
-                 .map(l => l.textContent)"""
+            """() => Array.from(document.querySelectorAll('.tile-changes li')).filter(li =>
+                 li.getBoundingClientRect().height > 1.9 * parseFloat(getComputedStyle(li).fontSize)
+                 || li.scrollWidth > li.clientWidth).map(li => li.textContent.trim().replace(/\\s+/g, ' '))"""
         )
         assert split == [], split
         pdf = page.pdf(prefer_css_page_size=True, print_background=True)
@@ -233,6 +233,8 @@ def test_every_page_of_the_print_pack_is_rendered_without_collisions(
         (artifacts_dir.parent / f"board-pack-{language}.pdf").write_bytes(pdf)
         prefix = artifacts_dir / f"board-pack-{language}-page"
         subprocess.run(["pdftoppm", "-png", "-r", "70", str(path), str(prefix)], check=True, timeout=120)
+        page.emulate_media(media="screen")
+        page.screenshot(path=str(artifacts_dir / f"board-pack-{language}-screen.png"), full_page=True)
         pngs = sorted(artifacts_dir.glob(f"board-pack-{language}-page-*.png"))
         assert len(pngs) == 3, pngs
         assert all(p.stat().st_size > 20_000 for p in pngs), [(p, p.stat().st_size) for p in pngs]

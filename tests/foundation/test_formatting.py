@@ -74,7 +74,7 @@ def test_money_ticks_are_round_and_share_one_unit() -> None:
         assert values == [0, 2_000_000, 4_000_000, 6_000_000]
         assert labels == ["¥0", "¥200万", "¥400万", "¥600万"]
         values, labels = money_ticks(0, 230_000_000)
-        assert labels[-1] == "¥2.0亿" and labels[1] == "¥0.5亿"
+        assert labels[-1] == "¥2亿" and labels[1] == "¥0.5亿"
         values, labels = money_ticks(-293_218, 293_218)
         assert labels == ["\u2212¥20万", "¥0", "¥20万"]
         # Below 10,000 no 万: plain yuan.
@@ -87,6 +87,9 @@ def test_money_ticks_are_round_and_share_one_unit() -> None:
         assert money_ticks(0, 6_165_560)[1] == ["¥0", "¥2M", "¥4M", "¥6M"]
         assert money_ticks(-293_218, 293_218)[1] == ["\u2212¥200K", "¥0", "¥200K"]
         assert money_ticks(0, 350)[1] == ["¥0", "¥100", "¥200", "¥300"]
+        # A step of 250 is written exactly, not rounded to "¥0.3K".
+        assert money_ticks(0, 1_117.74)[1] == ["¥0", "¥250", "¥500", "¥750", "¥1,000"]
+        assert money_ticks(0, 1_100_000)[1] == ["¥0", "¥0.25M", "¥0.5M", "¥0.75M", "¥1M"]
 
 
 def test_a_flat_range_still_gets_ticks() -> None:
