@@ -52,8 +52,13 @@
         layout = merge(layout, { margin: { l: 10, r: 10 } });
       }
       // The amounts outside the tornado's bars need more room beside a narrow plot.
+      // Its ticks would crowd: the bars carry their amounts; the axis title goes on two lines.
       if (name === "tornado" && layout.xaxis && layout.xaxis.range) {
-        layout.xaxis = Object.assign({}, layout.xaxis, { range: layout.xaxis.range.map(function (v) { return v * 1.9; }) });
+        var title = Object.assign({}, layout.xaxis.title || {});
+        title.text = String(title.text || "").replace(/ ?([(（])/, "<br>$1");
+        title.font = { size: 11 };
+        layout.xaxis = Object.assign({}, layout.xaxis, { range: layout.xaxis.range.map(function (v) { return v * 1.9; }),
+                                                          showticklabels: false, title: title });
       }
     }
     return layout;
@@ -81,10 +86,42 @@
     return { data: data, layout: layout };
   }
 
+  // The four segment panels in a narrow chart: two by two instead of four in a row, so that
+  // their titles and amounts have room and never run into each other.
+  function twoByTwo(figure) {
+    var layout = Object.assign({}, figure.layout || {});
+    var cols = [[0, 0.46], [0.54, 1]];
+    var rows = [[0.56, 1], [0, 0.42]];
+    var rowsCount = 0;
+    var data = (figure.data || []).map(function (trace, i) {
+      rowsCount = Math.max(rowsCount, (trace.y || []).length);
+      return Object.assign({}, trace, { yaxis: i < 2 ? "y" : "y2", textposition: "inside",
+                                        textfont: { size: 10 }, insidetextanchor: "end" });
+    });
+    ["xaxis", "xaxis2", "xaxis3", "xaxis4"].forEach(function (key, i) {
+      layout[key] = Object.assign({}, layout[key] || {}, { domain: cols[i % 2], anchor: i < 2 ? "y" : "y2" });
+    });
+    var y = Object.assign({}, layout.yaxis || {}, { domain: rows[0], anchor: "x", tickfont: { size: 10 } });
+    layout.yaxis = y;
+    layout.yaxis2 = Object.assign({}, y, { domain: rows[1], anchor: "x3" });
+    layout.annotations = (layout.annotations || []).map(function (note, i) {
+      if (i > 3) return Object.assign({}, note, { font: Object.assign({}, note.font || {}, { size: 10 }) });
+      return Object.assign({}, note, { x: (cols[i % 2][0] + cols[i % 2][1]) / 2, y: rows[i < 2 ? 0 : 1][1],
+                                       font: Object.assign({}, note.font || {}, { size: 11 }) });
+    });
+    layout.height = 200 + 2 * 30 * rowsCount;
+    layout.margin = Object.assign({}, layout.margin || {}, { l: 10, r: 10 });
+    return { data: data, layout: layout };
+  }
+
   function draw(div, figure) {
     var name = div.getAttribute("data-figure");
-    if ((name === "equity_bridge" || name === "customer_bridge") && (div.clientWidth || 1000) < NARROW) {
+    var narrow = (div.clientWidth || 1000) < NARROW;
+    if ((name === "equity_bridge" || name === "customer_bridge") && narrow) {
       figure = sideways(figure);
+    }
+    if (name === "segments" && narrow && !isPack) {
+      figure = twoByTwo(figure);
     }
     var layout = fitLayout(div, Object.assign({}, figure.layout || {}));
     if (isProjector) {

@@ -52,10 +52,11 @@ OVERLAPS_JS = """(id) => {
     return out;
   };
   const xt = boxes('.xtick text'), yt = boxes('.ytick text'), bars = boxes('.bartext, .textpoint text');
+  const notes = boxes('.annotation-text');
   const svg = div.querySelector('.main-svg').getBoundingClientRect();
   const cut = bars.filter(b => b.l < svg.left - 1 || b.r > svg.right + 1).map(b => b.text);
   return {xticks: pairs(xt, xt, true), bars_ticks: pairs(bars, yt, false), bars: pairs(bars, bars, true),
-          cut: cut, counts: [xt.length, yt.length, bars.length]};
+          notes: pairs(notes, notes, true), cut: cut, counts: [xt.length, yt.length, bars.length]};
 }"""
 
 
@@ -72,7 +73,7 @@ def assert_no_overlaps(page: Any, chart_id: str) -> None:
     found = page.evaluate(OVERLAPS_JS, chart_id)
     assert found is not None, chart_id
     assert found["xticks"] == [] and found["bars_ticks"] == [] and found["bars"] == [], (chart_id, found)
-    assert found["cut"] == [], (chart_id, found)
+    assert found["cut"] == [] and found["notes"] == [], (chart_id, found)
 
 
 def test_the_board_fits_a_phone_and_a_full_hd_screen_in_both_languages(
@@ -85,7 +86,7 @@ def test_the_board_fits_a_phone_and_a_full_hd_screen_in_both_languages(
             assert wait_for_charts(page) == 7
             page.wait_for_timeout(300)
             assert_fits(page)
-            for chart in ("chart-equity_bridge", "chart-customer_bridge", "chart-tornado"):
+            for chart in ("chart-equity_bridge", "chart-customer_bridge", "chart-tornado", "chart-segments"):
                 assert_no_overlaps(page, chart)
             name = f"board-{language}-{width}x{height}"
             page.screenshot(path=str(artifacts_dir / f"{name}.png"), full_page=True)
