@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from clv_dashboard.formatting import format_month
+from clv_dashboard.formatting import currency_symbol, format_month
 from customers.models import SegmentDimension
 
 from . import exports, figures, selectors
@@ -254,6 +254,9 @@ def board_export_xlsx(request: HttpRequest) -> HttpResponse:
     about = [
         (_("Month"), _export_month(table.month)),
         (_("Currency"), table.currency),
+        (_("Amounts"), _("in %(currency)s (%(symbol)s), as plain numbers; a negative number has an ASCII "
+                         "minus sign, as spreadsheets read it") % {"currency": table.currency,
+                                                                  "symbol": currency_symbol()}),
         (_("Assumption version"), ", ".join(versions)),
         (_("Exported at"), timezone.localtime().strftime("%Y-%m-%d %H:%M %Z")),
         (_("Definitions"), _("Column names are the metric names of the metrics reference (METRICS.md).")),

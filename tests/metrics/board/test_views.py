@@ -344,7 +344,20 @@ def test_xlsx_export_has_the_figures_and_what_they_are(client_as: Callable, boar
     assert row["scope_dimension"] == "company"
     assert Decimal(str(row["customer_equity"])) == company.customer_equity
     about = {r[0].value: r[1].value for r in book["about"].iter_rows()}
-    assert about["Currency"] == "CNY" and about["Month"] == "2025-06"
+    # The month in the reader's language, with its ISO form; how amounts are written.
+    assert about["Currency"] == "CNY" and about["Month"] == "June 2025 (2025-06)"
+    assert "¥" in about["Amounts"] and "ASCII" in about["Amounts"]
+    assert sheet.cell(row=2, column=header.index("customer_equity") + 1).data_type == "n"
+
+
+def test_the_xlsx_about_sheet_speaks_the_readers_language(client_as: Callable, board_snapshots: dict) -> None:
+    client = client_as(roles.EXECUTIVE)
+    client.cookies["django_language"] = "zh-hans"
+    with translation.override("en"):  # the request switches this thread's language; put it back after
+        response = client.get("/board/export.xlsx?month=2025-06")
+    about = {r[0].value: r[1].value for r in load_workbook(io.BytesIO(response.content))["about"].iter_rows()}
+    assert about["月份"] == "2025年6月 (2025-06)"
+    assert "¥" in about["金额"]
 
 
 def test_exports_of_a_month_without_figures_are_404(client_as: Callable, board_snapshots: dict) -> None:
