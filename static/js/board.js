@@ -403,7 +403,9 @@
     if (typeof value !== "number" || !isFinite(value)) return value;
     var digits = Number.isInteger(value) ? 0 : (Math.abs(value) >= 100 ? 2 : 6);
     try {
-      return value.toLocaleString(locale, { maximumFractionDigits: digits, minimumFractionDigits: Math.min(digits, 2) });
+      // The display minus (U+2212), as every figure the server formats.
+      return value.toLocaleString(locale, { maximumFractionDigits: digits, minimumFractionDigits: Math.min(digits, 2) })
+        .replace(/^-/, "\u2212");
     } catch (e) { return String(value); }
   }
   function el(tag, cls, text) {
