@@ -385,6 +385,10 @@ def test_the_prediction_panel_shows_predicted_clv_by_tier_and_the_at_risk_count(
     assert summary["gold"].customers == 2 and summary["gold"].total_clv == Decimal("300.00")
     assert summary["at_risk"].total_clv == Decimal(400 + 500 + 600)
     assert [t.tier for t in response.context["data"].predictions.tiers] == ["gold", "silver", "at_risk"]
+    # The table's amounts through the formatting module: grouped, cents on the average.
+    assert '<tr data-tier="at_risk"><td>' in html
+    row = html.split('<tr data-tier="at_risk">')[1].split("</tr>")[0]
+    assert '<td class="num">1,500</td><td class="num">500.00</td>' in row
 
 
 def test_the_prediction_panel_says_when_no_fit_has_succeeded(client_as: Callable, board_snapshots: dict) -> None:
