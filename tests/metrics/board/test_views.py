@@ -475,3 +475,11 @@ def test_the_board_is_cached_in_redis_under_the_data_version(client_as: Callable
     assert cache.get(data.cache_key) is not None
     again = client.get("/board/?month=2025-06").content.decode()
     assert figures_of(again) == figures_of(first) and tiles_of(again) == tiles_of(first)
+
+
+def test_the_first_month_shows_no_dash_noise_in_its_tiles(client_as: Callable, board_snapshots: dict) -> None:
+    html = client_as(roles.EXECUTIVE).get("/board/?month=2023-01").content.decode()
+    tiles = html.split('class="tiles"')[1].split("</section>")[0]
+    assert "no previous month to compare with" in tiles and "no figure a year earlier" in tiles
+    assert "(–)" not in tiles and "·</span>" not in tiles and ">–<" not in tiles
+    assert 'class="change-abs"' not in tiles
