@@ -7,9 +7,8 @@ from decimal import Decimal
 
 from django import template
 from django.conf import settings
-from django.utils import formats
 
-from clv_dashboard.formatting import MISSING, format_money, format_month, format_percent
+from clv_dashboard.formatting import format_money, format_month, format_number, format_percent
 
 register = template.Library()
 
@@ -31,9 +30,7 @@ def month(value: date | None) -> str:
 
 @register.filter
 def number(value: Decimal | float | int | None, decimals: int = 0) -> str:
-    if value is None:
-        return MISSING
-    return formats.number_format(value, decimals, use_l10n=True, force_grouping=True)
+    return format_number(value, decimals=decimals)
 
 
 @register.simple_tag

@@ -22,7 +22,7 @@ from django.core.cache import cache
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from clv_dashboard.formatting import MISSING, format_money, format_month, format_percent
+from clv_dashboard.formatting import MINUS, MISSING, format_money, format_month, format_number, format_percent
 from customers.models import SegmentDimension
 from metrics.calculations import monthly_discount_rate
 from metrics.closing import selectors as closing_selectors
@@ -36,7 +36,7 @@ from .whatif import WhatIfInputs, equity_sensitivity
 
 CACHE_SECONDS = 60 * 60
 # Change the prefix when BoardData or what it holds changes shape: cached entries are pickles.
-CACHE_PREFIX = "board:v3"
+CACHE_PREFIX = "board:v4"
 
 # (metric, kind, higher is better)
 TILE_SPECS: tuple[tuple[str, str, bool], ...] = (
@@ -75,20 +75,20 @@ def format_value(value: Any, kind: str) -> str:
     if kind == "share":
         return format_percent(value, decimals=1)
     if kind == "ratio":
-        return f"{float(value):.2f}×"
-    return f"{int(value):,}"
+        return format_number(value, decimals=2) + "×"
+    return format_number(int(value))
 
 
 def format_change(value: float, kind: str) -> str:
-    sign = "+" if value > 0 else ("−" if value < 0 else "±")
+    sign = "+" if value > 0 else (MINUS if value < 0 else "±")
     size = abs(value)
     if kind in ("money", "money2"):
         return sign + format_money(size, decimals=0 if kind == "money" else 2)
     if kind == "share":
         return sign + _("%(points)s pt") % {"points": f"{size * 100:.1f}"}
     if kind == "ratio":
-        return f"{sign}{size:.2f}×"
-    return f"{sign}{round(size):,}"
+        return sign + format_number(size, decimals=2) + "×"
+    return sign + format_number(round(size))
 
 
 @dataclass(frozen=True)
@@ -118,13 +118,20 @@ class Tile:
     restated_parts: str = ""
 
 
-def _change(*, now: Any, then: Any, kind: str, higher_good: bool, against: str, label: str) -> Change:
+def _change(*, now: Any, then: Any, kind: str, higher_good: bool, against: str, label: str,
+            missing: str = "") -> Change:
+    """A change as a tile shows it. A change smaller than half the tile's last digit is no
+    change (flat, neutral): "▼ −0.0 pt" in red said a fall that the figures do not show.
+    Nothing to compare with (the first month): `missing` says so, with no dashes."""
     if now is None or then is None:
-        return Change(against=against, label=label, absolute=MISSING, percent=MISSING, tone="none")
+        return Change(against=against, label=missing or label, absolute="", percent="", tone="none")
     diff = float(now) - float(then)
-    pct = MISSING if float(then) == 0 else format_percent(abs(diff) / abs(float(then)), decimals=1)
+    if abs(diff) < RESOLUTION[kind]:
+        diff = 0.0
+    share = abs(diff) / abs(float(then)) if float(then) != 0 else None
+    pct = MISSING if share is None else format_percent(share, decimals=1)
     if pct != MISSING:
-        pct = ("+" if diff > 0 else "−" if diff < 0 else "±") + pct
+        pct = ("±" if diff == 0 else "+" if diff > 0 else MINUS) + pct
     tone = "neutral" if diff == 0 else ("good" if (diff > 0) == higher_good else "bad")
     direction = "flat" if diff == 0 else ("up" if diff > 0 else "down")
     return Change(against=against, label=label, absolute=format_change(diff, kind), percent=pct, tone=tone,
@@ -155,9 +162,10 @@ def tiles_build(*, row: dict[str, Any], previous: dict[str, Any] | None, year_ag
         value = row[metric]
         changes = [
             _change(now=value, then=previous[metric] if previous else None, kind=kind, higher_good=higher_good,
-                    against="previous", label=_("vs previous month")),
+                    against="previous", label=_("vs previous month"),
+                    missing=_("no previous month to compare with")),
             _change(now=value, then=year_ago[metric] if year_ago else None, kind=kind, higher_good=higher_good,
-                    against="year", label=_("vs a year earlier")),
+                    against="year", label=_("vs a year earlier"), missing=_("no figure a year earlier")),
         ]
         note, tone = "", ""
         if metric == "retention_rate":
@@ -165,8 +173,8 @@ def tiles_build(*, row: dict[str, Any], previous: dict[str, Any] | None, year_ag
         elif metric == "cac":
             note = trust.cac_note(row, company_row=company_row)
         elif metric == "customers_end":
-            note = _("%(new)s new, %(churned)s churned") % {"new": f"{row['new_customers']:,}",
-                                                            "churned": f"{row['churned_customers']:,}"}
+            note = _("%(new)s new, %(churned)s churned") % {"new": format_number(row["new_customers"]),
+                                                            "churned": format_number(row["churned_customers"])}
         restated = trust.tile_restatement(metric, restatement) if restatement and metric in trust.RESTATED_TILES else None
         tiles.append(
             Tile(metric=metric, label=tile_label(metric), kind=kind, raw="" if value is None else str(value),

@@ -20,7 +20,13 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from django.utils.translation import gettext as _
 
-from clv_dashboard.formatting import currency_symbol, format_money, format_percent
+from clv_dashboard.formatting import (
+    format_money,
+    format_money_hover,
+    format_number,
+    format_percent,
+    money_ticks,
+)
 
 from .bridge import CustomerBridge, EquityBridge
 from .whatif import SensitivityRow
@@ -79,6 +85,33 @@ def _num(value: Any) -> float | None:
 
 def _month_str(month: dt.date) -> str:
     return month.strftime("%Y-%m-%d")
+
+
+# A monthly figure hovers and ticks as its month ("2024-12"), never as the day it is stored on;
+# the format has no month name, so it reads the same in every language.
+MONTH_FORMAT = "%Y-%m"
+DATE_AXIS = {"type": "date", "tickformat": MONTH_FORMAT, "hoverformat": MONTH_FORMAT}
+
+
+def money_axis(values: Sequence[float | None], *, zero: bool = True,
+               span: tuple[float, float] | None = None) -> dict[str, Any]:
+    """Tick values and labels of a money axis, computed here so that they carry the currency
+    and the reader's units (万/亿 in Chinese): plotly.js knows neither."""
+    numbers = [v for v in values if v is not None]
+    if span is not None:
+        low, high = span
+    elif numbers:
+        low, high = min(numbers), max(numbers)
+        if zero:
+            low, high = min(low, 0.0), max(high, 0.0)
+    else:
+        return {}
+    tickvals, ticktext = money_ticks(low, high)
+    return {"tickmode": "array", "tickvals": tickvals, "ticktext": ticktext}
+
+
+def money_hovers(values: Sequence[float | None], *, decimals: int = 0) -> list[str]:
+    return [format_money_hover(v, decimals=decimals) for v in values]
 
 
 AXIS_X = {"showgrid": False, "linecolor": "#9aa4b2", "ticks": "outside", "automargin": True}
@@ -161,25 +194,28 @@ def equity_and_clv_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date
     """Customer equity (top panel) and CLV (bottom panel) over every month, the chosen month marked."""
     months = [_month_str(r["month"]) for r in series]
     money = ctx.currency
+    equity = [_num(r["customer_equity"]) for r in series]
+    clv = [_num(r["clv"]) for r in series]
     traces = [
-        go.Scatter(x=months, y=[_num(r["customer_equity"]) for r in series], name=_("Customer equity"),
+        go.Scatter(x=months, y=equity, name=_("Customer equity"),
                    mode="lines+markers", line={"color": BLUE, "width": 2.5}, marker={"size": 4},
                    fill="tozeroy", fillcolor="rgba(0,114,178,0.10)", xaxis="x", yaxis="y",
-                   hovertemplate="%{x|%Y-%m}: %{y:,.0f}<extra>" + _("Customer equity") + "</extra>"),
-        go.Scatter(x=months, y=[_num(r["clv"]) for r in series], name=_("CLV"), mode="lines+markers",
+                   customdata=money_hovers(equity), hovertemplate="%{customdata}"),
+        go.Scatter(x=months, y=clv, name=_("CLV"), mode="lines+markers",
                    line={"color": ORANGE, "width": 2.5}, marker={"size": 4}, xaxis="x2", yaxis="y2",
-                   hovertemplate="%{x|%Y-%m}: %{y:,.2f}<extra>" + _("CLV") + "</extra>"),
+                   customdata=money_hovers(clv, decimals=2), hovertemplate="%{customdata}"),
     ]
-    x_common = _merge(AXIS_X, {"tickformat": "%Y-%m", "type": "date"})
+    x_common = _merge(AXIS_X, DATE_AXIS)
     layout = _layout(
         title=_("Customer equity and CLV by month"), subtitle=ctx.subtitle(month=False), height=420,
         hovermode="x unified",
         xaxis=_merge(x_common, {"anchor": "y", "matches": "x2", "showticklabels": False}),
         xaxis2=_merge(x_common, {"anchor": "y2", "title": {"text": _("Month")}}),
         yaxis={"domain": [0.5, 1.0], "anchor": "x", "rangemode": "tozero",
-               "title": {"text": _("Equity (%(currency)s)") % {"currency": money}}},
+               "title": {"text": _("Equity (%(currency)s)") % {"currency": money}}, **money_axis(equity)},
         yaxis2=_merge(AXIS_Y, {"domain": [0.0, 0.4], "anchor": "x2", "rangemode": "tozero",
-                               "title": {"text": _("CLV (%(currency)s)") % {"currency": money}}}),
+                               "title": {"text": _("CLV (%(currency)s)") % {"currency": money}},
+                               **money_axis(clv)}),
         shapes=[_month_marker(month, xref="x"), _month_marker(month, xref="x2", yref="y2 domain")],
     )
     layout["shapes"][0]["yref"] = "y domain"
@@ -192,23 +228,30 @@ def equity_and_clv_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date
 def acquisition_retention_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date, ctx: FigureContext) -> go.Figure:
     """Acquisition and retention equity by month (bars) with their costs (lines)."""
     months = [_month_str(r["month"]) for r in series]
-    traces = [
-        go.Bar(x=months, y=[_num(r["acquisition_equity"]) for r in series], name=_("Acquisition equity"),
-               marker_color=BLUE, hovertemplate="%{y:,.0f}"),
-        go.Bar(x=months, y=[_num(r["retention_equity"]) for r in series], name=_("Retention equity"),
-               marker_color=GREEN, hovertemplate="%{y:,.0f}"),
-        go.Scatter(x=months, y=[_num(r["acquisition_cost"]) for r in series], name=_("Acquisition cost"),
-                   mode="lines", line={"color": ORANGE, "width": 2, "dash": "dash"}, hovertemplate="%{y:,.0f}"),
-        go.Scatter(x=months, y=[_num(r["retention_cost"]) for r in series], name=_("Retention cost"),
-                   mode="lines", line={"color": VERMILLION, "width": 2, "dash": "dot"}, hovertemplate="%{y:,.0f}"),
-    ]
+    columns = [("acquisition_equity", _("Acquisition equity")), ("retention_equity", _("Retention equity")),
+               ("acquisition_cost", _("Acquisition cost")), ("retention_cost", _("Retention cost"))]
+    ys = {name: [_num(r[name]) for r in series] for name, _label in columns}
+    labels = dict(columns)
+
+    def bar(name: str, colour: str) -> go.Bar:
+        return go.Bar(x=months, y=ys[name], name=labels[name], marker_color=colour,
+                      customdata=money_hovers(ys[name]), hovertemplate="%{customdata}")
+
+    def line(name: str, colour: str, dash: str) -> go.Scatter:
+        return go.Scatter(x=months, y=ys[name], name=labels[name], mode="lines",
+                          line={"color": colour, "width": 2, "dash": dash},
+                          customdata=money_hovers(ys[name]), hovertemplate="%{customdata}")
+
+    traces = [bar("acquisition_equity", BLUE), bar("retention_equity", GREEN),
+              line("acquisition_cost", ORANGE, "dash"), line("retention_cost", VERMILLION, "dot")]
     marks, notes = _trust_marks(ctx, xrefs=[("x", "y domain")])
     layout = _layout(
         title=_("Acquisition and retention equity, with their costs"), subtitle=ctx.subtitle(month=False),
         barmode="group", bargap=0.25, hovermode="x unified", shapes=[_month_marker(month), *marks],
         annotations=notes,
-        xaxis={"tickformat": "%Y-%m", "type": "date", "title": {"text": _("Month")}},
-        yaxis={"title": {"text": _("Amount (%(currency)s)") % {"currency": ctx.currency}}},
+        xaxis=_merge(DATE_AXIS, {"title": {"text": _("Month")}}),
+        yaxis={"title": {"text": _("Amount (%(currency)s)") % {"currency": ctx.currency}},
+               **money_axis([v for values in ys.values() for v in values])},
     )
     return go.Figure(data=traces, layout=layout)
 
@@ -226,7 +269,7 @@ def customer_bridge_figure(*, bridge: CustomerBridge, ctx: FigureContext) -> go.
     labels = [_("Active at start"), _("+ New"), _("+ Reactivated"), _("− Churned"), _("Active at end")]
     values = [bridge.start, bridge.new, bridge.reactivated, -bridge.churned, 0]
     shown = [bridge.start, bridge.new, bridge.reactivated, -bridge.churned, bridge.end]
-    texts = [f"{v:+,}" if 0 < i < 4 else f"{v:,}" for i, v in enumerate(shown)]
+    texts = [("+" if v > 0 and 0 < i < 4 else "") + format_number(v) for i, v in enumerate(shown)]
     trace = _waterfall(labels=labels, values=[float(v) for v in values],
                        measures=["absolute", "relative", "relative", "relative", "total"], texts=texts)
     layout = _layout(title=_("Customer bridge"), subtitle=ctx.subtitle(), showlegend=False,
@@ -256,11 +299,12 @@ def equity_bridge_figure(*, bridge: EquityBridge, ctx: FigureContext, previous_l
     values = [float(bridge.start)] + [float(a) for _n, a in steps] + [0.0]
     measures = ["absolute"] + ["relative"] * len(steps) + ["total"]
     texts = [format_money(bridge.start, decimals=0)]
-    texts += [("+" if a >= 0 else "") + format_money(a, decimals=2 if n == "rounding" else 0) for n, a in steps]
+    texts += [("+" if a > 0 else "") + format_money(a, decimals=2 if n == "rounding" else 0) for n, a in steps]
     texts.append(format_money(bridge.end, decimals=0))
     yaxis: dict[str, Any] = {"title": {"text": _("Customer equity (%(currency)s)") % {"currency": ctx.currency}}}
     annotations = []
     low, high = _bridge_range(bridge)
+    yaxis.update(money_axis([], span=(low, high)))
     if low > 0:
         # The steps are small beside the equity itself: start the axis near the lowest level
         # reached so that they can be seen, and say so on the chart.
@@ -271,7 +315,10 @@ def equity_bridge_figure(*, bridge: EquityBridge, ctx: FigureContext, previous_l
     title = _("Equity bridge from the previous month's published equity") if bridge.from_published else _(
         "Equity bridge from the previous month")
     layout = _layout(title=title, subtitle=ctx.subtitle(), showlegend=False,
-                     margin={"t": 90, "b": 60}, xaxis={"tickangle": 0, "tickfont": {"size": 11}}, yaxis=yaxis,
+                     # The step names are two short lines each; a narrow chart angles them (board.js)
+                     # rather than letting them run together.
+                     margin={"t": 90, "b": 60}, xaxis={"tickangle": 0, "tickfont": {"size": 11}, "automargin": True},
+                     yaxis=yaxis,
                      annotations=annotations)
     return go.Figure(data=[_waterfall(labels=labels, values=values, measures=measures, texts=texts)], layout=layout)
 
@@ -314,7 +361,6 @@ def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, 
     opacity = [0.45 if note else 1.0 for note in notes]
     for col, (field, colour) in enumerate(zip(fields, colours, strict=True), start=1):
         values = [_num(r[field]) for r in rows]
-        fmt = "%{x:.1%}" if field == "retention_rate" else "%{x:,.0f}"
         texts = [
             (format_percent(v) if field == "retention_rate" else format_money(v, decimals=0)) if v is not None
             else _("n/a")
@@ -326,9 +372,9 @@ def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, 
                    name=titles[col - 1], text=texts, textposition="auto", insidetextanchor="end", cliponaxis=False,
                    xaxis=f"x{suffix}", yaxis="y",
                    # The scope each bar opens when clicked (drill-down), and the leaning note.
-                   customdata=[[f"{r['scope_dimension']}:{r['scope_value']}", plotly_text(n)]
-                               for r, n in zip(rows, notes, strict=True)],
-                   hovertemplate="%{y}: " + fmt + "<br>%{customdata[1]}<extra></extra>")
+                   customdata=[[f"{r['scope_dimension']}:{r['scope_value']}", plotly_text(n), t]
+                               for r, n, t in zip(rows, notes, texts, strict=True)],
+                   hovertemplate="%{y}: %{customdata[2]}<br>%{customdata[1]}<extra></extra>")
         )
         left = (col - 1) * (width + gap)
         axis = {"domain": [left, left + width], "anchor": "y", "showticklabels": False, "ticks": "",
@@ -384,34 +430,42 @@ def cohort_heatmap_figure(*, cells: Sequence[tuple[dt.date, int, int, int]], mon
 
 
 def sensitivity_label(name: str) -> str:
+    # Two lines each: the labels stay readable beside a narrow (phone) chart.
     labels = {
-        "retention": _("Retention ±1 point"),
-        "margin": _("Margin per customer ±10%"),
-        "discount_rate": _("Discount rate ±1 point"),
+        "retention": _("Retention<br>±1 point"),
+        "margin": _("Margin per customer<br>±10%"),
+        "discount_rate": _("Discount rate<br>±1 point"),
     }
     return labels[name]
 
 
 def tornado_figure(*, rows: Sequence[SensitivityRow], ctx: FigureContext) -> go.Figure:
-    """Change of customer equity when each input moves down (one bar) or up (the other)."""
+    """Change of customer equity when each input moves down (one bar) or up (the other).
+
+    The amounts sit outside the ends of their bars (never inside, where they met the labels);
+    the x axis is widened to leave them room."""
     labels = [sensitivity_label(r.name) for r in rows]
+    changes_all = [c for r in rows for c in (r.low_change, r.high_change)]
+    biggest = max([abs(c) for c in changes_all] + [1.0])
 
     def bars(name: str, changes: list[float], colour: str) -> go.Bar:
+        texts = [format_money(Decimal(str(round(c))), decimals=0) for c in changes]
         return go.Bar(y=labels, x=changes, orientation="h", name=name, marker_color=colour,
-                      text=[format_money(Decimal(str(round(c))), decimals=0) for c in changes],
-                      textposition="auto", hovertemplate="%{y}: %{x:,.0f}<extra>" + name + "</extra>")
+                      text=texts, textposition="outside", cliponaxis=False, textfont={"size": 11},
+                      customdata=texts, hovertemplate="%{customdata}<extra>" + name + "</extra>")
 
     traces = [
         bars(_("Input lower"), [r.low_change for r in rows], VERMILLION),
         bars(_("Input higher"), [r.high_change for r in rows], BLUE),
     ]
+    span = (-biggest * 1.6, biggest * 1.6)
     layout = _layout(
-        title=_("Sensitivity of customer equity"), subtitle=ctx.subtitle(), height=320,
-        barmode="overlay", bargap=0.35, margin={"l": 190, "t": 80},
+        title=_("Sensitivity of customer equity"), subtitle=ctx.subtitle(), height=340,
+        barmode="overlay", bargap=0.35, margin={"l": 20, "r": 20, "t": 80},
         xaxis={"title": {"text": _("Change in customer equity (%(currency)s)") % {"currency": ctx.currency}},
                "zeroline": True, "zerolinecolor": INK, "showgrid": True, "gridcolor": GRID,
-               "tickprefix": currency_symbol()},
-        yaxis={"autorange": "reversed", "gridcolor": "rgba(0,0,0,0)"},
+               "range": list(span), **money_axis([], span=(-biggest * 1.2, biggest * 1.2))},
+        yaxis={"autorange": "reversed", "gridcolor": "rgba(0,0,0,0)", "automargin": True},
     )
     return go.Figure(data=traces, layout=layout)
 

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from clv_dashboard.formatting import format_month
+from clv_dashboard.formatting import currency_symbol, format_month
 from customers.models import SegmentDimension
 
 from . import exports, figures, selectors
@@ -25,6 +25,9 @@ from .whatif import MonthCounts, equity_sensitivity, whatif_compute, whatif_figu
 
 VIEW_BOARD = "metrics.view_board"
 ERROR_NO_SNAPSHOT = gettext_lazy("There are no figures for this month and scope yet.")
+# The projector view (?view=projector): large type, the tiles and these three charts.
+VIEW_PROJECTOR = "projector"
+PROJECTOR_CHARTS = ("equity_clv", "equity_bridge", "acquisition_retention")
 # A what-if retention this close to the stored one (percent and back) is the stored one.
 RETENTION_SAME = 1e-9
 
@@ -41,6 +44,11 @@ def _params(request: HttpRequest) -> tuple[selectors.Scope, dt.date | None, str 
 
 
 def _context(request: HttpRequest, data: BoardData) -> dict[str, Any]:
+    projector = request.GET.get("view") == VIEW_PROJECTOR
+    charts = _charts(data)
+    if projector:
+        charts = sorted((c for c in charts if c["name"] in PROJECTOR_CHARTS),
+                        key=lambda c: PROJECTOR_CHARTS.index(c["name"]))
     run = selectors.recompute_latest()
     running = run is not None and run["status"] in ("pending", "running")
     failed = run is not None and run["status"] == "failed"
@@ -63,7 +71,8 @@ def _context(request: HttpRequest, data: BoardData) -> dict[str, Any]:
         "month_label": format_month(data.month) if data.month else "",
         "scope_label": data.scope.label(),
         "query": _query(data),
-        "charts": _charts(data),
+        "charts": charts,
+        "projector": projector,
         # A callable: the template calls it only when the cached fragment has to be rendered.
         "figures_json": lambda: _script_safe(data.figures_json),
     }
@@ -105,6 +114,11 @@ def _query(data: BoardData) -> str:
     if data.month is None:
         return ""
     return urlencode({"month": f"{data.month:%Y-%m}", "scope": data.scope.key, "dimension": data.dimension})
+
+
+def _export_month(month: dt.date) -> str:
+    """The month of an export's "about" sheet in the reader's language, with its ISO form."""
+    return f"{format_month(month)} ({month:%Y-%m})"
 
 
 @require_GET
@@ -238,8 +252,11 @@ def board_export_xlsx(request: HttpRequest) -> HttpResponse:
     table = _export_table(request)
     versions = sorted({str(r["assumption_version"]) for r in table.rows})
     about = [
-        (_("Month"), f"{table.month:%Y-%m}"),
+        (_("Month"), _export_month(table.month)),
         (_("Currency"), table.currency),
+        (_("Amounts"), _("in %(currency)s (%(symbol)s), as plain numbers; a negative number has an ASCII "
+                         "minus sign, as spreadsheets read it") % {"currency": table.currency,
+                                                                  "symbol": currency_symbol()}),
         (_("Assumption version"), ", ".join(versions)),
         (_("Exported at"), timezone.localtime().strftime("%Y-%m-%d %H:%M %Z")),
         (_("Definitions"), _("Column names are the metric names of the metrics reference (METRICS.md).")),

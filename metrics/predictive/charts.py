@@ -7,8 +7,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.utils.translation import gettext as _
 
+from clv_dashboard.formatting import format_money, format_percent
+from metrics.board.figures import money_axis
 from metrics.models import PredictiveFit
 
 from .maths import BgNbdParams, bgnbd_p_alive_path
@@ -28,18 +31,32 @@ def _month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
     return ends
 
 
+# One day on a date axis, in milliseconds: a day's bar is at most this wide, whatever the
+# spacing of the purchases (plotly.js would widen a lone purchase to weeks).
+DAY_MS = 24 * 60 * 60 * 1000
+# Dates as numbers, the same in every language; hovers name the day.
+DAY_FORMAT = "%Y-%m-%d"
+
+
 def purchase_history_figure(daily: pd.DataFrame) -> dict[str, Any]:
-    """Each day's purchases (bars up) and refunds (bars down)."""
+    """Each day's purchases (bars up) and refunds (bars down), one day wide, amounts in the currency."""
     days = [d.isoformat() for d in daily["day"]] if not daily.empty else []
+    purchases = [round(float(v), 2) for v in daily.get("purchases", [])]
+    refunds = [round(float(v), 2) for v in daily.get("refunds", [])]
+
+    def bars(name: str, values: list[float], colour: str) -> dict[str, Any]:
+        return {"type": "bar", "name": name, "x": days, "y": values, "marker": {"color": colour},
+                "width": [DAY_MS * 0.8] * len(values), "customdata": [format_money(v) for v in values],
+                "hovertemplate": "%{x|" + DAY_FORMAT + "}: %{customdata}<extra>" + name + "</extra>"}
+
+    sums = [p + r for p, r in zip(purchases, refunds, strict=True)]
     return {
-        "data": [
-            {"type": "bar", "name": _("Purchases"), "x": days,
-             "y": [round(float(v), 2) for v in daily.get("purchases", [])], "marker": {"color": "#2563eb"}},
-            {"type": "bar", "name": _("Refunds"), "x": days,
-             "y": [round(float(v), 2) for v in daily.get("refunds", [])], "marker": {"color": "#dc2626"}},
-        ],
-        "layout": {"barmode": "relative", "margin": {"t": 10, "r": 10, "b": 40, "l": 60},
-                   "yaxis": {"title": {"text": _("Amount")}}, "legend": {"orientation": "h"}},
+        "data": [bars(_("Purchases"), purchases, "#2563eb"), bars(_("Refunds"), refunds, "#dc2626")],
+        "layout": {"barmode": "relative", "margin": {"t": 10, "r": 10, "b": 40, "l": 70},
+                   "xaxis": {"type": "date", "tickformat": DAY_FORMAT, "hoverformat": DAY_FORMAT},
+                   "yaxis": {"title": {"text": _("Amount (%(currency)s)") % {"currency": settings.CLV_CURRENCY}},
+                             **money_axis(purchases + refunds + sums)},
+                   "legend": {"orientation": "h"}},
     }
 
 
@@ -60,9 +77,13 @@ def p_alive_figure(daily: pd.DataFrame, *, fit: PredictiveFit | None, data_date:
     weeks = np.array([(d - first).days / DAYS_PER_UNIT for d in purchase_days])
     at = np.array([(d - first).days / DAYS_PER_UNIT for d in points])
     path = bgnbd_p_alive_path(params, weeks, at)
+    values = [round(float(v), 4) for v in path]
     return {
         "data": [{"type": "scatter", "mode": "lines", "name": _("P(alive)"), "line": {"shape": "linear"},
-                  "x": [p.isoformat() for p in points], "y": [round(float(v), 4) for v in path]}],
+                  "x": [p.isoformat() for p in points], "y": values,
+                  "customdata": [format_percent(v) for v in values],
+                  "hovertemplate": "%{x|" + DAY_FORMAT + "}: %{customdata}<extra></extra>"}],
         "layout": {"margin": {"t": 10, "r": 10, "b": 40, "l": 60},
+                   "xaxis": {"type": "date", "tickformat": DAY_FORMAT, "hoverformat": DAY_FORMAT},
                    "yaxis": {"range": [0, 1.05], "tickformat": ".0%", "title": {"text": _("P(alive)")}}},
     }

@@ -18,8 +18,13 @@
 
   // Board data must never leave the site: no Plotly logo link, no "send to cloud" or
   // "edit in Chart Studio" button, whatever a chart's own options say.
+  // The chart locale follows the page's language: a Chinese page draws with plotly.js's zh-CN
+  // locale (static/js/plotly-locale-zh-cn.js, loaded after plotly.min.js).
+  var pageLanguage = (document.documentElement.lang || "en").toLowerCase();
+  window.clvPlotLocale = pageLanguage.indexOf("zh") === 0 ? "zh-CN" : "en";
   window.clvPlotConfig = function (options) {
     var config = Object.assign({}, options || {});
+    config.locale = window.clvPlotLocale;
     config.displaylogo = false;
     config.showSendToCloud = false;
     config.showEditInChartStudio = false;

@@ -20,8 +20,115 @@
     : { responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
         toImageButtonOptions: { format: "png", scale: 2 } });
 
-  function draw(div, figure) {
+  var isProjector = board.getAttribute("data-view") === "projector";
+  // Below this width a chart is on a phone or in half a printed page: the step names of the
+  // bridges are angled so that they never run together, the legend and titles are smaller.
+  var NARROW = 640;
+
+  function merge(base, extra) {
+    var out = Object.assign({}, base || {});
+    Object.keys(extra).forEach(function (key) {
+      var value = extra[key];
+      out[key] = (value && typeof value === "object" && !Array.isArray(value) && out[key] && typeof out[key] === "object")
+        ? merge(out[key], value) : value;
+    });
+    return out;
+  }
+
+  function fitLayout(div, layout) {
+    var name = div.getAttribute("data-figure");
+    var width = div.clientWidth || 1000;
+    if (isProjector) {
+      var big = { tickfont: { size: 16 }, title: { font: { size: 17 } } };
+      var axes = {};
+      ["xaxis", "xaxis2", "yaxis", "yaxis2"].forEach(function (key) { if (key.length === 5 || layout[key]) axes[key] = big; });
+      layout = merge(layout, Object.assign({ font: { size: 17 }, title: { font: { size: 24 }, subtitle: { font: { size: 15 } } },
+                                             legend: { font: { size: 16 } }, height: Math.max(layout.height || 380, 500) }, axes));
+    }
+    if (width < NARROW) {
+      layout = merge(layout, { title: { font: { size: 14 }, subtitle: { font: { size: 11 } } },
+                               legend: { font: { size: 11 } } });
+      if (name === "segments" || name === "tornado") {
+        layout = merge(layout, { margin: { l: 10, r: 10 } });
+      }
+      // The amounts outside the tornado's bars need more room beside a narrow plot.
+      // Its ticks would crowd: the bars carry their amounts; the axis title goes on two lines.
+      if (name === "tornado" && layout.xaxis && layout.xaxis.range) {
+        var title = Object.assign({}, layout.xaxis.title || {});
+        title.text = String(title.text || "").replace(/ ?([(（])/, "<br>$1");
+        title.font = { size: 11 };
+        layout.xaxis = Object.assign({}, layout.xaxis, { range: layout.xaxis.range.map(function (v) { return v * 1.9; }),
+                                                          showticklabels: false, title: title });
+      }
+    }
+    return layout;
+  }
+
+  // A bridge in a narrow chart turns on its side: the step names become the y axis labels, one
+  // per line, readable, instead of columns of words that run together.
+  function sideways(figure) {
     var layout = Object.assign({}, figure.layout || {});
+    var steps = 0;
+    var data = (figure.data || []).map(function (trace) {
+      if (trace.type !== "waterfall") return trace;
+      steps = Math.max(steps, (trace.x || []).length);
+      return Object.assign({}, trace, {
+        orientation: "h", x: trace.y, y: (trace.x || []).map(function (label) { return String(label).replace(/<br>/g, " ").replace(/([\u3400-\u9fff]) ([\u3400-\u9fff])/g, "$1$2"); }),
+        hoverinfo: "y+text", textposition: "outside"
+      });
+    });
+    var value = Object.assign({}, layout.yaxis || {});
+    layout.xaxis = Object.assign(value, { automargin: true, tickfont: { size: 10 } });
+    layout.yaxis = { autorange: "reversed", automargin: true, tickfont: { size: 11 }, gridcolor: "rgba(0,0,0,0)" };
+    layout.margin = Object.assign({}, layout.margin || {}, { l: 10, r: 30, b: 40 });
+    layout.height = Math.max(layout.height || 0, 150 + 34 * steps);
+    (layout.annotations || []).forEach(function (note) { if (note.yanchor === "bottom") note.y = 1.0; });
+    return { data: data, layout: layout };
+  }
+
+  // The four segment panels in a narrow chart: two by two instead of four in a row, so that
+  // their titles and amounts have room and never run into each other.
+  function twoByTwo(figure) {
+    var layout = Object.assign({}, figure.layout || {});
+    var cols = [[0, 0.46], [0.54, 1]];
+    var rows = [[0.56, 1], [0, 0.42]];
+    var rowsCount = 0;
+    var data = (figure.data || []).map(function (trace, i) {
+      rowsCount = Math.max(rowsCount, (trace.y || []).length);
+      return Object.assign({}, trace, { yaxis: i < 2 ? "y" : "y2", textposition: "inside",
+                                        textfont: { size: 10 }, insidetextanchor: "end" });
+    });
+    ["xaxis", "xaxis2", "xaxis3", "xaxis4"].forEach(function (key, i) {
+      layout[key] = Object.assign({}, layout[key] || {}, { domain: cols[i % 2], anchor: i < 2 ? "y" : "y2" });
+    });
+    var y = Object.assign({}, layout.yaxis || {}, { domain: rows[0], anchor: "x", tickfont: { size: 10 } });
+    layout.yaxis = y;
+    layout.yaxis2 = Object.assign({}, y, { domain: rows[1], anchor: "x3" });
+    layout.annotations = (layout.annotations || []).map(function (note, i) {
+      if (i > 3) return Object.assign({}, note, { font: Object.assign({}, note.font || {}, { size: 10 }) });
+      return Object.assign({}, note, { x: (cols[i % 2][0] + cols[i % 2][1]) / 2, y: rows[i < 2 ? 0 : 1][1],
+                                       font: Object.assign({}, note.font || {}, { size: 11 }) });
+    });
+    layout.height = 200 + 2 * 30 * rowsCount;
+    layout.margin = Object.assign({}, layout.margin || {}, { l: 10, r: 10 });
+    return { data: data, layout: layout };
+  }
+
+  function draw(div, figure) {
+    var name = div.getAttribute("data-figure");
+    var narrow = (div.clientWidth || 1000) < NARROW;
+    if ((name === "equity_bridge" || name === "customer_bridge") && narrow) {
+      figure = sideways(figure);
+    }
+    if (name === "segments" && narrow && !isPack) {
+      figure = twoByTwo(figure);
+    }
+    var layout = fitLayout(div, Object.assign({}, figure.layout || {}));
+    if (isProjector) {
+      figure = { data: (figure.data || []).map(function (trace) {
+        return trace.text ? Object.assign({}, trace, { textfont: { size: 15 } }) : trace;
+      }), layout: figure.layout };
+    }
     if (isPack) {
       layout.width = div.clientWidth || 1000;
       layout.height = Math.min(layout.height || 360, div.clientHeight || layout.height || 360);
@@ -33,11 +140,52 @@
     return window.Plotly.react(div, figure.data || [], layout, plotConfig);
   }
 
+  // Tile values shrink to fit their tile, never clipped: from the stylesheet's size down.
+  function fitTiles() {
+    Array.prototype.forEach.call(document.querySelectorAll(".tile-value"), function (value) {
+      value.style.fontSize = "";
+      var size = parseFloat(window.getComputedStyle(value).fontSize) || 16;
+      while (value.scrollWidth > value.clientWidth && size > 9) {
+        size = Math.max(9, size * 0.92);
+        value.style.fontSize = size + "px";
+      }
+      value.setAttribute("data-fit", "1");
+    });
+    if (!isPack) return;
+    Array.prototype.forEach.call(document.querySelectorAll(".tile-changes li"), function (line) {
+      line.style.fontSize = "";
+      var size = parseFloat(window.getComputedStyle(line).fontSize) || 12;
+      while (line.scrollWidth > line.clientWidth && size > 7) {
+        size = Math.max(7, size * 0.94);
+        line.style.fontSize = size + "px";
+      }
+    });
+  }
+  fitTiles();
+  window.clvFitTiles = fitTiles;
+
   var charts = Array.prototype.slice.call(document.querySelectorAll(".js-chart"));
   if (window.Plotly) {
     charts.forEach(function (div) {
       var figure = figures[div.getAttribute("data-figure")];
       if (figure) draw(div, figure);
+    });
+  }
+
+  // A window that changes width redraws the charts for it (angled labels on a narrow one) and
+  // fits the tile values again.
+  var resizeTimer = null;
+  if (!isPack) {
+    window.addEventListener("resize", function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(function () {
+        fitTiles();
+        if (!window.Plotly) return;
+        charts.forEach(function (div) {
+          var figure = figures[div.getAttribute("data-figure")];
+          if (figure && div.classList.contains("js-plotly-plot")) draw(div, figure);
+        });
+      }, 250);
     });
   }
 
@@ -69,8 +217,8 @@
   }
   if (!isPack && window.Plotly) {
     // An A4 landscape page is about 1,047 CSS pixels wide inside its margins.
-    window.addEventListener("beforeprint", function () { resizeAll(1000); });
-    window.addEventListener("afterprint", function () { resizeAll(null); });
+    window.addEventListener("beforeprint", function () { resizeAll(1000); fitTiles(); });
+    window.addEventListener("afterprint", function () { resizeAll(null); fitTiles(); });
     var printQuery = window.matchMedia ? window.matchMedia("print") : null;
     if (printQuery && printQuery.addEventListener) {
       printQuery.addEventListener("change", function (event) { resizeAll(event.matches ? 1000 : null); });
@@ -163,6 +311,7 @@
     function reset() {
       fields.forEach(function (field) { setField(field, shownStored(field)); });
       allTiles().forEach(showStored);
+      fitTiles();
       status.textContent = "";
       status.classList.remove("error");
       request();
@@ -189,6 +338,7 @@
           if (!res.ok) {
             // No figures for an input that is not valid: the stored ones, and what to fix.
             allTiles().forEach(showStored);
+            fitTiles();
             status.textContent = res.body.error || "";
             status.classList.add("error");
             board.setAttribute("data-whatif-state", "error");
@@ -200,10 +350,12 @@
             var figure = res.body.tiles[tile.getAttribute("data-metric")];
             if (stored || !figure) showStored(tile); else showWhatif(tile, figure);
           });
+          fitTiles();
           var tornado = document.getElementById("chart-tornado");
           if (tornado && window.Plotly && res.body.tornado) {
             var fig = JSON.parse(res.body.tornado);
-            window.Plotly.react(tornado, fig.data, fig.layout, plotConfig);
+            figures.tornado = fig;
+            draw(tornado, fig);
           }
           board.setAttribute("data-whatif-state", stored ? "stored" : "changed");
         })
@@ -251,7 +403,9 @@
     if (typeof value !== "number" || !isFinite(value)) return value;
     var digits = Number.isInteger(value) ? 0 : (Math.abs(value) >= 100 ? 2 : 6);
     try {
-      return value.toLocaleString(locale, { maximumFractionDigits: digits, minimumFractionDigits: Math.min(digits, 2) });
+      // The display minus (U+2212), as every figure the server formats.
+      return value.toLocaleString(locale, { maximumFractionDigits: digits, minimumFractionDigits: Math.min(digits, 2) })
+        .replace(/^-/, "\u2212");
     } catch (e) { return String(value); }
   }
   function el(tag, cls, text) {

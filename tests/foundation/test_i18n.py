@@ -99,7 +99,7 @@ def test_money_percent_and_months_follow_the_language(settings: Any) -> None:
     settings.CLV_CURRENCY = "CNY"
     with translation.override("en"):
         assert format_money(Decimal("1234567.5")) == "¥1,234,567.50"
-        assert format_money(Decimal("-12.5")) == "-¥12.50"
+        assert format_money(Decimal("-12.5")) == "\u2212¥12.50"
         assert format_percent(0.8765) == "87.7%"
         assert format_month(dt.date(2026, 3, 1)) == "March 2026"
     with translation.override("zh-hans"):

@@ -40,7 +40,9 @@ def test_changes_are_good_when_value_rises_except_for_cac() -> None:
     assert tiles["clv"].changes[0].tone == "neutral"
     # No month a year earlier: said, not guessed.
     assert tiles["customer_equity"].changes[1].tone == "none"
-    assert tiles["customer_equity"].changes[1].absolute == "–"
+    # The first month with nothing to compare: a sentence, not "· – (–)".
+    assert (tiles["customer_equity"].changes[1].absolute, tiles["customer_equity"].changes[1].percent) == ("", "")
+    assert tiles["customer_equity"].changes[1].label == "no figure a year earlier"
 
 
 def test_a_fall_in_cac_is_good() -> None:
@@ -88,3 +90,25 @@ def test_a_segment_cac_that_differs_from_the_companys_says_why() -> None:
     assert "The company's CAC is ¥288.32" in segment.note and "untagged acquisition cost" in segment.note
     same = by_metric(tiles_build(row=row(), previous=None, year_ago=None, company_row=row()))["cac"]
     assert same.note == ""
+
+
+def test_a_change_that_rounds_to_zero_is_flat_and_neutral_not_a_red_fall() -> None:
+    now = row(retention_rate=0.95, clv_to_cac=4.0, customer_equity=Decimal("1000000.00"))
+    before = row(retention_rate=0.95004, clv_to_cac=4.001, customer_equity=Decimal("1000000.40"))
+    tiles = by_metric(tiles_build(row=now, previous=before, year_ago=None))
+    for metric, absolute in (("retention_rate", "±0.0 pt"), ("clv_to_cac", "±0.00×"), ("customer_equity", "±¥0")):
+        change = tiles[metric].changes[0]
+        assert (change.tone, change.direction, change.absolute, change.percent) == (
+            "neutral", "flat", absolute, "±0.0%"), metric
+    # A change one digit larger is a change again.
+    moved = by_metric(tiles_build(row=now, previous=row(retention_rate=0.9506), year_ago=None))
+    change = moved["retention_rate"].changes[0]
+    assert (change.tone, change.direction, change.absolute) == ("bad", "down", "\u22120.1 pt")
+
+
+def test_the_first_month_says_there_is_nothing_to_compare_without_dashes() -> None:
+    tiles = tiles_build(row=row(), previous=None, year_ago=None)
+    for tile in tiles:
+        previous, year = tile.changes
+        assert (previous.absolute, previous.percent, previous.label) == ("", "", "no previous month to compare with")
+        assert (year.absolute, year.percent, year.label) == ("", "", "no figure a year earlier")

@@ -344,7 +344,20 @@ def test_xlsx_export_has_the_figures_and_what_they_are(client_as: Callable, boar
     assert row["scope_dimension"] == "company"
     assert Decimal(str(row["customer_equity"])) == company.customer_equity
     about = {r[0].value: r[1].value for r in book["about"].iter_rows()}
-    assert about["Currency"] == "CNY" and about["Month"] == "2025-06"
+    # The month in the reader's language, with its ISO form; how amounts are written.
+    assert about["Currency"] == "CNY" and about["Month"] == "June 2025 (2025-06)"
+    assert "¥" in about["Amounts"] and "ASCII" in about["Amounts"]
+    assert sheet.cell(row=2, column=header.index("customer_equity") + 1).data_type == "n"
+
+
+def test_the_xlsx_about_sheet_speaks_the_readers_language(client_as: Callable, board_snapshots: dict) -> None:
+    client = client_as(roles.EXECUTIVE)
+    client.cookies["django_language"] = "zh-hans"
+    with translation.override("en"):  # the request switches this thread's language; put it back after
+        response = client.get("/board/export.xlsx?month=2025-06")
+    about = {r[0].value: r[1].value for r in load_workbook(io.BytesIO(response.content))["about"].iter_rows()}
+    assert about["月份"] == "2025年6月 (2025-06)"
+    assert "¥" in about["金额"]
 
 
 def test_exports_of_a_month_without_figures_are_404(client_as: Callable, board_snapshots: dict) -> None:
@@ -372,6 +385,10 @@ def test_the_prediction_panel_shows_predicted_clv_by_tier_and_the_at_risk_count(
     assert summary["gold"].customers == 2 and summary["gold"].total_clv == Decimal("300.00")
     assert summary["at_risk"].total_clv == Decimal(400 + 500 + 600)
     assert [t.tier for t in response.context["data"].predictions.tiers] == ["gold", "silver", "at_risk"]
+    # The table's amounts through the formatting module: grouped, cents on the average.
+    assert '<tr data-tier="at_risk"><td>' in html
+    row = html.split('<tr data-tier="at_risk">')[1].split("</tr>")[0]
+    assert '<td class="num">1,500</td><td class="num">500.00</td>' in row
 
 
 def test_the_prediction_panel_says_when_no_fit_has_succeeded(client_as: Callable, board_snapshots: dict) -> None:
@@ -458,3 +475,11 @@ def test_the_board_is_cached_in_redis_under_the_data_version(client_as: Callable
     assert cache.get(data.cache_key) is not None
     again = client.get("/board/?month=2025-06").content.decode()
     assert figures_of(again) == figures_of(first) and tiles_of(again) == tiles_of(first)
+
+
+def test_the_first_month_shows_no_dash_noise_in_its_tiles(client_as: Callable, board_snapshots: dict) -> None:
+    html = client_as(roles.EXECUTIVE).get("/board/?month=2023-01").content.decode()
+    tiles = html.split('class="tiles"')[1].split("</section>")[0]
+    assert "no previous month to compare with" in tiles and "no figure a year earlier" in tiles
+    assert "(–)" not in tiles and "·</span>" not in tiles and ">–<" not in tiles
+    assert 'class="change-abs"' not in tiles
