@@ -29,3 +29,15 @@ def import_job_progress(*, job: ImportJob) -> dict[str, Any]:
         "message": job.message,
         "finished": finished,
     }
+
+
+def import_job_recompute_status(*, job: ImportJob) -> str | None:
+    """The status of the board recompute a loaded import asked for ("pending", "running",
+    "succeeded", "failed"); None when the job loaded nothing or the run is not recorded yet."""
+    from metrics.models import RecomputeRun
+
+    if job.status != ImportJob.Status.SUCCEEDED or job.finished_at is None:
+        return None
+    run = (RecomputeRun.objects.filter(trigger="import", created_at__gte=job.finished_at)
+           .order_by("pk").values_list("status", flat=True).first())
+    return str(run) if run else None

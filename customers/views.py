@@ -85,6 +85,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "job": job, "progress": selectors.import_job_progress(job=job), "rerun_form": rerun_form,
         "delimiter_label": DELIMITER_LABELS.get(delimiter, delimiter),
         "source_available": bool(job.stored_file) and job_source_path(job).is_file(),
+        "recompute_status": selectors.import_job_recompute_status(job=job),
     })
 
 

@@ -4,6 +4,8 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from audit.services import audit_record_tokens_revoked
 from clv_dashboard.admin_base import ReadOnlyModelAdmin
@@ -71,11 +73,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ["key_hash", "prefix", "last_used_at"]
     actions = ["revoke"]
 
-    @admin.action(description="Revoke the selected tokens")
+    # The page says how tokens are issued, since none can be added here (the list starts empty).
+    change_list_template = "admin/metrics/apitoken/change_list.html"
+
+    @admin.action(description=_("Revoke the selected tokens"))
     def revoke(self, request: Any, queryset: QuerySet[ApiToken]) -> None:
         audit_record_tokens_revoked(tokens=queryset.filter(revoked=False).select_related("user"), request=request)
         count = queryset.update(revoked=True)
-        self.message_user(request, f"{count} token(s) revoked.")
+        self.message_user(request, gettext("%(count)s token(s) revoked.") % {"count": count})
 
     def has_add_permission(self, request: Any) -> bool:
         # A key typed in here would be stored as is, not hashed: use issue_api_token.

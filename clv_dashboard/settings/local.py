@@ -7,3 +7,7 @@ from .base import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "0.0.0.0"])
+
+# With in-process tasks (no REDIS_URL), imports run in a background thread of the web process,
+# so an upload returns at once and its progress bar moves, as with a real worker.
+CLV_TASKS_IN_THREAD = env.bool("CLV_TASKS_IN_THREAD", default=True)

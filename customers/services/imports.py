@@ -32,7 +32,7 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from clv_dashboard.background import MSG_IMPORT_WAITING, dead_before, task_send
+from clv_dashboard.background import MSG_IMPORT_WAITING, dead_before, in_process_submit, task_send, tasks_in_thread
 from clv_dashboard.spreadsheets import spreadsheet_safe
 from customers.models import CostEntry, ImportJob, Transaction
 
@@ -249,6 +249,10 @@ def _publish(*, job_id: int, task_id: str) -> None:
     from customers.tasks import process_import
 
     waiting = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING, celery_task_id=task_id)
+    if tasks_in_thread():
+        # No worker (the demo): the request returns now and the page follows the progress.
+        in_process_submit(process_import, job_id)
+        return
     if not task_send(process_import, args=(job_id,), task_id=task_id):
         waiting.update(celery_task_id="", message=str(MSG_IMPORT_WAITING))
     elif not settings.CELERY_TASK_ALWAYS_EAGER:

@@ -25,6 +25,7 @@ from .whatif import MonthCounts, equity_sensitivity, whatif_compute, whatif_figu
 
 VIEW_BOARD = "metrics.view_board"
 ERROR_NO_SNAPSHOT = gettext_lazy("There are no figures for this month and scope yet.")
+ERROR_NO_SUCH_SEGMENT = gettext_lazy("There is no such segment: no customer has {scope}.")
 # A what-if retention this close to the stored one (percent and back) is the stored one.
 RETENTION_SAME = 1e-9
 
@@ -115,6 +116,11 @@ def board_index(request: HttpRequest) -> HttpResponse:
     except ValueError as exc:
         return HttpResponseBadRequest(str(exc))
     data = board_get(scope=scope, month=month, dimension=dimension)
+    if data.scopes and scope not in data.scopes:
+        # A segment no customer has ever had (a typo, an old link) is not "no customers yet".
+        return render(request, "metrics/no_such_segment.html", {
+            "message": str(ERROR_NO_SUCH_SEGMENT).format(scope=scope.label()),
+        }, status=404)
     return render(request, "board/index.html", _context(request, data))
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from metrics.models import PredictiveFit
@@ -28,18 +29,27 @@ def _month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
     return ends
 
 
+# A bar is one day wide (Plotly measures widths on a date axis in milliseconds): without it,
+# a customer with few purchases gets bars weeks wide, as if each spanned the gap to the next.
+DAY_MS = 24 * 3600 * 1000
+BAR_WIDTH_MS = int(DAY_MS * 0.8)
+
+
 def purchase_history_figure(daily: pd.DataFrame) -> dict[str, Any]:
-    """Each day's purchases (bars up) and refunds (bars down)."""
+    """Each day's purchases (bars up) and refunds (bars down), one day wide, in the currency."""
     days = [d.isoformat() for d in daily["day"]] if not daily.empty else []
+    width = [BAR_WIDTH_MS] * len(days)
     return {
         "data": [
-            {"type": "bar", "name": _("Purchases"), "x": days,
+            {"type": "bar", "name": _("Purchases"), "x": days, "width": width,
              "y": [round(float(v), 2) for v in daily.get("purchases", [])], "marker": {"color": "#2563eb"}},
-            {"type": "bar", "name": _("Refunds"), "x": days,
+            {"type": "bar", "name": _("Refunds"), "x": days, "width": width,
              "y": [round(float(v), 2) for v in daily.get("refunds", [])], "marker": {"color": "#dc2626"}},
         ],
         "layout": {"barmode": "relative", "margin": {"t": 10, "r": 10, "b": 40, "l": 60},
-                   "yaxis": {"title": {"text": _("Amount")}}, "legend": {"orientation": "h"}},
+                   "xaxis": {"type": "date"},
+                   "yaxis": {"title": {"text": _("Amount (%(currency)s)") % {"currency": settings.CLV_CURRENCY}}},
+                   "legend": {"orientation": "h"}},
     }
 
 
