@@ -10,7 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from audit.services import audit_record_tokens_revoked
 from clv_dashboard.admin_base import ReadOnlyModelAdmin
 
+from .board.selectors import dimension_label, value_label
 from .models import (
+    COMPANY,
     ApiToken,
     AssumptionSet,
     MonthClose,
@@ -28,11 +30,24 @@ class AssumptionSetAdmin(ReadOnlyModelAdmin):
     list_display = ["version", "annual_discount_rate", "activity_window_months", "retention_source", "created_by", "created_at"]
 
 
+class ScopeColumnsMixin:
+    """A snapshot's scope in the reader's language ("unassigned" and the dimensions translated)."""
+
+    @admin.display(description=_("scope dimension"), ordering="scope_dimension")
+    def scope_dimension_shown(self, obj: MonthlySnapshot | PublishedSnapshot) -> str:
+        return str(_("Company")) if obj.scope_dimension == COMPANY else dimension_label(obj.scope_dimension)
+
+    @admin.display(description=_("scope value"), ordering="scope_value")
+    def scope_value_shown(self, obj: MonthlySnapshot | PublishedSnapshot) -> str:
+        return value_label(obj.scope_value) if obj.scope_value else ""
+
+
 @admin.register(MonthlySnapshot)
-class MonthlySnapshotAdmin(ReadOnlyModelAdmin):
+class MonthlySnapshotAdmin(ScopeColumnsMixin, ReadOnlyModelAdmin):
     """Snapshots are written by the recompute only."""
 
-    list_display = ["month", "scope_dimension", "scope_value", "customers_end", "clv", "customer_equity", "assumption_set"]
+    list_display = ["month", "scope_dimension_shown", "scope_value_shown", "customers_end", "clv", "customer_equity",
+                    "assumption_set"]
     list_filter = ["scope_dimension"]
     show_full_result_count = False
 
@@ -45,22 +60,23 @@ class MonthCloseAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(PublishedSnapshot)
-class PublishedSnapshotAdmin(ReadOnlyModelAdmin):
+class PublishedSnapshotAdmin(ScopeColumnsMixin, ReadOnlyModelAdmin):
     """Published figures never change."""
 
-    list_display = ["month", "scope_dimension", "scope_value", "customers_end", "customer_equity", "close"]
+    list_display = ["month", "scope_dimension_shown", "scope_value_shown", "customers_end", "customer_equity", "close"]
     list_filter = ["scope_dimension"]
     show_full_result_count = False
 
 
 @admin.register(RecomputeRun)
 class RecomputeRunAdmin(ReadOnlyModelAdmin):
-    list_display = ["pk", "trigger", "status", "from_month", "duration_seconds", "created_at"]
+    list_display = ["id", "trigger_shown", "status", "from_month", "duration_seconds", "created_at"]
+    list_filter = ["status", "trigger"]
 
 
 @admin.register(PredictiveFit)
 class PredictiveFitAdmin(ReadOnlyModelAdmin):
-    list_display = ["pk", "status", "data_date", "n_customers", "bgnbd_log_likelihood", "started_at"]
+    list_display = ["id", "status", "data_date", "n_customers", "bgnbd_log_likelihood", "started_at"]
 
 
 @admin.register(ApiToken)
