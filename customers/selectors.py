@@ -29,6 +29,7 @@ def import_job_progress(*, job: ImportJob) -> dict[str, Any]:
         "rows_skipped": job.rows_skipped,
         "message": job.message_shown,
         "finished": finished,
+        "recompute_status": import_job_recompute_status(job=job),
     }
 
 

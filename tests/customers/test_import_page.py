@@ -69,8 +69,12 @@ def test_a_loaded_import_says_whether_the_board_was_recomputed(
     page = client.get(f"/imports/{job.pk}/").content.decode()
     assert 'id="import-progress"' in page
     assert 'data-status=""' in page and "The board is being recomputed" in page
+    progress = f"/imports/{job.pk}/progress/"
+    assert client.get(progress).json()["recompute_status"] is None  # the page keeps polling
     run = RecomputeRun.objects.create(trigger="import", status=RecomputeRun.Status.RUNNING)
     assert "The board is being recomputed" in client.get(f"/imports/{job.pk}/").content.decode()
+    assert client.get(progress).json()["recompute_status"] == "running"
     RecomputeRun.objects.filter(pk=run.pk).update(status=RecomputeRun.Status.SUCCEEDED)
+    assert client.get(progress).json()["recompute_status"] == "succeeded"  # the page reloads
     page = client.get(f"/imports/{job.pk}/").content.decode()
     assert 'data-status="succeeded"' in page and "The board was recomputed" in page
