@@ -53,10 +53,10 @@ class AuditEvent(models.Model):
     action = models.CharField(_("action"), max_length=40, choices=Action.choices)
     # The acting user's id and username at the time; not a foreign key, so deleting or renaming
     # the account changes nothing here. Blank: the system (a command, a migration, the schedule).
-    actor_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    actor_id = models.BigIntegerField(_("user id"), null=True, blank=True, editable=False)
     username = models.CharField(_("who"), max_length=150, blank=True)
-    target_type = models.CharField(max_length=100, blank=True)
-    target_id = models.CharField(max_length=64, blank=True)
+    target_type = models.CharField(_("target type"), max_length=100, blank=True)
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
     target_repr = models.CharField(_("on what"), max_length=200, blank=True)
     address = models.GenericIPAddressField(_("from"), null=True, blank=True)
     details = models.JSONField(_("details"), default=dict, blank=True, encoder=DjangoJSONEncoder)

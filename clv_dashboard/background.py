@@ -2,6 +2,9 @@
 
 - `task_send` publishes a task and says whether the broker took it, instead of raising after
   a long retry: callers keep the job stored and tell the user (MSG_IMPORT_WAITING, MSG_FIT_UNAVAILABLE).
+- `in_process_submit` runs a job in a background thread of this process: with in-process tasks
+  (no broker, the demo) and CLV_TASKS_IN_THREAD on, an upload returns at once and its page
+  shows the import's progress as it runs, as it does with a real worker.
 - `heartbeat` keeps a job's `heartbeat_at` fresh while a worker runs it, from a thread of its
   own (so a long SQL statement does not stop it); when the worker dies, the beats stop, and
   `dead_before` is the instant before which a heartbeat means a dead worker.
@@ -13,7 +16,8 @@ import contextlib
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
@@ -45,6 +49,40 @@ def task_send(task: Any, *, args: tuple[Any, ...] = (), kwargs: dict[str, Any] |
         logger.warning("task %s not queued: the broker is unavailable (%s: %s)", task.name, type(exc).__name__, exc)
         return False
     return True
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def tasks_in_thread() -> bool:
+    """Whether in-process tasks run in a background thread rather than in the request."""
+    return bool(settings.CELERY_TASK_ALWAYS_EAGER and getattr(settings, "CLV_TASKS_IN_THREAD", False))
+
+
+def _executor_get() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            # One thread: jobs run one after the other, as on a single worker.
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clv-task")
+        return _executor
+
+
+def in_process_submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+    """Run fn(*args, **kwargs) in the background thread; its failures are logged (the job
+    records its own status), and the thread's database connection is closed after each job."""
+
+    def run() -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            logger.exception("background job %s failed", getattr(fn, "__name__", fn))
+            raise
+        finally:
+            connections.close_all()
+
+    return _executor_get().submit(run)
 
 
 def dead_before() -> dt.datetime:

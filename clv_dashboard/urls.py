@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.i18n import set_language
 
 from . import views
@@ -16,6 +17,7 @@ user_admin_register()
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The language switch works on the login page too.
@@ -29,4 +31,6 @@ urlpatterns = [
     path("", include("metrics.urls")),
 ]
 
-admin.site.site_header = "Customer Equity Dashboard"
+admin.site.site_header = _("Customer Equity Dashboard")
+admin.site.site_title = _("Customer Equity Dashboard")
+admin.site.index_title = _("Administration")

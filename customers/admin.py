@@ -36,5 +36,5 @@ class CostEntryAdmin(ReadOnlyModelAdmin):
 class ImportJobAdmin(ReadOnlyModelAdmin):
     """Imports are created by uploading and undone on their page, never here."""
 
-    list_display = ["pk", "kind", "original_name", "status", "rows_written", "created_by", "created_at"]
+    list_display = ["id", "kind", "original_name", "status", "rows_written", "created_by", "created_at"]
     list_filter = ["kind", "status"]

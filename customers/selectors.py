@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from clv_dashboard.messages import message_translate
 from customers.models import ImportJob
 
 
@@ -26,6 +27,24 @@ def import_job_progress(*, job: ImportJob) -> dict[str, Any]:
         "rows_written": job.rows_written,
         "rows_invalid": job.rows_invalid,
         "rows_skipped": job.rows_skipped,
-        "message": job.message,
+        "message": job.message_shown,
         "finished": finished,
+        "recompute_status": import_job_recompute_status(job=job),
     }
+
+
+def import_job_recompute_status(*, job: ImportJob) -> str | None:
+    """The status of the board recompute a loaded import asked for ("pending", "running",
+    "succeeded", "failed"); None when the job loaded nothing or the run is not recorded yet."""
+    from metrics.models import RecomputeRun
+
+    if job.status != ImportJob.Status.SUCCEEDED or job.finished_at is None:
+        return None
+    run = (RecomputeRun.objects.filter(trigger="import", created_at__gte=job.finished_at)
+           .order_by("pk").values_list("status", flat=True).first())
+    return str(run) if run else None
+
+
+def import_job_errors(*, job: ImportJob) -> list[dict[str, Any]]:
+    """The first row errors, each reason in the reader's language."""
+    return [{**e, "reason": message_translate(str(e.get("reason", "")), e.get("parts"))} for e in job.error_report]

@@ -85,6 +85,8 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "job": job, "progress": selectors.import_job_progress(job=job), "rerun_form": rerun_form,
         "delimiter_label": DELIMITER_LABELS.get(delimiter, delimiter),
         "source_available": bool(job.stored_file) and job_source_path(job).is_file(),
+        "recompute_status": selectors.import_job_recompute_status(job=job),
+        "errors": selectors.import_job_errors(job=job),
     })
 
 
@@ -116,7 +118,7 @@ def import_undo_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         audit_record_import(action=Action.IMPORT_UNDO, job=job, request=request)
-        messages.success(request, job.message)
+        messages.success(request, job.message_shown)
     return redirect("imports:detail", pk=job.pk)
 
 

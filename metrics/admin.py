@@ -4,11 +4,15 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from audit.services import audit_record_tokens_revoked
 from clv_dashboard.admin_base import ReadOnlyModelAdmin
 
+from .board.selectors import dimension_label, value_label
 from .models import (
+    COMPANY,
     ApiToken,
     AssumptionSet,
     MonthClose,
@@ -26,11 +30,24 @@ class AssumptionSetAdmin(ReadOnlyModelAdmin):
     list_display = ["version", "annual_discount_rate", "activity_window_months", "retention_source", "created_by", "created_at"]
 
 
+class ScopeColumnsMixin:
+    """A snapshot's scope in the reader's language ("unassigned" and the dimensions translated)."""
+
+    @admin.display(description=_("scope dimension"), ordering="scope_dimension")
+    def scope_dimension_shown(self, obj: MonthlySnapshot | PublishedSnapshot) -> str:
+        return str(_("Company")) if obj.scope_dimension == COMPANY else dimension_label(obj.scope_dimension)
+
+    @admin.display(description=_("scope value"), ordering="scope_value")
+    def scope_value_shown(self, obj: MonthlySnapshot | PublishedSnapshot) -> str:
+        return value_label(obj.scope_value) if obj.scope_value else ""
+
+
 @admin.register(MonthlySnapshot)
-class MonthlySnapshotAdmin(ReadOnlyModelAdmin):
+class MonthlySnapshotAdmin(ScopeColumnsMixin, ReadOnlyModelAdmin):
     """Snapshots are written by the recompute only."""
 
-    list_display = ["month", "scope_dimension", "scope_value", "customers_end", "clv", "customer_equity", "assumption_set"]
+    list_display = ["month", "scope_dimension_shown", "scope_value_shown", "customers_end", "clv", "customer_equity",
+                    "assumption_set"]
     list_filter = ["scope_dimension"]
     show_full_result_count = False
 
@@ -43,22 +60,23 @@ class MonthCloseAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(PublishedSnapshot)
-class PublishedSnapshotAdmin(ReadOnlyModelAdmin):
+class PublishedSnapshotAdmin(ScopeColumnsMixin, ReadOnlyModelAdmin):
     """Published figures never change."""
 
-    list_display = ["month", "scope_dimension", "scope_value", "customers_end", "customer_equity", "close"]
+    list_display = ["month", "scope_dimension_shown", "scope_value_shown", "customers_end", "customer_equity", "close"]
     list_filter = ["scope_dimension"]
     show_full_result_count = False
 
 
 @admin.register(RecomputeRun)
 class RecomputeRunAdmin(ReadOnlyModelAdmin):
-    list_display = ["pk", "trigger", "status", "from_month", "duration_seconds", "created_at"]
+    list_display = ["id", "trigger_shown", "status", "from_month", "duration_seconds", "created_at"]
+    list_filter = ["status", "trigger"]
 
 
 @admin.register(PredictiveFit)
 class PredictiveFitAdmin(ReadOnlyModelAdmin):
-    list_display = ["pk", "status", "data_date", "n_customers", "bgnbd_log_likelihood", "started_at"]
+    list_display = ["id", "status", "data_date", "n_customers", "bgnbd_log_likelihood", "started_at"]
 
 
 @admin.register(ApiToken)
@@ -71,11 +89,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ["key_hash", "prefix", "last_used_at"]
     actions = ["revoke"]
 
-    @admin.action(description="Revoke the selected tokens")
+    # The page says how tokens are issued, since none can be added here (the list starts empty).
+    change_list_template = "admin/metrics/apitoken/change_list.html"
+
+    @admin.action(description=_("Revoke the selected tokens"))
     def revoke(self, request: Any, queryset: QuerySet[ApiToken]) -> None:
         audit_record_tokens_revoked(tokens=queryset.filter(revoked=False).select_related("user"), request=request)
         count = queryset.update(revoked=True)
-        self.message_user(request, f"{count} token(s) revoked.")
+        self.message_user(request, gettext("%(count)s token(s) revoked.") % {"count": count})
 
     def has_add_permission(self, request: Any) -> bool:
         # A key typed in here would be stored as is, not hashed: use issue_api_token.

@@ -362,7 +362,7 @@ def snapshot_explain(*, snapshot: MonthlySnapshot) -> dict[str, Any]:
     assumptions = [
         {"name": "annual_discount_rate", "label": _("Annual discount rate"), "value": annual},
         {"name": "activity_window_months", "label": _("Activity window W (months)"), "value": a.activity_window_months},
-        {"name": "retention_source", "label": _("Retention source"), "value": a.retention_source},
+        {"name": "retention_source", "label": _("Retention source"), "value": str(a.get_retention_source_display())},
         {"name": "assumed_monthly_retention", "label": _("Assumed monthly retention"),
          "value": float(a.assumed_monthly_retention)},
         {"name": "smoothing_window_months", "label": _("Smoothing window L (months)"), "value": a.smoothing_window_months},
@@ -408,13 +408,13 @@ def snapshot_explain(*, snapshot: MonthlySnapshot) -> dict[str, Any]:
         monthly.lines.append(note(_("None: the month had no customers at its start.")))
     steps.append(monthly)
     steps.append(Step("monthly_discount_rate", _("Monthly discount rate d"), d, [
-        formula("d = (1 + annual rate)^(1/12) − 1"),
+        formula(_("d = (1 + annual rate)^(1/12) − 1")),
         numbers("(1 + ", exact(a.annual_discount_rate), ")^(1/12) ", MINUS, " 1", result=q_d),
     ]))
     steps.append(_retention_step(snapshot=s, r=q_r, retained_sum=retained_sum, start_sum=start_sum,
                                  since_first=since_first, prior=prior))
     margin_step = Step("margin_per_customer", _("Margin per customer m"), _num(s.margin_per_customer),
-                       [formula("m = Σ gross_margin / Σ customers_end (L months)")])
+                       [formula(_("m = Σ gross_margin / Σ customers_end (L months)"))])
     if end_sum:
         margin_step.lines += [
             numbers(amount(margin_total), " / ", count(end_sum), result=q_m),
@@ -520,6 +520,6 @@ def _retention_step(*, snapshot: MonthlySnapshot, r: Quantity, retained_sum: int
         else _("No customers at the start of the observable months yet.")
     )
     return Step("retention_rate", _("Retention rate r (assumed)"), float(snapshot.retention_rate), [
-        formula("r = assumed monthly retention"),
+        formula(_("r = assumed monthly retention")),
         Line(NOTE, ["r = ", exact(snapshot.retention_rate), f". {reason}"]),
     ])

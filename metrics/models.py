@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer
+from clv_dashboard.messages import message_translate
+from customers.models import Customer, SegmentDimension
 
 # The scope of the whole company; a segment's scope is (dimension, value).
 COMPANY = "company"
+
+
+# The scope dimensions of a snapshot: the company, or one of the segment dimensions.
+SCOPE_DIMENSIONS = [(COMPANY, _("Company")), *SegmentDimension.choices]
 
 
 class RetentionSource(models.TextChoices):
@@ -31,55 +34,66 @@ class CostToServeDriver(models.TextChoices):
     PURCHASE = "purchase", _("per purchase")
 
 
+# The note of the assumptions the system creates (metrics.services.assumptions_ensure, migration 0002).
+DEFAULT_NOTE = "Defaults of METRICS.md"
+
+
 class AssumptionSet(models.Model):
     """One version of the assumptions; never edited, a change makes a new version."""
 
-    version = models.PositiveIntegerField(unique=True)
+    version = models.PositiveIntegerField(_("version"), unique=True)
     annual_discount_rate = models.DecimalField(
-        default=Decimal("0.10"), validators=[MinValueValidator(0), MaxValueValidator(1)], max_digits=9, decimal_places=6
+        _("annual discount rate"), default=Decimal("0.10"), validators=[MinValueValidator(0), MaxValueValidator(1)], max_digits=9, decimal_places=6
     )
     activity_window_months = models.PositiveSmallIntegerField(
-        default=12, validators=[MinValueValidator(1), MaxValueValidator(60)]
+        _("activity window (months)"), default=12, validators=[MinValueValidator(1), MaxValueValidator(60)]
     )
     # An assumption is measured or assumed; "company" is only ever a segment snapshot's source.
     retention_source = models.CharField(
-        max_length=10, choices=RetentionSource.choices[:2], default=RetentionSource.MEASURED
+        _("retention source"), max_length=10, choices=RetentionSource.choices[:2], default=RetentionSource.MEASURED
     )
     assumed_monthly_retention = models.DecimalField(
-        default=Decimal("0.90"), validators=[MinValueValidator(0), MaxValueValidator(1)], max_digits=9, decimal_places=6
+        _("assumed monthly retention"), default=Decimal("0.90"), validators=[MinValueValidator(0), MaxValueValidator(1)], max_digits=9, decimal_places=6
     )
     smoothing_window_months = models.PositiveSmallIntegerField(
-        default=12, validators=[MinValueValidator(1), MaxValueValidator(60)]
+        _("smoothing window (months)"), default=12, validators=[MinValueValidator(1), MaxValueValidator(60)]
     )
     default_gross_margin_rate = models.DecimalField(
-        default=Decimal("0.30"), validators=[MinValueValidator(0), MaxValueValidator(1)], max_digits=9, decimal_places=6
+        _("default gross margin rate"), default=Decimal("0.30"), validators=[MinValueValidator(0), MaxValueValidator(1)], max_digits=9, decimal_places=6
     )
     # k: customer-months of weight given to the prior when measuring retention (0: none).
     credibility_weight = models.PositiveIntegerField(
-        default=100, validators=[MaxValueValidator(1_000_000)],
-        help_text="customer-months of weight the prior gets when retention is measured (0: none)",
+        _("credibility weight (k)"), default=100, validators=[MaxValueValidator(1_000_000)],
+        help_text=_("customer-months of weight the prior gets when retention is measured (0: none)"),
     )
     # Horizon H of the per-customer predicted CLV.
     prediction_horizon_months = models.PositiveSmallIntegerField(
-        default=36, validators=[MinValueValidator(1), MaxValueValidator(120)]
+        _("prediction horizon (months)"), default=36, validators=[MinValueValidator(1), MaxValueValidator(120)]
     )
     cost_to_serve_driver = models.CharField(
         max_length=10, choices=CostToServeDriver.choices, default=CostToServeDriver.EQUAL,
         help_text="how a month's retention cost is shared among customers: equal per active customer, or per purchase",
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    note = models.TextField()
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    note = models.TextField(_("note"))
 
     class Meta:
+        verbose_name = _("assumption set")
+        verbose_name_plural = _("assumption sets")
         ordering = ["-version"]
         get_latest_by = "version"
         permissions = [("change_assumptions", "Can change the assumptions")]
 
     def __str__(self) -> str:
         return f"v{self.version}"
+
+    @property
+    def note_shown(self) -> str:
+        """The note; the one the system writes for version 1 in the reader's language."""
+        return str(_("Defaults of METRICS.md")) if self.note == DEFAULT_NOTE else self.note
 
 
 class RecomputeRun(models.Model):
@@ -91,57 +105,84 @@ class RecomputeRun(models.Model):
         SUCCEEDED = "succeeded", _("Done")
         FAILED = "failed", _("Failed")
 
-    trigger = models.CharField(max_length=30, default="manual")
-    from_month = models.DateField(null=True, blank=True)
-    assumption_set = models.ForeignKey(AssumptionSet, null=True, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    scopes_total = models.PositiveIntegerField(default=0)
-    scopes_done = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_seconds = models.FloatField(null=True, blank=True)
-    message = models.TextField(blank=True)
-    celery_task_id = models.CharField(max_length=255, blank=True)
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", _("by hand")
+        IMPORT = "import", _("after an import")
+        UNDO = "undo", _("after an import was undone")
+        ASSUMPTIONS = "assumptions", _("assumptions changed")
+        SCHEDULE = "schedule", _("monthly schedule")
+        COMMAND = "command", _("command line")
+        SEED_DEMO = "seed_demo", _("demo data")
+
+    # A re-run of a failed run is "rerun:<id>", outside the choices (see trigger_shown).
+    trigger = models.CharField(_("trigger"), max_length=30, default=Trigger.MANUAL, choices=Trigger.choices)
+    from_month = models.DateField(_("from month"), null=True, blank=True)
+    assumption_set = models.ForeignKey(AssumptionSet, verbose_name=_("assumptions"), null=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    scopes_total = models.PositiveIntegerField(_("scopes"), default=0)
+    scopes_done = models.PositiveIntegerField(_("scopes done"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    duration_seconds = models.FloatField(_("duration (seconds)"), null=True, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    # The message as template + values (clv_dashboard.messages), shown in the reader's language.
+    message_parts = models.JSONField(_("message parts"), default=list, blank=True)
+    celery_task_id = models.CharField(_("task id"), max_length=255, blank=True)
     # Updated every few seconds by the worker running one of the run's tasks.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("recompute run")
+        verbose_name_plural = _("recompute runs")
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"recompute #{self.pk} {self.status}"
+        return str(_("recompute #%(pk)s %(status)s")) % {"pk": self.pk, "status": self.get_status_display()}
+
+    @property
+    def message_shown(self) -> str:
+        """The message in the active language."""
+        return message_translate(self.message, self.message_parts)
+
+    def trigger_shown(self) -> str:
+        """What started the run, in the reader's language."""
+        if self.trigger.startswith("rerun:"):
+            return str(_("a re-run of #%(pk)s")) % {"pk": self.trigger.partition(":")[2]}
+        return str(self.get_trigger_display())
+
+    trigger_shown.short_description = _("trigger")  # type: ignore[attr-defined]
 
 
 class SnapshotFigures(models.Model):
     """Every metric of METRICS.md for one month and one scope (current or published)."""
 
-    month = models.DateField(help_text="first day of the month")
-    scope_dimension = models.CharField(max_length=30, default=COMPANY)
-    scope_value = models.CharField(max_length=100, blank=True, default="")
+    month = models.DateField(_("month"), help_text=_("first day of the month"))
+    scope_dimension = models.CharField(_("scope dimension"), max_length=30, default=COMPANY, choices=SCOPE_DIMENSIONS)
+    scope_value = models.CharField(_("scope value"), max_length=100, blank=True, default="")
 
-    customers_start = models.IntegerField()
-    customers_end = models.IntegerField()
-    new_customers = models.IntegerField()
-    retained_customers = models.IntegerField()
-    reactivated_customers = models.IntegerField()
-    churned_customers = models.IntegerField()
-    monthly_retention = models.FloatField(null=True, blank=True)
-    revenue = models.DecimalField(max_digits=22, decimal_places=2)
-    gross_margin = models.DecimalField(max_digits=22, decimal_places=2)
-    retention_rate = models.FloatField()
-    retention_source = models.CharField(max_length=10, choices=RetentionSource.choices)
+    customers_start = models.IntegerField(_("customers at the start"))
+    customers_end = models.IntegerField(_("customers at the end"))
+    new_customers = models.IntegerField(_("new customers"))
+    retained_customers = models.IntegerField(_("retained customers"))
+    reactivated_customers = models.IntegerField(_("reactivated customers"))
+    churned_customers = models.IntegerField(_("churned customers"))
+    monthly_retention = models.FloatField(_("measured monthly retention"), null=True, blank=True)
+    revenue = models.DecimalField(_("revenue"), max_digits=22, decimal_places=2)
+    gross_margin = models.DecimalField(_("gross margin"), max_digits=22, decimal_places=2)
+    retention_rate = models.FloatField(_("retention rate"))
+    retention_source = models.CharField(_("retention source"), max_length=10, choices=RetentionSource.choices)
     # E: customers_start summed over the observable months of the smoothing window.
-    retention_exposure = models.IntegerField(default=0)
-    margin_per_customer = models.DecimalField(max_digits=18, decimal_places=2)
-    clv = models.DecimalField(max_digits=18, decimal_places=2)
-    customer_equity = models.DecimalField(max_digits=22, decimal_places=2)
-    acquisition_cost = models.DecimalField(max_digits=22, decimal_places=2)
-    retention_cost = models.DecimalField(max_digits=22, decimal_places=2)
-    acquisition_equity = models.DecimalField(max_digits=22, decimal_places=2)
-    retention_equity = models.DecimalField(max_digits=22, decimal_places=2)
-    cac = models.DecimalField(null=True, blank=True, max_digits=18, decimal_places=2)
-    clv_to_cac = models.FloatField(null=True, blank=True)
+    retention_exposure = models.IntegerField(_("retention exposure"), default=0)
+    margin_per_customer = models.DecimalField(_("margin per customer"), max_digits=18, decimal_places=2)
+    clv = models.DecimalField(_("CLV"), max_digits=18, decimal_places=2)
+    customer_equity = models.DecimalField(_("customer equity"), max_digits=22, decimal_places=2)
+    acquisition_cost = models.DecimalField(_("acquisition cost"), max_digits=22, decimal_places=2)
+    retention_cost = models.DecimalField(_("retention cost"), max_digits=22, decimal_places=2)
+    acquisition_equity = models.DecimalField(_("acquisition equity"), max_digits=22, decimal_places=2)
+    retention_equity = models.DecimalField(_("retention equity"), max_digits=22, decimal_places=2)
+    cac = models.DecimalField(_("CAC"), null=True, blank=True, max_digits=18, decimal_places=2)
+    clv_to_cac = models.FloatField(_("CLV/CAC"), null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -150,10 +191,12 @@ class SnapshotFigures(models.Model):
 class MonthlySnapshot(SnapshotFigures):
     """The current figures of one month and one scope; rewritten by every recompute."""
 
-    assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.PROTECT, related_name="snapshots")
-    computed_at = models.DateTimeField()
+    assumption_set = models.ForeignKey(AssumptionSet, verbose_name=_("assumptions"), on_delete=models.PROTECT, related_name="snapshots")
+    computed_at = models.DateTimeField(_("computed at"))
 
     class Meta:
+        verbose_name = _("monthly snapshot")
+        verbose_name_plural = _("monthly snapshots")
         ordering = ["scope_dimension", "scope_value", "month"]
         permissions = [("view_board", "Can view the equity board and the API")]
         constraints = [
@@ -173,23 +216,25 @@ class MonthClose(models.Model):
     PublishedSnapshot rows of this close. A reopen ends it; closing again makes a new one, and
     the earlier ones stay in the record."""
 
-    month = models.DateField(help_text="first day of the month")
-    assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.PROTECT, related_name="+")
-    closed_at = models.DateTimeField()
-    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+    month = models.DateField(_("month"), help_text=_("first day of the month"))
+    assumption_set = models.ForeignKey(AssumptionSet, verbose_name=_("assumptions"), on_delete=models.PROTECT, related_name="+")
+    closed_at = models.DateTimeField(_("closed at"))
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("closed by"), null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+")
-    closed_by_name = models.CharField(max_length=150, blank=True)
-    note = models.TextField(blank=True)
-    reopened_at = models.DateTimeField(null=True, blank=True)
-    reopened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+    closed_by_name = models.CharField(_("closed by"), max_length=150, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    reopened_at = models.DateTimeField(_("reopened at"), null=True, blank=True)
+    reopened_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("reopened by"), null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
-    reopened_by_name = models.CharField(max_length=150, blank=True)
-    reopen_note = models.TextField(blank=True)
+    reopened_by_name = models.CharField(_("reopened by"), max_length=150, blank=True)
+    reopen_note = models.TextField(_("reopen note"), blank=True)
     # Fingerprint of the data the PublishedSnapshot.basis figures were computed from.
-    basis_fingerprint = models.CharField(max_length=64, blank=True)
-    basis_computed_at = models.DateTimeField(null=True, blank=True)
+    basis_fingerprint = models.CharField(_("basis fingerprint"), max_length=64, blank=True)
+    basis_computed_at = models.DateTimeField(_("basis computed at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("month close")
+        verbose_name_plural = _("month closes")
         ordering = ["-month", "-closed_at", "-pk"]
         permissions = [("close_months", "Can close and reopen months")]
         constraints = [
@@ -223,12 +268,14 @@ class PublishedSnapshot(SnapshotFigures):
     figures recomputed from the current data with the published assumption version (kept
     current by every recompute), from which a restatement splits into data and assumptions."""
 
-    close = models.ForeignKey(MonthClose, on_delete=models.PROTECT, related_name="snapshots")
-    assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.PROTECT, related_name="+")
-    computed_at = models.DateTimeField()
-    basis = models.JSONField(null=True, blank=True)
+    close = models.ForeignKey(MonthClose, verbose_name=_("month close"), on_delete=models.PROTECT, related_name="snapshots")
+    assumption_set = models.ForeignKey(AssumptionSet, verbose_name=_("assumptions"), on_delete=models.PROTECT, related_name="+")
+    computed_at = models.DateTimeField(_("computed at"))
+    basis = models.JSONField(_("basis"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("published snapshot")
+        verbose_name_plural = _("published snapshots")
         ordering = ["scope_dimension", "scope_value", "month"]
         constraints = [
             models.UniqueConstraint(
@@ -244,17 +291,19 @@ class PublishedSnapshot(SnapshotFigures):
 class CohortCell(models.Model):
     """Cohort retention: customers by first-purchase month and months since, for one scope."""
 
-    scope_dimension = models.CharField(max_length=30, default=COMPANY)
-    scope_value = models.CharField(max_length=100, blank=True, default="")
-    cohort_month = models.DateField()
-    months_since = models.PositiveSmallIntegerField()
-    cohort_size = models.IntegerField()
+    scope_dimension = models.CharField(_("scope dimension"), max_length=30, default=COMPANY, choices=SCOPE_DIMENSIONS)
+    scope_value = models.CharField(_("scope value"), max_length=100, blank=True, default="")
+    cohort_month = models.DateField(_("cohort month"))
+    months_since = models.PositiveSmallIntegerField(_("months since"))
+    cohort_size = models.IntegerField(_("cohort size"))
     # Active at the close of the month (METRICS.md's definition, with the activity window).
-    active_customers = models.IntegerField()
+    active_customers = models.IntegerField(_("active customers"))
     # Made a purchase in that very month.
-    purchasing_customers = models.IntegerField()
+    purchasing_customers = models.IntegerField(_("purchasing customers"))
 
     class Meta:
+        verbose_name = _("cohort cell")
+        verbose_name_plural = _("cohort cells")
         constraints = [
             models.UniqueConstraint(
                 fields=["scope_dimension", "scope_value", "cohort_month", "months_since"],
@@ -269,13 +318,17 @@ class CohortCell(models.Model):
 class ApiToken(models.Model):
     """A per-user API token an admin issues; only its SHA-256 is stored."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100, blank=True)
-    key_hash = models.CharField(max_length=64, unique=True)
-    prefix = models.CharField(max_length=12, help_text="first characters, to recognise a token")
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked = models.BooleanField(default=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True)
+    prefix = models.CharField(_("prefix"), max_length=12, help_text=_("first characters, to recognise a token"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked = models.BooleanField(_("revoked"), default=False)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
@@ -289,29 +342,31 @@ class PredictiveFit(models.Model):
         SUCCEEDED = "succeeded", _("Done")
         FAILED = "failed", _("Failed")
 
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
-    data_date = models.DateField(null=True, blank=True)
-    assumption_set = models.ForeignKey(AssumptionSet, null=True, on_delete=models.PROTECT, related_name="+")
-    n_customers = models.IntegerField(default=0)
-    n_repeat_customers = models.IntegerField(default=0)
-    bgnbd_r = models.FloatField(null=True, blank=True)
-    bgnbd_alpha = models.FloatField(null=True, blank=True)
-    bgnbd_a = models.FloatField(null=True, blank=True)
-    bgnbd_b = models.FloatField(null=True, blank=True)
-    bgnbd_log_likelihood = models.FloatField(null=True, blank=True)
-    gg_p = models.FloatField(null=True, blank=True)
-    gg_q = models.FloatField(null=True, blank=True)
-    gg_gamma = models.FloatField(null=True, blank=True)
-    gg_log_likelihood = models.FloatField(null=True, blank=True)
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_seconds = models.FloatField(null=True, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.RUNNING)
+    data_date = models.DateField(_("data date"), null=True, blank=True)
+    assumption_set = models.ForeignKey(AssumptionSet, verbose_name=_("assumptions"), null=True, on_delete=models.PROTECT, related_name="+")
+    n_customers = models.IntegerField(_("customers"), default=0)
+    n_repeat_customers = models.IntegerField(_("repeat customers"), default=0)
+    bgnbd_r = models.FloatField(_("BG/NBD r"), null=True, blank=True)
+    bgnbd_alpha = models.FloatField(_("BG/NBD alpha"), null=True, blank=True)
+    bgnbd_a = models.FloatField(_("BG/NBD a"), null=True, blank=True)
+    bgnbd_b = models.FloatField(_("BG/NBD b"), null=True, blank=True)
+    bgnbd_log_likelihood = models.FloatField(_("BG/NBD log-likelihood"), null=True, blank=True)
+    gg_p = models.FloatField(_("Gamma-Gamma p"), null=True, blank=True)
+    gg_q = models.FloatField(_("Gamma-Gamma q"), null=True, blank=True)
+    gg_gamma = models.FloatField(_("Gamma-Gamma gamma"), null=True, blank=True)
+    gg_log_likelihood = models.FloatField(_("Gamma-Gamma log-likelihood"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    duration_seconds = models.FloatField(_("duration (seconds)"), null=True, blank=True)
     # English, for logs, the command line and the API; message_parts keeps its templates and
     # values so that pages show it in the reader's language (message_shown).
-    message = models.TextField(blank=True)
-    message_parts = models.JSONField(default=list, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    message_parts = models.JSONField(_("message parts"), default=list, blank=True)
 
     class Meta:
+        verbose_name = _("predictive fit")
+        verbose_name_plural = _("predictive fits")
         ordering = ["-started_at", "-pk"]
 
     def __str__(self) -> str:
@@ -320,17 +375,6 @@ class PredictiveFit(models.Model):
     @property
     def message_shown(self) -> str:
         return message_translate(self.message, self.message_parts)
-
-
-def message_translate(message: str, parts: list[dict[str, Any]] | None) -> str:
-    """A stored message in the active language: each part's template translated, then filled
-    in; the stored English text when there are no parts (or a translation does not fit)."""
-    if not parts:
-        return message
-    try:
-        return "; ".join(gettext(part["template"]).format(**part["params"]) for part in parts)
-    except (KeyError, IndexError, ValueError, TypeError):
-        return message
 
 
 class CustomerPrediction(models.Model):
@@ -343,16 +387,18 @@ class CustomerPrediction(models.Model):
         AT_RISK = "at_risk", _("At risk")
         UNPROFITABLE = "unprofitable", _("Unprofitable")
 
-    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="prediction")
-    fit = models.ForeignKey(PredictiveFit, on_delete=models.CASCADE, related_name="predictions")
-    p_alive = models.FloatField()
-    expected_purchases_12m = models.FloatField()
-    expected_spend = models.DecimalField(max_digits=18, decimal_places=2)
-    predicted_clv = models.DecimalField(max_digits=18, decimal_places=2)
-    historic_margin = models.DecimalField(max_digits=18, decimal_places=2)
-    tier = models.CharField(max_length=20, choices=Tier.choices, db_index=True)
+    customer = models.OneToOneField(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="prediction")
+    fit = models.ForeignKey(PredictiveFit, verbose_name=_("fit"), on_delete=models.CASCADE, related_name="predictions")
+    p_alive = models.FloatField(_("P(alive)"))
+    expected_purchases_12m = models.FloatField(_("expected purchases (12 months)"))
+    expected_spend = models.DecimalField(_("expected spend"), max_digits=18, decimal_places=2)
+    predicted_clv = models.DecimalField(_("predicted CLV"), max_digits=18, decimal_places=2)
+    historic_margin = models.DecimalField(_("historic margin"), max_digits=18, decimal_places=2)
+    tier = models.CharField(_("tier"), max_length=20, choices=Tier.choices, db_index=True)
 
     class Meta:
+        verbose_name = _("customer prediction")
+        verbose_name_plural = _("customer predictions")
         indexes = [models.Index(fields=["-predicted_clv"]), models.Index(fields=["p_alive"])]
 
     def __str__(self) -> str:
@@ -364,9 +410,13 @@ class CustomerActivityState(models.Model):
     first and last purchase month (month indexes, year * 12 + month - 1). Rebuilt by every full
     recompute, so that an incremental recompute of the latest months reads only their transactions."""
 
-    customer_id = models.BigIntegerField(primary_key=True)
-    first_purchase_month = models.IntegerField()
-    last_purchase_month = models.IntegerField()
+    customer_id = models.BigIntegerField(_("customer id"), primary_key=True)
+    first_purchase_month = models.IntegerField(_("first purchase month"))
+    last_purchase_month = models.IntegerField(_("last purchase month"))
+
+    class Meta:
+        verbose_name = _("customer activity state")
+        verbose_name_plural = _("customer activity states")
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.first_purchase_month}..{self.last_purchase_month}"
@@ -375,9 +425,13 @@ class CustomerActivityState(models.Model):
 class RecomputeState(models.Model):
     """Which months CustomerActivityState covers, with a fingerprint of their transactions."""
 
-    as_of_month = models.IntegerField()
-    transactions_before = models.BigIntegerField()
-    built_at = models.DateTimeField(auto_now=True)
+    as_of_month = models.IntegerField(_("as of month"))
+    transactions_before = models.BigIntegerField(_("transactions before"))
+    built_at = models.DateTimeField(_("built at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("recompute state")
+        verbose_name_plural = _("recompute states")
 
     def __str__(self) -> str:
         return f"state before month {self.as_of_month}"

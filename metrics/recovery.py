@@ -20,14 +20,16 @@ from dataclasses import asdict, dataclass
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from clv_dashboard.background import dead_before, task_send
+from clv_dashboard.messages import message_part
 
 from .models import RecomputeRun
 from .selectors import stage_drop
 from .services import snapshots_request_recompute
 
-MSG_WORKER_DIED = "abandoned: its worker stopped (no heartbeat since {since}); a new recompute was queued"
+MSG_WORKER_DIED = _("abandoned: its worker stopped (no heartbeat since {since}); a new recompute was queued")
 # A stored waiting run is queued again once it is this old (a run being queued right now is left alone).
 WAITING_GRACE_SECONDS = 10
 
@@ -54,8 +56,9 @@ def recompute_runs_sweep() -> RecomputeSweep:
             run.finished_at = now
             run.duration_seconds = (now - run.started_at).total_seconds() if run.started_at else None
             since = timezone.localtime(run.heartbeat_at or run.started_at or now).strftime("%H:%M:%S")
-            run.message = MSG_WORKER_DIED.format(since=since)
-            run.save(update_fields=["status", "finished_at", "duration_seconds", "message"])
+            run.message = str(MSG_WORKER_DIED).format(since=since)
+            run.message_parts = [message_part(MSG_WORKER_DIED, since=since)]
+            run.save(update_fields=["status", "finished_at", "duration_seconds", "message", "message_parts"])
             stage_drop(run_id=run.pk, label=None)
             failed += 1
         if runs:

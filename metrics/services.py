@@ -22,9 +22,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from audit.services import audit_record
 from clv_dashboard.background import heartbeat
+from clv_dashboard.messages import message_part
 
 from .calculations import (
     Assumptions,
@@ -75,6 +77,9 @@ MONEY_FIELDS = {
 }
 # Fault injection for the crash test: when set to a file path, the recompute of a scope group
 # creates that file after writing its rows, inside the transaction, and waits there.
+# Stored on a failed run as template + values (RecomputeRun.message_parts).
+MSG_RUN_ABANDONED = _("abandoned: its worker stopped")
+MSG_RUN_RESTATEMENTS = _("restatements of the closed months: {error}")
 PAUSE_ENV = "CLV_RECOMPUTE_PAUSE_FILE"
 _local_locks: dict[str, threading.Lock] = {}
 
@@ -153,13 +158,15 @@ def recompute_run_start(*, run: RecomputeRun) -> RecomputeRun:
     # Runs left RUNNING by a worker that died long ago are recorded as failed.
     stale = timezone.now() - dt.timedelta(seconds=int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 3600)))
     RecomputeRun.objects.filter(status=RecomputeRun.Status.RUNNING, started_at__lt=stale).exclude(pk=run.pk).update(
-        status=RecomputeRun.Status.FAILED, message="abandoned: its worker stopped", finished_at=timezone.now()
+        status=RecomputeRun.Status.FAILED, message=str(MSG_RUN_ABANDONED),
+        message_parts=[message_part(MSG_RUN_ABANDONED)], finished_at=timezone.now()
     )
     run.refresh_from_db()
     return run
 
 
-def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status.SUCCEEDED, message: str = "") -> RecomputeRun:
+def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status.SUCCEEDED, message: str = "",
+                         parts: list[dict[str, Any]] | None = None) -> RecomputeRun:
     """Record how a run ended. A successful run first brings the restatements of the closed
     months up to date, and the monthly run then closes the month just ended (if configured)."""
     run.refresh_from_db()
@@ -174,7 +181,8 @@ def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status
                 restatements_refresh(run=run)
         except Exception as exc:  # recorded as the run's failure, with its reason
             logger.exception("recompute #%s: restatements failed", run.pk)
-            status, message = RecomputeRun.Status.FAILED, f"restatements of the closed months: {exc}"
+            status, message = RecomputeRun.Status.FAILED, str(MSG_RUN_RESTATEMENTS).format(error=exc)
+            parts = [message_part(MSG_RUN_RESTATEMENTS, error=exc)]
     # Customer profitability: a full run allocates now, from its own stage tables (about 3 s at
     # 1M transactions); an incremental run with a worker hands the allocation (a pass over every
     # transaction) to a task of its own, so that the run itself stays quick.
@@ -190,13 +198,15 @@ def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status
         except Exception as exc:  # recorded as the run's failure, with its reason
             logger.exception("recompute #%s: customer profitability failed", run.pk)
             status, message = RecomputeRun.Status.FAILED, f"customer profitability: {exc}"
+            parts = []
     now = timezone.now()
     run.status = status
     run.finished_at = now
     run.duration_seconds = (now - run.started_at).total_seconds() if run.started_at else None
     if message:
         run.message = message[:2000]
-    run.save(update_fields=["status", "finished_at", "duration_seconds", "message"])
+        run.message_parts = parts or []
+    run.save(update_fields=["status", "finished_at", "duration_seconds", "message", "message_parts"])
     stage_drop(run_id=run.pk, label=None)
     if status == RecomputeRun.Status.SUCCEEDED and run.trigger == SCHEDULE_TRIGGER:
         month_close_due()

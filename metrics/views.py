@@ -9,7 +9,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 
 from clv_dashboard.formatting import format_percent
 
@@ -42,18 +41,9 @@ def _with_percents(assumption_set: AssumptionSet) -> AssumptionSet:
     return assumption_set
 
 
-TRIGGER_LABELS = {
-    "import": _lazy("after an import"),
-    "undo": _lazy("after an import was undone"),
-    "assumptions": _lazy("assumptions changed"),
-    "schedule": _lazy("monthly schedule"),
-    "command": _lazy("command line"),
-    "seed_demo": _lazy("demo data"),
-}
-
-
 def _trigger_label(trigger: str) -> str:
-    return str(TRIGGER_LABELS.get(trigger, trigger))
+    """What started a run, in the reader's language (RecomputeRun.Trigger, "rerun:<id>")."""
+    return RecomputeRun(trigger=trigger).trigger_shown()
 
 
 def _run_json(run: RecomputeRun) -> dict[str, object]:
@@ -69,7 +59,7 @@ def _run_json(run: RecomputeRun) -> dict[str, object]:
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "duration_seconds": run.duration_seconds,
-        "message": run.message,
+        "message": run.message_shown,
         "assumption_version": run.assumption_set.version if run.assumption_set else None,
     }
 

@@ -32,7 +32,8 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from clv_dashboard.background import MSG_IMPORT_WAITING, dead_before, task_send
+from clv_dashboard.background import MSG_IMPORT_WAITING, dead_before, in_process_submit, task_send, tasks_in_thread
+from clv_dashboard.messages import message_part
 from clv_dashboard.spreadsheets import spreadsheet_safe
 from customers.models import CostEntry, ImportJob, Transaction
 
@@ -53,6 +54,7 @@ from .parsing import (
     Validated,
     columns_resolve,
     delimiter_label,
+    refused,
     row_is_blank,
     row_nul_error,
     row_validator,
@@ -116,17 +118,17 @@ def job_source_path(job: ImportJob) -> Path:
 def upload_check(*, name: str, size: int | None) -> None:
     """Name and declared size, checked before anything is stored."""
     if not name.lower().endswith(ALLOWED_EXTENSIONS):
-        raise ImportRefused(str(ERR_FILE_TYPE).format(name=name))
+        raise refused(ERR_FILE_TYPE, name=name)
     if size is not None and size > settings.CLV_MAX_UPLOAD_BYTES:
-        raise ImportRefused(str(ERR_TOO_LARGE).format(limit=settings.CLV_MAX_UPLOAD_BYTES // (1024 * 1024)))
+        raise refused(ERR_TOO_LARGE, limit=settings.CLV_MAX_UPLOAD_BYTES // (1024 * 1024))
 
 
 def _content_check(head: bytes) -> None:
     """The browser's content type is not trusted: look at the bytes."""
     if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        raise ImportRefused(str(ERR_EXCEL))
+        raise refused(ERR_EXCEL)
     if b"\x00" in head[:8192] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ImportRefused(str(ERR_BINARY))
+        raise refused(ERR_BINARY)
 
 
 def import_create(
@@ -145,7 +147,7 @@ def import_create(
     create its ImportJob and, after commit, queue the import task."""
     upload_check(name=original_name, size=None)
     if date_order and date_order not in DATE_ORDERS:
-        raise ImportRefused(str(ERR_DATE_ORDER))
+        raise refused(ERR_DATE_ORDER)
     suffix = Path(original_name).suffix.lower()
     relative = Path("imports") / "uploads" / f"{uuid.uuid4().hex}{suffix}"
     target = _storage_dir("uploads") / relative.name
@@ -194,7 +196,7 @@ def import_create_stored(
             raise ValueError(f"not a stored upload: {stored_file}")
         upload_check(name=original_name, size=size)
         if date_order and date_order not in DATE_ORDERS:
-            raise ImportRefused(str(ERR_DATE_ORDER))
+            raise refused(ERR_DATE_ORDER)
         with target.open("rb") as handle:
             _content_check(handle.read(64 * 1024))
     except BaseException:
@@ -249,10 +251,15 @@ def _publish(*, job_id: int, task_id: str) -> None:
     from customers.tasks import process_import
 
     waiting = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING, celery_task_id=task_id)
+    if tasks_in_thread():
+        # No worker (the demo): the request returns now and the page follows the progress.
+        in_process_submit(process_import, job_id)
+        return
     if not task_send(process_import, args=(job_id,), task_id=task_id):
-        waiting.update(celery_task_id="", message=str(MSG_IMPORT_WAITING))
+        waiting.update(celery_task_id="", message=str(MSG_IMPORT_WAITING),
+                       message_parts=[message_part(MSG_IMPORT_WAITING)])
     elif not settings.CELERY_TASK_ALWAYS_EAGER:
-        waiting.filter(message=str(MSG_IMPORT_WAITING)).update(message="")
+        waiting.filter(message=str(MSG_IMPORT_WAITING)).update(message="", message_parts=[])
 
 
 def import_is_waiting_for_the_service(*, job: ImportJob) -> bool:
@@ -404,7 +411,8 @@ def _order_conflicts_check(
         for line, order_id, _customer, customers in loading.order_conflicts(connection=connection, stager=stager):
             bad_lines += 1
             report.add(RowError(line, plan.column_label("order_id"), order_id,
-                                str(REASON_ORDER_CUSTOMERS).format(order_id=order_id, customers=customers)))
+                                str(REASON_ORDER_CUSTOMERS).format(order_id=order_id, customers=customers),
+                                [message_part(REASON_ORDER_CUSTOMERS, order_id=order_id, customers=customers)]))
         if bad_lines and skip_invalid:
             loading.order_conflicts_remove(connection=connection, stager=stager)
     return bad_lines
@@ -418,11 +426,9 @@ def _duplicate_refuse(job: ImportJob) -> None:
         .first()
     )
     if earlier is not None:
-        raise ImportRefused(
-            str(ERR_DUPLICATE_FILE).format(
-                pk=earlier.pk, name=earlier.original_name,
+        raise refused(
+            ERR_DUPLICATE_FILE, pk=earlier.pk, name=earlier.original_name,
                 date=timezone.localtime(earlier.finished_at or earlier.created_at).strftime("%Y-%m-%d %H:%M"),
-            )
         )
 
 
@@ -456,22 +462,24 @@ def import_run(*, job: ImportJob) -> ImportJob:
             _run(job)
         except ImportRefused as exc:
             _connection_reset()
-            _finish(job, status=ImportJob.Status.REJECTED, message=str(exc))
+            _finish(job, status=ImportJob.Status.REJECTED, message=str(exc), parts=exc.parts)
         except Exception as exc:
             logger.exception("import %s failed", job.pk)
             _connection_reset()
             detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-            _finish(job, status=ImportJob.Status.FAILED, message=str(ERR_FAILED).format(error=detail))
+            _finish(job, status=ImportJob.Status.FAILED, message=str(ERR_FAILED).format(error=detail),
+                    parts=[message_part(ERR_FAILED, error=detail)])
     return job
 
 
-def _finish(job: ImportJob, *, status: str, message: str) -> None:
+def _finish(job: ImportJob, *, status: str, message: str, parts: list[dict[str, Any]] | None = None) -> None:
     if not _attempt_is_current(job):
         # This worker was given up for dead and the job taken up again: the new attempt reports.
         logger.warning("import %s: attempt %s ended after a newer one began", job.pk, job.attempts)
         return
     job.status = status
     job.message = message
+    job.message_parts = parts or []
     job.finished_at = timezone.now()
     if status != ImportJob.Status.SUCCEEDED:
         job.rows_written = 0
@@ -481,7 +489,7 @@ def _finish(job: ImportJob, *, status: str, message: str) -> None:
 def _run(job: ImportJob) -> None:
     path = job_source_path(job)
     if not job.stored_file or not path.is_file():
-        raise ImportRefused(str(ERR_SOURCE_MISSING))
+        raise refused(ERR_SOURCE_MISSING)
     options = job.options or {}
     skip_invalid = bool(options.get("skip_invalid"))
     date_order = options.get("date_order") or None
@@ -531,11 +539,11 @@ def _run(job: ImportJob) -> None:
         job.error_report = report.first
         job.error_report_file = str(report.relative) if report.count else ""
         if total == 0:
-            raise ImportRefused(str(ERR_NO_DATA_ROWS))
+            raise refused(ERR_NO_DATA_ROWS)
         if invalid and not skip_invalid:
-            raise ImportRefused(str(ERR_INVALID_ROWS).format(count=f"{invalid:,}"))
+            raise refused(ERR_INVALID_ROWS, count=f"{invalid:,}")
         if invalid >= total:
-            raise ImportRefused(str(ERR_NOTHING_VALID).format(count=invalid))
+            raise refused(ERR_NOTHING_VALID, count=invalid)
         _save_progress(job, progress=92)
         _write(job=job, plan=plan, stager=stager, skipped=invalid if skip_invalid else 0,
                validate_seconds=time.monotonic() - started)
@@ -556,7 +564,7 @@ def _write(
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().only("status", "attempts").get(pk=job.pk)
         if locked.status != ImportJob.Status.RUNNING or locked.attempts != job.attempts:
-            raise ImportRefused(str(ERR_NOT_RUNNING))
+            raise refused(ERR_NOT_RUNNING)
         loading.imports_lock(connection=connection)
         loading.foreign_key_checks_defer_to_the_join(connection=connection)
         loading.aggregation_memory_raise(connection=connection)
@@ -578,10 +586,10 @@ def _write(
         job.progress = 100
         job.status = ImportJob.Status.SUCCEEDED
         job.finished_at = timezone.now()
-        job.message = (
-            str(MSG_LOADED_SKIPPED).format(rows=f"{result.rows_written:,}", skipped=f"{skipped:,}")
-            if skipped else str(MSG_LOADED).format(rows=f"{result.rows_written:,}")
-        )
+        loaded = (message_part(MSG_LOADED_SKIPPED, rows=f"{result.rows_written:,}", skipped=f"{skipped:,}")
+                  if skipped else message_part(MSG_LOADED, rows=f"{result.rows_written:,}"))
+        job.message = str(MSG_LOADED_SKIPPED if skipped else MSG_LOADED).format(**loaded["params"])
+        job.message_parts = [loaded]
         job.save()
     # A customers file can move any customer between segments: recompute everything.
     _request_recompute(from_month=None if job.kind == ImportJob.Kind.CUSTOMERS else result.earliest, trigger="import")
@@ -594,11 +602,11 @@ def import_undo(*, job: ImportJob) -> ImportJob:
     """Delete the transactions and cost entries the import holds (orders a later import replaced
     belong to that later import and stay), mark it undone and ask for a recompute."""
     if job.kind == ImportJob.Kind.CUSTOMERS:
-        raise ImportRefused(str(ERR_UNDO_CUSTOMERS))
+        raise refused(ERR_UNDO_CUSTOMERS)
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
         if locked.status != ImportJob.Status.SUCCEEDED:
-            raise ImportRefused(str(ERR_UNDO_STATE).format(status=locked.get_status_display()))
+            raise refused(ERR_UNDO_STATE, status=locked.get_status_display())
         loading.imports_lock(connection=connection)
         transactions = Transaction.objects.filter(import_job=locked)
         costs = CostEntry.objects.filter(import_job=locked)
@@ -610,10 +618,12 @@ def import_undo(*, job: ImportJob) -> ImportJob:
         removed_transactions = transactions.delete()[0]
         removed_costs = costs.delete()[0]
         locked.status = ImportJob.Status.UNDONE
-        locked.message = str(MSG_UNDONE).format(transactions=f"{removed_transactions:,}", costs=f"{removed_costs:,}")
+        undone = message_part(MSG_UNDONE, transactions=f"{removed_transactions:,}", costs=f"{removed_costs:,}")
+        locked.message = str(MSG_UNDONE).format(**undone["params"])
+        locked.message_parts = [undone]
         locked.result = {**locked.result, "undone_transactions": removed_transactions, "undone_costs": removed_costs,
                          "undone_at": timezone.now().isoformat()}
-        locked.save(update_fields=["status", "message", "result"])
+        locked.save(update_fields=["status", "message", "message_parts", "result"])
     if earliest:
         _request_recompute(from_month=min(earliest), trigger="undo")
     return locked
@@ -625,9 +635,9 @@ def import_rerun(
 ) -> ImportJob:
     """Queue a refused or failed import again, optionally with a column mapping or a date order."""
     if job.status not in (ImportJob.Status.REJECTED, ImportJob.Status.FAILED):
-        raise ImportRefused(str(ERR_RERUN_STATE).format(status=job.get_status_display()))
+        raise refused(ERR_RERUN_STATE, status=job.get_status_display())
     if date_order and date_order not in DATE_ORDERS:
-        raise ImportRefused(str(ERR_DATE_ORDER))
+        raise refused(ERR_DATE_ORDER)
     if mapping is not None:
         known = {s.name for s in FIELDS[job.kind]}
         job.options["mapping"] = {k: v for k, v in mapping.items() if k in known and v}
@@ -637,7 +647,7 @@ def import_rerun(
         job.options["skip_invalid"] = skip_invalid
     reset = {
         "status": ImportJob.Status.PENDING, "progress": 0, "rows_total": 0, "rows_parsed": 0, "rows_written": 0,
-        "rows_invalid": 0, "rows_skipped": 0, "message": "", "error_report": [], "error_report_file": "",
+        "rows_invalid": 0, "rows_skipped": 0, "message": "", "message_parts": [], "error_report": [], "error_report_file": "",
         "result": {}, "started_at": None, "finished_at": None, "heartbeat_at": None,
     }
     for name, value in reset.items():

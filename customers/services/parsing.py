@@ -20,6 +20,8 @@ from typing import IO, Any
 
 from django.utils.translation import gettext_lazy as _
 
+from clv_dashboard.messages import message_part
+
 # --- Messages (reused by the tests) -----------------------------------------------------------
 
 ERR_ENCODING = _(
@@ -85,7 +87,25 @@ SNIFF_BYTES = 64 * 1024
 
 
 class ImportRefused(Exception):
-    """The whole file is refused; the message says why and how to fix it."""
+    """The whole file is refused; the message says why and how to fix it. `parts` keeps it as
+    template + values (clv_dashboard.messages), so that each reader sees it in their language."""
+
+    def __init__(self, message: str, parts: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.parts = parts or []
+
+
+class Reason(ValueError):
+    """Why a value is invalid, kept as template + values (RowError.parts) as well as text."""
+
+    def __init__(self, template: Any, **params: Any) -> None:
+        super().__init__(str(template).format(**params))
+        self.parts = [message_part(template, **params)]
+
+
+def refused(template: Any, **params: Any) -> ImportRefused:
+    """The refusal for a message constant filled with `params`, in the active language."""
+    return ImportRefused(str(template).format(**params), [message_part(template, **params)])
 
 
 # --- Fields of the three kinds of file --------------------------------------------------------
@@ -284,7 +304,7 @@ def encoding_examine(*, path: Path) -> EncodingFinding:
     with path.open("rb") as f:
         head = f.read(4)
     if not head:
-        raise ImportRefused(str(ERR_EMPTY_FILE))
+        raise refused(ERR_EMPTY_FILE)
     if head.startswith(codecs.BOM_UTF8):
         return EncodingFinding("utf-8-sig")
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -297,7 +317,7 @@ def encoding_examine(*, path: Path) -> EncodingFinding:
     if example is not None:
         return EncodingFinding(WESTERN, example)
     line, snippet = _first_undecodable_line(path, "utf-8")
-    raise ImportRefused(str(ERR_ENCODING).format(line=line, snippet=snippet))
+    raise refused(ERR_ENCODING, line=line, snippet=snippet)
 
 
 def encoding_detect(*, path: Path) -> str:
@@ -422,10 +442,10 @@ class SourceFile:
                 except StopIteration:
                     break
                 except csv.Error as exc:
-                    raise ImportRefused(str(ERR_BAD_CSV).format(line=start, detail=exc)) from exc
+                    raise refused(ERR_BAD_CSV, line=start, detail=exc) from exc
                 except UnicodeDecodeError as exc:
-                    raise ImportRefused(
-                        str(ERR_DECODE).format(encoding=ENCODING_LABELS.get(self.encoding, self.encoding), line=start)
+                    raise refused(
+                        ERR_DECODE, encoding=ENCODING_LABELS.get(self.encoding, self.encoding), line=start
                     ) from exc
                 line_no = reader.line_num if reader is not None else line_no + 1
                 if row_is_blank(values):
@@ -439,7 +459,7 @@ class SourceFile:
                     continue
                 yield start, values
             if not header_seen:
-                raise ImportRefused(str(ERR_EMPTY_FILE))
+                raise refused(ERR_EMPTY_FILE)
         finally:
             text.close()
 
@@ -459,7 +479,7 @@ def source_open(*, path: Path, encoding: str | None = None, delimiter: str | Non
     finally:
         rows.close()
     if not source.header:
-        raise ImportRefused(str(ERR_EMPTY_FILE))
+        raise refused(ERR_EMPTY_FILE)
     return source
 
 
@@ -488,7 +508,7 @@ def mapping_parse(*, items: list[str] | str) -> dict[str, str]:
     for item in items:
         name, sep, column = item.partition("=")
         if not sep or not name.strip() or not column.strip():
-            raise ImportRefused(str(ERR_MAPPING_SYNTAX).format(text=item))
+            raise refused(ERR_MAPPING_SYNTAX, text=item)
         mapping[name.strip().lower()] = column.strip()
     return mapping
 
@@ -502,16 +522,16 @@ def columns_resolve(*, kind: str, header: list[str], mapping: dict[str, str] | N
     found = ", ".join(f'"{h}"' for h in header) or "-"
     for field_name, column in (mapping or {}).items():
         if field_name not in by_name:
-            raise ImportRefused(
-                str(ERR_MAPPING_UNKNOWN_FIELD).format(field_name=field_name, fields=", ".join(by_name))
+            raise refused(
+                ERR_MAPPING_UNKNOWN_FIELD, field_name=field_name, fields=", ".join(by_name)
             )
         if column.startswith("#") and column[1:].isdigit() and 0 < int(column[1:]) <= len(header):
             indexes[field_name] = int(column[1:]) - 1
         elif _norm(column) in normalised:
             indexes[field_name] = normalised.index(_norm(column))
         else:
-            raise ImportRefused(
-                str(ERR_MAPPING_UNKNOWN_COLUMN).format(field_name=field_name, column=column, found=found)
+            raise refused(
+                ERR_MAPPING_UNKNOWN_COLUMN, field_name=field_name, column=column, found=found
             )
     taken = set(indexes.values())
     for spec in specs:
@@ -520,23 +540,19 @@ def columns_resolve(*, kind: str, header: list[str], mapping: dict[str, str] | N
         synonyms = set(spec.synonyms)
         matches = [i for i, h in enumerate(normalised) if h in synonyms and i not in taken]
         if len(matches) > 1:
-            raise ImportRefused(
-                str(ERR_DUPLICATE_COLUMN).format(
-                    first=f'"{header[matches[0]]}"', second=f'"{header[matches[1]]}"', field=spec.label,
+            raise refused(
+                ERR_DUPLICATE_COLUMN, first=f'"{header[matches[0]]}"', second=f'"{header[matches[1]]}"', field=spec.label,
                     field_name=spec.name,
-                )
             )
         if matches:
             indexes[spec.name] = matches[0]
             taken.add(matches[0])
     missing = [s for s in specs if s.required and s.name not in indexes]
     if missing:
-        raise ImportRefused(
-            str(ERR_MISSING_COLUMNS).format(
-                missing=", ".join(f"{s.name} ({s.label})" for s in missing),
+        raise refused(
+            ERR_MISSING_COLUMNS, missing=", ".join(f"{s.name} ({s.label})" for s in missing),
                 found=found,
                 needed=", ".join(f"{s.name} ({s.label})" for s in specs if s.required),
-            )
         )
     unknown = [h for i, h in enumerate(header) if i not in indexes.values()]
     return ColumnPlan(kind=kind, indexes=indexes, header=header, unknown=unknown)
@@ -587,7 +603,7 @@ class DateParser:
                 return _iso(int(m.group(1)), int(m.group(2)), int(m.group(3))), True
         m = _YEAR_LAST.match(text)
         if not m:
-            raise ValueError(str(REASON_DATE))
+            raise Reason(REASON_DATE)
         a, b, year = int(m.group(1)), int(m.group(3)), int(m.group(4))
         if self.order == DAY_FIRST:
             return _iso(year, b, a, order=DAY_FIRST), True
@@ -625,10 +641,10 @@ def _iso(year: int, month: int, day: int, *, order: str | None = None) -> str:
         value = dt.date(year, month, day)
     except ValueError:
         if order:
-            raise ValueError(str(REASON_DATE_ORDER).format(order=_order_label(order))) from None
-        raise ValueError(str(REASON_DATE)) from None
+            raise Reason(REASON_DATE_ORDER, order=_order_label(order)) from None
+        raise Reason(REASON_DATE) from None
     if not 1900 <= year <= 2100:
-        raise ValueError(str(REASON_DATE_RANGE))
+        raise Reason(REASON_DATE_RANGE)
     return value.isoformat()
 
 
@@ -679,17 +695,17 @@ def amount_parse(raw: str) -> str:
         elif _DECIMAL_COMMA.match(text):
             text = text.replace(",", ".")
         else:
-            raise ValueError(str(REASON_AMOUNT))
+            raise Reason(REASON_AMOUNT)
     elif _THOUSANDS_DOT.match(text):
         text = text.replace(".", "")
     if not _DIGITS.match(text):
-        raise ValueError(str(REASON_AMOUNT))
+        raise Reason(REASON_AMOUNT)
     try:
         value = Decimal(text).quantize(_CENT, rounding=ROUND_HALF_UP)
     except InvalidOperation:
-        raise ValueError(str(REASON_AMOUNT)) from None
+        raise Reason(REASON_AMOUNT) from None
     if value >= _LIMIT:
-        raise ValueError(str(REASON_AMOUNT_RANGE))
+        raise Reason(REASON_AMOUNT_RANGE)
     return str(-value if negative else value)
 
 
@@ -711,12 +727,12 @@ def month_parse(raw: str, line: int, dates: DateParser) -> str:
             try:
                 day = dt.date.fromisoformat(dates.parse(text, line))
             except ValueError:
-                raise ValueError(str(REASON_MONTH)) from None
+                raise Reason(REASON_MONTH) from None
             year, month = day.year, day.month
     if not 1 <= month <= 12:
-        raise ValueError(str(REASON_MONTH))
+        raise Reason(REASON_MONTH)
     if not 1900 <= year <= 2100:
-        raise ValueError(str(REASON_DATE_RANGE))
+        raise Reason(REASON_DATE_RANGE)
     return dt.date(year, month, 1).isoformat()
 
 
@@ -729,9 +745,14 @@ class RowError:
     column: str
     value: str
     reason: str
+    # The reason as template + values (clv_dashboard.messages), for readers of other languages.
+    parts: list[dict[str, Any]] = field(default_factory=list, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "column": self.column, "value": self.value, "reason": self.reason}
+        row = {"line": self.line, "column": self.column, "value": self.value, "reason": self.reason}
+        if self.parts:
+            row["parts"] = self.parts
+        return row
 
 
 Validated = tuple[tuple[Any, ...] | None, list[RowError]]
@@ -742,7 +763,7 @@ def row_nul_error(*, plan: ColumnPlan, line: int, values: list[str]) -> RowError
     for index, value in enumerate(values):
         if "\x00" in value:
             column = plan.header[index] if index < len(plan.header) else f"#{index + 1}"
-            return RowError(line, column, value.replace("\x00", "\\0")[:200], str(REASON_NUL))
+            return RowError(line, column, value.replace("\x00", "\\0")[:200], str(REASON_NUL), [message_part(REASON_NUL)])
     return None
 _ATTRIBUTE_NAMES = ("name", "region", "product_line", "business_unit", "acquisition_channel")
 
@@ -771,16 +792,16 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
         spec = specs[name]
         if not value:
             if spec.required:
-                errors.append(RowError(line, labels.get(name, name), "", str(REASON_REQUIRED)))
+                errors.append(RowError(line, labels.get(name, name), "", str(REASON_REQUIRED), [message_part(REASON_REQUIRED)]))
             return ""
         if len(value) > spec.max_length:
-            errors.append(RowError(line, labels[name], value[:200], str(REASON_TOO_LONG).format(limit=spec.max_length)))
+            errors.append(RowError(line, labels[name], value[:200], str(REASON_TOO_LONG).format(limit=spec.max_length), [message_part(REASON_TOO_LONG, limit=spec.max_length)]))
         return value
 
     def check_width(values: list[str], line: int, errors: list[RowError]) -> None:
         if len(values) > width and any(v.strip() for v in values[width:]):
             errors.append(
-                RowError(line, "", "", str(REASON_EXTRA_FIELDS).format(count=len(values), expected=width))
+                RowError(line, "", "", str(REASON_EXTRA_FIELDS).format(count=len(values), expected=width), [message_part(REASON_EXTRA_FIELDS, count=len(values), expected=width)])
             )
 
     def amount(value: str, name: str, line: int, errors: list[RowError]) -> str:
@@ -789,7 +810,7 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
         try:
             return amount_parse(value)
         except ValueError as exc:
-            errors.append(RowError(line, labels[name], value, str(exc)))
+            errors.append(RowError(line, labels[name], value, str(exc), getattr(exc, "parts", [])))
             return ""
 
     has_cost = "cost" in idx
@@ -835,7 +856,7 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                 try:
                     order_date = dates.parse(raw_date, line)
                 except ValueError as exc:
-                    errors.append(RowError(line, labels["order_date"], raw_date, str(exc)))
+                    errors.append(RowError(line, labels["order_date"], raw_date, str(exc), getattr(exc, "parts", [])))
             revenue = amount(text(values, "revenue", errors, line), "revenue", line, errors)
             cost = amount(text(values, "cost", errors, line), "cost", line, errors) if has_cost else ""
             attrs = [text(values, n, errors, line) if n in idx else "" for n in _ATTRIBUTE_NAMES]
@@ -865,25 +886,25 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                 try:
                     month = month_parse(raw_month, line, dates)
                 except ValueError as exc:
-                    errors.append(RowError(line, labels["month"], raw_month, str(exc)))
+                    errors.append(RowError(line, labels["month"], raw_month, str(exc), getattr(exc, "parts", [])))
             raw_kind = text(values, "kind", errors, line)
             kind = _COST_KIND_LOOKUP.get(_norm(raw_kind), "") if raw_kind else ""
             if raw_kind and not kind:
-                errors.append(RowError(line, labels["kind"], raw_kind, str(REASON_COST_KIND)))
+                errors.append(RowError(line, labels["kind"], raw_kind, str(REASON_COST_KIND), [message_part(REASON_COST_KIND)]))
             value = amount(text(values, "amount", errors, line), "amount", line, errors)
             if value.startswith("-"):
-                errors.append(RowError(line, labels["amount"], values[idx["amount"]].strip(), str(REASON_COST_NEGATIVE)))
+                errors.append(RowError(line, labels["amount"], values[idx["amount"]].strip(), str(REASON_COST_NEGATIVE), [message_part(REASON_COST_NEGATIVE)]))
             raw_dim = text(values, "segment_dimension", errors, line)
             segment_value = text(values, "segment_value", errors, line)
             dimension = _DIMENSION_LOOKUP.get(_norm(raw_dim), "") if raw_dim else ""
             if raw_dim and not dimension:
-                errors.append(RowError(line, labels["segment_dimension"], raw_dim, str(REASON_DIMENSION)))
+                errors.append(RowError(line, labels["segment_dimension"], raw_dim, str(REASON_DIMENSION), [message_part(REASON_DIMENSION)]))
             elif dimension and not segment_value:
                 errors.append(RowError(line, labels.get("segment_value", "segment_value"), "",
-                                       str(REASON_DIMENSION_WITHOUT_VALUE)))
+                                       str(REASON_DIMENSION_WITHOUT_VALUE), [message_part(REASON_DIMENSION_WITHOUT_VALUE)]))
             elif segment_value and not raw_dim:
                 errors.append(RowError(line, labels["segment_value"], segment_value,
-                                       str(REASON_VALUE_WITHOUT_DIMENSION)))
+                                       str(REASON_VALUE_WITHOUT_DIMENSION), [message_part(REASON_VALUE_WITHOUT_DIMENSION)]))
             if errors:
                 return None, errors
             return (line, month, kind, value, dimension, segment_value), errors

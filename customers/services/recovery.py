@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clv_dashboard.background import dead_before
+from clv_dashboard.messages import message_part
 from customers.models import ImportJob
 
 from .imports import import_enqueue
@@ -55,15 +56,17 @@ def imports_sweep() -> ImportsSweep:
             if job.attempts >= settings.CLV_IMPORT_MAX_ATTEMPTS:
                 job.status = ImportJob.Status.FAILED
                 job.message = str(ERR_WORKER_DIED_TOO_OFTEN).format(count=job.attempts)
+                job.message_parts = [message_part(ERR_WORKER_DIED_TOO_OFTEN, count=job.attempts)]
                 job.finished_at = now
                 job.rows_written = 0
-                job.save(update_fields=["status", "message", "finished_at", "rows_written"])
+                job.save(update_fields=["status", "message", "message_parts", "finished_at", "rows_written"])
                 failed += 1
                 continue
             job.message = str(MSG_WORKER_DIED).format(percent=job.progress)
+            job.message_parts = [message_part(MSG_WORKER_DIED, percent=job.progress)]
             job.status = ImportJob.Status.PENDING
             job.progress = 0
-            job.save(update_fields=["status", "message", "progress"])
+            job.save(update_fields=["status", "message", "message_parts", "progress"])
             import_enqueue(job=job)
             requeued += 1
         waiting_since = now - dt.timedelta(seconds=float(settings.CLV_REQUEUE_WAITING_SECONDS))

@@ -141,10 +141,16 @@ def recompute_latest() -> dict[str, Any] | None:
     """The latest recompute run (for the progress banner), as plain values."""
     row = (
         RecomputeRun.objects.order_by("-created_at", "-pk")
-        .values("pk", "status", "scopes_total", "scopes_done", "trigger", "created_at", "finished_at", "message")
+        .values("pk", "status", "scopes_total", "scopes_done", "trigger", "created_at", "finished_at", "message",
+                "message_parts")
         .first()
     )
-    return dict(row) if row is not None else None
+    if row is None:
+        return None
+    # The message in the reader's language (stored as template + values).
+    shown: dict[str, Any] = dict(row)
+    shown["message"] = message_translate(shown.pop("message"), shown.pop("message_parts"))
+    return shown
 
 
 def board_scopes() -> list[Scope]:

@@ -28,6 +28,7 @@ ERROR_NO_SNAPSHOT = gettext_lazy("There are no figures for this month and scope 
 # The projector view (?view=projector): large type, the tiles and these three charts.
 VIEW_PROJECTOR = "projector"
 PROJECTOR_CHARTS = ("equity_clv", "equity_bridge", "acquisition_retention")
+ERROR_NO_SUCH_SEGMENT = gettext_lazy("There is no such segment: no customer has {scope}.")
 # A what-if retention this close to the stored one (percent and back) is the stored one.
 RETENTION_SAME = 1e-9
 
@@ -129,6 +130,11 @@ def board_index(request: HttpRequest) -> HttpResponse:
     except ValueError as exc:
         return HttpResponseBadRequest(str(exc))
     data = board_get(scope=scope, month=month, dimension=dimension)
+    if data.scopes and scope not in data.scopes:
+        # A segment no customer has ever had (a typo, an old link) is not "no customers yet".
+        return render(request, "metrics/no_such_segment.html", {
+            "message": str(ERROR_NO_SUCH_SEGMENT).format(scope=scope.label()),
+        }, status=404)
     return render(request, "board/index.html", _context(request, data))
 
 

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from clv_dashboard.spreadsheets import spreadsheet_safe
 from metrics.models import CustomerPrediction
 
+BOM = "\ufeff"
 COLUMNS = [
     "customer_id", "name", "region", "product_line", "business_unit", "acquisition_channel", "tier",
     "p_alive", "expected_purchases_12m", "expected_spend", "predicted_clv", "net_profit_to_date", "historic_margin", "data_date",
@@ -22,9 +23,10 @@ class _Echo:
 
 
 def csv_rows(predictions: QuerySet[CustomerPrediction]) -> Iterator[str]:
-    """The CSV lines of the export, one prediction at a time (streamed)."""
+    """The CSV lines of the export, one prediction at a time (streamed). It starts with a UTF-8
+    byte order mark, without which Excel reads the file as the local code page and garbles 华南."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(COLUMNS)
+    yield BOM + writer.writerow(COLUMNS)
     rows: Iterable[CustomerPrediction] = predictions.select_related(
         "customer", "fit", "customer__profitability").iterator(chunk_size=2000)
     for p in rows:

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from customers.models import UNASSIGNED, Customer, SegmentDimension, Transaction
 from metrics.models import CustomerPrediction, PredictiveFit
@@ -224,7 +225,7 @@ def segment_choices() -> list[tuple[str, str, str]]:
         for value in values:
             choices.append((dimension.value, value, f"{dimension.label}: {value}"))
         if Customer.objects.filter(**{dimension.value: ""}).exists():
-            choices.append((dimension.value, UNASSIGNED, f"{dimension.label}: {UNASSIGNED}"))
+            choices.append((dimension.value, UNASSIGNED, f"{dimension.label}: {gettext('unassigned')}"))
     return choices
 
 

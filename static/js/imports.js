@@ -78,6 +78,19 @@
   }
 
   var status = document.getElementById("import-status");
+  // A loaded import: follow the board recompute it asked for, and show its outcome when it ends.
+  var recompute = document.getElementById("import-recompute");
+  if (status && recompute && ["succeeded", "failed"].indexOf(recompute.getAttribute("data-status")) < 0) {
+    var polls = 0;
+    window.clvPoll(status.getAttribute("data-progress-url"), function (data) {
+      polls += 1;
+      if (data.recompute_status === "succeeded" || data.recompute_status === "failed") {
+        window.location.reload();
+        return false;
+      }
+      return polls < 400;  // about ten minutes
+    }, 1500);
+  }
   if (!status || status.getAttribute("data-finished") === "1") { return; }
   var fmt = new Intl.NumberFormat(document.documentElement.lang || undefined);
   var bar = status.querySelector("#import-progress");

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from clv_dashboard.messages import message_part
 from customers.models import Customer, ImportJob
 from customers.services import parsing as p
 from customers.services.imports import ERR_INVALID_ROWS, READER_COLUMNAR, READER_ROWS
@@ -121,7 +122,8 @@ def test_a_nul_byte_after_the_first_8_kb_names_its_line_and_a_clear_reason(run_i
     job = run_import("transactions", data)
     assert job.status == ImportJob.Status.REJECTED
     assert job.message == str(ERR_INVALID_ROWS).format(count="1")
-    assert job.error_report == [{"line": 402, "column": "region", "value": "Nor\\0th", "reason": str(p.REASON_NUL)}]
+    assert job.error_report == [{"line": 402, "column": "region", "value": "Nor\\0th", "reason": str(p.REASON_NUL),
+                                 "parts": [message_part(p.REASON_NUL)]}]
     assert "PostgreSQL" not in job.message and "0x00" not in job.message
 
 

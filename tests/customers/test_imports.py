@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from clv_dashboard.messages import message_part
 from customers.models import CostEntry, Customer, ImportJob, Transaction
 from customers.services import ImportRefused, import_create, import_rerun, import_undo
 from customers.services import imports as imports_service
@@ -128,9 +129,12 @@ def test_an_invalid_row_rejects_the_whole_file_by_default(run_import: Run) -> No
     assert Transaction.objects.count() == 0 and Customer.objects.count() == 0
     assert job.rows_invalid == 2
     assert job.error_report[:3] == [
-        {"line": 3, "column": "order_date", "value": "2024-02-30", "reason": str(p.REASON_DATE)},
-        {"line": 3, "column": "revenue", "value": "abc", "reason": str(p.REASON_AMOUNT)},
-        {"line": 4, "column": "customer_id", "value": "", "reason": str(p.REASON_REQUIRED)},
+        {"line": 3, "column": "order_date", "value": "2024-02-30", "reason": str(p.REASON_DATE),
+         "parts": [message_part(p.REASON_DATE)]},
+        {"line": 3, "column": "revenue", "value": "abc", "reason": str(p.REASON_AMOUNT),
+         "parts": [message_part(p.REASON_AMOUNT)]},
+        {"line": 4, "column": "customer_id", "value": "", "reason": str(p.REASON_REQUIRED),
+         "parts": [message_part(p.REASON_REQUIRED)]},
     ]
     report = (settings.MEDIA_ROOT / job.error_report_file).read_text(encoding="utf-8-sig").splitlines()
     assert report[0] == "line,column,value,reason"

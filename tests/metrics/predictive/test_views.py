@@ -174,7 +174,9 @@ def test_csv_export_follows_the_filters_and_neutralises_formulas(client_as: Clie
     evil.save()
     response = client_as(roles.EXECUTIVE).get("/customers/export.csv?tier=gold")
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(streamed_body(response).decode())))
+    body = streamed_body(response)
+    assert body.startswith("\ufeff".encode())  # Excel reads it as UTF-8 (华南, not garbage)
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0] == COLUMNS
     assert len(rows) - 1 == CustomerPrediction.objects.filter(tier="gold").count()
     mine = next(r for r in rows if r[0] == evil.external_id)
