@@ -379,6 +379,7 @@ def segment_choices() -> list[tuple[str, str, str]]:
     """(dimension, scope value, label) of every segment among the customers: trimmed values, and
     "unassigned" where some customer has none."""
     from customers.models import SegmentDimension
+    from metrics.board.selectors import value_label
 
     choices: list[tuple[str, str, str]] = []
     for dimension in SegmentDimension:
@@ -386,7 +387,7 @@ def segment_choices() -> list[tuple[str, str, str]]:
                   .distinct().order_by("scope_value")[:200])
         for value in values:
             scope = value or UNASSIGNED
-            choices.append((dimension.value, scope, f"{dimension.label}: {scope}"))
+            choices.append((dimension.value, scope, f"{dimension.label}: {value_label(scope)}"))
     return choices
 
 

@@ -59,6 +59,7 @@ NOT_PAGES = {
     "imports:rerun", "board:whatif", "board:status", "board:export_csv", "board:export_xlsx",
     "predictive:export", "predictive:fit_status", "predictive:fit", "audit:export", "metrics:recompute_status",
     "metrics:month_close", "metrics:month_reopen", "metrics:api_snapshots", "metrics:api_snapshot_explain",
+    "metrics:api_customers", "profitability:export",
 }
 
 
@@ -190,6 +191,7 @@ def _pages(data: dict[str, Any]) -> dict[str, list[str]]:
         "predictive:detail": [f"/customers/{data['customer']}/"],
         "audit:list": ["/audit/"],
         "metrics:assumptions": ["/assumptions/"],
+        "profitability:index": ["/profitability/"],
     }
 
 

@@ -49,7 +49,7 @@ def test_the_page_says_the_whale_curve_in_words_and_lists_the_customers(
     assert 'id="most-table"' in page and 'id="least-table"' in page
     most = page.split('id="most-table"')[1].split("</table>")[0]
     assert most.index(">E</a>") < most.index(">D</a>") < most.index(">B</a>")
-    assert "-¥103.33" in most and "¥53.33" in most
+    assert "−¥103.33" in most and "¥53.33" in most
     # The rules are explained on the page, and the unallocated costs shown.
     assert "is shared equally among that month" in page and "in proportion to their purchases" in page
     assert "¥40.00" in page and "¥7.00" in page
@@ -122,7 +122,7 @@ def test_the_customers_page_and_its_export_show_net_profit_beside_predicted_clv(
     client = client_as(roles.EXECUTIVE)
     page = client.get("/customers/").content.decode()
     row = page.split('id="predictions"')[1].split("</table>")[0]
-    assert "Net profit" in row and '<td class="num">¥77.00</td>\n        <td class="num bad">-¥103.33</td>' in row
+    assert "Net profit" in row and '<td class="num">¥77.00</td>\n        <td class="num bad">−¥103.33</td>' in row
     rows = list(csv.reader(io.StringIO(streamed_body(client.get("/customers/export.csv")).decode())))
     header = rows[0]
     assert header[header.index("predicted_clv") + 1] == "net_profit_to_date"
