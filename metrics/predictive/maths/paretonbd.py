@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
 from scipy.special import gammaln, logsumexp
 
 from .bgnbd import MIN_CUSTOMERS, _as_inputs, distinct_rows
 from .errors import ModelFitError, gettext_noop
+from .optimize import minimize_value_from_starts, parameter_at_bound
 
 FloatArray = NDArray[np.float64]
 
@@ -120,18 +120,12 @@ def paretonbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> P
 
     mean_age = float(np.average(t_u, weights=weights))
     starts = [np.log([1.0, max(mean_age, 1e-3), 1.0, max(mean_age, 1e-3)]), np.log([0.5, 1.0, 0.5, 1.0])]
-    result = None
-    for start in starts:
-        result = minimize(objective, start, method="L-BFGS-B", bounds=[(-LOG_BOUND, LOG_BOUND)] * 4,
-                          options={"maxiter": 3000, "ftol": 1e-15, "gtol": 1e-10})
-        if result.success and np.isfinite(result.fun) and result.fun < 1e299:
-            break
-    assert result is not None
+    result = minimize_value_from_starts(objective, starts, log_bound=LOG_BOUND)
     if not (np.isfinite(result.fun) and result.fun < 1e299):
         raise ModelFitError(PARETO_NOT_CONVERGED, reason=str(result.message))
-    for name, value in zip(PARAM_NAMES, result.x, strict=True):
-        if abs(value) > LOG_BOUND - BOUND_MARGIN:
-            raise ModelFitError(PARETO_AT_BOUND, name=name, value=float(np.exp(value)))
+    edge = parameter_at_bound(PARAM_NAMES, result.x, limit=LOG_BOUND - BOUND_MARGIN)
+    if edge is not None:
+        raise ModelFitError(PARETO_AT_BOUND, name=edge[0], value=edge[1])
     return ParetoNbdFit(
         params=ParetoNbdParams(*(float(v) for v in np.exp(result.x))),
         log_likelihood=-float(result.fun) * n, n_customers=n, n_repeat_customers=n_repeat,
