@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import zlib
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +51,8 @@ def profitability_rows(*, month: int, assumption_set: AssumptionSet) -> tuple[pd
     driver = str(assumption_set.cost_to_serve_driver)
     if connection.vendor == "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
+            # Two recomputes at once take turns here (their DELETE and INSERT would collide).
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(b"clv-profitability:store")])
             totals = allocation_build(cursor=cursor, month=month, window=window, margin_rate=rate, driver=driver)
             cursor.execute(f"SELECT {', '.join(RESULT_COLUMNS)} FROM p_result ORDER BY customer_id")
             frame = pd.DataFrame(cursor.fetchall(), columns=RESULT_COLUMNS)
