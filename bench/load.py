@@ -103,6 +103,46 @@ def session_cookie() -> str:
     return f"sessionid={session.session_key}"
 
 
+def _cpu_seconds(pids: set[int]) -> dict[int, float]:
+    """User + system CPU seconds of each live process (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return out
+
+
+def _server_pids(master: int) -> set[int]:
+    """gunicorn's master and its worker processes."""
+    pids = {master}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rpartition(")")[2].split()[1]) == master:
+                pids.add(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def _database_pids() -> set[int]:
+    """The PostgreSQL backends serving this benchmark's database (gunicorn's persistent
+    connections), when the server runs on this machine."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
+def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between the two readings (a process started in between counts whole)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 async def _read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
@@ -205,9 +245,15 @@ def main() -> int:
                     print(Path(log.name).read_text())
                     raise
                 time.sleep(0.3)
-        asyncio.run(load(port, cookie, min(args.users, 8), 5))  # warm-up: connections and caches
+        asyncio.run(load(port, cookie, args.users, 5))  # warm-up: connections and caches
         load_before = os.getloadavg()[0]
+        web_before = _cpu_seconds(_server_pids(server.pid))
+        db_before = _cpu_seconds(_database_pids())
+        client_before = time.process_time()
         results, errors, elapsed = asyncio.run(load(port, cookie, args.users, args.seconds))
+        client_cpu = time.process_time() - client_before
+        web_cpu = _cpu_delta(web_before, _cpu_seconds(_server_pids(server.pid)))
+        db_cpu = _cpu_delta(db_before, _cpu_seconds(_database_pids()))
         load_after = os.getloadavg()[0]
     finally:
         server.terminate()
@@ -219,6 +265,12 @@ def main() -> int:
           f"{os.cpu_count()} CPU cores; load average {load_before:.1f} before, {load_after:.1f} after "
           "(the machine is shared with other work)")
     print(f"  overall: {total / elapsed:.1f} req/s, {failed} errors ({failed / max(total + failed, 1):.2%})")
+    # CPU per request, whatever else the machine is doing: what the figures above would be on a
+    # quiet host follows from it (2 cores / CPU per request = the most requests per second).
+    per = 1000 / max(total, 1)
+    print(f"  CPU per request: web {web_cpu * per:.1f} ms, PostgreSQL {db_cpu * per:.1f} ms, "
+          f"this client {client_cpu * per:.1f} ms; at that cost {os.cpu_count()} idle cores serve at most "
+          f"{(os.cpu_count() or 1) * 1000 / max((web_cpu + db_cpu + client_cpu) * per, 1e-9):.0f} req/s")
     met = failed == 0
     for name, times in results.items():
         p50, p95, p99 = (_percentile(times, q) * 1000 for q in (0.50, 0.95, 0.99))

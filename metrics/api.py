@@ -6,16 +6,19 @@ an admin issued (`manage.py issue_api_token`). Executives and above (metrics.vie
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, JsonResponse
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from customers.models import SegmentDimension
 
 from . import selectors, services
 from .closing.selectors import export_rows
+from .datacache import versioned_get
 from .explain import snapshot_explain
 from .models import COMPANY
 
@@ -107,7 +110,7 @@ def _error(exc: ApiError) -> JsonResponse:
 
 @login_not_required
 @require_GET
-def snapshots(request: HttpRequest) -> JsonResponse:
+def snapshots(request: HttpRequest) -> HttpResponse:
     """Snapshots, one row per scope and month. Filters: segment=DIMENSION=VALUE (default the
     company) or dimension=DIMENSION (every value of it), from=YYYY-MM, to=YYYY-MM."""
     try:
@@ -119,8 +122,16 @@ def snapshots(request: HttpRequest) -> JsonResponse:
         )
     except ApiError as exc:
         return _error(exc)
-    rows = export_rows(qs)
-    return JsonResponse({"count": len(rows), "results": rows})
+
+    def body() -> bytes:
+        rows = export_rows(qs)
+        return json.dumps({"count": len(rows), "results": rows}, cls=DjangoJSONEncoder).encode()
+
+    # The rows with their published figures and restatements cost a scan: cached under the data
+    # version with the (validated) parameters, after the permission check.
+    parts = [f"{name}={request.GET.get(name, '')}" for name in SNAPSHOTS_PARAMETERS]
+    return HttpResponse(versioned_get(name="api-snapshots", parts=parts, compute=body),
+                        content_type="application/json")
 
 
 @login_not_required

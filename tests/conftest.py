@@ -87,6 +87,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _data_cache_per_test(settings: Any) -> None:
+    """Each test its own cached board and page parts: test databases are rebuilt from empty, so
+    two tests (or two runs against the same Redis) could otherwise meet the same data version."""
+    settings.CLV_DATA_CACHE_SALT = f"test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(autouse=True)
 def _language_per_test() -> Iterator[None]:
     """Each test starts in the default language: a request served in this thread (the test
     client) leaves its language active, which would leak into whichever test runs next."""

@@ -116,6 +116,9 @@ if REDIS_URL:
             },
         }
     }
+    # Sessions are read from Redis on every request and written through to the database, which
+    # stays the record (a session survives a Redis restart; with Redis down they are read from it).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -206,6 +209,9 @@ FORMAT_MODULE_PATH = ["clv_dashboard.formats"]
 CLV_AUTO_CLOSE_MONTH = env.bool("CLV_AUTO_CLOSE_MONTH", default=True)
 # ISO 4217 code of the currency every amount in the data is in.
 CLV_CURRENCY = env("CLV_CURRENCY", default="CNY")
+# Put in front of every cache key of data-versioned results (metrics.datacache, the board): a
+# new value makes every cached page part miss at once. The test suite sets one per test.
+CLV_DATA_CACHE_SALT = env("CLV_DATA_CACHE_SALT", default="")
 
 # --- Files ----------------------------------------------------------------------------------
 STATIC_URL = "static/"

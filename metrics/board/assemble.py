@@ -390,7 +390,7 @@ def board_get(*, scope: Scope, month: dt.date | None, dimension: str | None,
     """board_build through the cache, keyed on the data version."""
     version = selectors.board_data_version()
     key = ":".join([
-        CACHE_PREFIX, version, translation.get_language() or "-", str(settings.CLV_CURRENCY),
+        CACHE_PREFIX, settings.CLV_DATA_CACHE_SALT, version, translation.get_language() or "-", str(settings.CLV_CURRENCY),
         month.isoformat() if month else "-", scope.key, dimension or "-", "published" if as_published else "current",
     ])
     key = CACHE_PREFIX + ":" + hashlib.sha256(key.encode()).hexdigest()

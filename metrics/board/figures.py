@@ -408,16 +408,18 @@ def cohort_heatmap_figure(*, cells: Sequence[tuple[dt.date, int, int, int]], mon
     width = max((c[1] for c in visible), default=0) + 1
     row_of = {m: i for i, m in enumerate(cohorts)}
     z: list[list[float | None]] = [[None] * width for _m in cohorts]
-    text: list[list[str]] = [[""] * width for _m in cohorts]
+    # Per cell the counts as numbers, formatted by the hover template: a preformatted text per
+    # cell made a long history's heatmap most of the board page's weight.
+    counts: list[list[tuple[int, int] | None]] = [[None] * width for _m in cohorts]
     for cohort, since, size, active in visible:
-        share = active / size if size else None
-        z[row_of[cohort]][since] = share
-        text[row_of[cohort]][since] = _("%(active)s of %(size)s active") % {"active": f"{active:,}", "size": f"{size:,}"}
+        z[row_of[cohort]][since] = round(active / size, 5) if size else None
+        counts[row_of[cohort]][since] = (active, size)
+    counted = _("%(active)s of %(size)s active") % {"active": "%{customdata[0]:,}", "size": "%{customdata[1]:,}"}
     trace = go.Heatmap(
-        z=z, x=list(range(width)), y=[c.strftime("%Y-%m") for c in cohorts], text=text,
+        z=z, x=list(range(width)), y=[c.strftime("%Y-%m") for c in cohorts], customdata=counts,
         colorscale="Blues", zmin=0, zmax=1, xgap=1, ygap=1,
         colorbar={"title": {"text": _("Share active")}, "tickformat": ".0%", "thickness": 14},
-        hovertemplate=_("Cohort") + " %{y}, +%{x}: %{z:.1%} (%{text})<extra></extra>",
+        hovertemplate=_("Cohort") + " %{y}, +%{x}: %{z:.1%} (" + counted + ")<extra></extra>",
     )
     layout = _layout(
         title=_("Cohort retention: share of each cohort still active"), subtitle=ctx.subtitle(),

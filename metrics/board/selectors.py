@@ -13,7 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Avg, Count, Max, Q, Sum
+from asgiref.local import Local
+from django.core.signals import request_finished, request_started
+from django.db import connection
+from django.db.models import Avg, Count, Q, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -22,7 +25,6 @@ from metrics.models import (
     COMPANY,
     CohortCell,
     CustomerPrediction,
-    MonthClose,
     MonthlySnapshot,
     PredictiveFit,
     RecomputeRun,
@@ -125,16 +127,62 @@ def month_parse(raw: str | None) -> dt.date | None:
         raise ValueError(str(ERROR_BAD_MONTH)) from exc
 
 
+# One round trip for the whole data version (it is read on every board, API and customers
+# request): the latest recompute run, the snapshots' count and newest write, the latest fit and
+# import (each with a time, so that a database rebuilt from empty never repeats an old version),
+# the closes, the latest profitability write.
+_DATA_VERSION_SQL = """
+SELECT
+  (SELECT id FROM metrics_recomputerun ORDER BY id DESC LIMIT 1),
+  (SELECT status FROM metrics_recomputerun ORDER BY id DESC LIMIT 1),
+  (SELECT finished_at FROM metrics_recomputerun ORDER BY id DESC LIMIT 1),
+  (SELECT MAX(computed_at) FROM metrics_monthlysnapshot),
+  (SELECT COUNT(*) FROM metrics_monthlysnapshot),
+  (SELECT id FROM metrics_predictivefit ORDER BY id DESC LIMIT 1),
+  (SELECT status FROM metrics_predictivefit ORDER BY id DESC LIMIT 1),
+  (SELECT MAX(finished_at) FROM metrics_predictivefit),
+  (SELECT id FROM customers_importjob ORDER BY id DESC LIMIT 1),
+  (SELECT status FROM customers_importjob ORDER BY id DESC LIMIT 1),
+  (SELECT MAX(finished_at) FROM customers_importjob),
+  (SELECT COUNT(*) FROM metrics_monthclose),
+  (SELECT MAX(closed_at) FROM metrics_monthclose),
+  (SELECT MAX(reopened_at) FROM metrics_monthclose),
+  (SELECT MAX(computed_at) FROM metrics_profitabilitytotals)
+"""
+
+
+# Within one GET request the version is read once (a page may look up several cached parts); a
+# GET changes no data. POSTs, tasks and commands read it afresh every time.
+_request_memo = Local()
+
+
+def _memo_start(*, environ: dict[str, Any] | None = None, **_: Any) -> None:
+    _request_memo.active = (environ or {}).get("REQUEST_METHOD") in ("GET", "HEAD")
+    _request_memo.version = None
+
+
+def _memo_end(**_: Any) -> None:
+    _request_memo.active = False
+    _request_memo.version = None
+
+
+request_started.connect(_memo_start, dispatch_uid="metrics.board.data_version.start")
+request_finished.connect(_memo_end, dispatch_uid="metrics.board.data_version.end")
+
+
 def board_data_version() -> str:
-    """A key that changes whenever the board's data changes: recomputes, snapshots, predictions."""
-    run = RecomputeRun.objects.order_by("-pk").values_list("pk", "status", "finished_at").first()
-    snapshots = MonthlySnapshot.objects.aggregate(latest=Max("computed_at"), n=Count("pk"))
-    fit = PredictiveFit.objects.order_by("-pk").values_list("pk", "status").first()
-    closes = MonthClose.objects.aggregate(n=Count("pk"), closed=Max("closed_at"), reopened=Max("reopened_at"))
-    latest = snapshots["latest"].isoformat() if snapshots["latest"] else "-"
-    fit_key = f"{fit[0]}{fit[1]}" if fit else "0"
-    close_key = f"{closes['n']}{closes['closed']}{closes['reopened']}"
-    return f"{run[0] if run else 0}.{run[1] if run else '-'}.{latest}.{snapshots['n']}.{fit_key}.{close_key}"
+    """A key that changes whenever the board's data changes: recomputes, snapshots, predictions,
+    imports, closes and the profitability pass (which may finish after its recompute)."""
+    memo = getattr(_request_memo, "active", False)
+    if memo and _request_memo.version is not None:
+        return str(_request_memo.version)
+    with connection.cursor() as cursor:
+        cursor.execute(_DATA_VERSION_SQL)
+        row = cursor.fetchone()
+    version = ".".join("-" if value is None else str(value) for value in row)
+    if memo:
+        _request_memo.version = version
+    return version
 
 
 def recompute_latest() -> dict[str, Any] | None:

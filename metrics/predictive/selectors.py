@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from customers.models import UNASSIGNED, Customer, SegmentDimension, Transaction
+from metrics.datacache import versioned_get
 from metrics.models import CustomerPrediction, PredictiveFit
 
 from .maths.rfm import rfm_finish, rfm_summary
@@ -197,7 +198,18 @@ class TierSummary:
 
 
 def predictions_by_tier() -> list[TierSummary]:
-    """Customers, total predicted CLV and historic margin per tier, in tier order (for the board too)."""
+    """Customers, total predicted CLV and historic margin per tier, in tier order (for the board too);
+    a scan of every prediction, cached under the data version."""
+    return versioned_get(name="predictions-by-tier", parts=[], compute=_predictions_by_tier)
+
+
+def predictions_count(*, filters: PredictionFilters) -> int:
+    """How many predictions pass the filters (the page count), cached under the data version."""
+    return versioned_get(name="predictions-count", parts=[repr(filters)],
+                         compute=lambda: predictions_list(filters=filters).count())
+
+
+def _predictions_by_tier() -> list[TierSummary]:
     totals = {
         row["tier"]: row
         for row in CustomerPrediction.objects.values("tier").annotate(
@@ -215,7 +227,13 @@ def predictions_by_tier() -> list[TierSummary]:
 
 
 def segment_choices() -> list[tuple[str, str, str]]:
-    """(dimension, value, label) for every segment value present among the customers."""
+    """(dimension, value, label) for every segment value present among the customers: a scan of
+    the customers per dimension, cached under the data version (imports and re-labelling are
+    followed by a recompute, which changes it)."""
+    return versioned_get(name="predictive-segment-choices", parts=[], compute=_segment_choices)
+
+
+def _segment_choices() -> list[tuple[str, str, str]]:
     choices: list[tuple[str, str, str]] = []
     for dimension in SegmentDimension:
         values = (

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from clv_dashboard.background import MSG_FIT_UNAVAILABLE, task_send
 from customers.models import Customer
+from metrics.datacache import versioned_key
 
 from . import selectors
 from .charts import p_alive_figure, purchase_history_figure
@@ -33,6 +37,19 @@ COLUMNS = [
 ]
 
 
+class _CountedPaginator(Paginator):
+    """A paginator told its count (cached under the data version) instead of counting every
+    matching prediction on each page view."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
 def _filter_form(request: HttpRequest) -> PredictionFilterForm:
     form = PredictionFilterForm(request.GET or None)
     if form.is_bound:
@@ -47,7 +64,8 @@ def customers_list(request: HttpRequest) -> HttpResponse:
     filters = form.filters()
     current = selectors.fit_current()
     latest = selectors.fit_latest()
-    page = Paginator(selectors.predictions_list(filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = _CountedPaginator(selectors.predictions_list(filters=filters), PAGE_SIZE,
+                             count=selectors.predictions_count(filters=filters)).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     sort_query = query.copy()
@@ -61,7 +79,10 @@ def customers_list(request: HttpRequest) -> HttpResponse:
     return render(request, "predictive/customers_list.html", {
         "form": form,
         "page_obj": page,
-        "rows": [prediction_row(p) for p in page],
+        # A callable: the template calls it only when its cached table has to be rendered.
+        "rows": lambda: [prediction_row(p) for p in page],
+        "filters_key": versioned_key(name="customers-filters", parts=[request.GET.urlencode()]),
+        "table_key": versioned_key(name="customers-table", parts=[request.GET.urlencode()]),
         "fit": current,
         "facts": fit_facts(current) if current else None,
         "latest": latest,
