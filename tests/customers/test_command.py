@@ -35,6 +35,18 @@ def test_the_command_prints_the_report_and_fails_on_a_refused_file(db: None, tmp
     assert Transaction.objects.count() == 1
 
 
+def test_an_import_by_the_command_is_on_the_audit_record(db: None, tmp_path: Path) -> None:
+    from audit.models import AuditEvent
+
+    good = tmp_path / "orders.csv"
+    good.write_text("customer_id,order_date,revenue\nC1,2024-01-01,12\n")
+    call_command("import_csv", "transactions", str(good), stdout=io.StringIO())
+    job = ImportJob.objects.get()
+    event = AuditEvent.objects.get(action=AuditEvent.Action.IMPORT_UPLOAD)
+    assert (event.target_type, event.target_id) == ("customers.importjob", str(job.pk))
+    assert event.details["file"] == "orders.csv" and event.username == ""
+
+
 def test_the_command_refuses_a_missing_file_and_a_bad_mapping(db: None, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="No such file"):
         call_command("import_csv", "costs", str(tmp_path / "nope.csv"))

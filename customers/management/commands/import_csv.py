@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.services import Action, audit_record_import
 from customers.models import ImportJob
 from customers.services import ImportRefused, import_claim, import_create, import_run
 from customers.services.imports import file_chunks
@@ -43,6 +44,8 @@ class Command(BaseCommand):
                 )
         except ImportRefused as exc:
             raise CommandError(str(exc)) from exc
+        # On the record like an upload on the page (by nobody: the command is the system's).
+        audit_record_import(action=Action.IMPORT_UPLOAD, job=job)
         claimed = import_claim(job_id=job.pk)
         assert claimed is not None
         job = import_run(job=claimed)
