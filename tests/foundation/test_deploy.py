@@ -59,3 +59,13 @@ def test_compose_runs_web_worker_beat_postgres_and_redis_from_one_image_with_hea
     assert "gunicorn" in " ".join(services["web"]["command"])
     for name in ("web", "worker", "postgres", "redis"):
         assert "healthcheck" in services[name], name
+
+
+def test_the_image_has_the_postgresql_client_of_the_compose_server_for_backups() -> None:
+    """manage.py backup runs pg_dump, which refuses a server newer than itself."""
+    from ruamel.yaml import YAML
+
+    compose = YAML(typ="safe").load((REPO / "docker-compose.yml").read_text())
+    major = str(compose["services"]["postgres"]["image"]).partition(":")[2].split(".")[0]
+    assert major.isdigit(), "pin the PostgreSQL image to a major version"
+    assert f"postgresql-client-{major}" in (REPO / "Dockerfile").read_text()
