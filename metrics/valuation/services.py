@@ -71,6 +71,8 @@ class ScopeValuation:
     elasticities: list[Elasticity] = field(default_factory=list)
     market_value: MarketValue | None = None
     shortfalls: list[str] = field(default_factory=list)
+    # The first lapses read for this valuation, for the segments valued next to it.
+    lapses: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def complete(self) -> bool:
@@ -154,6 +156,7 @@ def valuation_compute(*, scope: Scope = COMPANY_SCOPE, month: dt.date | None = N
     # 1. The curve.
     if lapses is None:
         lapses = first_lapses(window=w)
+    out.lapses = lapses
     curve = curve_fit_for(lapse_rows(lapses, dimension=scope.dimension, value=scope.value), last_month=t, window=w,
                           first_cohort=observable_from)
     out.cohorts, out.actual_survival = curve.cohorts, curve.actual

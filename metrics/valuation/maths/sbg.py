@@ -122,19 +122,19 @@ def sbg_fit(cohorts: Sequence[Sequence[float]]) -> SbgFit:
         value = -_ll(float(np.exp(log_params[0])), float(np.exp(log_params[1])), lost, censored) / total
         return value if np.isfinite(value) else 1e300
 
-    best = None
-    for start in ([0.0, 0.0], [-1.0, 1.0], [1.0, 2.0]):
-        result = minimize(objective, np.array(start), method="L-BFGS-B", bounds=[(-LOG_BOUND, LOG_BOUND)] * 2,
-                          options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10})
-        if best is None or result.fun < best.fun:
-            best = result
-    assert best is not None
-    if not np.isfinite(best.fun) or best.fun >= 1e299:
-        raise ValueError(ERROR_NOT_CONVERGED.format(reason=best.message))
-    # Polish in the natural parameters (Nelder-Mead is robust near a flat optimum).
-    polished = minimize(objective, best.x, method="Nelder-Mead",
-                        options={"xatol": 1e-10, "fatol": 1e-15, "maxiter": 4000})
-    x = polished.x if polished.fun <= best.fun else best.x
+    # Nelder-Mead in log parameters (two of them: the simplex is quick and needs no gradient),
+    # restarted from its own result so that a simplex collapsed early gets a second chance.
+    x = np.array([0.0, 0.0])
+    fun = objective(x)
+    for _attempt in range(3):
+        result = minimize(objective, x, method="Nelder-Mead",
+                          options={"xatol": 1e-9, "fatol": 1e-14, "maxiter": 4000})
+        improved = fun - result.fun
+        x, fun = np.clip(result.x, -LOG_BOUND, LOG_BOUND), float(result.fun)
+        if improved < 1e-13:
+            break
+    if not np.isfinite(fun) or fun >= 1e299:
+        raise ValueError(ERROR_NOT_CONVERGED.format(reason="no finite likelihood"))
     alpha, beta = float(np.exp(x[0])), float(np.exp(x[1]))
     alpha_se = beta_se = None
     try:
