@@ -26,10 +26,10 @@ HISTORY_MONTHS = 60
 
 def elasticity_label(key: str) -> str:
     return {
-        "retention": _("+1% retention"),
-        "margin": _("+1% margin"),
-        "acquisition_cost": _("−1% acquisition cost"),
-        "discount_rate": _("−1 point of discount rate"),
+        "retention": _("Retention +1%"),
+        "margin": _("Margin +1%"),
+        "acquisition_cost": _("Acquisition cost −1%"),
+        "discount_rate": _("Discount rate −1 point"),
     }[key]
 
 

@@ -45,6 +45,7 @@ def investor_context(params: ValuationParams) -> dict[str, Any]:
         "models": AcquisitionProjection.choices,
         "model_label": presenters.model_label(v.model),
         "scope_label": v.scope.label(),
+        "retention_label": presenters.elasticity_label("retention"),
     }
 
 
