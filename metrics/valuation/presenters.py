@@ -65,7 +65,7 @@ def waterfall_figure(v: ScopeValuation) -> dict[str, Any] | None:
     if v.result is None or v.projection is None:
         return None
     d = v.result.monthly_discount
-    gross = value_of_future_customers(new_customers=v.projection.projected, v_new=v.result.v_new, cac=0.0,
+    gross = value_of_future_customers(new_customers=v.projection.projected.tolist(), v_new=v.result.v_new, cac=0.0,
                                       monthly_discount=d)
     acquisition = gross - v.result.future_value
     labels = [_("Current customers"), _("Future customers' margin"), _("Their acquisition cost"),

@@ -75,7 +75,7 @@ def market_value(request: HttpRequest) -> HttpResponse:
                                                as_of=form.cleaned_data["as_of"], note=form.cleaned_data["note"])
         messages.success(request, _("Market value saved as version %(version)s.") % {"version": created.version})
     else:
-        problems = "; ".join(f"{form.fields[name].label}: {' '.join(errs)}" for name, errs in form.errors.items()
+        problems = "; ".join(f"{form.fields[name].label}: {' '.join(str(e) for e in errs)}" for name, errs in form.errors.items()
                              if name in form.fields)
         messages.error(request, _("The market value was not saved: %(problems)s") % {"problems": problems})
     return redirect("valuation:index")

@@ -38,7 +38,9 @@ class Command(BaseCommand):
         if v.result is None or v.fit is None or v.projection is None:
             raise CommandError("No customer-based value: " + " ".join(v.shortfalls))
         r = v.result
-        data = {
+        projected = [round(float(x), 3) for x in v.projection.projected]
+        elasticity = {e.key: e.percent for e in v.elasticities}
+        data: dict[str, Any] = {
             "month": f"{v.month:%Y-%m}" if v.month else None,
             "assumption_version": v.assumption_set.version if v.assumption_set else None,
             "acquisition": v.model, "horizon": v.horizon,
@@ -47,8 +49,8 @@ class Command(BaseCommand):
             "cac": round(v.cac, 2),
             "sbg": {"alpha": v.fit.alpha, "beta": v.fit.beta, "alpha_se": v.fit.alpha_se, "beta_se": v.fit.beta_se,
                     "log_likelihood": v.fit.log_likelihood, "customers": v.fit.customers},
-            "projected_new_customers": [round(float(x), 3) for x in v.projection.projected],
-            "elasticities": {e.key: e.percent for e in v.elasticities},
+            "projected_new_customers": projected,
+            "elasticities": elasticity,
         }
         if options["format"] == "json":
             self.stdout.write(json.dumps(data, indent=2))
@@ -60,8 +62,7 @@ class Command(BaseCommand):
         fit = v.fit
         self.stdout.write(f"  sBG alpha: {fit.alpha:.4f} (se {fit.alpha_se or float('nan'):.4f}), "
                           f"beta: {fit.beta:.4f} (se {fit.beta_se or float('nan'):.4f}), {fit.customers} customers")
-        projected = data["projected_new_customers"]
         self.stdout.write("  projected new customers per month: " + ", ".join(f"{x:.1f}" for x in projected[:12])
                           + (" ..." if len(projected) > 12 else ""))
-        for key, percent in data["elasticities"].items():
+        for key, percent in elasticity.items():
             self.stdout.write(f"  elasticity {key}: {'n/a' if percent is None else f'{percent:+.3f}%'}")

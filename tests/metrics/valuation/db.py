@@ -55,7 +55,7 @@ def growing_business(*, months: int = 24, seed: int = 7) -> None:
     margin by default); acquisition cost 600 a month, retention cost 200 a month."""
     rng = random.Random(seed)
     start = month_index(m(2024, 1))
-    rows = []
+    rows: list[Transaction] = []
     n = 0
     regions = ["North", "South"]
     for k in range(months):

@@ -34,13 +34,11 @@ def business(settings: Any) -> None:
 @pytest.mark.parametrize(("role", "status"), [
     (None, 302), ("norole", 403), (roles.EXECUTIVE, 200), (roles.ANALYST, 200), (roles.ADMIN, 200),
 ])
-def test_the_page_is_for_executives_and_above(client_as: Callable[[str | None], Client], role: str | None,
-                                              status: int) -> None:
-    client = client_as(None if role is None else (role if role != "norole" else None))
+def test_the_page_is_for_executives_and_above(client_as: Callable[[str | None], Client],
+                                              make_user: Callable[..., Any], role: str | None, status: int) -> None:
+    client = client_as(None if role in (None, "norole") else role)
     if role == "norole":
-        from tests.factories import UserFactory
-
-        client.force_login(UserFactory())
+        client.force_login(make_user(None))
     response = client.get(URL)
     assert response.status_code == status
     if status == 302:
