@@ -206,7 +206,9 @@ def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status
         from .valuation.services import valuations_recompute
 
         try:
-            valuations_recompute()
+            # A savepoint: a failed statement must not leave an enclosing transaction aborted.
+            with transaction.atomic():
+                valuations_recompute()
         except Exception:
             logger.exception("recompute #%s: customer valuation failed", run.pk)
     now = timezone.now()
