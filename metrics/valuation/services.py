@@ -174,6 +174,10 @@ def valuation_compute(*, scope: Scope = COMPANY_SCOPE, month: dt.date | None = N
     history = [series.new_customers[i] for i in keep]
     out.history_months = [series.months[i] for i in keep]
     out.cac, out.cac_known = _trailing_cac(series.acquisition_cost, series.new_customers, window)
+    if not out.cac_known:
+        out.shortfalls.append(_(
+            "The last {months} months carry acquisition cost but no new customers: the acquisition cost per new "
+            "customer is taken as 0.").format(months=window))
     if len(history) < MIN_MONTHS[out.model]:
         out.shortfalls.append(_(
             "The {model} projection needs at least {minimum} months of new customers after the warm-up (the first {w} "
