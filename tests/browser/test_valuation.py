@@ -91,3 +91,24 @@ def test_the_board_pack_prints_the_investor_page(page_for: Callable[..., Any], a
     assert "investor=1" in page.url
     page.locator("#pack-investor-page").screenshot(path=str(artifacts_dir / "board-pack-investor.png"))
     assert page.console_errors == []
+
+
+def test_an_admin_enters_the_market_value_and_the_page_sets_the_value_against_it(
+        page_for: Callable[..., Any], artifacts_dir: Path, business: None) -> None:
+    page = page_for(roles.ADMIN)
+    page.goto(f"{page.base_url}/valuation/")
+    _drawn(page)
+    assert page.locator("#value-market").inner_text() == "–"
+    page.fill("#id_amount", "20000000")
+    page.fill("#id_as_of", "2025-08-31")
+    page.fill("#id_note", "market capitalisation")
+    page.click("#market-form button[type=submit]")
+    _drawn(page)
+    assert page.locator("#value-market").inner_text() == "¥20,000,000"
+    tile = page.locator("#value-market").locator("xpath=..").inner_text()
+    assert "on 2025-08-31; customer-based value / market value = " in tile
+    assert "Market value" in page.locator("#chart-waterfall").inner_text()
+    assert page.locator("#market-history tbody tr").count() == 1
+    page.locator(".value-tiles").screenshot(path=str(artifacts_dir / "valuation-market-value.png"))
+    page.locator("#chart-waterfall").screenshot(path=str(artifacts_dir / "valuation-waterfall-market.png"))
+    assert page.console_errors == []
