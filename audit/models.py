@@ -41,6 +41,7 @@ class AuditEvent(models.Model):
         ASSUMPTIONS_CHANGE = "assumptions_change", _("Assumptions changed")
         MONTH_CLOSE = "month_close", _("Month closed")
         MONTH_REOPEN = "month_reopen", _("Month reopened")
+        MARKET_VALUE_CHANGE = "market_value_change", _("Market value entered")
         TOKEN_ISSUE = "token_issue", _("API token issued")
         TOKEN_REVOKE = "token_revoke", _("API token revoked")
         USER_CREATE = "user_create", _("User created")

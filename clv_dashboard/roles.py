@@ -33,6 +33,7 @@ _ADMIN_PERMS = [
     "metrics.change_assumptions",
     "metrics.add_assumptionset",
     "metrics.close_months",
+    "metrics.change_market_value",
     "metrics.view_monthclose",
     "metrics.view_recomputerun",
     "metrics.view_predictivefit",

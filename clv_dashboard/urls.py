@@ -27,6 +27,7 @@ urlpatterns = [
     path("board/", include("metrics.board.urls")),
     path("customers/", include("metrics.predictive.urls")),
     path("profitability/", include("metrics.profitability.urls")),
+    path("valuation/", include("metrics.valuation.urls")),
     path("audit/", include("audit.urls")),
     path("", include("metrics.urls")),
 ]

@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import AssumptionSet, CostToServeDriver, RetentionSource
+from .models import AcquisitionProjection, AssumptionSet, CostToServeDriver, RetentionSource
 
 ERROR_RETENTION_RANGE = _("Assumed monthly retention is a percentage from 0 to below 100 (for example 90 for 90%).")
 ERROR_NOTE_REQUIRED = _("Say why the assumptions change: the note is required.")
@@ -61,6 +61,16 @@ class AssumptionsForm(forms.Form):
         help_text=_("How a month's retention cost is shared among the customers it applies to: equally per "
                     "active customer, or in proportion to their purchases that month."),
     )
+    # The customer-based valuation (Investor view); optional so that a form posted without them
+    # keeps the values in force.
+    valuation_horizon_months = forms.IntegerField(
+        label=_("Valuation horizon H_v (months)"), min_value=1, max_value=600, required=False,
+        help_text=_("Months of future new customers counted in the customer-based value, 1 to 600. Default 120."),
+    )
+    acquisition_projection = forms.ChoiceField(
+        label=_("Projection of new customers"), choices=AcquisitionProjection.choices, required=False,
+        help_text=_("How the monthly new customers are projected for the Investor view: flat, trend or logistic."),
+    )
     note = forms.CharField(
         label=_("Why the change"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
         error_messages={"required": ERROR_NOTE_REQUIRED},
@@ -90,11 +100,16 @@ class AssumptionsForm(forms.Form):
             "default_gross_margin_percent": _plain(assumption_set.default_gross_margin_rate * HUNDRED),
             "prediction_horizon_months": assumption_set.prediction_horizon_months,
             "cost_to_serve_driver": assumption_set.cost_to_serve_driver,
+            "valuation_horizon_months": assumption_set.valuation_horizon_months,
+            "acquisition_projection": assumption_set.acquisition_projection,
         }
 
     def assumption_values(self) -> dict[str, Any]:
         data = self.cleaned_data
         driver = {"cost_to_serve_driver": data["cost_to_serve_driver"]} if data.get("cost_to_serve_driver") else {}
+        for name in ("valuation_horizon_months", "acquisition_projection"):
+            if data.get(name) not in (None, ""):
+                driver[name] = data[name]
         return driver | {
             "annual_discount_rate": data["annual_discount_rate_percent"] / HUNDRED,
             "activity_window_months": data["activity_window_months"],

@@ -38,6 +38,14 @@ class CostToServeDriver(models.TextChoices):
 DEFAULT_NOTE = "Defaults of METRICS.md"
 
 
+class AcquisitionProjection(models.TextChoices):
+    """How the monthly new customers are projected for the value of future customers (METRICS.md)."""
+
+    FLAT = "flat", _("flat (trailing mean)")
+    TREND = "trend", _("trend (log-linear)")
+    LOGISTIC = "logistic", _("logistic (saturating)")
+
+
 class AssumptionSet(models.Model):
     """One version of the assumptions; never edited, a change makes a new version."""
 
@@ -73,6 +81,14 @@ class AssumptionSet(models.Model):
     cost_to_serve_driver = models.CharField(
         max_length=10, choices=CostToServeDriver.choices, default=CostToServeDriver.EQUAL,
         help_text="how a month's retention cost is shared among customers: equal per active customer, or per purchase",
+    )
+    # The customer-based valuation (metrics.valuation): H_v and the default projection model.
+    valuation_horizon_months = models.PositiveSmallIntegerField(
+        _("valuation horizon (months)"), default=120, validators=[MinValueValidator(1), MaxValueValidator(600)]
+    )
+    acquisition_projection = models.CharField(
+        _("projection of new customers"), max_length=10, choices=AcquisitionProjection.choices,
+        default=AcquisitionProjection.TREND,
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -491,3 +507,63 @@ class ProfitabilityTotals(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} net {self.net_profit_to_date}"
+
+
+class MarketValue(models.Model):
+    """A market value of the firm (for example its market capitalisation) an admin enters, to set
+    the customer-based value against; versioned like the assumptions: never edited, a new entry
+    replaces it, the latest is the one in force."""
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    amount = models.DecimalField(_("market value"), max_digits=22, decimal_places=2,
+                                 validators=[MinValueValidator(0)])
+    as_of = models.DateField(_("date of the market value"))
+    note = models.TextField(_("note"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("market value")
+        verbose_name_plural = _("market values")
+        ordering = ["-version"]
+        get_latest_by = "version"
+        permissions = [("change_market_value", "Can enter the market value")]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.amount} ({self.as_of})"
+
+
+class CustomerValuation(models.Model):
+    """The customer-based value of one scope for `month` with the stored assumptions' horizon and
+    projection model (metrics.valuation); rewritten by every successful recompute for the latest
+    month. `details` keeps the projected new customers and the elasticities."""
+
+    month = models.DateField(_("month"), help_text=_("first day of the month"))
+    scope_dimension = models.CharField(_("scope dimension"), max_length=30, default=COMPANY, choices=SCOPE_DIMENSIONS)
+    scope_value = models.CharField(_("scope value"), max_length=100, blank=True, default="")
+    assumption_set = models.ForeignKey(AssumptionSet, verbose_name=_("assumptions"), on_delete=models.CASCADE, related_name="+")
+    acquisition_projection = models.CharField(_("projection of new customers"), max_length=10,
+                                              choices=AcquisitionProjection.choices)
+    valuation_horizon_months = models.PositiveSmallIntegerField(_("valuation horizon (months)"))
+    current_value = models.DecimalField(_("value of current customers"), max_digits=22, decimal_places=2)
+    future_value = models.DecimalField(_("value of future customers"), max_digits=22, decimal_places=2)
+    total_value = models.DecimalField(_("customer-based value"), max_digits=22, decimal_places=2)
+    v_new = models.DecimalField(_("value of a new customer"), max_digits=18, decimal_places=2)
+    sbg_alpha = models.FloatField(_("sBG alpha"))
+    sbg_beta = models.FloatField(_("sBG beta"))
+    sbg_alpha_se = models.FloatField(_("sBG alpha standard error"), null=True, blank=True)
+    sbg_beta_se = models.FloatField(_("sBG beta standard error"), null=True, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("customer valuation")
+        verbose_name_plural = _("customer valuations")
+        constraints = [
+            models.UniqueConstraint(fields=["scope_dimension", "scope_value"], name="customer_valuation_scope_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.scope_dimension}={self.scope_value} {self.total_value}"

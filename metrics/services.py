@@ -97,7 +97,8 @@ def assumptions_record(*, user: Any, note: str, recompute: bool = True, **values
             f: getattr(latest, f)
             for f in ["annual_discount_rate", "activity_window_months", "retention_source",
                       "assumed_monthly_retention", "smoothing_window_months", "default_gross_margin_rate",
-                      "prediction_horizon_months", "credibility_weight", "cost_to_serve_driver"]
+                      "prediction_horizon_months", "credibility_weight", "cost_to_serve_driver",
+                      "valuation_horizon_months", "acquisition_projection"]
         } if latest else {}
         base.update(values)
         created = AssumptionSet(version=(latest.version + 1) if latest else 1, created_by=user, note=note.strip(), **base)
@@ -199,6 +200,17 @@ def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status
             logger.exception("recompute #%s: customer profitability failed", run.pk)
             status, message = RecomputeRun.Status.FAILED, f"customer profitability: {exc}"
             parts = []
+    # The customer-based valuation of the latest month (metrics.valuation): one pass over the
+    # purchase months and a few small fits; a failure is logged and leaves the earlier rows.
+    if status == RecomputeRun.Status.SUCCEEDED and getattr(settings, "CLV_VALUATION_AFTER_RECOMPUTE", True):
+        from .valuation.services import valuations_recompute
+
+        try:
+            # A savepoint: a failed statement must not leave an enclosing transaction aborted.
+            with transaction.atomic():
+                valuations_recompute()
+        except Exception:
+            logger.exception("recompute #%s: customer valuation failed", run.pk)
     now = timezone.now()
     run.status = status
     run.finished_at = now

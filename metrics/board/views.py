@@ -153,6 +153,13 @@ def board_pack(request: HttpRequest) -> HttpResponse:
         data = board_get(scope=scope, month=month, dimension=dimension)
     context = _context(request, data)
     context["printed_at"] = timezone.localtime()
+    # The optional investor page (?investor=1): the customer-based value of the pack's month and scope.
+    context["with_investor"] = request.GET.get("investor") == "1"
+    if context["with_investor"] and data.row:
+        from metrics.valuation.forms import ValuationParams
+        from metrics.valuation.views import investor_context
+
+        context["investor"] = investor_context(ValuationParams({"scope": scope.key, "month": f"{data.month:%Y-%m}"}))
     return render(request, "board/pack.html", context)
 
 

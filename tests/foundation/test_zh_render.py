@@ -43,6 +43,8 @@ ALLOWED = {
     "json", "ISO", "T", "M", "Q", "x", "n", "m", "v", "d", "W", "Shapley", "Axes", "METRICS", "md",
     # Django's admin writes a boolean's icon with alt="True"/"False", untranslated.
     "True", "False",
+    # The customer-based valuation's model and formula symbols, and the authors it cites.
+    "sBG", "S", "N", "t", "exp", "Fader", "Hardie", "Gupta", "Lehmann", "Stuart",
 }
 # The CSV format's field names are codes (written as they are in the files).
 ALLOWED |= {spec.name for specs in FIELDS.values() for spec in specs}
@@ -59,7 +61,7 @@ NOT_PAGES = {
     "imports:rerun", "board:whatif", "board:status", "board:export_csv", "board:export_xlsx",
     "predictive:export", "predictive:fit_status", "predictive:fit", "audit:export", "metrics:recompute_status",
     "metrics:month_close", "metrics:month_reopen", "metrics:api_snapshots", "metrics:api_snapshot_explain",
-    "metrics:api_customers", "profitability:export",
+    "metrics:api_customers", "profitability:export", "valuation:market_value",
 }
 
 
@@ -192,6 +194,7 @@ def _pages(data: dict[str, Any]) -> dict[str, list[str]]:
         "audit:list": ["/audit/"],
         "metrics:assumptions": ["/assumptions/"],
         "profitability:index": ["/profitability/"],
+        "valuation:index": ["/valuation/", "/valuation/?scope=region:North&model=logistic", "/board/pack/?investor=1"],
     }
 
 

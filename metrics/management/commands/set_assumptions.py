@@ -23,8 +23,11 @@ FLAGS: dict[str, tuple[str, type, str]] = {
     "prediction-horizon": ("prediction_horizon_months", int, "H, months of the per-customer predicted CLV"),
     "cost-to-serve-driver": ("cost_to_serve_driver", str,
                              "equal (per active customer) or purchase: how retention cost is shared among customers"),
+    "valuation-horizon": ("valuation_horizon_months", int, "H_v, months of future new customers in the customer-based value"),
+    "acquisition-projection": ("acquisition_projection", str, "flat, trend or logistic: how new customers are projected"),
 }
-CHOICES = {"retention-source": ["measured", "assumed"], "cost-to-serve-driver": ["equal", "purchase"]}
+CHOICES = {"retention-source": ["measured", "assumed"], "cost-to-serve-driver": ["equal", "purchase"],
+           "acquisition-projection": ["flat", "trend", "logistic"]}
 
 
 class Command(BaseCommand):

@@ -1,0 +1,116 @@
+"""Reads of the customer-based valuation: the cohorts' first lapses (SQL), the new-customer series
+and the trailing CAC (stored snapshots), the market value in force."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+from django.db import connection
+from django.db.models import Max, Min
+
+from customers.models import SegmentDimension
+
+from ..calculations import month_index
+from ..models import COMPANY, CustomerValuation, MarketValue, MonthlySnapshot
+from ..selectors import _month_expr, _scope_expr
+
+SEGMENT_COLUMNS = [f"s_{d}" for d in SegmentDimension.values]
+LAPSE_COLUMNS = [*SEGMENT_COLUMNS, "cohort", "lapse", "customers"]
+
+
+def first_lapses(*, window: int) -> pd.DataFrame:
+    """Customers by their four segment values, first-purchase month and first-lapse month
+    (month indexes): one GROUP BY over the purchase months of every customer.
+
+    Purchase months closer than W months apart chain into one active interval (as the recompute's
+    intervals do); the first interval ends with the first purchase month m whose next purchase
+    month is more than W months later (or that has none), and the customer first lapses in m + W
+    (which may lie beyond the data: not lapsed yet)."""
+    month_t = _month_expr("t.order_date")
+    scopes = ", ".join(f"{_scope_expr(d)} AS s_{d}" for d in SegmentDimension.values)
+    group = ", ".join(SEGMENT_COLUMNS)
+    sql = f"""
+    WITH p AS (
+        SELECT t.customer_id, {month_t} AS m FROM customers_transaction t
+        WHERE t.revenue >= 0 GROUP BY t.customer_id, {month_t}
+    ),
+    g AS (
+        SELECT customer_id, m,
+               LEAD(m) OVER (PARTITION BY customer_id ORDER BY m) AS nxt,
+               MIN(m) OVER (PARTITION BY customer_id) AS first_m
+        FROM p
+    ),
+    e AS (
+        SELECT customer_id, MIN(first_m) AS cohort, MIN(m) + %(w)s AS lapse
+        FROM g WHERE nxt IS NULL OR nxt - m > %(w)s GROUP BY customer_id
+    ),
+    s AS (
+        SELECT e.cohort, e.lapse, {scopes}
+        FROM e JOIN customers_customer c ON c.id = e.customer_id
+    )
+    SELECT {group}, cohort, lapse, COUNT(*) FROM s GROUP BY {group}, cohort, lapse
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"w": int(window)})
+        rows = cursor.fetchall()
+    frame = pd.DataFrame(rows, columns=LAPSE_COLUMNS)
+    return frame.astype({"cohort": "int64", "lapse": "int64", "customers": "int64"})
+
+
+def lapse_rows(frame: pd.DataFrame, *, dimension: str, value: str) -> list[tuple[int, int | None, int]]:
+    """(cohort, lapse, customers) of one scope from first_lapses()."""
+    if dimension != COMPANY:
+        frame = frame[frame[f"s_{dimension}"] == value]
+    grouped = frame.groupby(["cohort", "lapse"], as_index=False)["customers"].sum()
+    return [(int(c), int(lapse), int(n)) for c, lapse, n in grouped.itertuples(index=False)]
+
+
+@dataclass(frozen=True)
+class ScopeSeries:
+    """One scope's snapshots needed by the valuation, oldest month first."""
+
+    months: list[dt.date]
+    new_customers: list[int]
+    acquisition_cost: list[float]
+    latest: MonthlySnapshot | None
+
+
+def scope_series(*, dimension: str, value: str, month_to: dt.date | None) -> ScopeSeries:
+    qs = MonthlySnapshot.objects.filter(scope_dimension=dimension, scope_value=value if dimension != COMPANY else "")
+    if month_to is not None:
+        qs = qs.filter(month__lte=month_to)
+    rows = list(qs.order_by("month").values_list("month", "new_customers", "acquisition_cost"))
+    latest = qs.select_related("assumption_set").order_by("-month").first()
+    return ScopeSeries(months=[r[0] for r in rows], new_customers=[int(r[1]) for r in rows],
+                       acquisition_cost=[float(r[2]) for r in rows], latest=latest)
+
+
+def data_months() -> tuple[int, int] | None:
+    """First and latest month (indexes) of the company's snapshots: F and the latest t."""
+    bounds = MonthlySnapshot.objects.filter(scope_dimension=COMPANY).aggregate(first=Min("month"), last=Max("month"))
+    if bounds["first"] is None:
+        return None
+    return month_index(bounds["first"]), month_index(bounds["last"])
+
+
+def segment_scopes(*, month: dt.date) -> list[tuple[str, str]]:
+    """(dimension, value) of every segment with a snapshot in the month."""
+    return list(
+        MonthlySnapshot.objects.filter(month=month).exclude(scope_dimension=COMPANY)
+        .order_by("scope_dimension", "scope_value").values_list("scope_dimension", "scope_value")
+    )
+
+
+def market_value_current() -> MarketValue | None:
+    return MarketValue.objects.select_related("created_by").order_by("-version").first()
+
+
+def market_value_history(*, limit: int = 10) -> list[MarketValue]:
+    return list(MarketValue.objects.select_related("created_by").order_by("-version")[:limit])
+
+
+def stored_valuations() -> list[CustomerValuation]:
+    return list(CustomerValuation.objects.select_related("assumption_set").order_by("scope_dimension", "scope_value"))
+

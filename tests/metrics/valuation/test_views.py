@@ -1,0 +1,137 @@
+"""The Investor view: who may see it, its parameters (a bad one is a 400 that says why), the
+market value form, the empty state, and the board pack's optional investor page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from audit.models import AuditEvent
+from clv_dashboard import roles
+from metrics.models import MarketValue
+from metrics.services import snapshots_recompute
+
+from .db import assumptions, growing_business
+
+pytestmark = pytest.mark.django_db
+URL = "/valuation/"
+
+
+@pytest.fixture
+def business(settings: Any) -> None:
+    settings.CLV_FIT_AFTER_RECOMPUTE = False
+    settings.CLV_PROFITABILITY_AFTER_RECOMPUTE = False
+    assumptions(window=2, smoothing=6)
+    growing_business(months=20)
+    snapshots_recompute(trigger="test")
+
+
+@pytest.mark.parametrize(("role", "status"), [
+    (None, 302), ("norole", 403), (roles.EXECUTIVE, 200), (roles.ANALYST, 200), (roles.ADMIN, 200),
+])
+def test_the_page_is_for_executives_and_above(client_as: Callable[[str | None], Client],
+                                              make_user: Callable[..., Any], role: str | None, status: int) -> None:
+    client = client_as(None if role in (None, "norole") else role)
+    if role == "norole":
+        client.force_login(make_user(None))
+    response = client.get(URL)
+    assert response.status_code == status
+    if status == 302:
+        assert "/login/" in response["Location"]
+
+
+def test_the_navigation_names_the_investor_view(client_as: Callable[[str | None], Client]) -> None:
+    html = client_as(roles.EXECUTIVE).get("/board/").content.decode()
+    assert 'href="/valuation/"' in html and "Investor view" in html
+
+
+def test_the_page_shows_the_values_the_curve_and_the_projection(client_as: Callable[[str | None], Client],
+                                                                business: None) -> None:
+    response = client_as(roles.EXECUTIVE).get(URL, {"model": "logistic", "horizon": "36"})
+    assert response.status_code == 200
+    context = response.context
+    v = context["v"]
+    assert v.model == "logistic" and v.horizon == 36 and v.result is not None
+    html = response.content.decode()
+    for marker in ('id="value-current"', 'id="value-future"', 'id="value-total"', 'id="gap-sentence"',
+                   'data-figure="waterfall"', 'data-figure="curves"', 'data-figure="projection"',
+                   'data-figure="elasticities"', 'id="elasticity-table"', 'id="segments-table"', 'id="sbg-table"'):
+        assert marker in html, marker
+    assert set(context["figures"]) == {"waterfall", "curves", "projection", "elasticities"}
+    # Company and each segment (region North and South, and the other dimensions' "unassigned").
+    labels = [row["label"] for row in context["segments"]]
+    assert labels[0] == "Company" and "Region: North" in labels and "Region: South" in labels
+    # No inline script: the figures travel as JSON.
+    assert '<script id="valuation-figures" type="application/json">' in html
+    assert "<script>" not in html
+    # The executive cannot enter the market value.
+    assert 'id="market-form"' not in html
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ({"model": "linear"}, "Unknown projection model"),
+    ({"horizon": "0"}, "from 1 to 600"),
+    ({"horizon": "601"}, "from 1 to 600"),
+    ({"horizon": "ten"}, "from 1 to 600"),
+    ({"scope": "planet:Mars"}, "scope"),
+    ({"month": "2024-13"}, "YYYY-MM"),
+    ({"colour": "red"}, "Unknown parameter colour"),
+])
+def test_bad_parameters_are_a_400_that_says_why(client_as: Callable[[str | None], Client], query: dict[str, str],
+                                                message: str) -> None:
+    response = client_as(roles.EXECUTIVE).get(URL, query)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_without_data_the_page_says_what_is_needed(client_as: Callable[[str | None], Client]) -> None:
+    response = client_as(roles.EXECUTIVE).get(URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="valuation-shortfalls"' in html and "There are no figures for this month and scope yet" in html
+    assert 'id="value-total"' not in html
+
+
+def test_an_admin_enters_the_market_value_versioned_and_audited(client_as: Callable[[str | None], Client],
+                                                               business: None) -> None:
+    admin = client_as(roles.ADMIN)
+    assert 'id="market-form"' in admin.get(URL).content.decode()
+    for amount in ("5000000", "6000000.50"):
+        response = admin.post("/valuation/market-value/", {"amount": amount, "as_of": "2025-12-31", "note": "cap"})
+        assert response.status_code == 302
+    assert list(MarketValue.objects.order_by("version").values_list("version", "amount")) == [
+        (1, Decimal("5000000.00")), (2, Decimal("6000000.50"))]
+    events = AuditEvent.objects.filter(action="market_value_change").order_by("pk")
+    assert [e.details["version"] for e in events] == [1, 2]
+    page = admin.get(URL)
+    v = page.context["v"]
+    assert v.market_value.version == 2 and v.market_value.as_of == dt.date(2025, 12, 31)
+    assert v.ratio == pytest.approx(v.result.total / 6000000.50)
+    assert 'id="value-market"' in page.content.decode()
+    assert "customer-based value / market value = " in page.content.decode()
+
+
+def test_the_market_value_is_refused_to_non_admins_and_when_invalid(client_as: Callable[[str | None], Client]) -> None:
+    for role in (roles.EXECUTIVE, roles.ANALYST):
+        assert client_as(role).post("/valuation/market-value/", {"amount": "1", "as_of": "2025-01-01"}).status_code == 403
+    admin = client_as(roles.ADMIN)
+    response = admin.post("/valuation/market-value/", {"amount": "-5", "as_of": "2025-01-01"}, follow=True)
+    assert "The market value was not saved" in response.content.decode()
+    assert not MarketValue.objects.exists()
+
+
+def test_the_board_pack_adds_the_investor_page_when_asked(client_as: Callable[[str | None], Client],
+                                                          business: None) -> None:
+    client = client_as(roles.EXECUTIVE)
+    plain = client.get("/board/pack/").content.decode()
+    assert 'id="pack-investor-page"' not in plain and 'id="pack-investor"' in plain
+    response = client.get("/board/pack/", {"investor": "1"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="pack-investor-page"' in html and 'id="value-total"' in html and "js/valuation.js" in html
+    assert response.context["investor"]["v"].result is not None
