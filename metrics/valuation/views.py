@@ -13,7 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clv_dashboard.formatting import format_money, format_percent
 
-from ..models import AcquisitionProjection
+from ..datacache import versioned_get
+from ..models import AcquisitionProjection, AssumptionSet
 from . import presenters, selectors, services
 from .forms import MarketValueForm, ValuationParams
 
@@ -22,7 +23,17 @@ CHANGE_MARKET_VALUE = "metrics.change_market_value"
 
 
 def investor_context(params: ValuationParams) -> dict[str, Any]:
-    """Everything the page (and the board pack's investor page) shows for the chosen scope."""
+    """Everything the page (and the board pack's investor page) shows for the chosen scope:
+    a curve fit and a projection per segment, so cached under the data version with the
+    parameters, the assumption version (its defaults) and the market value's version."""
+    market = selectors.market_value_current()
+    assumptions = AssumptionSet.objects.order_by("-pk").values_list("pk", flat=True).first()
+    parts = [params.scope.key, params.month.isoformat() if params.month else "-", params.model or "-",
+             str(params.horizon or "-"), f"assumptions={assumptions}", f"market={market.version if market else '-'}"]
+    return versioned_get(name="valuation", parts=parts, compute=lambda: _investor_context(params))
+
+
+def _investor_context(params: ValuationParams) -> dict[str, Any]:
     v = services.valuation_compute(scope=params.scope, month=params.month, model=params.model, horizon=params.horizon)
     segments: list[services.ScopeValuation] = []
     if v.month is not None and v.assumption_set is not None:
