@@ -49,6 +49,8 @@ class AuditEvent(models.Model):
         GROUP_CREATE = "group_create", _("Group created")
         GROUP_CHANGE = "group_change", _("Group changed")
         GROUP_DELETE = "group_delete", _("Group deleted")
+        ALIAS_ADD = "alias_add", _("Segment alias added")
+        ALIAS_RETIRE = "alias_retire", _("Segment alias retired")
 
     created_at = models.DateTimeField(_("when"), default=timezone.now, editable=False)
     action = models.CharField(_("action"), max_length=40, choices=Action.choices)

@@ -27,6 +27,7 @@ _ANALYST_PERMS = [
     "customers.view_customer",
     "customers.view_transaction",
     "customers.view_costentry",
+    "aliases.view_segmentalias",
 ]
 _ADMIN_PERMS = [
     *_ANALYST_PERMS,
@@ -42,6 +43,9 @@ _ADMIN_PERMS = [
     "metrics.delete_apitoken",
     "metrics.view_apitoken",
     "customers.change_customer",
+    "aliases.manage_aliases",
+    "aliases.view_aliasversion",
+    "customers.view_headermapping",
     "auth.add_user",
     "auth.change_user",
     "auth.view_user",

@@ -29,6 +29,7 @@ urlpatterns = [
     path("profitability/", include("metrics.profitability.urls")),
     path("valuation/", include("metrics.valuation.urls")),
     path("audit/", include("audit.urls")),
+    path("aliases/", include("aliases.urls")),
     path("", include("metrics.urls")),
 ]
 

@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from clv_dashboard.admin_base import ReadOnlyModelAdmin
 
-from .models import CostEntry, Customer, ImportJob, Transaction
+from .models import CostEntry, Customer, HeaderMapping, ImportJob, Transaction
 
 
 @admin.register(Customer)
@@ -38,3 +38,11 @@ class ImportJobAdmin(ReadOnlyModelAdmin):
 
     list_display = ["id", "kind", "original_name", "status", "rows_written", "created_by", "created_at"]
     list_filter = ["kind", "status"]
+
+
+@admin.register(HeaderMapping)
+class HeaderMappingAdmin(ReadOnlyModelAdmin):
+    """Learned when a hand-mapped import loads (customers.services.headers), never edited here."""
+
+    list_display = ["kind", "mapping", "username", "updated_at", "times_applied"]
+    list_filter = ["kind"]

@@ -17,7 +17,11 @@ DATE_ORDER_CHOICES = [
 
 class UploadForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind of file"), choices=ImportJob.Kind.choices)
-    file = forms.FileField(label=_("CSV file (.csv, .txt or .tsv)"))
+    file = forms.FileField(label=_("CSV or Excel file (.csv, .txt, .tsv, .xlsx, .xls)"))
+    sheet = forms.CharField(
+        label=_("Sheet (Excel only, optional)"), required=False, max_length=100,
+        help_text=_("By default the first visible sheet is read."),
+    )
     skip_invalid = forms.BooleanField(
         label=_("Load the valid rows and skip the invalid ones"), required=False,
         help_text=_("By default a file with any invalid row loads nothing."),
@@ -44,6 +48,13 @@ class RerunForm(forms.Form):
 
     def __init__(self, *args: Any, job: ImportJob, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        workbook = (job.detected or {}).get("workbook") or {}
+        if workbook:
+            names = [*workbook.get("sheets", []), *workbook.get("hidden_sheets", [])]
+            self.fields["sheet"] = forms.ChoiceField(
+                label=_("Sheet"), choices=[(n, n) for n in names], required=False,
+                initial=(job.options or {}).get("sheet") or workbook.get("sheet", ""),
+            )
         header = (job.detected or {}).get("header") or []
         choices = [("", _("(not in the file)")), *[(h, h) for h in header]]
         current = (job.options or {}).get("mapping") or {}

@@ -186,3 +186,27 @@ class CostEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.kind} {self.amount}"
+
+
+class HeaderMapping(models.Model):
+    """A column mapping an analyst gave for a file whose header was not recognised, kept for the
+    next file of the same kind with the same header set (customers.services.headers)."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=ImportJob.Kind.choices)
+    # SHA-1 of the header's names, normalised and sorted: the same columns in any order match.
+    header_key = models.CharField(_("header key"), max_length=40)
+    header = models.JSONField(_("header"), default=list)
+    mapping = models.JSONField(_("mapping"), default=dict, help_text=_("field -> column"))
+    learned_from = models.ForeignKey(ImportJob, verbose_name=_("learned from"), null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(_("mapped by"), max_length=150, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    times_applied = models.PositiveIntegerField(_("times applied"), default=0)
+
+    class Meta:
+        verbose_name = _("learned column mapping")
+        verbose_name_plural = _("learned column mappings")
+        constraints = [models.UniqueConstraint(fields=["kind", "header_key"], name="header_mapping_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: " + ", ".join(f"{k}={v}" for k, v in self.mapping.items())

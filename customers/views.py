@@ -52,6 +52,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
                 "kind": form.cleaned_data["kind"], "original_name": upload.name, "user": request.user,
                 "skip_invalid": form.cleaned_data["skip_invalid"], "date_order": form.cleaned_data["date_order"],
                 "mapping": form.cleaned_data["mapping"], "language": get_language(),
+                "sheet": form.cleaned_data["sheet"],
             }
             try:
                 upload_check(name=upload.name, size=upload.size)
@@ -132,7 +133,7 @@ def import_rerun_view(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("imports:detail", pk=job.pk)
     try:
         import_rerun(job=job, mapping=form.mapping(), date_order=form.cleaned_data["date_order"],
-                     skip_invalid=form.cleaned_data["skip_invalid"])
+                     skip_invalid=form.cleaned_data["skip_invalid"], sheet=form.cleaned_data.get("sheet"))
         audit_record_import(action=Action.IMPORT_RERUN, job=job, request=request)
     except ImportRefused as exc:
         messages.error(request, str(exc))

@@ -129,6 +129,7 @@ class RecomputeRun(models.Model):
         SCHEDULE = "schedule", _("monthly schedule")
         COMMAND = "command", _("command line")
         SEED_DEMO = "seed_demo", _("demo data")
+        ALIASES = "aliases", _("segment aliases changed")
 
     # A re-run of a failed run is "rerun:<id>", outside the choices (see trigger_shown).
     trigger = models.CharField(_("trigger"), max_length=30, default=Trigger.MANUAL, choices=Trigger.choices)

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "customers.apps.CustomersConfig",
     "metrics.apps.MetricsConfig",
     "audit.apps.AuditConfig",
+    "aliases.apps.AliasesConfig",
     "backups.apps.BackupsConfig",
     "axes",
 ]

@@ -32,6 +32,7 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from aliases import services as aliases_services
 from clv_dashboard.background import MSG_IMPORT_WAITING, dead_before, in_process_submit, task_send, tasks_in_thread
 from clv_dashboard.messages import message_part
 from clv_dashboard.spreadsheets import spreadsheet_safe
@@ -39,6 +40,7 @@ from customers.models import CostEntry, ImportJob, Transaction
 
 from . import loading
 from .columnar import ColumnarReader, NotColumnar, columnar_applies
+from .headers import header_mapping_find, header_mapping_learn
 from .parsing import (
     DATE_ORDERS,
     ENCODING_LABELS,
@@ -60,16 +62,16 @@ from .parsing import (
     row_validator,
     source_open,
 )
+from .workbooks import ConvertedSheet, sheet_convert, workbook_kind
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_EXTENSIONS = (".csv", ".txt", ".tsv")
+ALLOWED_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods")
 ERROR_PREVIEW = 100
 
-ERR_FILE_TYPE = _("Only .csv, .txt and .tsv files can be imported (got \"{name}\").")
+ERR_FILE_TYPE = _("Only .csv, .txt, .tsv and Excel (.xlsx, .xls) files can be imported (got \"{name}\").")
 ERR_TOO_LARGE = _("The file is larger than the limit of {limit} MB. Split it into smaller files.")
-ERR_BINARY = _("The file is not text. Export the data as CSV and upload that file.")
-ERR_EXCEL = _("This is an Excel workbook, not CSV. In Excel use File > Save As > \"CSV UTF-8\" and upload that file.")
+ERR_BINARY = _("The file is neither text nor an Excel workbook. Export the data as CSV or .xlsx and upload that file.")
 ERR_DUPLICATE_FILE = _(
     "This file has no order ids and is identical (SHA-256) to import #{pk} \"{name}\" loaded on {date}. "
     "Loading it again would count its transactions twice. Undo import #{pk} first to replace it."
@@ -100,6 +102,7 @@ READER_COLUMNAR = "columnar"
 READER_ROWS = "rows"
 
 REPORT_HEADER = (_("line"), _("column"), _("value"), _("reason"))
+REPORT_HEADER_WORKBOOK = (_("row"), _("column"), _("value"), _("reason"), _("cell"))
 
 
 # --- Files ------------------------------------------------------------------------------------
@@ -124,9 +127,10 @@ def upload_check(*, name: str, size: int | None) -> None:
 
 
 def _content_check(head: bytes) -> None:
-    """The browser's content type is not trusted: look at the bytes."""
-    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        raise refused(ERR_EXCEL)
+    """The browser's content type is not trusted: look at the bytes (a workbook is read as one
+    whatever its name; see workbooks.py)."""
+    if workbook_kind(head) is not None:
+        return
     if b"\x00" in head[:8192] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise refused(ERR_BINARY)
 
@@ -142,6 +146,7 @@ def import_create(
     mapping: dict[str, str] | None = None,
     language: str | None = None,
     enqueue: bool = True,
+    sheet: str = "",
 ) -> ImportJob:
     """Store the file under a generated name (size limit and content checked while streaming),
     create its ImportJob and, after commit, queue the import task."""
@@ -169,7 +174,7 @@ def import_create(
     return _job_create(
         kind=kind, original_name=original_name, stored_file=str(relative), sha256=digest.hexdigest(), size=size,
         user=user, skip_invalid=skip_invalid, date_order=date_order, mapping=mapping, language=language,
-        enqueue=enqueue,
+        enqueue=enqueue, sheet=sheet,
     )
 
 
@@ -186,6 +191,7 @@ def import_create_stored(
     mapping: dict[str, str] | None = None,
     language: str | None = None,
     enqueue: bool = True,
+    sheet: str = "",
 ) -> ImportJob:
     """Adopt a file the upload handler already wrote under imports/uploads/ (path relative to
     MEDIA_ROOT, its SHA-256 and size computed while it was received): the same checks as
@@ -205,12 +211,13 @@ def import_create_stored(
     return _job_create(
         kind=kind, original_name=original_name, stored_file=stored_file, sha256=sha256, size=size, user=user,
         skip_invalid=skip_invalid, date_order=date_order, mapping=mapping, language=language, enqueue=enqueue,
+        sheet=sheet,
     )
 
 
 def _job_create(
     *, kind: str, original_name: str, stored_file: str, sha256: str, size: int, user: Any, skip_invalid: bool,
-    date_order: str, mapping: dict[str, str] | None, language: str | None, enqueue: bool,
+    date_order: str, mapping: dict[str, str] | None, language: str | None, enqueue: bool, sheet: str = "",
 ) -> ImportJob:
     job = ImportJob.objects.create(
         kind=kind,
@@ -224,6 +231,7 @@ def _job_create(
             "date_order": date_order,
             "mapping": mapping or {},
             "language": language or translation.get_language() or settings.LANGUAGE_CODE,
+            "sheet": (sheet or "").strip()[:100],
         },
     )
     if enqueue:
@@ -297,6 +305,8 @@ class ErrorReport:
     """All row errors in a CSV file (UTF-8 with BOM, so Excel shows Chinese), the first 100 kept."""
 
     def __init__(self) -> None:
+        # For a workbook: the sheet's address of an error's line and column (Orders!D7).
+        self.cell_of: Callable[[RowError], tuple[int, str]] | None = None
         self.relative = Path("imports") / "reports" / f"{uuid.uuid4().hex}.csv"
         self.path = _storage_dir("reports") / self.relative.name
         self.first: list[dict[str, Any]] = []
@@ -308,12 +318,18 @@ class ErrorReport:
         if self._writer is None:
             self._file = self.path.open("w", encoding="utf-8-sig", newline="")
             self._writer = csv.writer(self._file)
-            self._writer.writerow([str(h) for h in REPORT_HEADER])
+            self._writer.writerow([str(h) for h in (REPORT_HEADER if self.cell_of is None else REPORT_HEADER_WORKBOOK)])
         # Column names and values come from the uploaded file: neutralised for spreadsheets.
-        self._writer.writerow([error.line, spreadsheet_safe(error.column), spreadsheet_safe(error.value), error.reason])
+        row: list[Any] = [error.line, spreadsheet_safe(error.column), spreadsheet_safe(error.value), error.reason]
+        shown = error.as_dict()
+        if self.cell_of is not None:
+            row[0], cell = self.cell_of(error)
+            row.append(spreadsheet_safe(cell))
+            shown.update(line=row[0], cell=cell)
+        self._writer.writerow(row)
         self.count += 1
         if len(self.first) < ERROR_PREVIEW:
-            self.first.append(error.as_dict())
+            self.first.append(shown)
 
     def reset(self) -> None:
         self.close()
@@ -490,11 +506,40 @@ def _run(job: ImportJob) -> None:
     path = job_source_path(job)
     if not job.stored_file or not path.is_file():
         raise refused(ERR_SOURCE_MISSING)
+    with path.open("rb") as handle:
+        is_workbook = workbook_kind(handle.read(8)) is not None
+    if not is_workbook:
+        _run_source(job, path, None)
+        return
+    options = job.options or {}
+    # The sheet becomes a CSV beside the upload, read like any CSV, and removed afterwards.
+    target = path.with_name(f"{path.name}.{job.pk}.{uuid.uuid4().hex[:8]}.csv")
+    try:
+        converted = sheet_convert(path=path, kind=job.kind, sheet=options.get("sheet") or "",
+                                  mapping=options.get("mapping") or {}, target=target)
+        job.detected = {"workbook": converted.as_dict()}
+        _run_source(job, converted.path, converted)
+    finally:
+        target.unlink(missing_ok=True)
+
+
+def _cell_locator(plan: ColumnPlan, converted: ConvertedSheet) -> Callable[[RowError], tuple[int, str]]:
+    positions = {name: i for i, name in reversed(list(enumerate(plan.header)))}
+
+    def locate(error: RowError) -> tuple[int, str]:
+        column = positions.get(error.column)
+        return error.line + converted.row_offset, converted.cell(line=error.line, column=column)
+
+    return locate
+
+
+def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) -> None:
     options = job.options or {}
     skip_invalid = bool(options.get("skip_invalid"))
     date_order = options.get("date_order") or None
-    source = source_open(path=path)
+    source = source_open(path=path) if converted is None else source_open(path=path, encoding="utf-8", delimiter=",")
     job.detected = {
+        **(job.detected if converted is not None else {}),
         "encoding": ENCODING_LABELS.get(source.encoding, source.encoding),
         "encoding_note": str(NOTE_WESTERN_ENCODING).format(example=source.encoding_example)
         if source.encoding == WESTERN else "",
@@ -502,19 +547,28 @@ def _run(job: ImportJob) -> None:
         "header": source.header,
     }
     job.save(update_fields=["detected"])
-    plan = columns_resolve(kind=job.kind, header=source.header, mapping=options.get("mapping") or {})
+    mapping = options.get("mapping") or {}
+    if not mapping:
+        learned = header_mapping_find(kind=job.kind, header=source.header)
+        if learned:
+            mapping = learned
+            job.detected["learned_mapping"] = learned
+    plan = columns_resolve(kind=job.kind, header=source.header, mapping=mapping)
     job.detected.update({"columns": {name: plan.column_label(name) for name in plan.indexes}, "ignored": plan.unknown})
     job.save(update_fields=["detected"])
     if job.kind == ImportJob.Kind.TRANSACTIONS and not plan.has("order_id"):
         _duplicate_refuse(job)
 
     report = ErrorReport()
+    if converted is not None:
+        report.cell_of = _cell_locator(plan, converted)
     stager = loading.Stager(connection=connection, kind=job.kind, job_id=job.pk)
     started = time.monotonic()
     try:
         columnar = columnar_applies(source=source, plan=plan)
         while True:
             dates = DateParser(order=date_order)
+            dates.line_offset = converted.row_offset if converted is not None else 0
             report.reset()
             stager.create()
             try:
@@ -568,6 +622,11 @@ def _write(
         loading.imports_lock(connection=connection)
         loading.foreign_key_checks_defer_to_the_join(connection=connection)
         loading.aggregation_memory_raise(connection=connection)
+        # Segment values: aliases first (华东 -> East), then what is still new is listed.
+        relabelled = aliases_services.staging_apply(connection=connection, table=stager.table, kind=job.kind,
+                                                    attributes=attributes)
+        new_values = ([] if job.kind == ImportJob.Kind.COSTS else aliases_services.staging_new_values(
+            connection=connection, table=stager.table, attributes=attributes))
         if job.kind == ImportJob.Kind.TRANSACTIONS:
             if not loading.staged_has_order_ids(connection=connection, stager=stager):
                 _duplicate_refuse(job)
@@ -581,7 +640,8 @@ def _write(
         job.rows_written = result.rows_written
         job.rows_skipped = skipped
         job.rows_parsed = job.rows_total
-        job.result = {**result.as_dict(), "seconds_validating": round(validate_seconds, 2),
+        job.result = {**result.as_dict(), "aliases_applied": relabelled, "new_segment_values": new_values,
+                      "seconds_validating": round(validate_seconds, 2),
                       "seconds_writing": round(time.monotonic() - started, 2)}
         job.progress = 100
         job.status = ImportJob.Status.SUCCEEDED
@@ -591,6 +651,7 @@ def _write(
         job.message = str(MSG_LOADED_SKIPPED if skipped else MSG_LOADED).format(**loaded["params"])
         job.message_parts = [loaded]
         job.save()
+        header_mapping_learn(job=job)
     # A customers file can move any customer between segments: recompute everything.
     _request_recompute(from_month=None if job.kind == ImportJob.Kind.CUSTOMERS else result.earliest, trigger="import")
 
@@ -631,7 +692,7 @@ def import_undo(*, job: ImportJob) -> ImportJob:
 
 def import_rerun(
     *, job: ImportJob, mapping: dict[str, str] | None = None, date_order: str | None = None,
-    skip_invalid: bool | None = None, enqueue: bool = True,
+    skip_invalid: bool | None = None, enqueue: bool = True, sheet: str | None = None,
 ) -> ImportJob:
     """Queue a refused or failed import again, optionally with a column mapping or a date order."""
     if job.status not in (ImportJob.Status.REJECTED, ImportJob.Status.FAILED):
@@ -645,6 +706,8 @@ def import_rerun(
         job.options["date_order"] = date_order
     if skip_invalid is not None:
         job.options["skip_invalid"] = skip_invalid
+    if sheet is not None:
+        job.options["sheet"] = sheet.strip()[:100]
     reset = {
         "status": ImportJob.Status.PENDING, "progress": 0, "rows_total": 0, "rows_parsed": 0, "rows_written": 0,
         "rows_invalid": 0, "rows_skipped": 0, "message": "", "message_parts": [], "error_report": [], "error_report_file": "",

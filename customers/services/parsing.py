@@ -72,6 +72,7 @@ REASON_COST_NEGATIVE = _("is negative; a cost must be zero or more")
 REASON_DIMENSION = _("is not a segment dimension (use region, product_line, business_unit or acquisition_channel)")
 REASON_DIMENSION_WITHOUT_VALUE = _("is empty while the segment dimension is given")
 REASON_VALUE_WITHOUT_DIMENSION = _("is given without a segment dimension")
+REASON_SEGMENT_TWICE = _("is a second segment for this cost (column \"{other}\" names one already); a cost belongs to one segment")
 REASON_EXTRA_FIELDS = _("the row has {count} values but the header has {expected} columns")
 REASON_NUL = _(
     "holds a NUL byte (a binary zero, shown here as \\0), which is not text; remove it from the file, "
@@ -171,11 +172,22 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         FieldSpec("amount", _("amount"), True, ("amount", "cost", "spend", "金额", "费用", "成本", "支出")),
         FieldSpec(
             "segment_dimension", _("segment dimension"), False,
-            ("segmentdimension", "dimension", "segment", "维度", "分部维度", "细分维度"),
+            ("segmentdimension", "dimension", "segment", "segmenttype", "维度", "分部维度", "细分维度"),
         ),
-        FieldSpec("segment_value", _("segment value"), False, ("segmentvalue", "维度值", "分部", "细分值")),
+        FieldSpec(
+            "segment_value", _("segment value"), False,
+            ("segmentvalue", "value", "dimensionvalue", "segmentname", "维度值", "值", "分部", "细分值"),
+        ),
+        # A segment column named by its dimension, holding the value itself ("region": East);
+        # a cost centre is a business unit.
+        *(FieldSpec(f"segment_{a.name}", a.label, False,
+                    (*a.synonyms, *(("costcentre", "costcenter", "成本中心") if a.name == "business_unit" else ())))
+          for a in _ATTRIBUTES if a.name in ("region", "product_line", "business_unit", "acquisition_channel")),
     ),
 }
+# The cost file's columns named by a dimension: field name -> dimension.
+COST_SEGMENT_COLUMNS = {s.name: s.name.removeprefix("segment_") for s in FIELDS["costs"]
+                        if s.name.startswith("segment_") and s.name not in ("segment_dimension", "segment_value")}
 
 COST_KINDS = {
     "acquisition": ("acquisition", "acq", "获客", "获客成本", "拉新", "新客"),
@@ -579,6 +591,8 @@ class DateParser:
         self.evidence: dict[str, tuple[str, int]] = {}  # order -> first example (value, line)
         self.ambiguous: tuple[str, int] | None = None
         self._cache: dict[str, str] = {}
+        # Added to the line numbers in the messages: a workbook's CSV line N is its sheet row N + offset.
+        self.line_offset = 0
 
     def parse(self, raw: str, line: int) -> str:
         """The ISO date for `raw`; ValueError with the reason when it is not a date."""
@@ -627,12 +641,14 @@ class DateParser:
         if DAY_FIRST in self.evidence and MONTH_FIRST in self.evidence:
             (d_val, d_line), (m_val, m_line) = self.evidence[DAY_FIRST], self.evidence[MONTH_FIRST]
             return None, str(ERR_DATE_ORDER_MIXED).format(
-                dmy_example=d_val, dmy_line=d_line, mdy_example=m_val, mdy_line=m_line
+                dmy_example=d_val, dmy_line=d_line + self.line_offset, mdy_example=m_val,
+                mdy_line=m_line + self.line_offset
             )
         if MONTH_FIRST in self.evidence:
             return MONTH_FIRST, None
         if DAY_FIRST not in self.evidence and self.ambiguous is not None:
-            return None, str(ERR_DATE_ORDER_AMBIGUOUS).format(example=self.ambiguous[0], line=self.ambiguous[1])
+            return None, str(ERR_DATE_ORDER_AMBIGUOUS).format(example=self.ambiguous[0],
+                                                              line=self.ambiguous[1] + self.line_offset)
         return None, None
 
 
@@ -876,6 +892,7 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
             return (line, customer, *attrs), errors
 
     else:
+        named_segments = [(name, dim) for name, dim in COST_SEGMENT_COLUMNS.items() if name in idx]
 
         def validate(line: int, values: list[str]) -> Validated:
             errors: list[RowError] = []
@@ -897,6 +914,17 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
             raw_dim = text(values, "segment_dimension", errors, line)
             segment_value = text(values, "segment_value", errors, line)
             dimension = _DIMENSION_LOOKUP.get(_norm(raw_dim), "") if raw_dim else ""
+            first_column = labels.get("segment_dimension", "") if raw_dim else ""
+            for name, named_dimension in named_segments:
+                named_value = text(values, name, errors, line)
+                if not named_value:
+                    continue
+                if first_column:
+                    errors.append(RowError(line, labels[name], named_value,
+                                           str(REASON_SEGMENT_TWICE).format(other=first_column),
+                                           [message_part(REASON_SEGMENT_TWICE, other=first_column)]))
+                    continue
+                raw_dim, dimension, segment_value, first_column = named_dimension, named_dimension, named_value, labels[name]
             if raw_dim and not dimension:
                 errors.append(RowError(line, labels["segment_dimension"], raw_dim, str(REASON_DIMENSION), [message_part(REASON_DIMENSION)]))
             elif dimension and not segment_value:

@@ -83,8 +83,8 @@ def test_an_analyst_uploads_a_file_and_watches_it_load(
 
 @pytest.mark.browser
 def test_a_refused_upload_shows_why_on_the_same_page(page_for: Callable[..., Any], tmp_path: Path) -> None:
-    workbook = tmp_path / "orders.xlsx"
-    workbook.write_bytes(b"PK\x03\x04 not a CSV file")
+    workbook = tmp_path / "orders.pdf"
+    workbook.write_bytes(b"%PDF-1.4 not a CSV file")
     page = page_for(roles.ANALYST)
     page.goto(f"{page.base_url}/imports/")
     page.set_input_files("#id_file", str(workbook))
@@ -94,7 +94,7 @@ def test_a_refused_upload_shows_why_on_the_same_page(page_for: Callable[..., Any
     assert answer.value.status == 400
     error = page.locator("#upload-form .error[role=alert]").first
     error.wait_for()
-    assert "Only .csv, .txt and .tsv files can be imported" in error.inner_text()
+    assert "Only .csv, .txt, .tsv and Excel (.xlsx, .xls) files can be imported" in error.inner_text()
     assert page.url.rstrip("/").endswith("/imports")
     assert not page.locator("#upload-button").is_disabled()
     assert ImportJob.objects.count() == 0

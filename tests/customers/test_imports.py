@@ -281,8 +281,7 @@ def test_progress_is_saved_at_most_about_a_hundred_times(run_import: Run) -> Non
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("data.xlsx", b"customer_id\n", imports_service.ERR_FILE_TYPE),
-        ("data.csv", b"PK\x03\x04\x14\x00\x06\x00", imports_service.ERR_EXCEL),
+        ("data.pdf", b"customer_id\n", imports_service.ERR_FILE_TYPE),
         ("data.csv", b"\x00\x01\x02binary\x00", imports_service.ERR_BINARY),
     ],
 )

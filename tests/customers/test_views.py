@@ -96,9 +96,9 @@ def test_an_upload_is_stored_and_processed_and_the_detail_shows_the_errors(
 
 def test_a_wrong_file_type_is_refused_on_the_page(client_as: Callable[[str | None], Client]) -> None:
     response = client_as(roles.ANALYST).post("/imports/", {
-        "kind": "transactions", "file": SimpleUploadedFile("t.xlsx", TX, content_type="text/csv")})
+        "kind": "transactions", "file": SimpleUploadedFile("t.pdf", TX, content_type="text/csv")})
     assert response.status_code == 400
-    assert "Only .csv, .txt and .tsv files" in response.content.decode()
+    assert "Only .csv, .txt, .tsv and Excel (.xlsx, .xls) files" in response.content.decode()
     assert ImportJob.objects.count() == 0
 
 

@@ -106,7 +106,8 @@ def test_a_superuser_still_grants_roles_and_staff(make_user: Callable[..., Any])
 
 @pytest.mark.parametrize("model", [
     "customers/importjob", "customers/transaction", "customers/costentry", "metrics/monthlysnapshot",
-    "metrics/recomputerun", "metrics/predictivefit", "metrics/assumptionset",
+    "metrics/recomputerun", "metrics/predictivefit", "metrics/assumptionset", "customers/headermapping",
+    "aliases/segmentalias", "aliases/aliasversion",
 ])
 def test_the_applications_records_cannot_be_added_from_the_admin_even_by_a_superuser(model: str, db: None) -> None:
     root = User.objects.create_superuser("root", "root@example.com", "root-pass-123")

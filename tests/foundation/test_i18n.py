@@ -21,7 +21,7 @@ from clv_dashboard.formatting import format_money, format_month, format_percent
 REPO = Path(__file__).resolve().parents[2]
 PO = REPO / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")
-SOURCE_DIRS = ["clv_dashboard", "customers", "metrics", "templates", "static"]
+SOURCE_DIRS = ["clv_dashboard", "customers", "metrics", "aliases", "templates", "static"]
 
 
 def _parse_po(path: Path) -> list[dict[str, Any]]:

@@ -302,7 +302,7 @@ def test_a_refused_upload_leaves_no_file_in_the_media_dir(
 ) -> None:
     settings.MEDIA_ROOT = tmp_path
     response = client_as(roles.ANALYST).post("/imports/", {
-        "kind": "transactions", "file": SimpleUploadedFile("t.xlsx", b"PK\x03\x04 not csv")})
+        "kind": "transactions", "file": SimpleUploadedFile("t.csv", b"\x00\x01\x02 neither text nor a workbook\x00")})
     assert response.status_code == 400
     assert not list((tmp_path / "imports" / "uploads").iterdir())
     response = client_as(roles.ANALYST).post("/imports/", {

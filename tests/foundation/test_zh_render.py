@@ -48,6 +48,8 @@ ALLOWED = {
 }
 # The CSV format's field names are codes (written as they are in the files).
 ALLOWED |= {spec.name for specs in FIELDS.values() for spec in specs}
+# Excel file types, and the alias page's example of one region spelled two ways (华东 = East).
+ALLOWED |= {"xls", "xlsm", "ods", "East", "east", "NFKC"}
 # django-axes writes its access log entries' names in English ("Access Log for <user> @ <time>",
 # the path "<unknown>"): a third-party model's text, not translatable from here.
 PAGE_ALLOWED = {"/admin/axes/accesslog/": {"Access", "Log", "for", "unknown"}}
@@ -61,7 +63,7 @@ NOT_PAGES = {
     "imports:rerun", "board:whatif", "board:status", "board:export_csv", "board:export_xlsx",
     "predictive:export", "predictive:fit_status", "predictive:fit", "audit:export", "metrics:recompute_status",
     "metrics:month_close", "metrics:month_reopen", "metrics:api_snapshots", "metrics:api_snapshot_explain",
-    "metrics:api_customers", "profitability:export", "valuation:market_value",
+    "metrics:api_customers", "profitability:export", "valuation:market_value", "aliases:add", "aliases:retire",
 }
 
 
@@ -192,6 +194,7 @@ def _pages(data: dict[str, Any]) -> dict[str, list[str]]:
         "predictive:list": ["/customers/", "/customers/?segment=region%3Dunassigned"],
         "predictive:detail": [f"/customers/{data['customer']}/"],
         "audit:list": ["/audit/"],
+        "aliases:list": ["/aliases/"],
         "metrics:assumptions": ["/assumptions/"],
         "profitability:index": ["/profitability/"],
         "valuation:index": ["/valuation/", "/valuation/?scope=region:North&model=logistic", "/board/pack/?investor=1"],

@@ -1,4 +1,4 @@
-"""python manage.py import_csv {transactions|customers|costs} PATH [--skip-invalid] [--map FIELD=COLUMN]..."""
+"""python manage.py import_csv {transactions|customers|costs} PATH [--sheet NAME] [--skip-invalid] [--map FIELD=COLUMN]..."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from customers.services.parsing import DATE_ORDERS, mapping_parse
 
 class Command(BaseCommand):
     help = (
-        "Import a CSV file of transactions, customers or costs, the same way as an upload on the imports page "
+        "Import a CSV file or an Excel workbook of transactions, customers or costs, the same way as an upload on the imports page "
         "but in this process. Prints the report; exits non-zero when the file is refused or the import fails."
     )
 
@@ -28,6 +28,7 @@ class Command(BaseCommand):
             "--map", action="append", default=[], metavar="FIELD=COLUMN",
             help="use COLUMN (a header name, or #N for the N-th column) for FIELD, e.g. --map revenue=dollar_value",
         )
+        parser.add_argument("--sheet", default="", help="the sheet of an Excel workbook to read (default: the first visible)")
         parser.add_argument("--date-order", choices=DATE_ORDERS, default="", help="day/month order of D.M.YYYY dates")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -40,7 +41,7 @@ class Command(BaseCommand):
                 job = import_create(
                     kind=options["kind"], chunks=file_chunks(handle), original_name=path.name,
                     skip_invalid=options["skip_invalid"], date_order=options["date_order"], mapping=mapping,
-                    enqueue=False,
+                    enqueue=False, sheet=options["sheet"],
                 )
         except ImportRefused as exc:
             raise CommandError(str(exc)) from exc
@@ -57,21 +58,35 @@ class Command(BaseCommand):
         out = self.stdout
         detected = job.detected or {}
         out.write(f"Import #{job.pk} ({job.kind}) of {job.original_name}: {job.get_status_display()}")
+        workbook = detected.get("workbook")
+        if workbook:
+            out.write(f"  sheet {workbook['sheet']!r}, header on row {workbook['header_row']}"
+                      + (f", hidden sheets not read: {', '.join(workbook['hidden_sheets'])}" if workbook["hidden_sheets"] else ""))
         if detected:
             out.write(f"  encoding {detected.get('encoding')}, delimiter {detected.get('delimiter')}")
             if detected.get("encoding_note"):
                 out.write(f"  note: {detected['encoding_note']}")
             columns = ", ".join(f"{k}={v!r}" for k, v in detected.get("columns", {}).items())
             out.write(f"  columns: {columns}")
+            if detected.get("learned_mapping"):
+                learned = ", ".join(f"{k}={v!r}" for k, v in detected["learned_mapping"].items())
+                out.write(f"  columns mapped as last time: {learned}")
             if detected.get("ignored"):
                 out.write(f"  ignored columns: {', '.join(detected['ignored'])}")
         out.write(f"  rows {job.rows_total}, invalid {job.rows_invalid}, skipped {job.rows_skipped}, "
                   f"written {job.rows_written}")
+        new_values = (job.result or {}).get("new_segment_values") or []
+        if new_values:
+            listed = ", ".join(f"{v['value']} ({v['dimension']}, {v['customers']} customers)" for v in new_values)
+            out.write(f"  new segment values: {listed} (map them on /aliases/)")
         for key, value in (job.result or {}).items():
-            if key != "rows_written":
+            if key in ("new_segment_values", "aliases_applied") and not value:
+                continue
+            if key != "rows_written" and key != "new_segment_values":
                 out.write(f"  {key.replace('_', ' ')}: {value}")
         for error in job.error_report:
-            out.write(f"  line {error['line']}, column {error['column']!r}, value {error['value']!r}: {error['reason']}")
+            where = f"row {error['line']}, cell {error['cell']}" if error.get("cell") else f"line {error['line']}"
+            out.write(f"  {where}, column {error['column']!r}, value {error['value']!r}: {error['reason']}")
         if job.rows_invalid > len(job.error_report) and job.error_report_file:
             out.write(f"  ... full error report: {job.error_report_file} (under the media root)")
         if job.message:
