@@ -51,8 +51,6 @@ def profitability_rows(*, month: int, assumption_set: AssumptionSet) -> tuple[pd
     driver = str(assumption_set.cost_to_serve_driver)
     if connection.vendor == "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
-            # Two recomputes at once take turns here (their DELETE and INSERT would collide).
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(b"clv-profitability:store")])
             totals = allocation_build(cursor=cursor, month=month, window=window, margin_rate=rate, driver=driver)
             cursor.execute(f"SELECT {', '.join(RESULT_COLUMNS)} FROM p_result ORDER BY customer_id")
             frame = pd.DataFrame(cursor.fetchall(), columns=RESULT_COLUMNS)
@@ -110,6 +108,9 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
         with transaction.atomic(), connection.cursor() as cursor:
             totals = allocation_build(cursor=cursor, month=month, window=window, margin_rate=rate, driver=driver,
                                       stage_cm=stage_cm, stage_iv=stage_iv)
+            # Two recomputes at once take turns from here to their commit: under READ COMMITTED the
+            # second one's DELETE would not see the first one's new rows, and its INSERT would collide.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(b"clv-profitability:store")])
             cursor.execute(f"DELETE FROM {table}")
             cursor.execute(
                 f"""INSERT INTO {table} (customer_id, month, margin_to_date, acquisition_cost_allocated,

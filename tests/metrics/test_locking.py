@@ -87,3 +87,48 @@ def test_two_full_recomputes_at_once_both_succeed_with_the_same_rows(transaction
     assert not errors
     assert set(RecomputeRun.objects.values_list("status", flat=True)) == {"succeeded"}
     assert MonthlySnapshot.objects.filter(scope_dimension="company").count() == 4
+
+
+@pytest.mark.postgres
+def test_two_profitability_stores_at_once_take_turns(transactional_db: None) -> None:
+    """The first store holds its transaction open after writing; the second, started meanwhile,
+    must wait for it and then replace its rows (without the lock its INSERT met the first one's
+    rows: a duplicate customer_id)."""
+    from metrics.models import CustomerProfitability
+    from metrics.calculations import month_index
+    from metrics.profitability.services import profitability_store
+    from metrics.services import assumptions_ensure
+
+    for month in [1, 2, 3]:
+        TransactionFactory(order_date=dt.date(2024, month, 5))
+    assumption_set = assumptions_ensure()
+    written, errors = threading.Event(), []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                profitability_store(month=month_index(dt.date(2024, 3, 1)), assumption_set=assumption_set)
+                written.set()
+                time.sleep(1.0)  # the second store is waiting meanwhile
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            written.set()
+            connections.close_all()
+
+    def second() -> None:
+        written.wait(30)
+        try:
+            profitability_store(month=month_index(dt.date(2024, 3, 1)), assumption_set=assumption_set)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert CustomerProfitability.objects.count() == 3
