@@ -80,6 +80,7 @@ MONEY_FIELDS = {
 # Stored on a failed run as template + values (RecomputeRun.message_parts).
 MSG_RUN_ABANDONED = _("abandoned: its worker stopped")
 MSG_RUN_RESTATEMENTS = _("restatements of the closed months: {error}")
+MSG_RUN_PROFITABILITY = _("customer profitability: {error}")
 PAUSE_ENV = "CLV_RECOMPUTE_PAUSE_FILE"
 _local_locks: dict[str, threading.Lock] = {}
 
@@ -198,8 +199,8 @@ def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status
                 profitability_recompute(run=run)
         except Exception as exc:  # recorded as the run's failure, with its reason
             logger.exception("recompute #%s: customer profitability failed", run.pk)
-            status, message = RecomputeRun.Status.FAILED, f"customer profitability: {exc}"
-            parts = []
+            status, message = RecomputeRun.Status.FAILED, str(MSG_RUN_PROFITABILITY).format(error=exc)
+            parts = [message_part(MSG_RUN_PROFITABILITY, error=exc)]
     # The customer-based valuation of the latest month (metrics.valuation): one pass over the
     # purchase months and a few small fits; a failure is logged and leaves the earlier rows.
     if status == RecomputeRun.Status.SUCCEEDED and getattr(settings, "CLV_VALUATION_AFTER_RECOMPUTE", True):

@@ -56,6 +56,19 @@ def test_the_cache_degrades_to_none_and_then_stops_trying_for_a_while() -> None:
     assert cache.available is False  # the next calls do not touch the network
 
 
+@pytest.mark.redis
+def test_the_cache_keeps_one_redis_client_for_its_calls(settings: Any) -> None:
+    cache = ResilientRedisCache(settings.REDIS_URL, {"OPTIONS": {"socket_connect_timeout": 1}})
+    cache.set("reused-client", {"n": 1})
+    assert cache.get("reused-client") == {"n": 1}
+    assert cache.get_many(["reused-client", "absent"]) == {"reused-client": {"n": 1}}
+    client = cache._cache.get_client()
+    assert cache._cache.get_client(write=True) is client  # one server: reads and writes share it
+    cache.delete("reused-client")
+    assert cache.get("reused-client", "gone") == "gone"
+    assert cache._cache.get_client() is client
+
+
 @pytest.mark.parametrize("url", ["/board/", "/board/pack/", "/customers/", "/api/v1/snapshots/", "/assumptions/"])
 def test_pages_serve_from_the_database_when_redis_is_down(
     db: None, broker_down: None, client_as: Callable[[str | None], Client], url: str,
