@@ -167,7 +167,7 @@ def main() -> int:
     user.groups.set([Group.objects.get(name=roles.EXECUTIVE)])
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "clv_dashboard.permissions.CachedPermissionsBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     cookie = f"sessionid={session.session_key}"

@@ -10,7 +10,11 @@ class MetricsConfig(AppConfig):
     verbose_name = _("Customer equity metrics")
 
     def ready(self) -> None:
+        from clv_dashboard import permissions
         from clv_dashboard.roles import sync_role_groups_after_migrate
+
+        # A change to anyone's groups or permissions makes every cached permission set stale.
+        permissions.connect()
 
         # Keeps the role groups' permissions in step with models added after the data migration.
         post_migrate.connect(sync_role_groups_after_migrate, sender=self)

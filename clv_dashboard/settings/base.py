@@ -177,7 +177,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # django-axes checks every authentication (the login page and the admin's) first.
 AUTHENTICATION_BACKENDS = [
     "clv_dashboard.throttling.LoginThrottleBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, with each user's permissions cached (clv_dashboard.permissions).
+    "clv_dashboard.permissions.CachedPermissionsBackend",
 ]
 # After CLV_LOGIN_FAILURE_LIMIT failed logins for one username, or from one address, further
 # attempts are refused for CLV_LOGIN_COOLOFF_MINUTES after the last one (each refused attempt
