@@ -58,7 +58,7 @@ def test_leaving_a_group_or_a_group_losing_a_permission_is_seen_at_once(executiv
 
 
 def test_a_users_own_permission_and_a_deleted_group_are_seen_at_once(executive: Any) -> None:
-    app_label, codename = "audit.view_auditevent".split(".")
+    app_label, codename = ["audit", "view_auditevent"]
     permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)
     assert _fresh(executive).has_perm("audit.view_auditevent") is False
     executive.user_permissions.add(permission)
