@@ -171,6 +171,40 @@ def projection_figure(v: ScopeValuation) -> dict[str, Any] | None:
     }
 
 
+# The projection is called out when new customers at the end of the horizon are this many times
+# (or this fraction of) those of the last year: an extrapolation the value leans on.
+PROJECTION_NOTE_RATIO = 2.0
+PROJECTION_NOTE_MONTHS = 12
+
+
+def projection_note(v: ScopeValuation) -> str:
+    """A warning, in words, when the projection takes new customers far from today's level by
+    the end of the horizon (a log-linear trend compounds for the whole horizon); "" otherwise."""
+    p = v.projection
+    if p is None or v.result is None or len(p.history) == 0 or len(p.projected) == 0:
+        return ""
+    now = float(np.mean(p.history[-PROJECTION_NOTE_MONTHS:]))
+    end = float(np.mean(p.projected[-PROJECTION_NOTE_MONTHS:]))
+    if now <= 0 or not np.isfinite(end):
+        return ""
+    ratio = end / now
+    if 1 / PROJECTION_NOTE_RATIO < ratio < PROJECTION_NOTE_RATIO:
+        return ""
+    total = v.result.total
+    values = {"model": model_label(v.model), "end": format_number(end, decimals=0), "now": format_number(now, decimals=0),
+              "ratio": format_number(ratio, decimals=1),
+              "future": format_percent(v.result.future_value / total) if total else "–"}
+    if ratio >= PROJECTION_NOTE_RATIO:
+        text = _("The {model} projection reaches {end} new customers a month by the end of the horizon, {ratio} times "
+                 "the {now} a month of the last year, and future customers make {future} of the customer-based value. "
+                 "Compare it with the flat and the logistic projections before relying on it.")
+    else:
+        text = _("The {model} projection falls to {end} new customers a month by the end of the horizon, from {now} a "
+                 "month in the last year; future customers make {future} of the customer-based value. Compare it with "
+                 "the flat and the logistic projections before relying on it.")
+    return text.format(**values)
+
+
 def elasticities_figure(v: ScopeValuation) -> dict[str, Any] | None:
     rows = [e for e in v.elasticities if e.percent is not None]
     if not rows:

@@ -135,3 +135,22 @@ def test_the_board_pack_adds_the_investor_page_when_asked(client_as: Callable[[s
     assert response.status_code == 200
     assert 'id="pack-investor-page"' in html and 'id="value-total"' in html and "js/valuation.js" in html
     assert response.context["investor"]["v"].result is not None
+
+
+def test_a_projection_far_from_todays_new_customers_is_called_out(client_as: Callable[[str | None], Client],
+                                                                   business: None) -> None:
+    from metrics.valuation.presenters import PROJECTION_NOTE_MONTHS, PROJECTION_NOTE_RATIO
+
+    client = client_as(roles.EXECUTIVE)
+    trend = client.get(URL, {"model": "trend", "horizon": "120"})
+    p = trend.context["v"].projection
+    ratio = p.projected[-PROJECTION_NOTE_MONTHS:].mean() / p.history[-PROJECTION_NOTE_MONTHS:].mean()
+    assert ratio >= PROJECTION_NOTE_RATIO  # a growing business compounds for ten years
+    note = trend.context["projection_note"]
+    assert "trend (log-linear)" in note and f"{ratio:.1f} times" in note
+    assert 'id="projection-note"' in trend.content.decode()
+    flat = client.get(URL, {"model": "flat", "horizon": "120"})
+    assert flat.context["projection_note"] == ""
+    assert 'id="projection-note"' not in flat.content.decode()
+    chinese = client.get(URL, {"model": "trend", "horizon": "120"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "依赖这一结果之前" in chinese.context["projection_note"]
