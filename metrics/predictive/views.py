@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clv_dashboard.background import MSG_FIT_UNAVAILABLE, task_send
 from customers.models import Customer
-from metrics.datacache import versioned_key
+from metrics.datacache import versioned_get, versioned_key
 
 from . import selectors
 from .charts import p_alive_figure, purchase_history_figure
@@ -62,8 +62,12 @@ def _filter_form(request: HttpRequest) -> PredictionFilterForm:
 def customers_list(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request)
     filters = form.filters()
-    current = selectors.fit_current()
-    latest = selectors.fit_latest()
+    # The fit in place and the latest one change only with the data version (which reads the
+    # latest fit's id and status); a fit under way is read afresh, for its progress.
+    current, latest = versioned_get(name="customers-fits", parts=[],
+                                    compute=lambda: (selectors.fit_current(), selectors.fit_latest()))
+    if selectors.fit_is_running(latest):
+        current, latest = selectors.fit_current(), selectors.fit_latest()
     page = _CountedPaginator(selectors.predictions_list(filters=filters), PAGE_SIZE,
                              count=selectors.predictions_count(filters=filters)).get_page(request.GET.get("page"))
     query = request.GET.copy()
