@@ -129,3 +129,18 @@ def purchase_model_unconditional_expected(fitted: FittedModel, t: ArrayLike) -> 
     zeros = np.zeros(t_arr.shape)
     return np.asarray(purchase_model_expected_if_alive(fitted, t_arr, zeros, zeros)
                       * purchase_model_p_alive(fitted, zeros[:1], zeros[:1], zeros[:1])[0], dtype=float)
+
+
+def purchase_model_p_alive_path(fitted: FittedModel, purchase_times: ArrayLike, evaluation_times: ArrayLike) -> FloatArray:
+    """P(alive) of one customer at each evaluation time, from their purchases up to then (as
+    bgnbd.bgnbd_p_alive_path, for any of the models); NaN before the first purchase."""
+    times = np.sort(np.asarray(purchase_times, dtype=float))
+    at = np.asarray(evaluation_times, dtype=float)
+    if times.size == 0:
+        return np.full(at.shape, np.nan)
+    seen = np.searchsorted(times, at, side="right")
+    valid = seen > 0
+    x = np.where(valid, seen - 1, 0).astype(float)
+    t_x = np.where(valid, times[np.maximum(seen - 1, 0)] - times[0], 0.0)
+    big_t = np.where(valid, at - times[0], 0.0)
+    return np.where(valid, purchase_model_p_alive(fitted, x, t_x, big_t), np.nan)
