@@ -4,8 +4,8 @@ version and kept in the cache.
 model_check_get:
 1. Returns the cached result of this split under the current data version, if any.
 2. Otherwise computes it in the request when the history is small (a few seconds at most),
-   else queues the Celery task `model_check_compute` once and returns None: the page says the
-   check is being computed and reloads.
+   else queues the Celery task `model_check_compute` once per split and data version and
+   returns None: the page says the check is being computed and reloads.
 A split the history cannot support is a result too (its reason), so it is not recomputed.
 """
 
@@ -96,4 +96,6 @@ def model_check_get(*, split: Split) -> ModelCheckResult | None:
         if not task_send(task, kwargs=kwargs):
             cache.delete(_key(split, "queued"))
             return model_check_compute(split=split)
-    return None
+    # An in-process worker (eager tasks) has already stored it.
+    done = cache.get(_key(split))
+    return done if isinstance(done, ModelCheckResult) else None
