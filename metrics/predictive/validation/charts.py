@@ -42,7 +42,7 @@ def tracking_figure(report: ValidationReport) -> dict[str, Any]:
         "layout": {
             "margin": {"t": 10, "r": 10, "b": 40, "l": 70}, "legend": {"orientation": "h"},
             "xaxis": {"type": "date", "tickformat": DAY_FORMAT, "hoverformat": DAY_FORMAT},
-            "yaxis": {"title": {"text": _("Cumulative repeat purchases")}, "rangemode": "tozero"},
+            "yaxis": {"title": {"text": _("Cumulative repeat purchases")}, "rangemode": "tozero", "automargin": True},
             "shapes": [{"type": "rect", "xref": "x", "yref": "paper", "x0": start, "x1": report.holdout_end.isoformat(),
                         "y0": 0, "y1": 1, "fillcolor": "#e5e7eb", "opacity": 0.5, "line": {"width": 0},
                         "layer": "below"}],
@@ -72,6 +72,7 @@ def conditional_figure(report: ValidationReport) -> dict[str, Any]:
         "layout": {
             "margin": {"t": 10, "r": 10, "b": 50, "l": 70}, "legend": {"orientation": "h", "y": -0.25},
             "xaxis": {"type": "category", "title": {"text": _("Repeat purchases in the calibration period")}},
-            "yaxis": {"title": {"text": _("Holdout repeat purchases per customer")}, "rangemode": "tozero"},
+            "yaxis": {"title": {"text": _("Holdout repeat purchases per customer")}, "rangemode": "tozero",
+                      "automargin": True},
         },
     }
