@@ -28,6 +28,7 @@ _ANALYST_PERMS = [
     "customers.view_transaction",
     "customers.view_costentry",
     "aliases.view_segmentalias",
+    "metrics.view_model_check",
 ]
 _ADMIN_PERMS = [
     *_ANALYST_PERMS,

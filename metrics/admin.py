@@ -76,7 +76,7 @@ class RecomputeRunAdmin(ReadOnlyModelAdmin):
 
 @admin.register(PredictiveFit)
 class PredictiveFitAdmin(ReadOnlyModelAdmin):
-    list_display = ["id", "status", "data_date", "n_customers", "bgnbd_log_likelihood", "started_at"]
+    list_display = ["id", "status", "data_date", "n_customers", "model", "model_log_likelihood", "started_at"]
 
 
 @admin.register(ApiToken)

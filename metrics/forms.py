@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import AcquisitionProjection, AssumptionSet, CostToServeDriver, RetentionSource
+from .models import AcquisitionProjection, AssumptionSet, CostToServeDriver, PredictiveModel, RetentionSource
 
 ERROR_RETENTION_RANGE = _("Assumed monthly retention is a percentage from 0 to below 100 (for example 90 for 90%).")
 ERROR_NOTE_REQUIRED = _("Say why the assumptions change: the note is required.")
@@ -71,6 +71,17 @@ class AssumptionsForm(forms.Form):
         label=_("Projection of new customers"), choices=AcquisitionProjection.choices, required=False,
         help_text=_("How the monthly new customers are projected for the Investor view: flat, trend or logistic."),
     )
+    # The model of repeat purchases behind the customer values; optional, as above.
+    predictive_model = forms.ChoiceField(
+        label=_("Predictive model"), choices=PredictiveModel.choices, required=False,
+        help_text=_("The model of repeat purchases behind the customer values: automatic picks BG/NBD, MBG/NBD "
+                    "or Pareto/NBD, whichever predicts a held-out part of the history best."),
+    )
+    model_holdout_share_percent = forms.DecimalField(
+        label=_("Holdout for the automatic choice (%)"), min_value=5, max_value=50, max_digits=6, decimal_places=1,
+        required=False,
+        help_text=_("The last part of the history held out to compare the models, 5 to 50. Default 25."),
+    )
     note = forms.CharField(
         label=_("Why the change"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
         error_messages={"required": ERROR_NOTE_REQUIRED},
@@ -102,14 +113,18 @@ class AssumptionsForm(forms.Form):
             "cost_to_serve_driver": assumption_set.cost_to_serve_driver,
             "valuation_horizon_months": assumption_set.valuation_horizon_months,
             "acquisition_projection": assumption_set.acquisition_projection,
+            "predictive_model": assumption_set.predictive_model,
+            "model_holdout_share_percent": _plain(assumption_set.model_holdout_share * HUNDRED),
         }
 
     def assumption_values(self) -> dict[str, Any]:
         data = self.cleaned_data
         driver = {"cost_to_serve_driver": data["cost_to_serve_driver"]} if data.get("cost_to_serve_driver") else {}
-        for name in ("valuation_horizon_months", "acquisition_projection"):
+        for name in ("valuation_horizon_months", "acquisition_projection", "predictive_model"):
             if data.get(name) not in (None, ""):
                 driver[name] = data[name]
+        if data.get("model_holdout_share_percent") is not None:
+            driver["model_holdout_share"] = data["model_holdout_share_percent"] / HUNDRED
         return driver | {
             "annual_discount_rate": data["annual_discount_rate_percent"] / HUNDRED,
             "activity_window_months": data["activity_window_months"],

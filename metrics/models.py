@@ -46,6 +46,16 @@ class AcquisitionProjection(models.TextChoices):
     LOGISTIC = "logistic", _("logistic (saturating)")
 
 
+class PredictiveModel(models.TextChoices):
+    """The model of repeat purchases behind the per-customer predictions; `auto` picks the one
+    with the lowest holdout error (metrics/predictive/validation)."""
+
+    AUTO = "auto", _("automatic (best on the holdout)")
+    BGNBD = "bgnbd", "BG/NBD"
+    MBGNBD = "mbgnbd", "MBG/NBD"
+    PARETO_NBD = "pareto_nbd", "Pareto/NBD"
+
+
 class AssumptionSet(models.Model):
     """One version of the assumptions; never edited, a change makes a new version."""
 
@@ -89,6 +99,14 @@ class AssumptionSet(models.Model):
     acquisition_projection = models.CharField(
         _("projection of new customers"), max_length=10, choices=AcquisitionProjection.choices,
         default=AcquisitionProjection.TREND,
+    )
+    # The model of repeat purchases, and the share of the history `auto` holds out to choose it.
+    predictive_model = models.CharField(
+        _("predictive model"), max_length=12, choices=PredictiveModel.choices, default=PredictiveModel.AUTO,
+    )
+    model_holdout_share = models.DecimalField(
+        _("holdout share of the model choice"), default=Decimal("0.25"), max_digits=4, decimal_places=3,
+        validators=[MinValueValidator(Decimal("0.05")), MaxValueValidator(Decimal("0.5"))],
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -373,6 +391,15 @@ class PredictiveFit(models.Model):
     gg_q = models.FloatField(_("Gamma-Gamma q"), null=True, blank=True)
     gg_gamma = models.FloatField(_("Gamma-Gamma gamma"), null=True, blank=True)
     gg_log_likelihood = models.FloatField(_("Gamma-Gamma log-likelihood"), null=True, blank=True)
+    # The model of repeat purchases that made the predictions (BG/NBD's parameters are also in
+    # the bgnbd_* fields when it did), as asked (`auto` or a model) and as used.
+    model_requested = models.CharField(_("model asked for"), max_length=12, choices=PredictiveModel.choices,
+                                       blank=True)
+    model = models.CharField(_("model"), max_length=12, choices=PredictiveModel.choices[1:], blank=True)
+    model_params = models.JSONField(_("model parameters"), default=dict, blank=True)
+    model_log_likelihood = models.FloatField(_("model log-likelihood"), null=True, blank=True)
+    # The choice of `auto`: calibration end, every model's holdout error, the winner and its margin.
+    model_selection = models.JSONField(_("model choice"), default=dict, blank=True)
     started_at = models.DateTimeField(_("started at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     duration_seconds = models.FloatField(_("duration (seconds)"), null=True, blank=True)
@@ -385,6 +412,7 @@ class PredictiveFit(models.Model):
         verbose_name = _("predictive fit")
         verbose_name_plural = _("predictive fits")
         ordering = ["-started_at", "-pk"]
+        permissions = [("view_model_check", "Can see the model check (holdout validation)")]
 
     def __str__(self) -> str:
         return f"fit #{self.pk} {self.status}"

@@ -17,11 +17,12 @@ from .closing.selectors import closing_overview
 from .forms import AssumptionsForm
 from .models import AssumptionSet, RecomputeRun
 
-PERCENT_FIELDS = ["annual_discount_rate", "assumed_monthly_retention", "default_gross_margin_rate"]
+PERCENT_FIELDS = ["annual_discount_rate", "assumed_monthly_retention", "default_gross_margin_rate", "model_holdout_share"]
 ASSUMPTION_FIELDS = [
     "annual_discount_rate", "activity_window_months", "retention_source", "assumed_monthly_retention",
     "smoothing_window_months", "default_gross_margin_rate", "prediction_horizon_months", "credibility_weight",
-    "cost_to_serve_driver", "valuation_horizon_months", "acquisition_projection",
+    "cost_to_serve_driver", "valuation_horizon_months", "acquisition_projection", "predictive_model",
+    "model_holdout_share",
 ]
 
 

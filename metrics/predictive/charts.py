@@ -14,8 +14,9 @@ from clv_dashboard.formatting import format_money, format_percent
 from metrics.board.figures import money_axis
 from metrics.models import PredictiveFit
 
-from .maths import BgNbdParams, bgnbd_p_alive_path
+from .maths.purchase_models import purchase_model_p_alive_path
 from .maths.rfm import DAYS_PER_UNIT
+from .selectors import fit_purchase_model
 
 
 def _month_ends(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -63,7 +64,8 @@ def purchase_history_figure(daily: pd.DataFrame) -> dict[str, Any]:
 def p_alive_figure(daily: pd.DataFrame, *, fit: PredictiveFit | None, data_date: dt.date | None) -> dict[str, Any] | None:
     """P(alive) at every purchase day (and the day before it), every month end and the data date,
     from the first purchase on, with the current fit's parameters and the purchases known at each point."""
-    if fit is None or fit.bgnbd_r is None or daily.empty or data_date is None:
+    purchases = fit_purchase_model(fit) if fit is not None else None
+    if purchases is None or daily.empty or data_date is None:
         return None
     purchase_days = sorted(d for d, bought in zip(daily["day"], daily["is_purchase"], strict=True) if bought)
     if not purchase_days:
@@ -73,10 +75,9 @@ def p_alive_figure(daily: pd.DataFrame, *, fit: PredictiveFit | None, data_date:
     before = [d - dt.timedelta(days=1) for d in purchase_days[1:]]
     points = sorted({*purchase_days, *before, *_month_ends(first, data_date), data_date})
     points = [p for p in points if first <= p <= data_date]
-    params = BgNbdParams(fit.bgnbd_r, fit.bgnbd_alpha or 0.0, fit.bgnbd_a or 0.0, fit.bgnbd_b or 0.0)
     weeks = np.array([(d - first).days / DAYS_PER_UNIT for d in purchase_days])
     at = np.array([(d - first).days / DAYS_PER_UNIT for d in points])
-    path = bgnbd_p_alive_path(params, weeks, at)
+    path = purchase_model_p_alive_path(purchases, weeks, at)
     values = [round(float(v), 4) for v in path]
     return {
         "data": [{"type": "scatter", "mode": "lines", "name": _("P(alive)"), "line": {"shape": "linear"},

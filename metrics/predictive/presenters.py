@@ -8,8 +8,9 @@ from typing import Any
 from django.utils import formats
 
 from clv_dashboard.formatting import format_money, format_percent
-from metrics.models import CustomerPrediction, PredictiveFit
+from metrics.models import CustomerPrediction, PredictiveFit, PredictiveModel
 
+from .maths.purchase_models import MODEL_LABELS, PARAM_NAMES, PurchaseModel
 from .selectors import TierSummary
 
 
@@ -82,11 +83,39 @@ class FitFacts:
     annual_discount_rate: str
     horizon_months: int
     assumption_version: int | None
+    # The model of repeat purchases that made the numbers, and how it was chosen.
+    model_label: str = "BG/NBD"
+    model_params: str = ""
+    model_log_likelihood: str = ""
+    model_auto: bool = False
+    model_margin: str = ""
+    runner_up: str = ""
+
+
+def _model_facts(fit: PredictiveFit) -> dict[str, Any]:
+    model = PurchaseModel(fit.model) if fit.model else PurchaseModel.BGNBD
+    values = fit.model_params or {"r": fit.bgnbd_r, "alpha": fit.bgnbd_alpha, "a": fit.bgnbd_a, "b": fit.bgnbd_b}
+    ll = fit.model_log_likelihood if fit.model_log_likelihood is not None else fit.bgnbd_log_likelihood
+    facts: dict[str, Any] = {
+        "model_label": MODEL_LABELS[model],
+        # In the model's own order (jsonb keeps keys sorted its own way).
+        "model_params": ", ".join(f"{k} = {format_count(values[k], 3)}" for k in PARAM_NAMES[model]
+                                  if values.get(k) is not None),
+        "model_log_likelihood": format_count(ll, 1) if ll is not None else "",
+        "model_auto": fit.model_requested == PredictiveModel.AUTO,
+    }
+    selection = fit.model_selection or {}
+    ranked = sorted((m for m in selection.get("models", []) if m.get("rmse") is not None), key=lambda m: m["rmse"])
+    if facts["model_auto"] and len(ranked) > 1 and selection.get("margin") is not None:
+        facts["model_margin"] = format_percent(selection["margin"])
+        facts["runner_up"] = MODEL_LABELS[PurchaseModel(ranked[1]["model"])]
+    return facts
 
 
 def fit_facts(fit: PredictiveFit) -> FitFacts:
     a = fit.assumption_set
     return FitFacts(
+        **_model_facts(fit),
         customers=format_count(fit.n_customers),
         repeat_customers=format_count(fit.n_repeat_customers),
         annual_discount_rate=format_percent(a.annual_discount_rate) if a else "",

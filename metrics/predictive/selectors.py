@@ -25,6 +25,7 @@ from customers.models import UNASSIGNED, Customer, SegmentDimension, Transaction
 from metrics.datacache import versioned_get
 from metrics.models import CustomerPrediction, PredictiveFit
 
+from .maths.purchase_models import FittedModel, PurchaseModel, model_params
 from .maths.rfm import rfm_finish, rfm_summary
 
 SORTABLE = {
@@ -126,6 +127,16 @@ def rfm_summary_frame(*, observation_end: dt.date, default_margin_rate: float) -
 
 def fit_latest() -> PredictiveFit | None:
     return PredictiveFit.objects.select_related("assumption_set").first()
+
+
+def fit_purchase_model(fit: PredictiveFit) -> FittedModel | None:
+    """The model of repeat purchases of a fit (a fit stored before the model choice is BG/NBD)."""
+    if fit.model and fit.model_params:
+        return model_params(fit.model, fit.model_params)
+    if fit.bgnbd_r is None:
+        return None
+    return model_params(PurchaseModel.BGNBD, {"r": fit.bgnbd_r, "alpha": fit.bgnbd_alpha or 0.0,
+                                              "a": fit.bgnbd_a or 0.0, "b": fit.bgnbd_b or 0.0})
 
 
 def fit_stale_before() -> dt.datetime:

@@ -3,8 +3,12 @@
 clv_models_fit:
 1. Records a PredictiveFit (running) with the assumptions in force.
 2. Reads the RFM summary up to the data date (the latest transaction, or the given end).
-3. Fits BG/NBD and Gamma-Gamma; a fit the data cannot support is stored as failed with the
-   reason, and the previous predictions stay in place.
+3. Chooses the model of repeat purchases: the one the assumptions (or the caller) name, or with
+   `auto` the best on a holdout (`model_choose`: the last share of the history held out, each of
+   BG/NBD, MBG/NBD and Pareto/NBD fitted on the rest, the lowest RMSE per customer on the
+   holdout's repeat purchases wins); fits it on the whole history, and Gamma-Gamma for the spend.
+   A fit the data cannot support is stored as failed with the reason, and the previous
+   predictions stay in place.
 4. Scores every customer at once (vectorised), assigns tiers (maths/clv.py TierRules), and
    replaces all CustomerPrediction rows in one transaction (COPY on PostgreSQL, bulk_create
    elsewhere), serialised by an advisory lock so two fits never interleave their rows.
@@ -16,7 +20,9 @@ import datetime as dt
 import io
 import logging
 import time
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,12 +31,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from metrics.calculations import month_index, monthly_discount_rate
-from metrics.models import CustomerPrediction, PredictiveFit
+from metrics.models import CustomerPrediction, PredictiveFit, PredictiveModel
 from metrics.profitability.selectors import net_profit_for_tiers
 from metrics.services import assumptions_ensure
 
 from . import selectors
-from .maths import Message, ModelFitError, bgnbd_fit, clv_score, gamma_gamma_fit, tiers_assign
+from .maths import Message, ModelFitError, clv_score, gamma_gamma_fit, tiers_assign
+from .maths.purchase_models import MODEL_LABELS, FittedModel, PurchaseModel, purchase_model_fit
+from .validation.maths import ERROR_NO_MODEL, MODELS, HoldoutError, calibration_end_for, holdout_validate
+from .validation.selectors import holdout_inputs_read, purchase_history_bounds
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +52,15 @@ ERROR_NOT_FINITE = gettext_noop(
 )
 ERROR_UNEXPECTED = gettext_noop("Unexpected error: {error}")
 MSG_TRIGGER = gettext_noop("trigger: {trigger}")
+MSG_MODEL_CHOSEN = gettext_noop(
+    "{model} chosen on the holdout from {calibration_end} to {holdout_end}: RMSE {rmse:.3f} repeat purchases per "
+    "customer, {margin:.1%} below {runner_up}"
+)
+MSG_MODEL_ONLY = gettext_noop(
+    "{model} chosen on the holdout from {calibration_end} to {holdout_end}: the only model that could be fitted"
+)
+MSG_MODEL_FALLBACK = gettext_noop("BG/NBD used: the models could not be compared on a holdout")
+MSG_MODEL_REFIT_FAILED = gettext_noop("{model} failed on the whole history, {used} used instead")
 # pg_advisory_xact_lock key of the prediction replace ("CLVP" in ASCII).
 _LOCK_KEY = 0x434C5650
 _CENT = Decimal("0.01")
@@ -52,8 +70,9 @@ def _money(value: float) -> Decimal:
     return Decimal(repr(float(value))).quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
-def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> PredictiveFit:
-    """Fit, score and store; returns the PredictiveFit (status succeeded or failed)."""
+def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None, model: str | None = None) -> PredictiveFit:
+    """Fit, score and store; returns the PredictiveFit (status succeeded or failed). `model`
+    (auto, bgnbd, mbgnbd or pareto_nbd) overrides the assumption in force."""
     started = time.perf_counter()
     PredictiveFit.objects.filter(
         status=PredictiveFit.Status.RUNNING, started_at__lt=selectors.fit_stale_before()
@@ -61,7 +80,9 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
              message_parts=[Message(ERROR_INTERRUPTED).as_dict()])
     # With no assumptions recorded yet, the defaults of METRICS.md (version 1) are in force.
     assumption_set = assumptions_ensure()
-    fit = PredictiveFit.objects.create(status=PredictiveFit.Status.RUNNING, assumption_set=assumption_set)
+    requested = PredictiveModel(model or assumption_set.predictive_model)
+    fit = PredictiveFit.objects.create(status=PredictiveFit.Status.RUNNING, assumption_set=assumption_set,
+                                       model_requested=requested)
     try:
         data_date = observation_end or selectors.transactions_data_date()
         if data_date is None:
@@ -73,14 +94,24 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
             raise ModelFitError(ERROR_NO_CUSTOMERS, date=data_date.isoformat())
         fit.n_customers = len(summary)
         fit.n_repeat_customers = int((summary["frequency"] > 0).sum())
-        bgnbd = bgnbd_fit(summary["frequency"], summary["recency"], summary["T"])
-        fit.bgnbd_r, fit.bgnbd_alpha, fit.bgnbd_a, fit.bgnbd_b = bgnbd.params.as_tuple()
-        fit.bgnbd_log_likelihood = bgnbd.log_likelihood
+        if requested == PredictiveModel.AUTO:
+            choice = model_choose(data_date=data_date, default_margin_rate=margin_rate,
+                                  holdout_share=float(assumption_set.model_holdout_share))
+            ranking, choice_notes, fit.model_selection = choice.ranking, choice.notes, choice.selection
+        else:
+            ranking, choice_notes = [PurchaseModel(requested.value)], []
+        purchases, refit_notes = _fit_first(ranking, summary)
+        fit.model = purchases.model.value
+        fit.model_params = purchases.params_dict()
+        fit.model_log_likelihood = purchases.log_likelihood
+        if purchases.model is PurchaseModel.BGNBD:
+            fit.bgnbd_r, fit.bgnbd_alpha, fit.bgnbd_a, fit.bgnbd_b = purchases.params.as_tuple()
+            fit.bgnbd_log_likelihood = purchases.log_likelihood
         spend = gamma_gamma_fit(summary["frequency"], summary["monetary_value"])
         fit.gg_p, fit.gg_q, fit.gg_gamma = spend.params.p, spend.params.q, spend.params.gamma
         fit.gg_log_likelihood = spend.log_likelihood
         scores = clv_score(
-            bgnbd=bgnbd.params, gamma_gamma=spend.params, frequency=summary["frequency"],
+            purchase_model=purchases, gamma_gamma=spend.params, frequency=summary["frequency"],
             recency=summary["recency"], age=summary["T"], monetary_value=summary["monetary_value"],
             margin_rate=summary["margin_rate"], horizon_months=int(assumption_set.prediction_horizon_months),
             monthly_discount=monthly_discount_rate(float(assumption_set.annual_discount_rate)),
@@ -107,7 +138,7 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
         with transaction.atomic():
             predictions_replace(fit=fit, predictions=result)
             fit.status = PredictiveFit.Status.SUCCEEDED
-            _message_set(fit, Message(MSG_TRIGGER, {"trigger": trigger}), bgnbd.note)
+            _message_set(fit, Message(MSG_TRIGGER, {"trigger": trigger}), *choice_notes, *refit_notes, purchases.note)
             _finish(fit, started)
     except ModelFitError as error:
         fit.status = PredictiveFit.Status.FAILED
@@ -120,6 +151,77 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
         _finish(fit, started)
         raise
     return fit
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The models in order of preference, why, and the record for PredictiveFit.model_selection."""
+
+    ranking: list[PurchaseModel]
+    notes: list[Message]
+    selection: dict[str, Any]
+
+
+def model_choose(*, data_date: dt.date, default_margin_rate: float, holdout_share: float) -> ModelChoice:
+    """`auto`: hold out the last `holdout_share` of the purchase history, fit the three models on
+    the rest and rank them by RMSE per customer on the holdout's repeat purchases. With a history
+    too short to compare on (or no model fitted on the calibration period), BG/NBD, with a note."""
+    first, _last = purchase_history_bounds()
+    if first is None or first >= data_date:
+        reason = Message(ERROR_NO_TRANSACTIONS)
+        return _fallback(reason, {})
+    calibration_end = calibration_end_for(first_day=first, last_day=data_date, holdout_share=holdout_share)
+    split = {"calibration_end": calibration_end.isoformat(), "holdout_end": data_date.isoformat(),
+             "holdout_share": holdout_share, "criterion": "rmse"}
+    try:
+        inputs = holdout_inputs_read(calibration_end=calibration_end, holdout_end=data_date,
+                                     default_margin_rate=default_margin_rate)
+    except HoldoutError as error:
+        return _fallback(error.message, split)
+    report = holdout_validate(inputs, tracking=False, spend=False)
+    models = [{
+        "model": m.model.value, "rmse": m.rmse if m.ok else None, "mae": m.mae if m.ok else None,
+        "total_predicted": m.total_predicted if m.ok else None, "pct_error": m.pct_error if m.ok else None,
+        "error": m.error.as_dict() if m.error else None,
+    } for m in report.models]
+    ranked = sorted((m for m in report.models if m.ok), key=lambda m: m.rmse)
+    if not ranked:
+        return _fallback(Message(ERROR_NO_MODEL), split)
+    selection = {**split, "customers": report.customers, "total_actual": report.total_actual, "models": models,
+                 "winner": ranked[0].model.value, "margin": report.margin}
+    params = {"model": MODEL_LABELS[ranked[0].model], "calibration_end": split["calibration_end"],
+              "holdout_end": split["holdout_end"], "rmse": ranked[0].rmse}
+    if len(ranked) > 1:
+        note = Message(MSG_MODEL_CHOSEN, {**params, "margin": report.margin or 0.0,
+                                          "runner_up": MODEL_LABELS[ranked[1].model]})
+    else:
+        note = Message(MSG_MODEL_ONLY, params)
+    rest = [m for m in MODELS if m not in {c.model for c in ranked}]
+    return ModelChoice(ranking=[m.model for m in ranked] + rest, notes=[note], selection=selection)
+
+
+def _fallback(reason: Message, split: dict[str, Any]) -> ModelChoice:
+    selection = {**split, "winner": PurchaseModel.BGNBD.value, "fallback": reason.as_dict()}
+    return ModelChoice(ranking=[PurchaseModel.BGNBD], notes=[Message(MSG_MODEL_FALLBACK), reason], selection=selection)
+
+
+def _fit_first(ranking: list[PurchaseModel], summary: pd.DataFrame) -> tuple[FittedModel, list[Message]]:
+    """Fit the first model of the ranking that the whole history supports (the error of the
+    first is raised when none does), with a note for each one passed over."""
+    first_error: ModelFitError | None = None
+    notes: list[Message] = []
+    for candidate in ranking:
+        try:
+            fitted = purchase_model_fit(candidate, summary["frequency"], summary["recency"], summary["T"])
+        except ModelFitError as error:
+            first_error = first_error or error
+            continue
+        if candidate is not ranking[0]:
+            notes.append(Message(MSG_MODEL_REFIT_FAILED, {"model": MODEL_LABELS[ranking[0]],
+                                                          "used": MODEL_LABELS[candidate]}))
+        return fitted, notes
+    assert first_error is not None
+    raise first_error
 
 
 def _message_set(fit: PredictiveFit, *messages: Message | None) -> None:

@@ -96,6 +96,7 @@ def customers_list(request: HttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "sort_query": sort_query.urlencode(),
         "can_refit": request.user.has_perm(REFIT_PERMISSION),
+        "can_check_models": request.user.has_perm("metrics.view_model_check"),
     })
 
 

@@ -1,4 +1,4 @@
-/* Customer values pages: draw the detail charts; reload the list when a running fit ends. */
+/* Customer values pages: draw the detail and Model check charts; reload the list when a running fit ends. */
 (function () {
   "use strict";
 
@@ -14,6 +14,13 @@
 
   draw("history-chart", "history-figure");
   draw("p-alive-chart", "p-alive-figure");
+  draw("tracking-chart", "tracking-figure");
+  draw("conditional-chart", "conditional-figure");
+
+  // The Model check is being computed by the worker: look again shortly.
+  if (document.getElementById("model-check-pending")) {
+    setTimeout(function () { window.location.reload(); }, 5000);
+  }
 
   var running = document.getElementById("fit-running");
   if (running && window.clvPoll) {

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.django_db
 # Words that stay as they are in Chinese: codes, units, formula symbols, model and product names.
 ALLOWED = {
     "CLV", "CAC", "CSV", "API", "ID", "IDs", "URL", "JSON", "XLSX", "PDF", "UTF", "BOM", "GBK", "GB", "SHA",
-    "CNY", "USD", "EUR", "RMB", "BG", "NBD", "Gamma", "RFM", "P", "alive", "Excel", "Plotly", "Celery", "Redis",
+    "CNY", "USD", "EUR", "RMB", "BG", "NBD", "MBG", "Pareto", "MAE", "RMSE", "Gamma", "RFM", "P", "alive", "Excel", "Plotly", "Celery", "Redis",
     "PostgreSQL", "SQLite", "Django", "Chromium", "HTTP", "HTTPS", "IP", "MB", "KB", "KiB", "MiB", "CDNOW",
     "python", "manage", "py", "issue_api_token", "recompute_snapshots", "English", "pt", "k", "R", "E", "L",
     "H", "r", "a", "b", "p", "q", "alpha", "gamma", "Windows", "dmy", "mdy", "csv", "txt", "tsv", "xlsx",
@@ -45,6 +45,8 @@ ALLOWED = {
     "True", "False",
     # The customer-based valuation's model and formula symbols, and the authors it cites.
     "sBG", "S", "N", "t", "exp", "Fader", "Hardie", "Gupta", "Lehmann", "Stuart",
+    # Pareto/NBD's parameters, and the exponent of a number in scientific notation (8.76e+06).
+    "s", "beta", "e",
 }
 # The CSV format's field names are codes (written as they are in the files).
 ALLOWED |= {spec.name for specs in FIELDS.values() for spec in specs}
@@ -193,6 +195,7 @@ def _pages(data: dict[str, Any]) -> dict[str, list[str]]:
         "board:pack": ["/board/pack/"],
         "predictive:list": ["/customers/", "/customers/?segment=region%3Dunassigned"],
         "predictive:detail": [f"/customers/{data['customer']}/"],
+        "predictive:model_check": ["/customers/model-check/", "/customers/model-check/?calibration_end=2000-01-01"],
         "audit:list": ["/audit/"],
         "aliases:list": ["/aliases/"],
         "metrics:assumptions": ["/assumptions/"],

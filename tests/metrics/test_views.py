@@ -50,10 +50,12 @@ def test_every_rate_of_the_assumptions_form_is_in_percent() -> None:
     from metrics.forms import AssumptionsForm
 
     form = AssumptionsForm()
-    # The three rates of the model (stored as shares) are typed in percent; no field takes a share.
+    # The rates and shares of the model (stored as shares) are typed in percent; no field takes a share.
     rates = [name for name in form.fields if name.endswith("_percent")]
-    assert rates == ["annual_discount_rate_percent", "assumed_monthly_retention_percent", "default_gross_margin_percent"]
-    assert not {"annual_discount_rate", "assumed_monthly_retention", "default_gross_margin_rate"} & set(form.fields)
+    assert rates == ["annual_discount_rate_percent", "assumed_monthly_retention_percent", "default_gross_margin_percent",
+                     "model_holdout_share_percent"]
+    assert not {"annual_discount_rate", "assumed_monthly_retention", "default_gross_margin_rate",
+                "model_holdout_share"} & set(form.fields)
     for name in rates:
         assert str(form.fields[name].label).endswith("(%)"), name
     with translation.override("zh-hans"):

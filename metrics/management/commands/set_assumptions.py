@@ -25,9 +25,13 @@ FLAGS: dict[str, tuple[str, type, str]] = {
                              "equal (per active customer) or purchase: how retention cost is shared among customers"),
     "valuation-horizon": ("valuation_horizon_months", int, "H_v, months of future new customers in the customer-based value"),
     "acquisition-projection": ("acquisition_projection", str, "flat, trend or logistic: how new customers are projected"),
+    "predictive-model": ("predictive_model", str,
+                         "auto, bgnbd, mbgnbd or pareto_nbd: the model of repeat purchases (auto: best on a holdout)"),
+    "model-holdout-share": ("model_holdout_share", Decimal, "share of the history auto holds out, e.g. 0.25"),
 }
 CHOICES = {"retention-source": ["measured", "assumed"], "cost-to-serve-driver": ["equal", "purchase"],
-           "acquisition-projection": ["flat", "trend", "logistic"]}
+           "acquisition-projection": ["flat", "trend", "logistic"],
+           "predictive-model": ["auto", "bgnbd", "mbgnbd", "pareto_nbd"]}
 
 
 class Command(BaseCommand):

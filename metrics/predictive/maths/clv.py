@@ -3,7 +3,8 @@
 predicted CLV = sum over k = 1..H of E[purchases in month k] x E[spend per purchase] x margin rate
                 / (1 + d)^k,
 with d the monthly discount rate (metrics.calculations.monthly_discount_rate, METRICS.md) and E[purchases in month k] =
-E[Y(k months)] - E[Y(k - 1 months)] from the BG/NBD conditional expectation. Margin is booked at
+E[Y(k months)] - E[Y(k - 1 months)] from the conditional expectation of the model of repeat
+purchases (BG/NBD, MBG/NBD or Pareto/NBD, purchase_models.py); spend is Gamma-Gamma's for all three. Margin is booked at
 the end of each month, as in the board's formula. A month is 365.25 / 12 days.
 """
 
@@ -15,8 +16,14 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .bgnbd import BgNbdParams, bgnbd_expected_purchases_if_alive, bgnbd_p_alive, distinct_rows
+from .bgnbd import BgNbdParams, distinct_rows
 from .gammagamma import GammaGammaParams, gamma_gamma_expected_spend
+from .purchase_models import (
+    FittedModel,
+    PurchaseModel,
+    purchase_model_expected_if_alive,
+    purchase_model_p_alive,
+)
 from .rfm import DAYS_PER_UNIT
 
 FloatArray = NDArray[np.float64]
@@ -35,7 +42,8 @@ class ClvScores:
 
 def clv_score(
     *,
-    bgnbd: BgNbdParams,
+    bgnbd: BgNbdParams | None = None,
+    purchase_model: FittedModel | None = None,
     gamma_gamma: GammaGammaParams,
     frequency: ArrayLike,
     recency: ArrayLike,
@@ -48,20 +56,25 @@ def clv_score(
     """Score every customer at once. E[Y(t) | x, t_x, T] = E[Y(t) | alive, x, T] x P(alive | x, t_x, T);
     the first factor (the costly hypergeometric function, once per month of the horizon) depends
     on x and T only, so it is computed once per distinct (x, T) and spread back to the customers.
-    With ages in whole days that is at most (distinct purchase counts x days of history) values."""
+    With ages in whole days that is at most (distinct purchase counts x days of history) values.
+
+    The purchase model is `purchase_model` (any of the three), or BG/NBD with the `bgnbd` parameters."""
     if horizon_months < 1:
         raise ValueError("The prediction horizon must be at least one month.")
+    if (bgnbd is None) == (purchase_model is None):
+        raise ValueError("Give either the BG/NBD parameters or a purchase model, not both or neither.")
+    model = purchase_model if purchase_model is not None else FittedModel(PurchaseModel.BGNBD, bgnbd)  # type: ignore[arg-type]
     x = np.asarray(frequency, dtype=float)
     t_x = np.asarray(recency, dtype=float)
     big_t = np.asarray(age, dtype=float)
-    p_alive = bgnbd_p_alive(bgnbd, x, t_x, big_t)
+    p_alive = purchase_model_p_alive(model, x, t_x, big_t)
     (xu, tu), inverse, _ = distinct_rows(x, big_t)
 
-    expected_12m_u = bgnbd_expected_purchases_if_alive(bgnbd, 12 * UNITS_PER_MONTH, xu, tu)
+    expected_12m_u = purchase_model_expected_if_alive(model, 12 * UNITS_PER_MONTH, xu, tu)
     discounted_u = np.zeros_like(xu)
     previous = np.zeros_like(xu)
     for k in range(1, horizon_months + 1):
-        cumulative = bgnbd_expected_purchases_if_alive(bgnbd, k * UNITS_PER_MONTH, xu, tu)
+        cumulative = purchase_model_expected_if_alive(model, k * UNITS_PER_MONTH, xu, tu)
         discounted_u += (cumulative - previous) / (1.0 + monthly_discount) ** k
         previous = cumulative
 

@@ -42,3 +42,22 @@ def test_the_chinese_amount_axis_is_in_wan(settings: Any) -> None:
     big = [t for v, t in zip(layout["yaxis"]["tickvals"], layout["yaxis"]["ticktext"], strict=True) if v >= 10_000]
     assert big and all("万" in t for t in big), layout["yaxis"]
     assert layout["yaxis"]["title"]["text"] == "金额（CNY）"
+
+
+def test_the_p_alive_path_follows_the_fits_own_model() -> None:
+    from metrics.models import PredictiveFit
+    from metrics.predictive.charts import p_alive_figure
+    from metrics.predictive.maths.paretonbd import ParetoNbdParams, paretonbd_p_alive
+
+    params = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
+    fit = PredictiveFit(model="pareto_nbd", model_params=params)
+    end = dt.date(2024, 12, 31)
+    figure = p_alive_figure(daily(), fit=fit, data_date=end)
+    assert figure is not None
+    trace = figure["data"][0]
+    assert trace["x"][-1] == end.isoformat()
+    # At the data date: two purchase days, 197 days apart, the first 305 days before the end.
+    expected = paretonbd_p_alive(ParetoNbdParams(**params), [1.0], [197 / 7], [305 / 7])[0]
+    assert trace["y"][-1] == round(float(expected), 4)
+    # A fit stored before the model choice, without a model, is BG/NBD's and has no path without its parameters.
+    assert p_alive_figure(daily(), fit=PredictiveFit(), data_date=end) is None

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -23,7 +25,7 @@ GG = GammaGammaParams(**PUBLISHED_GG)
 
 
 def _score(horizon: int = 36, annual: float = 0.10, **overrides: np.ndarray) -> ClvScores:
-    data: dict[str, np.ndarray] = {
+    data: dict[str, Any] = {
         "frequency": np.array([0.0, 2, 2, 10]),
         "recency": np.array([0.0, 30.43, 5.0, 38.0]),
         "age": np.array([20.0, 38.86, 38.86, 38.86]),

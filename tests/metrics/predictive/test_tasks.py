@@ -27,5 +27,6 @@ def test_a_real_worker_fits_the_models_from_the_queue(start_worker: Callable[[],
     fit_id = result.get(timeout=120)
     fit = PredictiveFit.objects.get(pk=fit_id)
     assert fit.status == PredictiveFit.Status.SUCCEEDED, worker.log()
-    assert fit.message == "trigger: recompute"
+    assert fit.message.startswith("trigger: recompute; ")
+    assert fit.model == fit.model_selection["winner"]
     assert CustomerPrediction.objects.filter(fit=fit).count() == len(customers)

@@ -1,0 +1,1 @@
+"""Holdout validation of the predictive models and the Model check page (maths.py is pure)."""
