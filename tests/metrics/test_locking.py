@@ -94,8 +94,8 @@ def test_two_profitability_stores_at_once_take_turns(transactional_db: None) -> 
     """The first store holds its transaction open after writing; the second, started meanwhile,
     must wait for it and then replace its rows (without the lock its INSERT met the first one's
     rows: a duplicate customer_id)."""
-    from metrics.models import CustomerProfitability
     from metrics.calculations import month_index
+    from metrics.models import CustomerProfitability
     from metrics.profitability.services import profitability_store
     from metrics.services import assumptions_ensure
 
