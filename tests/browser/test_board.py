@@ -91,7 +91,7 @@ def test_the_executive_reads_the_board_on_the_demo_data(
     page.goto(f"{page.base_url}/board/")
     drawn = wait_for_charts(page)
     assert drawn == 7  # six board charts and the tornado
-    assert page.locator(".tile").count() == 8
+    assert page.locator(".tile").count() == 9
     assert_charts_fit(page)
 
     # The tiles show the stored snapshot of the latest closed month.
