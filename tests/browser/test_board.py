@@ -21,7 +21,7 @@ from django.core.management import call_command
 from openpyxl import load_workbook
 
 from clv_dashboard import roles
-from metrics.models import MonthlySnapshot
+from metrics.models import CustomerProfitability, MonthlySnapshot
 from tests.metrics.board.builders import default_assumptions
 from tests.metrics.board.conftest import private_cache
 
@@ -241,6 +241,8 @@ def test_the_referrals_tile_and_referral_equity_in_the_acquisition_chart_in_both
     company = MonthlySnapshot.objects.filter(scope_dimension="company").order_by("month")
     latest = company.last()
     assert latest is not None and latest.referred_new_customers > 0, "the demo has no referrals"
+    top = CustomerProfitability.objects.order_by("-referrals_made", "customer_id").first()
+    assert top is not None and top.referrals_made >= 3, "the demo has no prolific referrer"
     texts = {"en": ("Referrals", "of new customers referred", "of which from referrals"),
              "zh-hans": ("推荐", "由老客户推荐", "其中来自推荐")}
     for language, (label, note, trace) in texts.items():
@@ -268,6 +270,12 @@ def test_the_referrals_tile_and_referral_equity_in_the_acquisition_chart_in_both
         page.locator("#chart-acquisition_retention").scroll_into_view_if_needed()
         page.locator("#chart-acquisition_retention").screenshot(
             path=str(artifacts_dir / f"board-referrals-acquisition-{language}.png"))
+        # The most prolific referrer's page lists the customers they referred, each counting.
+        page.goto(f"{page.base_url}/customers/{top.customer_id}/")
+        section = page.locator("#referrals")
+        assert section.locator("#referred-customers tbody tr").count() == top.referrals_made
+        assert section.locator('tr[data-status="counted"]').count() == top.referrals_made
+        section.screenshot(path=str(artifacts_dir / f"customer-referrals-{language}.png"))
         assert page.console_errors == []
 
 
