@@ -639,7 +639,7 @@ def _write(
             result = loading.costs_write(connection=connection, stager=stager, job_id=job.pk)
         # Referrals that cannot count as things stand: reported, never refused (METRICS.md, Referrals).
         referrals = (loading.referral_problems(connection=connection, stager=stager)
-                     if "referred_by" in attributes else {})
+                     if "referred_by" in attributes else [])
         job.rows_written = result.rows_written
         job.rows_skipped = skipped
         job.rows_parsed = job.rows_total

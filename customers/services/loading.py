@@ -375,12 +375,12 @@ def _month_of(column: str, pg: bool) -> str:
     return f"(CAST(strftime('%%Y', {column}) AS INTEGER) * 12 + CAST(strftime('%%m', {column}) AS INTEGER))"
 
 
-def referral_problems(*, connection: BaseDatabaseWrapper, stager: Stager) -> dict[str, dict[str, Any]]:
+def referral_problems(*, connection: BaseDatabaseWrapper, stager: Stager) -> list[dict[str, Any]]:
     """The file's referrals that cannot count as things stand, after the write (METRICS.md,
     Referrals): `self` (a customer naming themself), `unknown` (no customer has that id yet) and
     `newer` (the referrer's first purchase is in a later month than the referred customer's,
-    or the referrer has not bought yet). Per kind: the number of customers and a few examples
-    (customer id, referred by). A referred customer who has not bought yet is not judged here.
+    or the referrer has not bought yet), in that order (a list: jsonb keeps no key order). Per
+    kind: the number of customers and a few examples (customer id, referred by). A referred customer who has not bought yet is not judged here.
 
     Nothing is refused: the recompute decides on the data as a whole (metrics.referrals), so a
     later file that adds the referrer or an earlier purchase makes the referral count."""
@@ -413,7 +413,7 @@ def referral_problems(*, connection: BaseDatabaseWrapper, stager: Stager) -> dic
             )
             for kind, external_id, referred_by in cursor.fetchall():
                 found[str(kind)]["examples"].append([external_id, referred_by])
-    return {kind: found[kind] for kind in ("self", "unknown", "newer") if kind in found}
+    return [{"kind": kind, **found[kind]} for kind in ("self", "unknown", "newer") if kind in found]
 
 
 def customers_write(*, connection: BaseDatabaseWrapper, stager: Stager, attributes: tuple[str, ...]) -> WriteResult:

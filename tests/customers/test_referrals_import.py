@@ -93,11 +93,12 @@ def test_referrals_that_cannot_count_are_reported_with_examples_and_the_file_sti
     )
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
     assert job.rows_written == 10
-    warnings = job.result["referral_warnings"]
-    assert list(warnings) == ["self", "unknown", "newer"]
-    assert warnings["self"] == {"customers": 2, "examples": [["S1", "S1"], ["S2", "S2"]]}
-    assert warnings["unknown"] == {"customers": 3, "examples": [["U1", "nobody"], ["U2", "ghost"], ["U3", "ghost"]]}
-    assert warnings["newer"] == {"customers": 2, "examples": [["N1", "LATE"], ["N2", "IDLE"]]}
+    job.refresh_from_db()  # as stored: the kinds keep their order
+    assert job.result["referral_warnings"] == [
+        {"kind": "self", "customers": 2, "examples": [["S1", "S1"], ["S2", "S2"]]},
+        {"kind": "unknown", "customers": 3, "examples": [["U1", "nobody"], ["U2", "ghost"], ["U3", "ghost"]]},
+        {"kind": "newer", "customers": 2, "examples": [["N1", "LATE"], ["N2", "IDLE"]]},
+    ]
     # Stored as written, whether or not they count.
     assert referred_by()["U1"] == "nobody" and referred_by()["S1"] == "S1"
 
@@ -105,21 +106,21 @@ def test_referrals_that_cannot_count_are_reported_with_examples_and_the_file_sti
 def test_at_most_five_examples_of_a_kind_are_kept(run_import: Run) -> None:
     rows = "".join(f"C{i},O{i},2024-03-01,10,Z{i}\n" for i in range(8))
     job = run_import("transactions", "customer_id,order_id,order_date,revenue,referred_by\n" + rows)
-    found = job.result["referral_warnings"]["unknown"]
-    assert found["customers"] == 8 and len(found["examples"]) == 5
+    [found] = job.result["referral_warnings"]
+    assert found["kind"] == "unknown" and found["customers"] == 8 and len(found["examples"]) == 5
 
 
 def test_a_later_file_that_adds_the_referrer_leaves_nothing_to_report(run_import: Run) -> None:
     first = run_import("customers", "customer_id,referred_by\nB,A\n")
-    assert first.result["referral_warnings"] == {"unknown": {"customers": 1, "examples": [["B", "A"]]}}
+    assert first.result["referral_warnings"] == [{"kind": "unknown", "customers": 1, "examples": [["B", "A"]]}]
     run_import("transactions", "customer_id,order_id,order_date,revenue\nA,O1,2024-01-05,10\nB,O2,2024-02-05,10\n")
     again = run_import("customers", "customer_id,referred_by\nB,A\n")
-    assert again.result["referral_warnings"] == {}
+    assert again.result["referral_warnings"] == []
 
 
 def test_a_file_without_the_column_reports_no_referrals(run_import: Run) -> None:
     job = run_import("customers", "customer_id\nB\n")
-    assert job.result["referral_warnings"] == {}
+    assert job.result["referral_warnings"] == []
 
 
 def test_the_import_page_and_the_command_show_the_warnings(run_import: Run, client_as: Callable[[str | None], object],

@@ -79,9 +79,10 @@ class Command(BaseCommand):
         if new_values:
             listed = ", ".join(f"{v['value']} ({v['dimension']}, {v['customers']} customers)" for v in new_values)
             out.write(f"  new segment values: {listed} (map them on /aliases/)")
-        for kind, found in ((job.result or {}).get("referral_warnings") or {}).items():
+        for found in (job.result or {}).get("referral_warnings") or []:
             examples = ", ".join(f"{c} <- {r}" for c, r in found["examples"])
-            out.write(f"  referrals that cannot count yet ({kind}): {found['customers']} customer(s), e.g. {examples}")
+            out.write(f"  referrals that cannot count yet ({found['kind']}): {found['customers']} customer(s), "
+                      f"e.g. {examples}")
         for key, value in (job.result or {}).items():
             if key in ("new_segment_values", "aliases_applied", "referral_warnings") and not value:
                 continue
