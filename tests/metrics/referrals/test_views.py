@@ -124,3 +124,15 @@ def test_a_customer_page_shows_who_they_referred_and_whether_it_counts(recompute
     assert "<code>ghost</code>" in e_page and "does not count: not a known customer" in e_page
     plain = Customer.objects.create(external_id="Z")
     assert 'id="no-referrals"' in client_as(roles.EXECUTIVE).get(f"/customers/{plain.pk}/").content.decode()
+
+
+def test_the_profitability_page_and_its_export_show_the_referrals(recomputed: dict[str, Customer],
+                                                                 client_as: Clients) -> None:
+    client = client_as(roles.EXECUTIVE)
+    page = client.get("/profitability/").content.decode()
+    r1_row = page.split(">R1</a>", 1)[1].split("</tr>", 1)[0]
+    assert '<td class="num">2</td>' in r1_row and "64.00" in r1_row
+    body = client.get("/profitability/export.csv").content.decode("utf-8-sig")
+    rows = {r["customer_id"]: r for r in csv.DictReader(io.StringIO(body))}
+    assert (rows["R1"]["referrals_made"], rows["R1"]["referral_margin"]) == ("2", "64.00")
+    assert (rows["C"]["referrals_made"], rows["C"]["referral_margin"]) == ("0", "0.00")
