@@ -5,6 +5,8 @@
    customers buy with some probability; lapsed ones sometimes come back (reactivation).
 3. Orders carry revenue and cost of goods (some without cost); some are refunded later.
 4. Monthly acquisition and retention costs, some tagged to a segment.
+5. Referrals: a share of new customers (most of the Referral channel's) name an existing
+   customer who referred them; a few ambassadors refer many.
 Running it again changes nothing (the data is keyed by one ImportJob named DEMO_SOURCE)."""
 
 from __future__ import annotations
@@ -76,6 +78,28 @@ def _pick(rng: np.random.Generator, values: list[str], n: int, blank_share: floa
     return picked
 
 
+def _referrers(*, arrival: np.ndarray, channel: np.ndarray, seed: int) -> np.ndarray:
+    """For each customer, the index of the existing customer who referred them, or -1.
+
+    Customers arrive in order (arrival is sorted) and buy in the month they arrive, so a
+    referrer who arrived in an earlier month first bought earlier: every referral counts
+    (METRICS.md, Referrals). About 15% of new customers are referred, 80% of the Referral
+    channel's; one customer in fifty is an ambassador, thirty times as likely to be named.
+    A generator of its own: the rest of the demo business stays as it was."""
+    rng = np.random.default_rng(seed + 1_000)
+    n = len(arrival)
+    referred = np.full(n, -1, dtype=np.int64)
+    weight = np.where(rng.random(n) < 0.02, 30.0, 1.0)
+    share = np.where(channel == "Referral", 0.8, 0.15)
+    for i in np.flatnonzero(rng.random(n) < share):
+        earlier = int(np.searchsorted(arrival, arrival[i], side="left"))  # customers of earlier months
+        if earlier == 0:
+            continue
+        w = weight[:earlier]
+        referred[i] = int(rng.choice(earlier, p=w / w.sum()))
+    return referred
+
+
 @transaction.atomic
 def demo_seed(*, customers: int = 4000, months: int = 36, seed: int = 7, today: dt.date | None = None) -> DemoResult:
     """Create the demo business unless it exists already."""
@@ -109,6 +133,7 @@ def demo_seed(*, customers: int = 4000, months: int = 36, seed: int = 7, today: 
     product_line = _pick(rng, PRODUCT_LINES, customers, 0.04)
     business_unit = _pick(rng, BUSINESS_UNITS, customers, 0.06)
     channel = _pick(rng, CHANNELS, customers, 0.05)
+    referred_by = _referrers(arrival=arrival, channel=channel, seed=seed)
     Customer.objects.bulk_create(
         [
             Customer(
@@ -118,6 +143,7 @@ def demo_seed(*, customers: int = 4000, months: int = 36, seed: int = 7, today: 
                 product_line=product_line[i],
                 business_unit=business_unit[i],
                 acquisition_channel=channel[i],
+                referred_by=None if referred_by[i] < 0 else f"DEMO-{referred_by[i] + 1:06d}",
             )
             for i in range(customers)
         ],

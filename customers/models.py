@@ -100,6 +100,10 @@ class Customer(models.Model):
     product_line = models.CharField(_("product line"), max_length=100, blank=True)
     business_unit = models.CharField(_("business unit"), max_length=100, blank=True)
     acquisition_channel = models.CharField(_("acquisition channel"), max_length=100, blank=True)
+    # The customer id of the customer who referred them, as the file wrote it (null: none given).
+    # Whether the referral counts is decided by the recompute on the data as a whole
+    # (metrics.referrals): a later file can add the referrer or move a first purchase.
+    referred_by = models.CharField(_("referred by"), max_length=100, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

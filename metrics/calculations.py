@@ -82,6 +82,11 @@ class MonthMetrics:
     retention_equity: float
     cac: float | None
     clv_to_cac: float | None
+    # METRICS.md, Referrals (metrics.referrals.maths.referral_figures; set by the recompute).
+    referred_new_customers: int = 0
+    referral_share: float | None = None
+    referral_rate: float | None = None
+    referral_equity: float = 0.0
 
 
 def monthly_discount_rate(annual: float) -> float:

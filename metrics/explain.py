@@ -457,7 +457,7 @@ def snapshot_explain(*, snapshot: MonthlySnapshot) -> dict[str, Any]:
     else:
         cac_step.lines.append(note(_("None: there were no new customers this month.")))
         ratio_step.lines.append(note(_("None: there is no CAC without new customers.")))
-    steps += [cac_step, ratio_step]
+    steps += [cac_step, ratio_step, *_referral_steps(snapshot=s, q_clv=q_clv)]
     _settle(steps)
 
     return {
@@ -471,6 +471,33 @@ def snapshot_explain(*, snapshot: MonthlySnapshot) -> dict[str, Any]:
         "assumptions": assumptions,
         "steps": [step.as_json() for step in steps],
     }
+
+
+def _referral_steps(*, snapshot: MonthlySnapshot, q_clv: Quantity) -> list[Step]:
+    """METRICS.md, Referrals: rate, share and equity of the month's referred new customers."""
+    s = snapshot
+    referred = count(s.referred_new_customers)
+    rate = Step("referral_rate", _("Referral rate"), s.referral_rate,
+                [formula("referral_rate = referred_new_customers / customers_start")])
+    if s.referral_rate is not None and s.customers_start:
+        rate.lines.append(numbers(referred, " / ", count(s.customers_start), result=Quantity(
+            ratio(s.referred_new_customers, s.customers_start, s.referral_rate), 4)))
+    else:
+        rate.lines.append(note(_("None: no customer was active at the start of the month.")))
+    share = Step("referral_share", _("Referral share of new customers"), s.referral_share,
+                 [formula("referral_share = referred_new_customers / new_customers")])
+    if s.referral_share is not None and s.new_customers:
+        share.lines.append(numbers(referred, " / ", count(s.new_customers), result=Quantity(
+            ratio(s.referred_new_customers, s.new_customers, s.referral_share), 4)))
+    else:
+        share.lines.append(note(_("None: there were no new customers this month.")))
+    equity = Step("referral_equity", _("Referral equity"), float(s.referral_equity), [
+        formula(f"referral_equity = referred_new_customers {TIMES} CLV"),
+        numbers(referred, f" {TIMES} ", q_clv, result=amount(s.referral_equity)),
+        note(_("A referral counts when the referrer is another known customer who first bought no later than "
+               "the customer they referred; referral equity is part of acquisition equity.")),
+    ])
+    return [rate, share, equity]
 
 
 def _prior_of(*, snapshot: MonthlySnapshot) -> float:

@@ -227,6 +227,13 @@ class MonthlySnapshot(SnapshotFigures):
     """The current figures of one month and one scope; rewritten by every recompute."""
 
     assumption_set = models.ForeignKey(AssumptionSet, verbose_name=_("assumptions"), on_delete=models.PROTECT, related_name="snapshots")
+    # METRICS.md, Referrals: new customers of the month with a counted referral, their share of
+    # the new customers, per customer at the start, and their CLV (part of acquisition equity).
+    # Of the current figures only: published months carry the figures of SnapshotFigures.
+    referred_new_customers = models.IntegerField(_("referred new customers"), default=0)
+    referral_share = models.FloatField(_("referral share"), null=True, blank=True)
+    referral_rate = models.FloatField(_("referral rate"), null=True, blank=True)
+    referral_equity = models.DecimalField(_("referral equity"), max_digits=22, decimal_places=2, default=0)
     computed_at = models.DateTimeField(_("computed at"))
 
     class Meta:
@@ -493,6 +500,10 @@ class CustomerProfitability(models.Model):
     acquisition_cost_allocated = models.DecimalField(max_digits=18, decimal_places=2)
     retention_cost_allocated = models.DecimalField(max_digits=18, decimal_places=2)
     net_profit_to_date = models.DecimalField(max_digits=18, decimal_places=2)
+    # METRICS.md, Referrals: counted referrals naming this customer, to `month`, and the sum of
+    # the margin_to_date of the customers they referred.
+    referrals_made = models.IntegerField(default=0)
+    referral_margin = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     # Derived figures: they go with the version they were computed with (versions are never
     # deleted by the application; a test reset or an admin may).
     assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.CASCADE, related_name="+")

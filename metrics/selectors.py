@@ -35,6 +35,7 @@ from .models import (
     RecomputeRun,
     RecomputeState,
 )
+from .referrals.selectors import counted_referrals_select
 
 # The scope groups a recompute works through: the company, then each segment dimension.
 DIMENSIONS: list[str] = [COMPANY, *[d.value for d in SegmentDimension]]
@@ -43,7 +44,7 @@ ERROR_UNKNOWN_DIMENSION = "Unknown segment dimension {dimension!r}: use one of {
 
 MONTH_COLUMNS = [
     "scope", "month", "new_customers", "reactivated_customers", "churned_customers",
-    "customers_end", "revenue", "gross_margin",
+    "customers_end", "revenue", "gross_margin", "referred_new_customers",
 ]
 COHORT_COLUMNS = ["scope", "cohort_month", "month", "cohort_size", "active_customers", "purchasing_customers"]
 
@@ -139,7 +140,7 @@ def _label(label: str) -> str:
     return label
 
 
-STAGE_TABLES = ["cm", "fp", "iv", "cust", "mev", "cev", "csz", "scp", "sc"]
+STAGE_TABLES = ["cm", "fp", "iv", "cust", "mev", "cev", "csz", "scp", "sc", "ref"]
 
 
 def _tune_postgres(cursor: Any) -> None:
@@ -189,7 +190,7 @@ def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool =
               "as_of": stage.last_month}
     cutoff = "WHERE t.order_date >= %(cutoff)s" if truncated or use_state else ""
     state = CustomerActivityState._meta.db_table
-    cm, fp, iv, cust, mev, cev, csz, scp, sct = (stage.table(n) for n in STAGE_TABLES)
+    cm, fp, iv, cust, mev, cev, csz, scp, sct, ref = (stage.table(n) for n in STAGE_TABLES)
     statements = [
         f"""CREATE {unlogged}TABLE {cm} AS
         SELECT t.customer_id, {month_t} AS m,
@@ -254,6 +255,9 @@ def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool =
     group_cols = ", ".join(f"sc.s_{d}" for d in SegmentDimension.values)
     # Each customer's four segment values, computed once.
     statements.append(f"CREATE {unlogged}TABLE {sct} AS SELECT c.id AS customer_id, {scope_cols} FROM customers_customer c")
+    # The referrals that count, on the data as a whole (fp holds every customer's first purchase
+    # month whatever months are read): one event at the referred customer's first purchase month.
+    statements.append(f"CREATE {unlogged}TABLE {ref} AS {counted_referrals_select(first_months=fp)}")
     sc = f"sc AS (SELECT * FROM {sct})"
     ivs = f"ivs AS (SELECT iv.customer_id, fp.first_m, iv.a, iv.b FROM {iv} iv JOIN {fp} fp ON fp.customer_id = iv.customer_id)"
     statements += [
@@ -261,15 +265,18 @@ def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool =
         WITH {sc}, {ivs},
         ev AS (
             SELECT customer_id, a AS m, CASE WHEN a = first_m THEN 1 ELSE 0 END AS n_new,
-                   CASE WHEN a = first_m THEN 0 ELSE 1 END AS n_react, 0 AS n_end, 0 AS revenue, 0 AS margin
+                   CASE WHEN a = first_m THEN 0 ELSE 1 END AS n_react, 0 AS n_end, 0 AS revenue, 0 AS margin,
+                   0 AS n_ref
             FROM ivs
             UNION ALL
-            SELECT customer_id, b + 1, 0, 0, 1, 0, 0 FROM ivs WHERE b + 1 <= %(last)s
+            SELECT customer_id, b + 1, 0, 0, 1, 0, 0, 0 FROM ivs WHERE b + 1 <= %(last)s
             UNION ALL
-            SELECT customer_id, m, 0, 0, 0, revenue, margin FROM {cm}
+            SELECT customer_id, m, 0, 0, 0, revenue, margin, 0 FROM {cm}
+            UNION ALL
+            SELECT customer_id, m, 0, 0, 0, 0, 0, 1 FROM {ref}
         )
         SELECT {group_cols}, ev.m, SUM(ev.n_new) AS n_new, SUM(ev.n_react) AS n_react, SUM(ev.n_end) AS n_end,
-               SUM(ev.revenue) AS revenue, SUM(ev.margin) AS margin
+               SUM(ev.revenue) AS revenue, SUM(ev.margin) AS margin, SUM(ev.n_ref) AS n_ref
         FROM ev JOIN sc ON sc.customer_id = ev.customer_id
         GROUP BY {group_cols}, ev.m""",
         f"""CREATE {unlogged}TABLE {cev} AS
@@ -400,7 +407,7 @@ def _aggregate_sql(*, dimension: str, stage: Stage, with_cohorts: bool = True) -
         FROM cgrid
     )"""
         cohort_select = """UNION ALL
-    SELECT 'c', scope, m, c, n, active, buy, 0, 0, 0
+    SELECT 'c', scope, m, c, n, active, buy, 0, 0, 0, 0
     FROM cohort_rows WHERE m >= %(keep_cohorts_from)s"""
     if _is_postgres():
         series = "months(m) AS (SELECT generate_series(%(grid_from)s::int, %(last)s::int))"
@@ -410,7 +417,7 @@ def _aggregate_sql(*, dimension: str, stage: Stage, with_cohorts: bool = True) -
     WITH RECURSIVE
     agg AS (
         SELECT {col} AS scope, m, SUM(n_new) AS n_new, SUM(n_react) AS n_react, SUM(n_end) AS n_end,
-               SUM(revenue) AS revenue, SUM(margin) AS margin
+               SUM(revenue) AS revenue, SUM(margin) AS margin, SUM(n_ref) AS n_ref
         FROM {mev} GROUP BY {col}, m
     ),
     {series},
@@ -419,17 +426,18 @@ def _aggregate_sql(*, dimension: str, stage: Stage, with_cohorts: bool = True) -
         SELECT scopes.scope, months.m,
                COALESCE(agg.n_new, 0) AS n_new, COALESCE(agg.n_react, 0) AS n_react,
                COALESCE(agg.n_end, 0) AS n_end,
-               COALESCE(agg.revenue, 0) AS revenue, COALESCE(agg.margin, 0) AS margin
+               COALESCE(agg.revenue, 0) AS revenue, COALESCE(agg.margin, 0) AS margin,
+               COALESCE(agg.n_ref, 0) AS n_ref
         FROM scopes CROSS JOIN months
         LEFT JOIN agg ON agg.scope = scopes.scope AND agg.m = months.m
     ),
     month_rows AS (
         SELECT scope, m, n_new, n_react, n_end,
                SUM(n_new + n_react - n_end) OVER (PARTITION BY scope ORDER BY m ROWS UNBOUNDED PRECEDING) AS n_active,
-               revenue, margin
+               revenue, margin, n_ref
         FROM grid
     ){cohort_ctes}
-    SELECT 'm', scope, m, NULL, n_new, n_react, n_end, n_active, revenue, margin
+    SELECT 'm', scope, m, NULL, n_new, n_react, n_end, n_active, revenue, margin, n_ref
     FROM month_rows WHERE m >= %(keep_from)s
     {cohort_select}
     """
@@ -454,7 +462,8 @@ def dimension_aggregates(*, dimension: str, stage: Stage, with_cohorts: bool = T
     months = pd.DataFrame(month_rows, columns=MONTH_COLUMNS)
     months = months.astype(
         {"month": "int64", "new_customers": "int64", "reactivated_customers": "int64",
-         "churned_customers": "int64", "customers_end": "int64", "revenue": "float64", "gross_margin": "float64"}
+         "churned_customers": "int64", "customers_end": "int64", "revenue": "float64", "gross_margin": "float64",
+         "referred_new_customers": "int64"}
     )
     cohorts = pd.DataFrame(cohort_rows, columns=COHORT_COLUMNS).astype(
         {"cohort_month": "int64", "month": "int64", "cohort_size": "int64", "active_customers": "int64",
@@ -468,9 +477,9 @@ def snapshot_history(*, dimension: str, month_from: int, month_to: int) -> pd.Da
     rows = MonthlySnapshot.objects.filter(
         scope_dimension=dimension, month__gte=month_from_index(month_from), month__lte=month_from_index(month_to)
     ).values_list("scope_value", "month", "new_customers", "reactivated_customers", "churned_customers",
-                  "customers_end", "revenue", "gross_margin")
+                  "customers_end", "revenue", "gross_margin", "referred_new_customers")
     frame = pd.DataFrame(
-        [(s, month_index(m), n, r, c, e, float(rev), float(gm)) for s, m, n, r, c, e, rev, gm in rows],
+        [(s, month_index(m), n, r, c, e, float(rev), float(gm), ref) for s, m, n, r, c, e, rev, gm, ref in rows],
         columns=MONTH_COLUMNS,
     )
     return frame
@@ -581,7 +590,8 @@ EXPORT_FIELDS = [
     "customers_start", "customers_end", "new_customers", "retained_customers", "reactivated_customers",
     "churned_customers", "monthly_retention", "revenue", "gross_margin", "retention_rate", "retention_source",
     "retention_exposure", "margin_per_customer", "clv", "customer_equity", "acquisition_cost", "retention_cost",
-    "acquisition_equity", "retention_equity", "cac", "clv_to_cac", "assumption_version",
+    "acquisition_equity", "retention_equity", "cac", "clv_to_cac",
+    "referred_new_customers", "referral_share", "referral_rate", "referral_equity", "assumption_version",
 ]
 # Of a closed month only: the published figures and the restatement since (metrics.closing).
 CLOSED_MONTH_FIELDS = ["published", "restatement"]

@@ -39,6 +39,7 @@ from .calculations import (
     snapshot_metrics,
 )
 from .models import COMPANY, AssumptionSet, CohortCell, MonthlySnapshot, RecomputeRun
+from .referrals.maths import referral_figures
 from .selectors import (
     DIMENSIONS,
     MONTH_COLUMNS,
@@ -70,10 +71,11 @@ SNAPSHOT_FIELDS = [
     "churned_customers", "monthly_retention", "revenue", "gross_margin", "retention_rate", "retention_source",
     "retention_exposure", "margin_per_customer", "clv", "customer_equity", "acquisition_cost", "retention_cost", "acquisition_equity",
     "retention_equity", "cac", "clv_to_cac",
+    "referred_new_customers", "referral_share", "referral_rate", "referral_equity",
 ]
 MONEY_FIELDS = {
     "revenue", "gross_margin", "margin_per_customer", "clv", "customer_equity", "acquisition_cost",
-    "retention_cost", "acquisition_equity", "retention_equity", "cac",
+    "retention_cost", "acquisition_equity", "retention_equity", "cac", "referral_equity",
 }
 # Fault injection for the crash test: when set to a file path, the recompute of a scope group
 # creates that file after writing its rows, inside the transaction, and waits there.
@@ -415,7 +417,7 @@ def dimension_metrics(*, dimension: str, assumptions: Assumptions, stage: Stage,
     months = full.merge(months, on=["scope", "month"], how="left")
     for column in MONTH_COLUMNS[2:]:
         months[column] = months[column].fillna(0)
-    months = months.astype({c: "int64" for c in MONTH_COLUMNS[2:6]})
+    months = months.astype({c: "int64" for c in [*MONTH_COLUMNS[2:6], "referred_new_customers"]})
     months = months.sort_values(["scope", "month"], kind="stable").reset_index(drop=True)
     months["customers_start"] = (
         months["customers_end"] - months["new_customers"] - months["reactivated_customers"] + months["churned_customers"]
@@ -428,9 +430,13 @@ def dimension_metrics(*, dimension: str, assumptions: Assumptions, stage: Stage,
     keep_from = window_from if keep_all else stage.cohorts_from
     rows: list[tuple[str, MonthMetrics]] = []
     for scope, frame in months.groupby("scope", sort=True):
+        referred = dict(zip(frame["month"].tolist(), frame["referred_new_customers"].tolist(), strict=True))
         for metrics in snapshot_metrics(frame, assumptions=assumptions, first_data_month=first, prior=prior):
             if metrics.month >= keep_from:
-                rows.append((str(scope), metrics))
+                figures = referral_figures(referred_new_customers=referred.get(metrics.month, 0),
+                                           new_customers=metrics.new_customers,
+                                           customers_start=metrics.customers_start, clv=metrics.clv)
+                rows.append((str(scope), dataclasses.replace(metrics, **vars(figures))))
     return DimensionMetrics(rows=rows, cohorts=aggregates.cohorts)
 
 

@@ -35,7 +35,7 @@ COLUMNAR_KINDS = ("transactions", "customers")
 BLOCK_BYTES = 1 << 20
 _DELIMITERS = (",", ";", "\t", "|")
 _ENCODINGS = {"utf-8": "utf8", "utf-8-sig": "utf8", "gb18030": "gb18030", "cp1252": "cp1252"}
-_ATTRIBUTES = ("name", "region", "product_line", "business_unit", "acquisition_channel")
+_ATTRIBUTES = ("name", "region", "product_line", "business_unit", "acquisition_channel", "referred_by")
 
 # Python's str.strip() also removes these; Arrow's whitespace trim does not. A value that
 # starts or ends with one goes to the row validator.

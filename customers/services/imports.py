@@ -637,10 +637,14 @@ def _write(
             result = loading.customers_write(connection=connection, stager=stager, attributes=attributes)
         else:
             result = loading.costs_write(connection=connection, stager=stager, job_id=job.pk)
+        # Referrals that cannot count as things stand: reported, never refused (METRICS.md, Referrals).
+        referrals = (loading.referral_problems(connection=connection, stager=stager)
+                     if "referred_by" in attributes else [])
         job.rows_written = result.rows_written
         job.rows_skipped = skipped
         job.rows_parsed = job.rows_total
         job.result = {**result.as_dict(), "aliases_applied": relabelled, "new_segment_values": new_values,
+                      "referral_warnings": referrals,
                       "seconds_validating": round(validate_seconds, 2),
                       "seconds_writing": round(time.monotonic() - started, 2)}
         job.progress = 100

@@ -25,7 +25,11 @@ from django.utils import timezone
 from .parsing import STAGED_COLUMNS
 
 CHUNK_ROWS = 20_000
-ATTRIBUTES = ("name", "region", "product_line", "business_unit", "acquisition_channel")
+ATTRIBUTES = ("name", "region", "product_line", "business_unit", "acquisition_channel", "referred_by")
+# Stored as NULL when no file has given one (the other attributes are blank instead).
+NULLABLE_ATTRIBUTES = ("referred_by",)
+# Examples of each kind of referral that cannot count, kept on the import.
+REFERRAL_EXAMPLES = 5
 
 _TYPES = {
     "line": "bigint", "customer_ext": "text", "order_id": "text", "order_date": "date", "revenue": "numeric(18,2)",
@@ -268,20 +272,22 @@ def customers_upsert(
     ) or 0)
     selects = []
     for attr in ATTRIBUTES:
+        blank = "NULL" if attr in NULLABLE_ATTRIBUTES else "''"
         if attr not in attributes:
-            selects.append("''")
+            selects.append(blank)
         elif pg:
-            selects.append(f"coalesce((array_agg({attr} ORDER BY line DESC) FILTER (WHERE {attr} <> ''))[1], '')")
+            selects.append(f"coalesce((array_agg({attr} ORDER BY line DESC) FILTER (WHERE {attr} <> ''))[1], {blank})")
         else:
             selects.append(
                 f"coalesce((SELECT s2.{attr} FROM {t} s2 WHERE s2.customer_ext = s.customer_ext AND s2.{attr} <> '' "
-                f"ORDER BY s2.line DESC LIMIT 1), '')"
+                f"ORDER BY s2.line DESC LIMIT 1), {blank})"
             )
     target = "customers_customer"
+    # A NULL (nothing given) is blank here: CASE and <> treat it as "no value in the file".
     sets = ", ".join(
         f"{a} = CASE WHEN excluded.{a} <> '' THEN excluded.{a} ELSE {target}.{a} END" for a in attributes
     )
-    changed = " OR ".join(f"(excluded.{a} <> '' AND excluded.{a} <> {target}.{a})" for a in attributes)
+    changed = " OR ".join(f"(excluded.{a} <> '' AND excluded.{a} <> coalesce({target}.{a}, ''))" for a in attributes)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {target} (external_id, {', '.join(ATTRIBUTES)}, created_at, updated_at) "
@@ -361,6 +367,53 @@ def transactions_write(
     # A replaced order is counted as replaced, not as inserted.
     result.transactions_inserted -= result.transactions_replaced
     return result
+
+
+def _month_of(column: str, pg: bool) -> str:
+    if pg:
+        return f"(EXTRACT(YEAR FROM {column})::int * 12 + EXTRACT(MONTH FROM {column})::int)"
+    return f"(CAST(strftime('%%Y', {column}) AS INTEGER) * 12 + CAST(strftime('%%m', {column}) AS INTEGER))"
+
+
+def referral_problems(*, connection: BaseDatabaseWrapper, stager: Stager) -> list[dict[str, Any]]:
+    """The file's referrals that cannot count as things stand, after the write (METRICS.md,
+    Referrals): `self` (a customer naming themself), `unknown` (no customer has that id yet) and
+    `newer` (the referrer's first purchase is in a later month than the referred customer's,
+    or the referrer has not bought yet), in that order (a list: jsonb keeps no key order). Per
+    kind: the number of customers and a few examples (customer id, referred by). A referred customer who has not bought yet is not judged here.
+
+    Nothing is refused: the recompute decides on the data as a whole (metrics.referrals), so a
+    later file that adds the referrer or an earlier purchase makes the referral count."""
+    t = stager.table
+    pg = _is_pg(connection)
+    judged = (
+        f"WITH f AS (SELECT DISTINCT customer_ext FROM {t} WHERE referred_by <> ''), "
+        "j AS (SELECT c.id, c.external_id, c.referred_by, r.id AS rid FROM customers_customer c "
+        "JOIN f ON f.customer_ext = c.external_id LEFT JOIN customers_customer r ON r.external_id = c.referred_by "
+        "WHERE c.referred_by <> ''), "
+        "ids AS (SELECT id FROM j UNION SELECT rid FROM j WHERE rid IS NOT NULL), "
+        f"fp AS (SELECT tx.customer_id, MIN({_month_of('tx.order_date', pg)}) AS m FROM customers_transaction tx "
+        "JOIN ids ON ids.id = tx.customer_id WHERE tx.revenue >= 0 GROUP BY tx.customer_id), "
+        "k AS (SELECT CASE WHEN j.rid = j.id THEN 'self' WHEN j.rid IS NULL THEN 'unknown' "
+        "WHEN fc.m IS NOT NULL AND (fr.m IS NULL OR fr.m > fc.m) THEN 'newer' ELSE '' END AS kind, "
+        "j.external_id, j.referred_by FROM j LEFT JOIN fp fc ON fc.customer_id = j.id "
+        "LEFT JOIN fp fr ON fr.customer_id = j.rid) "
+    )
+    found: dict[str, dict[str, Any]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(judged + "SELECT kind, count(*) FROM k WHERE kind <> '' GROUP BY kind", [])
+        for kind, count in cursor.fetchall():
+            found[str(kind)] = {"customers": int(count), "examples": []}
+        if found:
+            cursor.execute(
+                judged + ", n AS (SELECT kind, external_id, referred_by, ROW_NUMBER() OVER "
+                "(PARTITION BY kind ORDER BY external_id) AS i FROM k WHERE kind <> '') "
+                "SELECT kind, external_id, referred_by FROM n WHERE i <= %s ORDER BY kind, i",
+                [REFERRAL_EXAMPLES],
+            )
+            for kind, external_id, referred_by in cursor.fetchall():
+                found[str(kind)]["examples"].append([external_id, referred_by])
+    return [{"kind": kind, **found[kind]} for kind in ("self", "unknown", "newer") if kind in found]
 
 
 def customers_write(*, connection: BaseDatabaseWrapper, stager: Stager, attributes: tuple[str, ...]) -> WriteResult:

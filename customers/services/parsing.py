@@ -142,6 +142,14 @@ _CUSTOMER_ID = FieldSpec(
      "会员编号", "会员id", "顾客编号", "顾客id", "用户id"),
 )
 _NAME = FieldSpec("name", _("customer name"), False, ("name", "customername", "clientname", "客户名称", "客户名", "名称", "姓名"), 200)
+# The customer id of the customer who referred this one (METRICS.md, Referrals), kept as written.
+_REFERRED_BY = FieldSpec(
+    "referred_by", _("referred by"), False,
+    ("referredby", "referredbycustomer", "referredbycustomerid", "referredbyid", "referrer", "referrerid",
+     "referrercustomerid", "referrercode", "referrerscode", "referralcodeofthereferrer", "referrerreferralcode",
+     "referringcustomer", "referringcustomerid", "推荐人", "推荐人编号", "推荐人id", "推荐人代码", "推荐人客户编号",
+     "推荐客户", "推荐客户编号", "推荐客户id", "介绍人", "介绍人编号", "介绍人id", "推荐人推荐码"),
+)
 
 FIELDS: dict[str, tuple[FieldSpec, ...]] = {
     "transactions": (
@@ -164,8 +172,9 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         FieldSpec("cost", _("cost"), False, ("cost", "cogs", "costofgoods", "costofgoodssold", "成本", "销售成本")),
         _NAME,
         *_ATTRIBUTES,
+        _REFERRED_BY,
     ),
-    "customers": (_CUSTOMER_ID, _NAME, *_ATTRIBUTES),
+    "customers": (_CUSTOMER_ID, _NAME, *_ATTRIBUTES, _REFERRED_BY),
     "costs": (
         FieldSpec("month", _("month"), True, ("month", "period", "costmonth", "月份", "月", "期间")),
         FieldSpec("kind", _("kind"), True, ("kind", "type", "costtype", "costkind", "类型", "费用类型", "成本类型")),
@@ -781,15 +790,16 @@ def row_nul_error(*, plan: ColumnPlan, line: int, values: list[str]) -> RowError
             column = plan.header[index] if index < len(plan.header) else f"#{index + 1}"
             return RowError(line, column, value.replace("\x00", "\\0")[:200], str(REASON_NUL), [message_part(REASON_NUL)])
     return None
-_ATTRIBUTE_NAMES = ("name", "region", "product_line", "business_unit", "acquisition_channel")
+_ATTRIBUTE_NAMES = ("name", "region", "product_line", "business_unit", "acquisition_channel", "referred_by")
 
 # Columns of the normalised rows each kind produces (the staging table's columns, in order).
 STAGED_COLUMNS: dict[str, tuple[str, ...]] = {
     "transactions": (
         "line", "customer_ext", "order_id", "order_date", "revenue", "cost", "name",
-        "region", "product_line", "business_unit", "acquisition_channel",
+        "region", "product_line", "business_unit", "acquisition_channel", "referred_by",
     ),
-    "customers": ("line", "customer_ext", "name", "region", "product_line", "business_unit", "acquisition_channel"),
+    "customers": ("line", "customer_ext", "name", "region", "product_line", "business_unit", "acquisition_channel",
+                  "referred_by"),
     "costs": ("line", "month", "kind", "amount", "segment_dimension", "segment_value"),
 }
 

@@ -36,7 +36,7 @@ from .whatif import WhatIfInputs, equity_sensitivity
 
 CACHE_SECONDS = 60 * 60
 # Change the prefix when BoardData or what it holds changes shape: cached entries are pickles.
-CACHE_PREFIX = "board:v4"
+CACHE_PREFIX = "board:v5"
 
 # (metric, kind, higher is better)
 TILE_SPECS: tuple[tuple[str, str, bool], ...] = (
@@ -61,6 +61,7 @@ def tile_label(metric: str) -> str:
         "retention_equity": _("Retention equity"),
         "cac": _("CAC"),
         "clv_to_cac": _("CLV / CAC"),
+        "referral_rate": _("Referrals"),
     }
     return labels[metric]
 
@@ -186,6 +187,35 @@ def tiles_build(*, row: dict[str, Any], previous: dict[str, Any] | None, year_ag
 
 
 WHATIF_METRICS = frozenset(whatif.WHATIF_METRICS)
+
+
+def referral_tile(*, row: dict[str, Any], previous: dict[str, Any] | None) -> Tile:
+    """The referrals tile (METRICS.md, Referrals): the referral rate (referred new customers per
+    customer at the start) and the referral share of new customers, each against the previous
+    month. Published rows carry no referral figures (None: nothing to compare)."""
+    rate, share = row.get("referral_rate"), row.get("referral_share")
+    before = previous or {}
+    changes = [
+        _change(now=rate, then=before.get("referral_rate"), kind="share", higher_good=True, against="previous",
+                label=_("rate vs previous month"), missing=_("no referral rate the previous month")),
+        _change(now=share, then=before.get("referral_share"), kind="share", higher_good=True,
+                against="previous-share", label=_("share vs previous month"),
+                missing=_("no referral share the previous month")),
+    ]
+    referred, new = row.get("referred_new_customers"), row.get("new_customers")
+    if referred is None:
+        note = _("No referral figures for this month.")
+    elif share is None:
+        note = _("No new customers this month: no referral share.")
+    else:
+        note = _("%(share)s of new customers referred (%(referred)s of %(new)s)") % {
+            "share": format_percent(share, decimals=1), "referred": format_number(int(referred)),
+            "new": format_number(int(new or 0))}
+    return Tile(metric="referral_rate", label=tile_label("referral_rate"), kind="share",
+                raw="" if rate is None else str(rate),
+                # Without customers at the start there is no rate (METRICS.md): said, not a dash.
+                display=format_value(rate, "share") if rate is not None else _("no rate"), changes=changes,
+                note=note)
 
 
 def month_add(month: dt.date, n: int) -> dt.date:
@@ -318,6 +348,7 @@ def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None,
     data.tiles = tiles_build(row=row, previous=previous, year_ago=year_ago, company_row=company_row,
                              warm_up=warm_up,
                              restatement=restatement if restatement and not as_published else None)
+    data.tiles.append(referral_tile(row=row, previous=previous))
     changes = tuple((c.month, figs.plotly_text(c.label())) for c in trust.source_changes(series))
     ctx = figs.FigureContext(month_label=format_month(month), scope_label=figs.plotly_text(scope.label()),
                              currency=str(settings.CLV_CURRENCY), assumption_version=row["assumption_set__version"],

@@ -226,16 +226,20 @@ def equity_and_clv_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date
 
 
 def acquisition_retention_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date, ctx: FigureContext) -> go.Figure:
-    """Acquisition and retention equity by month (bars) with their costs (lines)."""
+    """Acquisition and retention equity by month (bars) with their costs (lines). Referral
+    equity (referred new customers x CLV, METRICS.md Referrals) is drawn inside the acquisition
+    bar, as the part of it that the new customers referred by existing ones bring."""
     months = [_month_str(r["month"]) for r in series]
     columns = [("acquisition_equity", _("Acquisition equity")), ("retention_equity", _("Retention equity")),
-               ("acquisition_cost", _("Acquisition cost")), ("retention_cost", _("Retention cost"))]
-    ys = {name: [_num(r[name]) for r in series] for name, _label in columns}
+               ("acquisition_cost", _("Acquisition cost")), ("retention_cost", _("Retention cost")),
+               ("referral_equity", _("of which from referrals"))]
+    ys = {name: [_num(r.get(name)) for r in series] for name, _label in columns}
     labels = dict(columns)
+    groups = {"acquisition_equity": "acquisition", "referral_equity": "acquisition", "retention_equity": "retention"}
 
-    def bar(name: str, colour: str) -> go.Bar:
-        return go.Bar(x=months, y=ys[name], name=labels[name], marker_color=colour,
-                      customdata=money_hovers(ys[name]), hovertemplate="%{customdata}")
+    def bar(name: str, colour: str, **style: Any) -> go.Bar:
+        return go.Bar(x=months, y=ys[name], name=labels[name], marker_color=colour, offsetgroup=groups[name],
+                      customdata=money_hovers(ys[name]), hovertemplate="%{customdata}", **style)
 
     def line(name: str, colour: str, dash: str) -> go.Scatter:
         return go.Scatter(x=months, y=ys[name], name=labels[name], mode="lines",
@@ -244,6 +248,10 @@ def acquisition_retention_figure(*, series: Sequence[Mapping[str, Any]], month: 
 
     traces = [bar("acquisition_equity", BLUE), bar("retention_equity", GREEN),
               line("acquisition_cost", ORANGE, "dash"), line("retention_cost", VERMILLION, "dot")]
+    if any(v for v in ys["referral_equity"]):
+        # Same offset group as the acquisition bar: drawn over it, from zero (narrower, hatched).
+        traces.insert(1, bar("referral_equity", SKY, width=[86_400_000 * 12] * len(months),
+                             marker_pattern_shape="/", marker_line_color=BLUE, marker_line_width=1))
     marks, notes = _trust_marks(ctx, xrefs=[("x", "y domain")])
     layout = _layout(
         title=_("Acquisition and retention equity, with their costs"), subtitle=ctx.subtitle(month=False),

@@ -36,6 +36,8 @@ ERROR_BAD_SCOPE = gettext_lazy(
 )
 ERROR_BAD_MONTH = gettext_lazy("Unknown month: use YYYY-MM, a month the board has figures for.")
 
+# METRICS.md, Referrals: stored on the current snapshots (not on the published ones).
+REFERRAL_FIELDS: tuple[str, ...] = ("referred_new_customers", "referral_share", "referral_rate", "referral_equity")
 SNAPSHOT_FIELDS: tuple[str, ...] = (
     "pk",
     "month",
@@ -62,6 +64,10 @@ SNAPSHOT_FIELDS: tuple[str, ...] = (
     "retention_equity",
     "cac",
     "clv_to_cac",
+    "referred_new_customers",
+    "referral_share",
+    "referral_rate",
+    "referral_equity",
     "computed_at",
     "assumption_set_id",
     "assumption_set__version",

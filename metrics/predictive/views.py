@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clv_dashboard.background import MSG_FIT_UNAVAILABLE, task_send
 from customers.models import Customer
 from metrics.datacache import versioned_get, versioned_key
+from metrics.referrals.selectors import customer_referrals
 
 from . import selectors
 from .charts import p_alive_figure, purchase_history_figure
@@ -117,6 +118,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "p_alive_figure": p_alive_figure(daily[daily["day"] <= data_date] if data_date and not daily.empty else daily,
                                          fit=fit, data_date=data_date),
         "n_purchase_days": int(daily["is_purchase"].sum()) if not daily.empty else 0,
+        "referrals": customer_referrals(customer_pk=customer.pk),
     })
 
 

@@ -74,4 +74,5 @@ def customer_row(row: Any) -> dict[str, Any]:
         "margin": format_money(row.margin_to_date), "acquisition": format_money(row.acquisition_cost_allocated),
         "retention": format_money(row.retention_cost_allocated), "net": format_money(row.net_profit_to_date),
         "negative": row.net_profit_to_date < 0,
+        "referrals": row.referrals_made, "referral_margin": format_money(row.referral_margin),
     }

@@ -278,25 +278,27 @@ def allocation_compute(*, month: int, window: int, margin_rate: Decimal, driver:
 PREDICTION_FIELDS = ["p_alive", "expected_purchases_12m", "expected_spend", "predicted_clv", "historic_margin", "tier"]
 CUSTOMER_EXPORT_FIELDS = [
     "customer_id", "month", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated",
-    "net_profit_to_date", *PREDICTION_FIELDS,
+    "net_profit_to_date", "referrals_made", "referral_margin", *PREDICTION_FIELDS,
 ]
+# A customer's stored figures: margin, acquisition, retention, net, referrals made, referral margin.
+Figures = tuple[Decimal, Decimal, Decimal, Decimal, int, Decimal]
 ERROR_SEGMENT = "--segment must be DIMENSION=VALUE with DIMENSION one of {choices} (for example region=North)."
 
 
-def stored_profitability() -> tuple[int | None, dict[int, tuple[Decimal, Decimal, Decimal, Decimal]]]:
+def stored_profitability() -> tuple[int | None, dict[int, Figures]]:
     """The stored allocation (the recompute's, for the latest month): its month and, per customer
-    pk, (margin, acquisition, retention, net)."""
+    pk, (margin, acquisition, retention, net, referrals made, referral margin)."""
     from metrics.models import CustomerProfitability
 
     rows = CustomerProfitability.objects.values_list(
         "customer_id", "month", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated",
-        "net_profit_to_date",
+        "net_profit_to_date", "referrals_made", "referral_margin",
     )
     month: int | None = None
-    out: dict[int, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
-    for cid, m, margin, acq, ret, net in rows.iterator(chunk_size=10_000):
+    out: dict[int, Figures] = {}
+    for cid, m, margin, acq, ret, net, made, referral_margin in rows.iterator(chunk_size=10_000):
         month = month_index(m)
-        out[int(cid)] = (margin, acq, ret, net)
+        out[int(cid)] = (margin, acq, ret, net, int(made), referral_margin)
     return month, out
 
 
@@ -321,15 +323,16 @@ def customer_rows_page(*, dimension: str | None, value: str | None, page: int,
     chosen = customers[(page - 1) * page_size: page * page_size]
     stored = CustomerProfitability.objects.filter(customer_id__in=[c.pk for c in chosen]).values_list(
         "customer_id", "month", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated",
-        "net_profit_to_date")
-    figures = {int(cid): (margin, acq, ret, net) for cid, _m, margin, acq, ret, net in stored}
+        "net_profit_to_date", "referrals_made", "referral_margin")
+    figures: dict[int, Figures] = {int(cid): (margin, acq, ret, net, int(made), referral_margin)
+                                   for cid, _m, margin, acq, ret, net, made, referral_margin in stored}
     month_row = CustomerProfitability.objects.values_list("month", flat=True).first()
     month = month_index(month_row) if month_row else None
     rows = customer_export_rows(figures=figures, month=month, customers=chosen)
     return count, month, rows
 
 
-def customer_export_rows(*, figures: dict[int, tuple[Decimal, Decimal, Decimal, Decimal]], month: int | None,
+def customer_export_rows(*, figures: dict[int, Figures], month: int | None,
                          dimension: str | None = None, value: str | None = None,
                          customers: Any = None) -> list[dict[str, Any]]:
     """One row per customer (of one segment when given, or of `customers`) with their
@@ -340,14 +343,15 @@ def customer_export_rows(*, figures: dict[int, tuple[Decimal, Decimal, Decimal, 
     values = customers.values_list(
         "id", "external_id", *(f"prediction__{field}" for field in PREDICTION_FIELDS)
     )
-    zero = (Decimal("0.00"),) * 4
+    zero: Figures = (Decimal("0.00"), Decimal("0.00"), Decimal("0.00"), Decimal("0.00"), 0, Decimal("0.00"))
     label = f"{month_from_index(month):%Y-%m}" if month is not None else None
     rows: list[dict[str, Any]] = []
     for pk, external_id, *prediction in values.iterator(chunk_size=10_000):
-        margin, acq, ret, net = figures.get(int(pk), zero)
+        margin, acq, ret, net, made, referral_margin = figures.get(int(pk), zero)
         row: dict[str, Any] = {"customer_id": external_id, "month": label, "margin_to_date": str(margin),
                                "acquisition_cost_allocated": str(acq), "retention_cost_allocated": str(ret),
-                               "net_profit_to_date": str(net)}
+                               "net_profit_to_date": str(net), "referrals_made": made,
+                               "referral_margin": str(referral_margin)}
         for field, item in zip(PREDICTION_FIELDS, prediction, strict=True):
             row[field] = str(item) if isinstance(item, Decimal) else item
         rows.append(row)

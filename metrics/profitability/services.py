@@ -15,6 +15,12 @@ from django.utils import timezone
 
 from metrics.calculations import month_from_index
 from metrics.models import AssumptionSet, CustomerProfitability, ProfitabilityTotals, RecomputeRun
+from metrics.referrals.selectors import (
+    REFERRAL_COLUMNS,
+    referrals_per_customer_frame,
+    referrals_per_customer_select,
+    referrals_per_customer_update,
+)
 
 from .selectors import RESULT_COLUMNS, AllocationTotals, allocation_build, allocation_compute
 
@@ -54,14 +60,32 @@ def profitability_rows(*, month: int, assumption_set: AssumptionSet) -> tuple[pd
             totals = allocation_build(cursor=cursor, month=month, window=window, margin_rate=rate, driver=driver)
             cursor.execute(f"SELECT {', '.join(RESULT_COLUMNS)} FROM p_result ORDER BY customer_id")
             frame = pd.DataFrame(cursor.fetchall(), columns=RESULT_COLUMNS)
-        return frame, totals
+            cursor.execute(referrals_per_customer_select(first_months="p_c", margins="p_result"))
+            referrals = pd.DataFrame(cursor.fetchall(), columns=["referrer_id", *REFERRAL_COLUMNS])
+        return _with_referrals(frame, referrals), totals
     allocation = allocation_compute(month=month, window=window, margin_rate=rate, driver=driver)
     frame = allocation.customers.sort_values("customer_id").reset_index(drop=True)
+    referrals = referrals_per_customer_frame(
+        month=month, margins=dict(zip(frame["customer_id"].astype(int), frame["margin_to_date"], strict=True)))
+    frame = _with_referrals(frame, referrals)
     return frame, _totals_from(
         frame, spent_acquisition=allocation.acquisition_cost, spent_retention=allocation.retention_cost,
         unallocated_acquisition=allocation.acquisition_unallocated,
         unallocated_retention=allocation.retention_unallocated,
     )
+
+
+def _with_referrals(frame: pd.DataFrame, referrals: pd.DataFrame) -> pd.DataFrame:
+    """The allocation's rows with referrals_made and referral_margin (0 for a customer nobody
+    they named counts for)."""
+    made = dict(zip(referrals["referrer_id"].astype(int), referrals["referrals_made"].astype(int), strict=True))
+    margin = dict(zip(referrals["referrer_id"].astype(int), referrals["referral_margin"], strict=True))
+    out = frame.copy()
+    ids = out["customer_id"].astype(int).tolist()
+    out["referrals_made"] = [made.get(pk, 0) for pk in ids]
+    out["referral_margin"] = [Decimal(margin[pk]).quantize(Decimal("0.01")) if pk in margin else Decimal("0.00")
+                              for pk in ids]
+    return out
 
 
 def _totals_store(*, totals: AllocationTotals, month: int, assumption_set: AssumptionSet,
@@ -114,11 +138,13 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
             cursor.execute(f"DELETE FROM {table}")
             cursor.execute(
                 f"""INSERT INTO {table} (customer_id, month, margin_to_date, acquisition_cost_allocated,
-                        retention_cost_allocated, net_profit_to_date, assumption_set_id, computed_at)
+                        retention_cost_allocated, net_profit_to_date, referrals_made, referral_margin,
+                        assumption_set_id, computed_at)
                 SELECT customer_id, %s, margin_to_date, acquisition_cost_allocated, retention_cost_allocated,
-                       net_profit_to_date, %s, %s FROM p_result""",
+                       net_profit_to_date, 0, 0, %s, %s FROM p_result""",
                 [month_from_index(month), assumption_set.pk, computed_at],
             )
+            referrals_per_customer_update(cursor=cursor, table=table, first_months="p_c", margins="p_result")
             _totals_store(totals=totals, month=month, assumption_set=assumption_set, computed_at=computed_at)
         return totals
     frame, totals = profitability_rows(month=month, assumption_set=assumption_set)
@@ -126,9 +152,11 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
         CustomerProfitability(
             customer_id=int(cid), month=month_from_index(month), margin_to_date=margin,
             acquisition_cost_allocated=acq, retention_cost_allocated=ret, net_profit_to_date=net,
-            assumption_set=assumption_set, computed_at=computed_at,
+            referrals_made=made, referral_margin=referral_margin, assumption_set=assumption_set,
+            computed_at=computed_at,
         )
-        for cid, margin, acq, ret, net in frame[RESULT_COLUMNS].itertuples(index=False, name=None)
+        for cid, margin, acq, ret, net, made, referral_margin
+        in frame[[*RESULT_COLUMNS, *REFERRAL_COLUMNS]].itertuples(index=False, name=None)
     ]
     with transaction.atomic():
         CustomerProfitability.objects.all().delete()

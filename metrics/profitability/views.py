@@ -23,7 +23,7 @@ VIEW_PERMISSION = "metrics.view_board"
 TABLE_ROWS = 20
 EXPORT_COLUMNS = [
     "customer_id", "name", "tier", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated",
-    "net_profit_to_date",
+    "net_profit_to_date", "referrals_made", "referral_margin",
 ]
 
 
@@ -72,7 +72,7 @@ def profitability_export(request: HttpRequest) -> HttpResponse:
         writer.writerow([
             spreadsheet_safe(row.customer.external_id), spreadsheet_safe(row.customer.name),
             prediction.tier if prediction else "", row.margin_to_date, row.acquisition_cost_allocated,
-            row.retention_cost_allocated, row.net_profit_to_date,
+            row.retention_cost_allocated, row.net_profit_to_date, row.referrals_made, row.referral_margin,
         ])
     response = HttpResponse(("\ufeff" + buffer.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="customer-profitability-{timezone.localdate()}.csv"'

@@ -21,7 +21,7 @@ from django.core.management import call_command
 from openpyxl import load_workbook
 
 from clv_dashboard import roles
-from metrics.models import MonthlySnapshot
+from metrics.models import CustomerProfitability, MonthlySnapshot
 from tests.metrics.board.builders import default_assumptions
 from tests.metrics.board.conftest import private_cache
 
@@ -91,7 +91,7 @@ def test_the_executive_reads_the_board_on_the_demo_data(
     page.goto(f"{page.base_url}/board/")
     drawn = wait_for_charts(page)
     assert drawn == 7  # six board charts and the tornado
-    assert page.locator(".tile").count() == 8
+    assert page.locator(".tile").count() == 9
     assert_charts_fit(page)
 
     # The tiles show the stored snapshot of the latest closed month.
@@ -225,11 +225,58 @@ def test_analysts_and_admins_see_the_board_and_visitors_are_sent_to_login(
         page = board_page(page_for, role)
         page.goto(f"{page.base_url}/board/")
         wait_for_charts(page)
-        assert page.locator(".tile").count() == 8
+        assert page.locator(".tile").count() == 9
         assert page.console_errors == []
     visitor = page_for(None)
     visitor.goto(f"{visitor.base_url}/board/")
     assert "/login/" in visitor.url
+
+
+def test_the_referrals_tile_and_referral_equity_in_the_acquisition_chart_in_both_languages(
+    demo_board: None, page_for: Callable[..., Any], artifacts_dir: Path
+) -> None:
+    """The demo's referrals: the tile shows the stored rate with the rate's and the share's change
+    against the previous month; the acquisition chart draws referral equity inside acquisition
+    equity; the tile's explanation opens on the referral rate. Screenshots in both languages."""
+    company = MonthlySnapshot.objects.filter(scope_dimension="company").order_by("month")
+    latest = company.last()
+    assert latest is not None and latest.referred_new_customers > 0, "the demo has no referrals"
+    top = CustomerProfitability.objects.order_by("-referrals_made", "customer_id").first()
+    assert top is not None and top.referrals_made >= 3, "the demo has no prolific referrer"
+    texts = {"en": ("Referrals", "of new customers referred", "of which from referrals"),
+             "zh-hans": ("推荐", "由老客户推荐", "其中来自推荐")}
+    for language, (label, note, trace) in texts.items():
+        page = board_page(page_for, roles.EXECUTIVE, language=language)
+        page.goto(f"{page.base_url}/board/")
+        wait_for_charts(page)
+        tile = page.locator('.tile[data-metric="referral_rate"]')
+        assert tile.locator(".tile-label").inner_text() == label
+        assert tile.get_attribute("data-value") == str(latest.referral_rate)
+        for against in ("previous", "previous-share"):
+            change = tile.locator(f'li[data-against="{against}"]')
+            assert change.is_visible() and change.locator(".change-abs").inner_text(), against
+        assert note in tile.locator("[data-role=note]").inner_text()
+        names = page.evaluate("() => document.querySelector('[data-figure=\"acquisition_retention\"]')"
+                              ".data.map(t => t.name)")
+        assert names[1] == trace, names
+        drawn = page.evaluate("() => document.querySelector('[data-figure=\"acquisition_retention\"]').data[1].y")
+        assert drawn == pytest.approx([float(s.referral_equity) for s in company], abs=0.005)
+        tile.locator(".js-explain").click()
+        page.locator("#explain-dialog").wait_for(state="visible")
+        assert page.locator("#explain-body > *").first.get_attribute("data-metric") == "referral_rate"
+        page.keyboard.press("Escape")
+        page.locator("#explain-dialog").wait_for(state="hidden")
+        page.locator(".tiles").screenshot(path=str(artifacts_dir / f"board-referrals-tiles-{language}.png"))
+        page.locator("#chart-acquisition_retention").scroll_into_view_if_needed()
+        page.locator("#chart-acquisition_retention").screenshot(
+            path=str(artifacts_dir / f"board-referrals-acquisition-{language}.png"))
+        # The most prolific referrer's page lists the customers they referred, each counting.
+        page.goto(f"{page.base_url}/customers/{top.customer_id}/")
+        section = page.locator("#referrals")
+        assert section.locator("#referred-customers tbody tr").count() == top.referrals_made
+        assert section.locator('tr[data-status="counted"]').count() == top.referrals_made
+        section.screenshot(path=str(artifacts_dir / f"customer-referrals-{language}.png"))
+        assert page.console_errors == []
 
 
 def rendered_lines(page: Any) -> list[dict[str, Any]]:

@@ -64,7 +64,7 @@ def assert_fits(page: Any) -> dict[str, Any]:
     fit = page.evaluate(FITS_JS)
     scroll, client = fit["page"]
     assert scroll <= client, f"horizontal scroll: {scroll} > {client}"
-    assert fit["values"] == 8
+    assert fit["values"] == 9
     assert fit["clipped"] == [], fit["clipped"]
     return fit
 
@@ -121,7 +121,7 @@ def test_the_projector_view_shows_the_tiles_and_three_charts_in_large_type(
         assert wait_for_charts(page) == 3
         names = page.eval_on_selector_all("[data-figure]", "ds => ds.map(d => d.dataset.figure)")
         assert names == ["equity_clv", "equity_bridge", "acquisition_retention"]
-        assert page.locator(".tile").count() == 8
+        assert page.locator(".tile").count() == 9
         assert page.locator("#whatif, #predictions, .js-explain, #board-controls").count() == 0
         size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.tile-value')).fontSize)")
         assert size >= 40 and size > board_size, (size, board_size)

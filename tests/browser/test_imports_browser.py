@@ -100,3 +100,35 @@ def test_a_refused_upload_shows_why_on_the_same_page(page_for: Callable[..., Any
     assert ImportJob.objects.count() == 0
     # The 400 is the refusal itself, not a fault of the page.
     assert [e for e in page.console_errors if "400" not in e] == []
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_import_page_lists_the_referrals_that_cannot_count_in_both_languages(
+    page_for: Callable[..., Any], artifacts_dir: Path
+) -> None:
+    from customers.services import import_claim, import_create, import_run
+
+    content = ("customer_id,order_id,order_date,revenue,推荐人\nA,O1,2024-01-05,10,\nB,O2,2024-02-05,10,A\n"
+               "C,O3,2024-02-05,10,C\nD,O4,2024-02-05,10,nobody\nE,O5,2024-01-02,10,B\n")
+    job = import_create(kind="transactions", chunks=[content.encode()], original_name="referrals.csv",
+                        enqueue=False, language="en")
+    claimed = import_claim(job_id=job.pk)
+    assert claimed is not None
+    job = import_run(job=claimed)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    expected = {"en": ("Referrals that cannot count as things stand", "names themself", "not a known customer",
+                       "first purchase is later than theirs"),
+                "zh-hans": ("按现有数据无法计入的推荐", "把自己填为推荐人", "不是已知客户", "首次购买晚于其本人")}
+    for language, (title, *kinds) in expected.items():
+        page = page_for(roles.ANALYST, language=language)
+        page.goto(f"{page.base_url}/imports/{job.pk}/")
+        box = page.locator("#referral-warnings")
+        assert title in box.inner_text()
+        for kind, text in zip(("self", "unknown", "newer"), kinds, strict=True):
+            assert text in box.locator(f"#referral-warning-{kind}").inner_text(), kind
+        assert "E ← B" in box.locator("#referral-warning-newer").inner_text()
+        order = box.locator("li").evaluate_all("ls => ls.map(l => l.id)")
+        assert order == ["referral-warning-self", "referral-warning-unknown", "referral-warning-newer"]
+        box.screenshot(path=str(artifacts_dir / f"imports-referral-warnings-{language}.png"))
+        assert page.console_errors == []

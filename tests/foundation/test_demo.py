@@ -67,3 +67,27 @@ def test_each_demo_user_sees_the_pages_of_their_role_and_is_refused_the_others(d
         # Changing the assumptions is the admin's alone.
         change = client.post("/assumptions/", {})
         assert (change.status_code == 403) == (username != "admin"), (username, change.status_code)
+
+
+def test_demo_business_has_referrals_that_count_and_a_few_prolific_referrers(db: None, settings: object) -> None:
+    from django.db.models import Max, Sum
+
+    from metrics.models import CustomerProfitability, MonthlySnapshot
+    from metrics.services import snapshots_recompute
+
+    settings.CLV_FIT_AFTER_RECOMPUTE = False  # type: ignore[attr-defined]
+    settings.CLV_VALUATION_AFTER_RECOMPUTE = False  # type: ignore[attr-defined]
+    demo_seed(customers=600, months=36, today=dt.date(2026, 11, 22))
+    referred = Customer.objects.exclude(referred_by=None)
+    assert 0.12 < referred.count() / 600 < 0.4
+    # Most of the Referral channel's customers name a referrer (not those of the first month).
+    channel = Customer.objects.filter(acquisition_channel="Referral")
+    assert referred.filter(acquisition_channel="Referral").count() > 0.6 * channel.count()
+    snapshots_recompute(trigger="test")
+    company = MonthlySnapshot.objects.filter(scope_dimension="company")
+    # Every demo referral names a customer who first bought in an earlier month: all count.
+    assert company.aggregate(n=Sum("referred_new_customers"))["n"] == referred.count()
+    assert company.filter(referral_share__gt=0).count() >= 30
+    stored = CustomerProfitability.objects
+    assert stored.aggregate(n=Sum("referrals_made"))["n"] == referred.count()
+    assert stored.aggregate(top=Max("referrals_made"))["top"] >= 5

@@ -79,10 +79,14 @@ class Command(BaseCommand):
         if new_values:
             listed = ", ".join(f"{v['value']} ({v['dimension']}, {v['customers']} customers)" for v in new_values)
             out.write(f"  new segment values: {listed} (map them on /aliases/)")
+        for found in (job.result or {}).get("referral_warnings") or []:
+            examples = ", ".join(f"{c} <- {r}" for c, r in found["examples"])
+            out.write(f"  referrals that cannot count yet ({found['kind']}): {found['customers']} customer(s), "
+                      f"e.g. {examples}")
         for key, value in (job.result or {}).items():
-            if key in ("new_segment_values", "aliases_applied") and not value:
+            if key in ("new_segment_values", "aliases_applied", "referral_warnings") and not value:
                 continue
-            if key != "rows_written" and key != "new_segment_values":
+            if key not in ("rows_written", "new_segment_values", "referral_warnings"):
                 out.write(f"  {key.replace('_', ' ')}: {value}")
         for error in job.error_report:
             where = f"row {error['line']}, cell {error['cell']}" if error.get("cell") else f"line {error['line']}"

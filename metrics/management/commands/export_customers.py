@@ -14,10 +14,12 @@ from metrics.calculations import month_index
 from metrics.profitability.selectors import (
     CUSTOMER_EXPORT_FIELDS,
     ERROR_SEGMENT,
+    RESULT_COLUMNS,
     customer_export_rows,
     stored_profitability,
 )
 from metrics.profitability.services import profitability_rows
+from metrics.referrals.selectors import REFERRAL_COLUMNS
 from metrics.selectors import transactions_month_range
 from metrics.services import assumptions_ensure
 
@@ -60,8 +62,8 @@ class Command(BaseCommand):
         else:
             month = data_range.last_month if month is None else month
             frame, _totals = profitability_rows(month=month, assumption_set=assumptions_ensure())
-            figures = {int(r[0]): (Decimal(r[1]), Decimal(r[2]), Decimal(r[3]), Decimal(r[4]))
-                       for r in frame.itertuples(index=False, name=None)}
+            figures = {int(r[0]): (Decimal(r[1]), Decimal(r[2]), Decimal(r[3]), Decimal(r[4]), int(r[5]), Decimal(r[6]))
+                       for r in frame[[*RESULT_COLUMNS, *REFERRAL_COLUMNS]].itertuples(index=False, name=None)}
         rows = customer_export_rows(figures=figures, month=month, dimension=dimension, value=value)
         if options["format"] == "json":
             self.stdout.write(json.dumps(rows, indent=2))

@@ -101,10 +101,10 @@ def test_the_csv_is_utf8_with_a_bom_and_defuses_formulas(client_as: Callable[[st
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0] == ["customer_id", "name", "tier", "margin_to_date", "acquisition_cost_allocated",
-                       "retention_cost_allocated", "net_profit_to_date"]
+                       "retention_cost_allocated", "net_profit_to_date", "referrals_made", "referral_margin"]
     assert [r[0] for r in rows[1:]] == ["E", "D", "C", "A", "B"]
     assert rows[1][1] == "华东客户" and rows[2][1] == "'=HYPERLINK(\"x\")"
-    assert rows[4][3:] == ["100.00", "150.00", "53.33", "-103.33"]
+    assert rows[4][3:] == ["100.00", "150.00", "53.33", "-103.33", "0", "0.00"]
 
 
 def test_without_a_recompute_the_page_says_there_is_nothing_yet(client_as: Callable[[str | None], Client]) -> None:
