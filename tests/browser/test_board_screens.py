@@ -34,6 +34,17 @@ FITS_JS = """() => ({
     .filter(v => v.scrollWidth > v.clientWidth)
     .map(v => [v.closest('.tile').dataset.metric, v.textContent, v.scrollWidth, v.clientWidth]),
   values: document.querySelectorAll('.tile-value').length,
+  // Rows of the tile grid holding one narrow tile (a ninth tile left alone on its row).
+  lonely: (() => {
+    const grid = document.querySelector('.tiles');
+    const rows = {};
+    grid.querySelectorAll('.tile').forEach(t => {
+      const b = t.getBoundingClientRect();
+      (rows[Math.round(b.top)] = rows[Math.round(b.top)] || []).push(b.width);
+    });
+    const width = grid.getBoundingClientRect().width;
+    return Object.values(rows).filter(r => r.length === 1 && r[0] < 0.6 * width).length;
+  })(),
 })"""
 
 # Pairs of text boxes of one chart that overlap: the x tick labels among themselves, and the
@@ -66,6 +77,7 @@ def assert_fits(page: Any) -> dict[str, Any]:
     assert scroll <= client, f"horizontal scroll: {scroll} > {client}"
     assert fit["values"] == 9
     assert fit["clipped"] == [], fit["clipped"]
+    assert fit["lonely"] == 0, "a tile alone on its row"
     return fit
 
 
@@ -105,6 +117,11 @@ def test_the_board_fits_a_phone_and_a_full_hd_screen_in_both_languages(
     wait_for_charts(page)
     assert_fits(page)
     page.screenshot(path=str(artifacts_dir / "board-zh-hans-360x740.png"), full_page=True)
+    # A laptop: the nine tiles in three rows of three.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.wait_for_timeout(600)
+    assert_fits(page)
+    page.screenshot(path=str(artifacts_dir / "board-zh-hans-1280x800-top.png"))
 
 
 def test_the_projector_view_shows_the_tiles_and_three_charts_in_large_type(
