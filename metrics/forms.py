@@ -71,6 +71,11 @@ class AssumptionsForm(forms.Form):
         label=_("Projection of new customers"), choices=AcquisitionProjection.choices, required=False,
         help_text=_("How the monthly new customers are projected for the Investor view: flat, trend or logistic."),
     )
+    new_customer_age_days = forms.IntegerField(
+        label=_("New-customer age (days)"), min_value=0, max_value=3650, required=False,
+        help_text=_("A customer whose first purchase is younger than this is tier 'new' rather than gold, silver "
+                    "or bronze: too little history to say what they are worth. 0 turns the rule off. Default 90."),
+    )
     note = forms.CharField(
         label=_("Why the change"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
         error_messages={"required": ERROR_NOTE_REQUIRED},
@@ -102,12 +107,13 @@ class AssumptionsForm(forms.Form):
             "cost_to_serve_driver": assumption_set.cost_to_serve_driver,
             "valuation_horizon_months": assumption_set.valuation_horizon_months,
             "acquisition_projection": assumption_set.acquisition_projection,
+            "new_customer_age_days": assumption_set.new_customer_age_days,
         }
 
     def assumption_values(self) -> dict[str, Any]:
         data = self.cleaned_data
         driver = {"cost_to_serve_driver": data["cost_to_serve_driver"]} if data.get("cost_to_serve_driver") else {}
-        for name in ("valuation_horizon_months", "acquisition_projection"):
+        for name in ("valuation_horizon_months", "acquisition_projection", "new_customer_age_days"):
             if data.get(name) not in (None, ""):
                 driver[name] = data[name]
         return driver | {

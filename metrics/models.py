@@ -90,6 +90,11 @@ class AssumptionSet(models.Model):
         _("projection of new customers"), max_length=10, choices=AcquisitionProjection.choices,
         default=AcquisitionProjection.TREND,
     )
+    # Customers whose first purchase is younger than this are tier "new" (maths/clv.py TierRules); 0: off.
+    new_customer_age_days = models.PositiveSmallIntegerField(
+        _("new-customer age (days)"), default=90, validators=[MaxValueValidator(3650)],
+        help_text=_("customers whose first purchase is younger than this are tier 'new' (0: no new tier)"),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -401,6 +406,7 @@ class CustomerPrediction(models.Model):
         GOLD = "gold", _("Gold")
         SILVER = "silver", _("Silver")
         BRONZE = "bronze", _("Bronze")
+        NEW = "new", _("New")
         AT_RISK = "at_risk", _("At risk")
         UNPROFITABLE = "unprofitable", _("Unprofitable")
 

@@ -82,6 +82,7 @@ class FitFacts:
     annual_discount_rate: str
     horizon_months: int
     assumption_version: int | None
+    new_customer_days: int = 0
 
 
 def fit_facts(fit: PredictiveFit) -> FitFacts:
@@ -92,4 +93,5 @@ def fit_facts(fit: PredictiveFit) -> FitFacts:
         annual_discount_rate=format_percent(a.annual_discount_rate) if a else "",
         horizon_months=int(a.prediction_horizon_months) if a else 0,
         assumption_version=a.version if a else None,
+        new_customer_days=int(a.new_customer_age_days) if a else 0,
     )

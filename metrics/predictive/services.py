@@ -30,7 +30,16 @@ from metrics.profitability.selectors import net_profit_for_tiers
 from metrics.services import assumptions_ensure
 
 from . import selectors
-from .maths import Message, ModelFitError, bgnbd_fit, clv_score, gamma_gamma_fit, tiers_assign
+from .maths import (
+    DAYS_PER_UNIT,
+    Message,
+    ModelFitError,
+    TierRules,
+    bgnbd_fit,
+    clv_score,
+    gamma_gamma_fit,
+    tiers_assign,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +104,8 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
             },
             index=summary.index,
         )
+        # T is whole days / 7: back to days for the "new" tier.
+        age_days = np.round(summary["T"].to_numpy(dtype=float) * DAYS_PER_UNIT)
         del summary, scores
         bad = ~np.isfinite(result.to_numpy()).all(axis=1)
         if bad.any():
@@ -103,6 +114,7 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
         result["tier"] = tiers_assign(
             predicted_clv=result["predicted_clv"], historic_margin=result["historic_margin"], p_alive=result["p_alive"],
             net_profit=None if net_profit is None else net_profit.reindex(result.index).to_numpy(dtype=float),
+            age_days=age_days, rules=TierRules(new_customer_days=int(assumption_set.new_customer_age_days)),
         )
         with transaction.atomic():
             predictions_replace(fit=fit, predictions=result)

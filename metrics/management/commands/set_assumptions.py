@@ -25,6 +25,8 @@ FLAGS: dict[str, tuple[str, type, str]] = {
                              "equal (per active customer) or purchase: how retention cost is shared among customers"),
     "valuation-horizon": ("valuation_horizon_months", int, "H_v, months of future new customers in the customer-based value"),
     "acquisition-projection": ("acquisition_projection", str, "flat, trend or logistic: how new customers are projected"),
+    "new-customer-age": ("new_customer_age_days", int,
+                         "days: a customer whose first purchase is younger is tier 'new' (0 turns the rule off)"),
 }
 CHOICES = {"retention-source": ["measured", "assumed"], "cost-to-serve-driver": ["equal", "purchase"],
            "acquisition-projection": ["flat", "trend", "logistic"]}
