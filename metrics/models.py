@@ -378,6 +378,12 @@ class PredictiveFit(models.Model):
     gg_q = models.FloatField(_("Gamma-Gamma q"), null=True, blank=True)
     gg_gamma = models.FloatField(_("Gamma-Gamma gamma"), null=True, blank=True)
     gg_log_likelihood = models.FloatField(_("Gamma-Gamma log-likelihood"), null=True, blank=True)
+    # {"bgnbd": {"r": se, ...}, "gamma_gamma": {"p": se, ...}}: from the Hessian of each log-likelihood.
+    standard_errors = models.JSONField(_("standard errors"), default=dict, blank=True)
+    # What a successful fit says beside its numbers, as message parts (shown translated: warnings_shown).
+    warnings = models.JSONField(_("warnings"), default=list, blank=True)
+    # The level of the customers' CLV intervals (a parametric bootstrap of the parameters); None: none.
+    clv_interval_level = models.FloatField(_("CLV interval level"), null=True, blank=True)
     started_at = models.DateTimeField(_("started at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     duration_seconds = models.FloatField(_("duration (seconds)"), null=True, blank=True)
@@ -398,6 +404,11 @@ class PredictiveFit(models.Model):
     def message_shown(self) -> str:
         return message_translate(self.message, self.message_parts)
 
+    @property
+    def warnings_shown(self) -> list[str]:
+        """Each warning in the reader's language."""
+        return [message_translate(str(part.get("template", "")), [part]) for part in self.warnings or []]
+
 
 class CustomerPrediction(models.Model):
     """The latest prediction for one customer; replaced by each successful fit."""
@@ -416,6 +427,9 @@ class CustomerPrediction(models.Model):
     expected_purchases_12m = models.FloatField(_("expected purchases (12 months)"))
     expected_spend = models.DecimalField(_("expected spend"), max_digits=18, decimal_places=2)
     predicted_clv = models.DecimalField(_("predicted CLV"), max_digits=18, decimal_places=2)
+    # The fit's central interval of the predicted CLV (PredictiveFit.clv_interval_level); None: none.
+    clv_low = models.DecimalField(_("predicted CLV, low"), max_digits=18, decimal_places=2, null=True, blank=True)
+    clv_high = models.DecimalField(_("predicted CLV, high"), max_digits=18, decimal_places=2, null=True, blank=True)
     historic_margin = models.DecimalField(_("historic margin"), max_digits=18, decimal_places=2)
     tier = models.CharField(_("tier"), max_length=20, choices=Tier.choices, db_index=True)
 

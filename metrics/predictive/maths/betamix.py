@@ -26,6 +26,8 @@ Its relative error is below ~1e-12 over a, b' in [1e-3, 1e6] and horizons to 600
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,18 +43,20 @@ class Precision:
     """How a rule is built: Gauss-Legendre nodes per panel (panels at most 2 wide in u), where the
     interior is cut (the log-density, with g's largest growth, this far below its peak) and where
     the tails start (p tau r' below `taylor`, where g's first-order Taylor term is exact to ~taylor^2);
-    `check`: how closely an interpolant over the ages must agree with the direct sums to be used."""
+    `check`: how closely an interpolant over the ages must agree with the direct sums to be used,
+    `digits`: the interpolant's aim, e^-digits of relative error, which sets its degree."""
 
     nodes: int
     log_drop: float
     taylor: float
     check: float
+    digits: float
 
 
 # Full double precision (~1e-14), for the stored predictions.
-PRECISE = Precision(nodes=12, log_drop=46.0, taylor=1e-8, check=1e-11)
+PRECISE = Precision(nodes=12, log_drop=46.0, taylor=1e-8, check=1e-11, digits=36.0)
 # ~1e-7, for the thousands of evaluations of a parametric bootstrap.
-COARSE = Precision(nodes=6, log_drop=24.0, taylor=1e-5, check=1e-6)
+COARSE = Precision(nodes=6, log_drop=24.0, taylor=1e-5, check=1e-6, digits=18.0)
 _PANEL_WIDTH = 2.0
 
 
@@ -69,25 +73,33 @@ class _Rule:
     right_q: float  # E[1 - p; 1 - p < delta]
 
 
-def _log_density_u(u: FloatArray | float, a: float, b: float, log_beta: float) -> FloatArray:
-    """log of the Beta(a, b) density of u = logit(p): a u - (a + b) log(1 + e^u) - ln B(a, b)."""
-    return np.asarray(a * np.asarray(u) - (a + b) * np.logaddexp(0.0, u) - log_beta, dtype=float)
+def _log_density_u(u: float, a: float, b: float, log_beta: float) -> float:
+    """log of the Beta(a, b) density of u = logit(p): a u - (a + b) log(1 + e^u) - ln B(a, b)
+    (scalar, in plain floats: the bisection below calls it thousands of times)."""
+    softplus = max(u, 0.0) + math.log1p(math.exp(-abs(u)))
+    return a * u - (a + b) * softplus - log_beta
 
 
 def _edge(a: float, b: float, log_beta: float, peak: float, level: float, side: float) -> float:
     """The point beyond the mode on `side` (-1 left, +1 right) where the log-density falls to
-    `level` (concave, so bisection on a bracket found by doubling)."""
+    `level` (concave, so bisection on a bracket found by doubling; to 1e-9 of the bracket)."""
     step = 1.0
     while _log_density_u(peak + side * step, a, b, log_beta) > level and step < 1e9:
         step *= 2.0
     lo, hi = 0.0, step
-    for _ in range(80):
+    for _ in range(32):
         mid = (lo + hi) / 2.0
         if _log_density_u(peak + side * mid, a, b, log_beta) > level:
             lo = mid
         else:
             hi = mid
     return float(peak + side * hi)
+
+
+@functools.lru_cache(maxsize=8)
+def _gauss_legendre(nodes: int) -> tuple[FloatArray, FloatArray]:
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    return x, w
 
 
 def _rule(r: float, a: float, b: float, tau_max: float, precision: Precision = PRECISE) -> _Rule:
@@ -116,7 +128,7 @@ def _rule(r: float, a: float, b: float, tau_max: float, precision: Precision = P
     panels = max(1, int(np.ceil((hi - lo) / width)))
     edges = np.linspace(lo, hi, panels + 1)
     half = (edges[1:] - edges[:-1]) / 2.0
-    gl_x, gl_w = np.polynomial.legendre.leggauss(precision.nodes)
+    gl_x, gl_w = _gauss_legendre(precision.nodes)
     u = ((edges[1:] + edges[:-1]) / 2.0)[:, None] + half[:, None] * gl_x[None, :]
     w = half[:, None] * gl_w[None, :]
     u, w = u.ravel(), w.ravel()
@@ -208,7 +220,7 @@ def beta_mixture_horizon_sums(
     lo, hi = float(v.min()), float(v.max())
     width = hi - lo
     ratio = 2.0 * np.pi / max(width, 1e-12)
-    degree = int(np.ceil(_INTERPOLATION_DIGITS / np.log(ratio + np.sqrt(1.0 + ratio**2)))) + 4
+    degree = int(np.ceil(precision.digits / np.log(ratio + np.sqrt(1.0 + ratio**2)))) + 4
     degree = min(max(degree, 8), _MAX_DEGREE)
     if scale_arr.size <= 3 * degree:
         return direct(scale_arr)
@@ -225,8 +237,7 @@ def beta_mixture_horizon_sums(
     return np.asarray(np.exp(np.polynomial.chebyshev.chebval(2.0 * (v - lo) / width - 1.0, coef).T), dtype=float)
 
 
-# The interpolant's degree aims at e^-36 ~ 2e-16 of relative error; it is used only if it agrees
-# with the direct sum within the precision's `check` at _CHECKS ages.
-_INTERPOLATION_DIGITS = 36.0
+# The interpolant is used only if it agrees with the direct sum within the precision's `check`
+# at _CHECKS ages.
 _MAX_DEGREE = 160
 _CHECKS = 9

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import digamma, gammaln
+from scipy.special import betainc, betaln, digamma, gammaln
 
 from . import checks
 from .betamix import beta_mixture_expected_purchases
@@ -27,8 +27,10 @@ from .errors import (
     BGNBD_NOT_CONVERGED,
     BGNBD_TOO_FEW_CUSTOMERS,
     BGNBD_TOO_FEW_REPEAT_BUYERS,
+    INPUT_NOT_ARRAY,
     Message,
     ModelFitError,
+    ModelInputError,
 )
 from .optimize import (
     fit_warnings,
@@ -375,3 +377,28 @@ def bgnbd_unconditional_expected_purchases(params: BgNbdParams, t: float | Array
     flat = t_arr.reshape(-1)
     zeros = np.zeros_like(flat)
     return bgnbd_expected_purchases_if_alive(params, flat, zeros, zeros).reshape(t_arr.shape)
+
+
+def bgnbd_probability_of_n_purchases(params: BgNbdParams, t: float, n_max: int) -> FloatArray:
+    """P(X(t) = n) for n = 0..n_max: the chance that a new customer makes n repeat purchases in
+    (0, t] (Fader, Hardie & Lee 2005, eq. 8, as lifetimes' probability_of_n_purchases_up_to_time):
+
+        P(X(t) = n) = B(a, b + n) / B(a, b) Gamma(r + n) / (Gamma(r) n!) (alpha / (alpha + t))^r (t / (alpha + t))^n
+                      + [n > 0] B(a + 1, b + n - 1) / B(a, b) [1 - sum_{j < n} NBD(j)],
+
+    NBD(j) the negative binomial probabilities of the first term. The bracket, the NBD's upper
+    tail P(N >= n), is the regularised incomplete beta I_z(n, r) with z = t / (alpha + t), which
+    keeps every digit where 1 minus the sum would cancel; the rest is in logs."""
+    r, alpha, a, b = params.as_tuple()
+    t_arr = checks.times(t)
+    if t_arr.ndim or not (isinstance(n_max, (int, np.integer)) and n_max >= 0):
+        raise ModelInputError(INPUT_NOT_ARRAY, name="t and n_max", shape="t a number >= 0, n_max a whole number >= 0")
+    n = np.arange(n_max + 1, dtype=float)
+    log_z = np.log(t_arr) - np.log(alpha + t_arr) if t_arr > 0 else -np.inf
+    log_q = np.log(alpha) - np.log(alpha + t_arr)
+    with np.errstate(invalid="ignore"):
+        log_nbd = gammaln(r + n) - gammaln(r) - gammaln(n + 1.0) + r * log_q + np.where(n > 0, n * log_z, 0.0)
+    first = np.exp(betaln(a, b + n) - betaln(a, b) + log_nbd)
+    upper = betainc(np.maximum(n, 1.0), r, float(np.exp(log_z)))
+    second = np.where(n > 0, np.exp(betaln(a + 1.0, np.maximum(b + n - 1.0, 1e-300)) - betaln(a, b)) * upper, 0.0)
+    return np.asarray(first + second, dtype=float)
