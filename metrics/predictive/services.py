@@ -55,6 +55,7 @@ ERROR_NOT_FINITE = gettext_noop(
 )
 ERROR_UNEXPECTED = gettext_noop("Unexpected error: {error}")
 MSG_TRIGGER = gettext_noop("trigger: {trigger}")
+WARNING_NO_INTERVALS = gettext_noop("The CLV intervals could not be computed ({error}); the predictions are shown without them.")
 # The central share of the parametric bootstrap each customer's CLV interval covers.
 CLV_INTERVAL_LEVEL = 0.90
 # pg_advisory_xact_lock key of the prediction replace ("CLVP" in ASCII).
@@ -102,12 +103,18 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
         }
         scores = clv_score(bgnbd=bgnbd.params, gamma_gamma=spend.params, **inputs)
         intervals = None
+        interval_note = None
         if bgnbd.log_covariance is not None and spend.log_covariance is not None:
-            intervals = clv_intervals(
-                bgnbd=bgnbd.params, bgnbd_log_covariance=bgnbd.log_covariance, gamma_gamma=spend.params,
-                gamma_gamma_log_covariance=spend.log_covariance, level=CLV_INTERVAL_LEVEL, **inputs,
-            )
-            fit.clv_interval_level = intervals.level
+            try:
+                intervals = clv_intervals(
+                    bgnbd=bgnbd.params, bgnbd_log_covariance=bgnbd.log_covariance, gamma_gamma=spend.params,
+                    gamma_gamma_log_covariance=spend.log_covariance, level=CLV_INTERVAL_LEVEL, **inputs,
+                )
+                fit.clv_interval_level = intervals.level
+            except (ModelFitError, MemoryError, FloatingPointError) as error:
+                # The predictions stand without their interval; the page says why.
+                interval_note = Message(WARNING_NO_INTERVALS, {"error": str(error)})
+                logger.warning("CLV intervals of fit #%s not computed: %s", fit.pk, error)
         result = pd.DataFrame(
             {
                 "p_alive": scores.p_alive,
@@ -141,7 +148,8 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
             predictions_replace(fit=fit, predictions=result)
             fit.status = PredictiveFit.Status.SUCCEEDED
             _message_set(fit, Message(MSG_TRIGGER, {"trigger": trigger}), bgnbd.note)
-            fit.warnings = [m.as_dict() for m in (bgnbd.note, *bgnbd.warnings, *spend.warnings) if m is not None]
+            fit.warnings = [m.as_dict() for m in (bgnbd.note, *bgnbd.warnings, *spend.warnings, interval_note)
+                            if m is not None]
             _finish(fit, started)
     except ModelFitError as error:
         fit.status = PredictiveFit.Status.FAILED

@@ -58,6 +58,9 @@ PRECISE = Precision(nodes=12, log_drop=46.0, taylor=1e-8, check=1e-11, digits=36
 # ~1e-7, for the thousands of evaluations of a parametric bootstrap.
 COARSE = Precision(nodes=6, log_drop=24.0, taylor=1e-5, check=1e-6, digits=18.0)
 _PANEL_WIDTH = 2.0
+# At most this many panels per rule, whatever the parameters (memory and time stay bounded).
+_MAX_PANELS = 256
+_SPIKE_SPREAD = 0.1
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,12 @@ def _rule(r: float, a: float, b: float, tau_max: float, precision: Precision = P
         right_mass = float(betainc(b, a, delta))
         right_q = float(b / (a + b) * betainc(b + 1.0, a, delta))
     spread = float(np.sqrt(polygamma(1, a) + polygamma(1, b)))
-    width = min(_PANEL_WIDTH, spread)
+    if spread < _SPIKE_SPREAD:
+        # A spike (a and b both above ~100): nearly normal in u, so nothing lies beyond ~14 spreads
+        # (e^-98, more than g's growth can make up); the cut found above can be wider than that by
+        # rounding alone when a ~ 1e12.
+        lo, hi = max(lo, mode - 14.0 * spread), min(hi, mode + 14.0 * spread)
+    width = max(min(_PANEL_WIDTH, spread), (hi - lo) / _MAX_PANELS)
     panels = max(1, int(np.ceil((hi - lo) / width)))
     edges = np.linspace(lo, hi, panels + 1)
     half = (edges[1:] - edges[:-1]) / 2.0

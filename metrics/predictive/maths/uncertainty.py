@@ -30,6 +30,7 @@ from .gammagamma import GammaGammaParams
 
 FloatArray = NDArray[np.float64]
 DEFAULT_DRAWS = 200
+LOG_CLIP = 30.0
 _BLOCK = 20_000
 _MAX_REDRAWS = 50
 
@@ -44,9 +45,11 @@ class ClvIntervals:
 
 def parameter_draws(log_estimate: FloatArray, covariance: FloatArray, *, draws: int,
                     rng: np.random.Generator) -> FloatArray:
-    """(draws x k) parameters, log-normal around the estimate with the given log covariance."""
-    return np.exp(rng.multivariate_normal(np.asarray(log_estimate, dtype=float), covariance, size=draws,
-                                          method="cholesky"))
+    """(draws x k) parameters, log-normal around the estimate with the given log covariance. Log
+    values are kept within +-LOG_CLIP: a weakly determined parameter (a and b of a homogeneous
+    drop-out, log standard errors of 10 or more) would otherwise draw values that overflow."""
+    logs = rng.multivariate_normal(np.asarray(log_estimate, dtype=float), covariance, size=draws, method="cholesky")
+    return np.exp(np.clip(logs, -LOG_CLIP, LOG_CLIP))
 
 
 def clv_intervals(

@@ -143,3 +143,12 @@ def test_conditional_expectation_of_a_customer_uses_the_same_stable_term() -> No
     params = BgNbdParams(R, ALPHA, 1e4, 2.4)
     got = bgnbd_conditional_expected_purchases(params, 39.0, [2.0], [30.43], [38.86])[0]
     assert np.isfinite(got) and got > 0
+
+
+def test_a_drop_out_spike_far_beyond_the_grid_tends_to_its_limit() -> None:
+    # a, b ~ 1e12: every customer drops out with p = a / (a + b); E = (1 - (1 + p tau)^-r) / p.
+    from metrics.predictive.maths.betamix import beta_mixture_expected_purchases
+
+    got = beta_mixture_expected_purchases(shape=[1.5, 40.5], tau=[50.0, 0.01], a=1e12, b=[3e12, 3e12])
+    p = 0.25
+    np.testing.assert_allclose(got, [(1 - (1 + p * 50.0) ** -1.5) / p, (1 - (1 + p * 0.01) ** -40.5) / p], rtol=1e-9)

@@ -163,3 +163,11 @@ def test_the_interval_narrows_as_the_parameters_become_more_certain() -> None:
                            gamma_gamma_log_covariance=gg_cov / 4, **CUSTOMERS)
     ratio = (narrow.high - narrow.low) / (wide.high - wide.low)
     assert ((ratio > 0.35) & (ratio < 0.65)).all()
+
+
+def test_wildly_uncertain_drop_out_parameters_still_give_finite_intervals() -> None:
+    # A homogeneous drop-out leaves a and b with log standard errors of 10 and more.
+    bg_cov = np.diag([0.05, 0.08, 15.0, 15.0]) ** 2
+    got = clv_intervals(bgnbd=BG, bgnbd_log_covariance=bg_cov, gamma_gamma=GG,
+                        gamma_gamma_log_covariance=np.diag([0.03, 0.02, 0.04]) ** 2, draws=60, **CUSTOMERS)
+    assert np.isfinite(got.low).all() and np.isfinite(got.high).all() and (got.low <= got.high).all()
