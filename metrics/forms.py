@@ -82,6 +82,11 @@ class AssumptionsForm(forms.Form):
         required=False,
         help_text=_("The last part of the history held out to compare the models, 5 to 50. Default 25."),
     )
+    new_customer_age_days = forms.IntegerField(
+        label=_("New-customer age (days)"), min_value=0, max_value=3650, required=False,
+        help_text=_("A customer whose first purchase is younger than this is tier 'new' rather than gold, silver "
+                    "or bronze: too little history to say what they are worth. 0 turns the rule off. Default 90."),
+    )
     note = forms.CharField(
         label=_("Why the change"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
         error_messages={"required": ERROR_NOTE_REQUIRED},
@@ -115,12 +120,13 @@ class AssumptionsForm(forms.Form):
             "acquisition_projection": assumption_set.acquisition_projection,
             "predictive_model": assumption_set.predictive_model,
             "model_holdout_share_percent": _plain(assumption_set.model_holdout_share * HUNDRED),
+            "new_customer_age_days": assumption_set.new_customer_age_days,
         }
 
     def assumption_values(self) -> dict[str, Any]:
         data = self.cleaned_data
         driver = {"cost_to_serve_driver": data["cost_to_serve_driver"]} if data.get("cost_to_serve_driver") else {}
-        for name in ("valuation_horizon_months", "acquisition_projection", "predictive_model"):
+        for name in ("valuation_horizon_months", "acquisition_projection", "predictive_model", "new_customer_age_days"):
             if data.get(name) not in (None, ""):
                 driver[name] = data[name]
         if data.get("model_holdout_share_percent") is not None:

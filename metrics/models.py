@@ -108,6 +108,11 @@ class AssumptionSet(models.Model):
         _("holdout share of the model choice"), default=Decimal("0.25"), max_digits=4, decimal_places=3,
         validators=[MinValueValidator(Decimal("0.05")), MaxValueValidator(Decimal("0.5"))],
     )
+    # Customers whose first purchase is younger than this are tier "new" (maths/clv.py TierRules); 0: off.
+    new_customer_age_days = models.PositiveSmallIntegerField(
+        _("new-customer age (days)"), default=90, validators=[MaxValueValidator(3650)],
+        help_text=_("customers whose first purchase is younger than this are tier 'new' (0: no new tier)"),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -407,6 +412,12 @@ class PredictiveFit(models.Model):
     model_log_likelihood = models.FloatField(_("model log-likelihood"), null=True, blank=True)
     # The choice of `auto`: calibration end, every model's holdout error, the winner and its margin.
     model_selection = models.JSONField(_("model choice"), default=dict, blank=True)
+    # {"bgnbd": {"r": se, ...}, "gamma_gamma": {"p": se, ...}}: from the Hessian of each log-likelihood.
+    standard_errors = models.JSONField(_("standard errors"), default=dict, blank=True)
+    # What a successful fit says beside its numbers, as message parts (shown translated: warnings_shown).
+    warnings = models.JSONField(_("warnings"), default=list, blank=True)
+    # The level of the customers' CLV intervals (a parametric bootstrap of the parameters); None: none.
+    clv_interval_level = models.FloatField(_("CLV interval level"), null=True, blank=True)
     started_at = models.DateTimeField(_("started at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     duration_seconds = models.FloatField(_("duration (seconds)"), null=True, blank=True)
@@ -428,6 +439,11 @@ class PredictiveFit(models.Model):
     def message_shown(self) -> str:
         return message_translate(self.message, self.message_parts)
 
+    @property
+    def warnings_shown(self) -> list[str]:
+        """Each warning in the reader's language."""
+        return [message_translate(str(part.get("template", "")), [part]) for part in self.warnings or []]
+
 
 class CustomerPrediction(models.Model):
     """The latest prediction for one customer; replaced by each successful fit."""
@@ -436,6 +452,7 @@ class CustomerPrediction(models.Model):
         GOLD = "gold", _("Gold")
         SILVER = "silver", _("Silver")
         BRONZE = "bronze", _("Bronze")
+        NEW = "new", _("New")
         AT_RISK = "at_risk", _("At risk")
         UNPROFITABLE = "unprofitable", _("Unprofitable")
 
@@ -445,6 +462,9 @@ class CustomerPrediction(models.Model):
     expected_purchases_12m = models.FloatField(_("expected purchases (12 months)"))
     expected_spend = models.DecimalField(_("expected spend"), max_digits=18, decimal_places=2)
     predicted_clv = models.DecimalField(_("predicted CLV"), max_digits=18, decimal_places=2)
+    # The fit's central interval of the predicted CLV (PredictiveFit.clv_interval_level); None: none.
+    clv_low = models.DecimalField(_("predicted CLV, low"), max_digits=18, decimal_places=2, null=True, blank=True)
+    clv_high = models.DecimalField(_("predicted CLV, high"), max_digits=18, decimal_places=2, null=True, blank=True)
     historic_margin = models.DecimalField(_("historic margin"), max_digits=18, decimal_places=2)
     tier = models.CharField(_("tier"), max_length=20, choices=Tier.choices, db_index=True)
 

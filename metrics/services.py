@@ -102,7 +102,7 @@ def assumptions_record(*, user: Any, note: str, recompute: bool = True, **values
                       "assumed_monthly_retention", "smoothing_window_months", "default_gross_margin_rate",
                       "prediction_horizon_months", "credibility_weight", "cost_to_serve_driver",
                       "valuation_horizon_months", "acquisition_projection", "predictive_model",
-                      "model_holdout_share"]
+                      "model_holdout_share", "new_customer_age_days"]
         } if latest else {}
         base.update(values)
         created = AssumptionSet(version=(latest.version + 1) if latest else 1, created_by=user, note=note.strip(), **base)

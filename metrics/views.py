@@ -22,7 +22,7 @@ ASSUMPTION_FIELDS = [
     "annual_discount_rate", "activity_window_months", "retention_source", "assumed_monthly_retention",
     "smoothing_window_months", "default_gross_margin_rate", "prediction_horizon_months", "credibility_weight",
     "cost_to_serve_driver", "valuation_horizon_months", "acquisition_projection", "predictive_model",
-    "model_holdout_share",
+    "model_holdout_share", "new_customer_age_days",
 ]
 
 

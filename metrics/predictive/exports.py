@@ -14,6 +14,7 @@ BOM = "\ufeff"
 COLUMNS = [
     "customer_id", "name", "region", "product_line", "business_unit", "acquisition_channel", "tier",
     "p_alive", "expected_purchases_12m", "expected_spend", "predicted_clv", "net_profit_to_date", "historic_margin", "data_date",
+    "clv_low", "clv_high",
 ]
 
 
@@ -39,5 +40,6 @@ def csv_rows(predictions: QuerySet[CustomerPrediction]) -> Iterator[str]:
                 f"{p.p_alive:.6f}", f"{p.expected_purchases_12m:.6f}", p.expected_spend, p.predicted_clv,
                 profit.net_profit_to_date if profit else "", p.historic_margin,
                 p.fit.data_date.isoformat() if p.fit.data_date else "",
+                "" if p.clv_low is None else p.clv_low, "" if p.clv_high is None else p.clv_high,
             )
         ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from clv_dashboard.formatting import format_money, format_percent
 from metrics.models import CustomerPrediction, PredictiveFit, PredictiveModel
 
 from .maths.purchase_models import MODEL_LABELS, PARAM_NAMES, PurchaseModel
+from .maths.uncertainty import DEFAULT_DRAWS
 from .selectors import TierSummary
 
 
@@ -33,6 +35,7 @@ class PredictionRow:
     loses_money: bool
     net_profit: str = "–"
     net_loss: bool = False
+    clv_interval: str = ""
 
 
 def prediction_row(p: CustomerPrediction) -> PredictionRow:
@@ -48,8 +51,16 @@ def prediction_row(p: CustomerPrediction) -> PredictionRow:
         predicted_clv=format_money(p.predicted_clv),
         historic_margin=format_money(p.historic_margin),
         loses_money=p.historic_margin < 0,
+        clv_interval=_interval(p),
         **_net_profit(p),
     )
+
+
+def _interval(p: CustomerPrediction) -> str:
+    """"low – high" of the CLV interval, or "" without one."""
+    if p.clv_low is None or p.clv_high is None:
+        return ""
+    return f"{format_money(p.clv_low)} – {format_money(p.clv_high)}"
 
 
 def _net_profit(p: CustomerPrediction) -> dict[str, Any]:
@@ -90,6 +101,13 @@ class FitFacts:
     model_auto: bool = False
     model_margin: str = ""
     runner_up: str = ""
+    new_customer_days: int = 0
+    # (name, estimate, standard error) per model, formatted; empty without standard errors.
+    purchase_parameters: tuple[tuple[str, str, str], ...] = ()
+    gamma_gamma_parameters: tuple[tuple[str, str, str], ...] = ()
+    interval_percent: str = ""
+    interval_draws: int = DEFAULT_DRAWS
+    warnings: tuple[str, ...] = ()
 
 
 def _model_facts(fit: PredictiveFit) -> dict[str, Any]:
@@ -121,4 +139,30 @@ def fit_facts(fit: PredictiveFit) -> FitFacts:
         annual_discount_rate=format_percent(a.annual_discount_rate) if a else "",
         horizon_months=int(a.prediction_horizon_months) if a else 0,
         assumption_version=a.version if a else None,
+        new_customer_days=int(a.new_customer_age_days) if a else 0,
+        purchase_parameters=_purchase_parameters(fit),
+        gamma_gamma_parameters=_parameters(fit, "gamma_gamma", {"p": fit.gg_p, "q": fit.gg_q, "gamma": fit.gg_gamma}),
+        interval_percent=format_percent(fit.clv_interval_level, decimals=0) if fit.clv_interval_level else "",
+        warnings=tuple(fit.warnings_shown),
     )
+
+
+def _significant(value: float) -> str:
+    """Four significant digits in the active language's number format."""
+    if value == 0 or not math.isfinite(value):
+        return formats.number_format(value, 0, use_l10n=True)
+    decimals = max(0, 3 - math.floor(math.log10(abs(value))))
+    return formats.number_format(round(value, decimals), decimals, use_l10n=True, force_grouping=True)
+
+
+def _purchase_parameters(fit: PredictiveFit) -> tuple[tuple[str, str, str], ...]:
+    """The purchase model's parameters in its own order, with their standard errors."""
+    model = PurchaseModel(fit.model) if fit.model else PurchaseModel.BGNBD
+    values = fit.model_params or {"r": fit.bgnbd_r, "alpha": fit.bgnbd_alpha, "a": fit.bgnbd_a, "b": fit.bgnbd_b}
+    return _parameters(fit, model.value, {name: values.get(name) for name in PARAM_NAMES[model]})
+
+
+def _parameters(fit: PredictiveFit, model: str, values: dict[str, float | None]) -> tuple[tuple[str, str, str], ...]:
+    errors = (fit.standard_errors or {}).get(model, {})
+    return tuple((name, _significant(value), _significant(errors[name]) if name in errors else "–")
+                 for name, value in values.items() if value is not None)

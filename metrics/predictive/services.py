@@ -9,7 +9,9 @@ clv_models_fit:
    holdout's repeat purchases wins); fits it on the whole history, and Gamma-Gamma for the spend.
    A fit the data cannot support is stored as failed with the reason, and the previous
    predictions stay in place.
-4. Scores every customer at once (vectorised), assigns tiers (maths/clv.py TierRules), and
+4. Scores every customer at once (vectorised), with a 90% interval of each CLV from a parametric
+   bootstrap of the parameters when BG/NBD made the numbers and both fits have standard errors,
+   assigns tiers (maths/clv.py TierRules, the "new" tier by the assumptions' new-customer age), and
    replaces all CustomerPrediction rows in one transaction (COPY on PostgreSQL, bulk_create
    elsewhere), serialised by an advisory lock so two fits never interleave their rows.
 """
@@ -36,8 +38,17 @@ from metrics.profitability.selectors import net_profit_for_tiers
 from metrics.services import assumptions_ensure
 
 from . import selectors
-from .maths import Message, ModelFitError, clv_score, gamma_gamma_fit, tiers_assign
-from .maths.purchase_models import MODEL_LABELS, FittedModel, PurchaseModel, purchase_model_fit
+from .maths import (
+    DAYS_PER_UNIT,
+    Message,
+    ModelFitError,
+    TierRules,
+    clv_score,
+    gamma_gamma_fit,
+    tiers_assign,
+)
+from .maths.purchase_models import MODEL_LABELS, PARAM_NAMES, FittedModel, PurchaseModel, purchase_model_fit
+from .maths.uncertainty import clv_intervals
 from .validation.maths import ERROR_NO_MODEL, MODELS, HoldoutError, calibration_end_for, holdout_validate
 from .validation.selectors import holdout_inputs_read, purchase_history_bounds
 
@@ -61,6 +72,12 @@ MSG_MODEL_ONLY = gettext_noop(
 )
 MSG_MODEL_FALLBACK = gettext_noop("BG/NBD used: the models could not be compared on a holdout")
 MSG_MODEL_REFIT_FAILED = gettext_noop("{model} failed on the whole history, {used} used instead")
+WARNING_NO_INTERVALS = gettext_noop("The CLV intervals could not be computed ({error}); the predictions are shown without them.")
+# The central share of the parametric bootstrap each customer's CLV interval covers.
+CLV_INTERVAL_LEVEL = 0.90
+WARNING_INTERVALS_BGNBD_ONLY = gettext_noop(
+    "The CLV intervals are computed for BG/NBD only; {model} made these predictions, which are shown without them."
+)
 # pg_advisory_xact_lock key of the prediction replace ("CLVP" in ASCII).
 _LOCK_KEY = 0x434C5650
 _CENT = Decimal("0.01")
@@ -110,12 +127,30 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None, mode
         spend = gamma_gamma_fit(summary["frequency"], summary["monetary_value"])
         fit.gg_p, fit.gg_q, fit.gg_gamma = spend.params.p, spend.params.q, spend.params.gamma
         fit.gg_log_likelihood = spend.log_likelihood
-        scores = clv_score(
-            purchase_model=purchases, gamma_gamma=spend.params, frequency=summary["frequency"],
-            recency=summary["recency"], age=summary["T"], monetary_value=summary["monetary_value"],
-            margin_rate=summary["margin_rate"], horizon_months=int(assumption_set.prediction_horizon_months),
-            monthly_discount=monthly_discount_rate(float(assumption_set.annual_discount_rate)),
-        )
+        fit.standard_errors = _standard_errors(purchases, spend.standard_errors)
+        inputs = {
+            "frequency": summary["frequency"], "recency": summary["recency"], "age": summary["T"],
+            "monetary_value": summary["monetary_value"], "margin_rate": summary["margin_rate"],
+            "horizon_months": int(assumption_set.prediction_horizon_months),
+            "monthly_discount": monthly_discount_rate(float(assumption_set.annual_discount_rate)),
+        }
+        scores = clv_score(purchase_model=purchases, gamma_gamma=spend.params, **inputs)
+        intervals = None
+        interval_note = None
+        if purchases.model is not PurchaseModel.BGNBD:
+            interval_note = Message(WARNING_INTERVALS_BGNBD_ONLY, {"model": purchases.label})
+        elif purchases.log_covariance is not None and spend.log_covariance is not None:
+            try:
+                intervals = clv_intervals(
+                    bgnbd=purchases.params, bgnbd_log_covariance=purchases.log_covariance,  # type: ignore[arg-type]
+                    gamma_gamma=spend.params, gamma_gamma_log_covariance=spend.log_covariance,
+                    level=CLV_INTERVAL_LEVEL, **inputs,
+                )
+                fit.clv_interval_level = intervals.level
+            except (ModelFitError, MemoryError, FloatingPointError) as error:
+                # The predictions stand without their interval; the page says why.
+                interval_note = Message(WARNING_NO_INTERVALS, {"error": str(error)})
+                logger.warning("CLV intervals of fit #%s not computed: %s", fit.pk, error)
         result = pd.DataFrame(
             {
                 "p_alive": scores.p_alive,
@@ -126,19 +161,31 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None, mode
             },
             index=summary.index,
         )
+        # Stored as NULL when there is no interval (no standard errors) or a draw gave no number.
+        nan = np.full(len(result), np.nan)
+        result_intervals = pd.DataFrame({
+            "clv_low": intervals.low if intervals is not None else nan,
+            "clv_high": intervals.high if intervals is not None else nan,
+        }, index=result.index)
+        # T is whole days / 7: back to days for the "new" tier.
+        age_days = np.round(summary["T"].to_numpy(dtype=float) * DAYS_PER_UNIT)
         del summary, scores
         bad = ~np.isfinite(result.to_numpy()).all(axis=1)
         if bad.any():
             raise ModelFitError(ERROR_NOT_FINITE, count=int(bad.sum()))
+        result = result.join(result_intervals.where(np.isfinite(result_intervals)))
         net_profit = net_profit_for_tiers(month=month_index(data_date))
         result["tier"] = tiers_assign(
             predicted_clv=result["predicted_clv"], historic_margin=result["historic_margin"], p_alive=result["p_alive"],
             net_profit=None if net_profit is None else net_profit.reindex(result.index).to_numpy(dtype=float),
+            age_days=age_days, rules=TierRules(new_customer_days=int(assumption_set.new_customer_age_days)),
         )
         with transaction.atomic():
             predictions_replace(fit=fit, predictions=result)
             fit.status = PredictiveFit.Status.SUCCEEDED
             _message_set(fit, Message(MSG_TRIGGER, {"trigger": trigger}), *choice_notes, *refit_notes, purchases.note)
+            fit.warnings = [m.as_dict() for m in (purchases.note, *purchases.warnings, *spend.warnings, interval_note)
+                            if m is not None]
             _finish(fit, started)
     except ModelFitError as error:
         fit.status = PredictiveFit.Status.FAILED
@@ -224,6 +271,16 @@ def _fit_first(ranking: list[PurchaseModel], summary: pd.DataFrame) -> tuple[Fit
     raise first_error
 
 
+def _standard_errors(purchases: FittedModel, spend: tuple[float, ...] | None) -> dict[str, dict[str, float]]:
+    """The standard errors of the purchase model's parameters (under its name) and Gamma-Gamma's."""
+    out: dict[str, dict[str, float]] = {}
+    if purchases.standard_errors is not None:
+        out[purchases.model.value] = dict(zip(PARAM_NAMES[purchases.model], purchases.standard_errors, strict=True))
+    if spend is not None:
+        out["gamma_gamma"] = dict(zip(("p", "q", "gamma"), spend, strict=True))
+    return out
+
+
 def _message_set(fit: PredictiveFit, *messages: Message | None) -> None:
     """The English text, and the parts the pages translate."""
     present = [m for m in messages if m is not None]
@@ -235,6 +292,13 @@ def _finish(fit: PredictiveFit, started: float) -> None:
     fit.finished_at = timezone.now()
     fit.duration_seconds = time.perf_counter() - started
     fit.save()
+
+
+def _column(predictions: pd.DataFrame, name: str) -> np.ndarray:
+    """A float column of the predictions, NaN throughout when absent (no interval)."""
+    if name not in predictions:
+        return np.full(len(predictions), np.nan)
+    return predictions[name].to_numpy(dtype=float)
 
 
 def predictions_replace(*, fit: PredictiveFit, predictions: pd.DataFrame) -> int:
@@ -254,6 +318,8 @@ def predictions_replace(*, fit: PredictiveFit, predictions: pd.DataFrame) -> int
             "predicted_clv": np.round(predictions["predicted_clv"].to_numpy(dtype=float), 2),
             "historic_margin": np.round(predictions["historic_margin"].to_numpy(dtype=float), 2),
             "tier": predictions["tier"].to_numpy(),
+            "clv_low": np.round(_column(predictions, "clv_low"), 2),
+            "clv_high": np.round(_column(predictions, "clv_high"), 2),
         })
         # Bytes, not a StringIO: a str buffer holds 4 bytes per character while it grows.
         buffer = io.BytesIO()
@@ -264,7 +330,7 @@ def predictions_replace(*, fit: PredictiveFit, predictions: pd.DataFrame) -> int
         with connection.cursor() as cursor:
             cursor.copy_expert(
                 "COPY metrics_customerprediction (customer_id, fit_id, p_alive, expected_purchases_12m, "
-                "expected_spend, predicted_clv, historic_margin, tier) FROM STDIN WITH (FORMAT csv)",
+                "expected_spend, predicted_clv, historic_margin, tier, clv_low, clv_high) FROM STDIN WITH (FORMAT csv)",
                 buffer,
             )
         return len(predictions)
@@ -272,7 +338,8 @@ def predictions_replace(*, fit: PredictiveFit, predictions: pd.DataFrame) -> int
     rows = zip(
         predictions.index.to_numpy(), predictions["p_alive"].to_numpy(), predictions["expected_purchases_12m"].to_numpy(),
         predictions["expected_spend"].to_numpy(), predictions["predicted_clv"].to_numpy(),
-        predictions["historic_margin"].to_numpy(), predictions["tier"].to_numpy(), strict=True,
+        predictions["historic_margin"].to_numpy(), predictions["tier"].to_numpy(), _column(predictions, "clv_low"),
+        _column(predictions, "clv_high"), strict=True,
     )
     CustomerPrediction.objects.bulk_create(
         (
@@ -280,8 +347,9 @@ def predictions_replace(*, fit: PredictiveFit, predictions: pd.DataFrame) -> int
                 customer_id=int(customer_id), fit=fit, p_alive=float(p_alive),
                 expected_purchases_12m=float(purchases), expected_spend=_money(spend),
                 predicted_clv=_money(clv), historic_margin=_money(margin), tier=str(tier),
+                clv_low=_money(low) if np.isfinite(low) else None, clv_high=_money(high) if np.isfinite(high) else None,
             )
-            for customer_id, p_alive, purchases, spend, clv, margin, tier in rows
+            for customer_id, p_alive, purchases, spend, clv, margin, tier, low, high in rows
         ),
         batch_size=2000,
     )

@@ -28,6 +28,8 @@ FLAGS: dict[str, tuple[str, type, str]] = {
     "predictive-model": ("predictive_model", str,
                          "auto, bgnbd, mbgnbd or pareto_nbd: the model of repeat purchases (auto: best on a holdout)"),
     "model-holdout-share": ("model_holdout_share", Decimal, "share of the history auto holds out, e.g. 0.25"),
+    "new-customer-age": ("new_customer_age_days", int,
+                         "days: a customer whose first purchase is younger is tier 'new' (0 turns the rule off)"),
 }
 CHOICES = {"retention-source": ["measured", "assumed"], "cost-to-serve-driver": ["equal", "purchase"],
            "acquisition-projection": ["flat", "trend", "logistic"],

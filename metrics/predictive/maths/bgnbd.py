@@ -16,19 +16,30 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import digamma, gammaln, hyp2f1
+from scipy.special import betainc, betaln, digamma, gammaln
 
+from . import checks
+from .betamix import beta_mixture_expected_purchases
 from .errors import (
     BGNBD_AT_BOUND,
     BGNBD_HOMOGENEOUS_DROPOUT,
     BGNBD_NO_REPEAT_BUYERS,
     BGNBD_NOT_CONVERGED,
     BGNBD_TOO_FEW_CUSTOMERS,
-    INVALID_INPUT,
+    BGNBD_TOO_FEW_REPEAT_BUYERS,
+    INPUT_NOT_ARRAY,
     Message,
     ModelFitError,
+    ModelInputError,
 )
-from .optimize import is_stationary, minimize_from_starts
+from .optimize import (
+    fit_warnings,
+    hessian_from_gradient,
+    is_stationary,
+    log_covariance,
+    minimize_from_starts,
+    natural_standard_errors,
+)
 
 FloatArray = NDArray[np.float64]
 PARAM_NAMES = ("r", "alpha", "a", "b")
@@ -42,6 +53,10 @@ BOUND_MARGIN = 1.0
 # a and b themselves are not identified, but every prediction (which uses a / (b + x - 1)) is.
 HOMOGENEOUS_DROPOUT = 1e3
 MIN_CUSTOMERS = 2
+# Fewer customers with a repeat purchase than this cannot pin down the four parameters: with one
+# repeat buyer among 500 the drop-out parameters run off (a ~ 2e4, b ~ 5e-5) and every prediction
+# rests on that one customer.
+MIN_REPEAT_CUSTOMERS = 10
 # Stands for ln(0) of the absent second likelihood term of a customer without repeat purchases.
 _LOG_ZERO = -1.0e4
 
@@ -52,6 +67,9 @@ class BgNbdParams:
     alpha: float
     a: float
     b: float
+
+    def __post_init__(self) -> None:
+        checks.parameters("BG/NBD", PARAM_NAMES, self.as_tuple())
 
     def as_tuple(self) -> tuple[float, float, float, float]:
         return (self.r, self.alpha, self.a, self.b)
@@ -68,23 +86,15 @@ class BgNbdFit:
     function_evaluations: int
     # Set when the data show no heterogeneity in drop-out (see HOMOGENEOUS_DROPOUT).
     note: Message | None = None
+    # From the Hessian of the log-likelihood at the estimate (None when it is singular).
+    standard_errors: tuple[float, float, float, float] | None = None
+    log_covariance: FloatArray | None = None
+    # What the page says beside the numbers: poorly determined parameters, no standard errors.
+    warnings: tuple[Message, ...] = ()
 
 
 def _as_inputs(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
-    x = np.asarray(frequency, dtype=float)
-    t_x = np.asarray(recency, dtype=float)
-    big_t = np.asarray(age, dtype=float)
-    if not (x.shape == t_x.shape == big_t.shape) or x.ndim != 1:
-        raise ModelFitError(INVALID_INPUT, detail="frequency, recency and T must be 1-d arrays of one length")
-    if not (np.isfinite(x).all() and np.isfinite(t_x).all() and np.isfinite(big_t).all()):
-        raise ModelFitError(INVALID_INPUT, detail="frequency, recency and T must be finite numbers")
-    if (x < 0).any() or (np.floor(x) != x).any():
-        raise ModelFitError(INVALID_INPUT, detail="frequency must be a whole number >= 0")
-    if (t_x < 0).any() or (t_x > big_t + 1e-9).any():
-        raise ModelFitError(INVALID_INPUT, detail="recency must lie between 0 and T for every customer")
-    if ((x == 0) & (t_x != 0)).any():
-        raise ModelFitError(INVALID_INPUT, detail="a customer without repeat purchases must have recency 0")
-    return x, t_x, big_t
+    return checks.customers(frequency, recency, age)
 
 
 def distinct_rows(*columns: FloatArray) -> tuple[tuple[FloatArray, ...], NDArray[np.intp], FloatArray]:
@@ -253,6 +263,8 @@ def bgnbd_fit(
     n_repeat = int((x > 0).sum())
     if n_repeat == 0:
         raise ModelFitError(BGNBD_NO_REPEAT_BUYERS)
+    if n_repeat < MIN_REPEAT_CUSTOMERS:
+        raise ModelFitError(BGNBD_TOO_FEW_REPEAT_BUYERS, minimum=MIN_REPEAT_CUSTOMERS, count=n_repeat, total=n)
     if deduplicate:
         (x_u, tx_u, t_u), _, weights = distinct_rows(x, t_x, big_t)
     else:
@@ -269,6 +281,9 @@ def bgnbd_fit(
         if abs(value) > LOG_BOUND - BOUND_MARGIN and not (homogeneous and name in ("a", "b")):
             raise ModelFitError(BGNBD_AT_BOUND, name=name, value=float(np.exp(value)))
     params = BgNbdParams(*(float(v) for v in np.exp(result.x)))
+    hessian = hessian_from_gradient(lambda v: _neg_ll_and_grad(v, data, 1.0)[1], np.asarray(result.x, dtype=float))
+    covariance = log_covariance(hessian)
+    skip = ("a", "b") if homogeneous else ()
     return BgNbdFit(
         params=params,
         log_likelihood=-float(result.fun) * n,
@@ -278,6 +293,10 @@ def bgnbd_fit(
         iterations=int(result.nit),
         function_evaluations=int(result.nfev),
         note=Message(BGNBD_HOMOGENEOUS_DROPOUT, {"p": params.a / (params.a + params.b)}) if homogeneous else None,
+        standard_errors=None if covariance is None else natural_standard_errors(params.as_tuple(), covariance),  # type: ignore[arg-type]
+        log_covariance=covariance,
+        warnings=fit_warnings("BG/NBD", PARAM_NAMES, params.as_tuple(), covariance, skip=skip,
+                              singular_expected=homogeneous),
     )
 
 
@@ -313,31 +332,20 @@ def bgnbd_expected_purchases_if_alive(
     params: BgNbdParams, t: float | ArrayLike, frequency: ArrayLike, age: ArrayLike
 ) -> FloatArray:
     """The first factor of E[Y(t) | x, t_x, T]: the expected purchases of a customer still alive
-    at T. It depends on x and T only (not t_x), so scoring evaluates it once per distinct (x, T)."""
-    x = np.asarray(frequency, dtype=float)
-    big_t = np.asarray(age, dtype=float)
-    t_arr = np.asarray(t, dtype=float)
+    at T. It depends on x and T only (not t_x), so scoring evaluates it once per distinct (x, T).
+
+    Computed as E_p[(1 - (1 + p t / (alpha + T))^-(r + x)) / p] over the posterior drop-out chance
+    p ~ Beta(a, b + x) (maths/betamix.py), finite and accurate for every a, b > 0, a = 1 included."""
+    x = checks.column("frequency", frequency, non_negative=True)
+    big_t = checks.column("T", age, non_negative=True)
+    checks.same_length(frequency=x, T=big_t)
+    t_arr = checks.times(t)
+    if t_arr.ndim:
+        checks.same_length(frequency=x, t=t_arr.reshape(-1))
+        t_arr = t_arr.reshape(-1)
     r, alpha, a, b = params.as_tuple()
-    if abs(a - 1.0) < 1e-9:
-        # The formula has a removable singularity at a = 1; a tiny shift changes nothing visible.
-        a = 1.0 + 1e-9
-    c = a + b + x - 1.0
-    z = t_arr / (alpha + big_t + t_arr)
-    return np.asarray(c / (a - 1.0) * (1.0 - _hyp_term(r, a, b, x, z)), dtype=float)
-
-
-def _hyp_term(r: float, a: float, b: float, x: FloatArray | float, z: FloatArray) -> FloatArray:
-    """(1 - z)^(r + x) 2F1(r + x, b + x; a + b + x - 1; z).
-
-    Evaluated after Euler's transformation as (1 - z)^(a - 1) 2F1(a + b - 1 - r, a - 1; c; z). With a
-    and b both large (drop-out the same for every customer) that series has huge parameters and
-    over- or underflows; there its limit is used, ((1 - z) / (1 - q z))^(r + x) with q = b / (a + b),
-    whose relative error is of order 1 / (a + b)."""
-    if a > HOMOGENEOUS_DROPOUT and b > HOMOGENEOUS_DROPOUT:
-        q = b / (a + b)
-        return np.asarray(((1.0 - z) / (1.0 - q * z)) ** (r + np.asarray(x, dtype=float)), dtype=float)
-    c = a + b + np.asarray(x, dtype=float) - 1.0
-    return np.asarray((1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z), dtype=float)
+    x, big_t, t_arr = np.broadcast_arrays(x, big_t, t_arr)
+    return beta_mixture_expected_purchases(shape=r + x, tau=t_arr / (alpha + big_t), a=a, b=b + x)
 
 
 def bgnbd_p_alive_path(
@@ -347,8 +355,8 @@ def bgnbd_p_alive_path(
 
     Times are in the model's unit from any common origin; evaluation times before the first
     purchase give NaN (the customer did not exist yet)."""
-    times = np.sort(np.asarray(purchase_times, dtype=float))
-    at = np.asarray(evaluation_times, dtype=float)
+    times = np.sort(checks.column("purchase times", purchase_times))
+    at = checks.column("evaluation times", evaluation_times)
     if times.size == 0:
         return np.full(at.shape, np.nan)
     first = times[0]
@@ -363,9 +371,34 @@ def bgnbd_p_alive_path(
 
 
 def bgnbd_unconditional_expected_purchases(params: BgNbdParams, t: float | ArrayLike) -> FloatArray:
-    """E[X(t)] for a new customer: (a + b - 1) / (a - 1) [1 - (alpha / (alpha + t))^r 2F1(r, b; a + b - 1; t / (alpha + t))]."""
-    r, alpha, a, b = params.as_tuple()
-    t_arr = np.asarray(t, dtype=float)
-    z = t_arr / (alpha + t_arr)
-    return (a + b - 1.0) / (a - 1.0) * (1.0 - _hyp_term(r, a, b, 0.0, z))
+    """E[X(t)] for a new customer, (a + b - 1) / (a - 1) [1 - (alpha / (alpha + t))^r 2F1(r, b; a + b - 1; t / (alpha + t))]:
+    the expected purchases if alive of a customer with x = 0 at T = 0 (no pole at a = 1)."""
+    t_arr = checks.times(t)
+    flat = t_arr.reshape(-1)
+    zeros = np.zeros_like(flat)
+    return bgnbd_expected_purchases_if_alive(params, flat, zeros, zeros).reshape(t_arr.shape)
 
+
+def bgnbd_probability_of_n_purchases(params: BgNbdParams, t: float, n_max: int) -> FloatArray:
+    """P(X(t) = n) for n = 0..n_max: the chance that a new customer makes n repeat purchases in
+    (0, t] (Fader, Hardie & Lee 2005, eq. 8, as lifetimes' probability_of_n_purchases_up_to_time):
+
+        P(X(t) = n) = B(a, b + n) / B(a, b) Gamma(r + n) / (Gamma(r) n!) (alpha / (alpha + t))^r (t / (alpha + t))^n
+                      + [n > 0] B(a + 1, b + n - 1) / B(a, b) [1 - sum_{j < n} NBD(j)],
+
+    NBD(j) the negative binomial probabilities of the first term. The bracket, the NBD's upper
+    tail P(N >= n), is the regularised incomplete beta I_z(n, r) with z = t / (alpha + t), which
+    keeps every digit where 1 minus the sum would cancel; the rest is in logs."""
+    r, alpha, a, b = params.as_tuple()
+    t_arr = checks.times(t)
+    if t_arr.ndim or not (isinstance(n_max, (int, np.integer)) and n_max >= 0):
+        raise ModelInputError(INPUT_NOT_ARRAY, name="t and n_max", shape="t a number >= 0, n_max a whole number >= 0")
+    n = np.arange(n_max + 1, dtype=float)
+    log_z = np.log(t_arr) - np.log(alpha + t_arr) if t_arr > 0 else -np.inf
+    log_q = np.log(alpha) - np.log(alpha + t_arr)
+    with np.errstate(invalid="ignore"):
+        log_nbd = gammaln(r + n) - gammaln(r) - gammaln(n + 1.0) + r * log_q + np.where(n > 0, n * log_z, 0.0)
+    first = np.exp(betaln(a, b + n) - betaln(a, b) + log_nbd)
+    upper = betainc(np.maximum(n, 1.0), r, float(np.exp(log_z)))
+    second = np.where(n > 0, np.exp(betaln(a + 1.0, np.maximum(b + n - 1.0, 1e-300)) - betaln(a, b)) * upper, 0.0)
+    return np.asarray(first + second, dtype=float)

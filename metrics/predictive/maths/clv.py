@@ -16,6 +16,8 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import checks
+from .betamix import PRECISE, Precision, beta_mixture_horizon_sums
 from .bgnbd import BgNbdParams, distinct_rows
 from .gammagamma import GammaGammaParams, gamma_gamma_expected_spend
 from .purchase_models import (
@@ -59,28 +61,36 @@ def clv_score(
     With ages in whole days that is at most (distinct purchase counts x days of history) values.
 
     The purchase model is `purchase_model` (any of the three), or BG/NBD with the `bgnbd` parameters."""
-    if horizon_months < 1:
-        raise ValueError("The prediction horizon must be at least one month.")
     if (bgnbd is None) == (purchase_model is None):
         raise ValueError("Give either the BG/NBD parameters or a purchase model, not both or neither.")
     model = purchase_model if purchase_model is not None else FittedModel(PurchaseModel.BGNBD, bgnbd)  # type: ignore[arg-type]
-    x = np.asarray(frequency, dtype=float)
-    t_x = np.asarray(recency, dtype=float)
-    big_t = np.asarray(age, dtype=float)
+    checks.horizon(horizon_months)
+    checks.discount(monthly_discount)
+    x, t_x, big_t = checks.customers(frequency, recency, age)
+    spend_in = checks.column("spend", monetary_value)
+    margin = checks.column("margin rate", margin_rate)
+    checks.same_length(frequency=x, spend=spend_in, margin_rate=margin)
+    checks.gamma_gamma_q(gamma_gamma.q)
     p_alive = purchase_model_p_alive(model, x, t_x, big_t)
     (xu, tu), inverse, _ = distinct_rows(x, big_t)
+    if isinstance(model.params, BgNbdParams):
+        # BG/NBD: the horizon's sums at once, per purchase count (bgnbd_horizon_sums).
+        sums = bgnbd_horizon_sums(model.params, xu, tu, horizon_months=horizon_months,
+                                  monthly_discount=monthly_discount)
+        discounted_u, expected_12m_u = sums[:, 0], sums[:, 1]
+    else:
+        # MBG/NBD and Pareto/NBD: E[Y(k months) | alive] month by month.
+        expected_12m_u = purchase_model_expected_if_alive(model, 12 * UNITS_PER_MONTH, xu, tu)
+        discounted_u = np.zeros_like(xu)
+        previous = np.zeros_like(xu)
+        for k in range(1, horizon_months + 1):
+            cumulative = purchase_model_expected_if_alive(model, k * UNITS_PER_MONTH, xu, tu)
+            discounted_u += (cumulative - previous) / (1.0 + monthly_discount) ** k
+            previous = cumulative
 
-    expected_12m_u = purchase_model_expected_if_alive(model, 12 * UNITS_PER_MONTH, xu, tu)
-    discounted_u = np.zeros_like(xu)
-    previous = np.zeros_like(xu)
-    for k in range(1, horizon_months + 1):
-        cumulative = purchase_model_expected_if_alive(model, k * UNITS_PER_MONTH, xu, tu)
-        discounted_u += (cumulative - previous) / (1.0 + monthly_discount) ** k
-        previous = cumulative
-
-    spend = gamma_gamma_expected_spend(gamma_gamma, x, monetary_value)
+    spend = gamma_gamma_expected_spend(gamma_gamma, x, spend_in)
     discounted = discounted_u[inverse] * p_alive
-    clv = discounted * spend * np.asarray(margin_rate, dtype=float)
+    clv = discounted * spend * margin
     return ClvScores(
         p_alive=p_alive,
         expected_purchases_12m=expected_12m_u[inverse] * p_alive,
@@ -90,7 +100,43 @@ def clv_score(
     )
 
 
+def horizon_coefficients(*, horizon_months: int, monthly_discount: float) -> tuple[FloatArray, FloatArray]:
+    """The month ends t_k (k = 1..max(H, 12), in the model's unit) and the weights that turn the
+    cumulative E[Y(t_k)] into (column 0) the discounted sum of the monthly increments over H
+    months, sum_k (E_k - E_(k-1)) / (1 + d)^k = sum_k E_k (v^k - v^(k+1) [k < H]), v = 1 / (1 + d),
+    and (column 1) the 12-month total E_12."""
+    months = max(horizon_months, 12)
+    k = np.arange(1, months + 1, dtype=float)
+    v = 1.0 / (1.0 + monthly_discount)
+    weights = np.zeros((months, 2))
+    weights[:horizon_months, 0] = v ** k[:horizon_months]
+    weights[: horizon_months - 1, 0] -= v ** k[1:horizon_months]
+    weights[11, 1] = 1.0
+    return k * UNITS_PER_MONTH, weights
+
+
+def bgnbd_horizon_sums(
+    params: BgNbdParams, frequency: FloatArray, age: FloatArray, *, horizon_months: int, monthly_discount: float,
+    precision: Precision = PRECISE,
+) -> FloatArray:
+    """For each (x, T): the discounted expected purchases over the horizon and the expected purchases
+    in 12 months of a customer alive at T (columns of `horizon_coefficients`), per purchase count."""
+    r, alpha, a, b = params.as_tuple()
+    times, weights = horizon_coefficients(horizon_months=horizon_months, monthly_discount=monthly_discount)
+    out = np.empty((frequency.size, 2))
+    levels, index = np.unique(frequency, return_inverse=True)
+    index = index.ravel()
+    for k, level in enumerate(levels):
+        rows = np.flatnonzero(index == k)
+        out[rows] = beta_mixture_horizon_sums(
+            shape=r + float(level), a=a, b=b + float(level), scale=alpha + age[rows], times=times,
+            coefficients=weights, precision=precision,
+        )
+    return out
+
+
 class Tier(StrEnum):
+    NEW = "new"
     GOLD = "gold"
     SILVER = "silver"
     BRONZE = "bronze"
@@ -104,50 +150,77 @@ class TierRules:
     1. unprofitable: net profit to date (margin less the allocated acquisition and retention
        cost, METRICS.md) < 0 where it is given (once cost entries exist), else historic margin
        (refunds included) < 0;
-    2. at_risk: a valuable history (historic margin > 0 and among the top `history_share` of all
-       scored customers by historic margin) and P(alive) < `at_risk_p_alive`;
-    3. gold: among the top `gold_share` of all scored customers by predicted CLV;
-    4. silver: among the next `silver_share` by predicted CLV (ranks gold_share .. gold_share + silver_share);
-    5. bronze: everyone else.
-    Ranks are taken over all scored customers before the rules apply, so a top-20% customer who is
-    unprofitable or at risk shows under that tier and gold holds at most 20% of customers.
+    2. new: the first purchase less than `new_customer_days` days before the data date (0 turns
+       the rule off): too little history to say what the customer is worth;
+    3. at_risk: a valuable history (historic margin > 0 and among the top `history_share` of the
+       ranked customers by historic margin) and P(alive) < `at_risk_p_alive`;
+    4. gold: among the top `gold_share` of the ranked customers by predicted CLV;
+    5. silver: among the next `silver_share` by predicted CLV (ranks gold_share .. gold_share + silver_share);
+    6. bronze: everyone else.
+    The ranked customers are all scored customers but the new ones, ranked before the rules apply:
+    a top-20% customer who is unprofitable or at risk shows under that tier, gold holds at most 20%
+    of the established customers, and a burst of new customers does not push anyone out of gold.
     Ties in value keep the order the customers were given in (by customer id in the service)."""
 
     gold_share: float = 0.20
     silver_share: float = 0.30
     history_share: float = 0.20
     at_risk_p_alive: float = 0.5
+    new_customer_days: int = 90
+
+    def __post_init__(self) -> None:
+        for name in ("gold_share", "silver_share", "history_share", "at_risk_p_alive"):
+            checks.share(name, getattr(self, name))
+        checks.share("gold_share + silver_share", self.gold_share + self.silver_share)
+        if self.new_customer_days < 0:
+            checks.column("new_customer_days", [self.new_customer_days], non_negative=True)
 
 
-def _top_share(values: FloatArray, share: float) -> NDArray[np.bool_]:
-    """True for the first ceil(share x n) customers by descending value (stable on ties)."""
-    n = values.size
-    count = int(np.ceil(share * n - 1e-9))
-    order = np.argsort(-values, kind="stable")
-    mask = np.zeros(n, dtype=bool)
+def _top_share(values: FloatArray, share: float, eligible: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """True for the first ceil(share x n) eligible customers by descending value (stable on ties),
+    n the number of eligible customers."""
+    candidates = np.flatnonzero(eligible)
+    count = int(np.ceil(share * candidates.size - 1e-9))
+    order = candidates[np.argsort(-values[candidates], kind="stable")]
+    mask = np.zeros(values.size, dtype=bool)
     mask[order[:count]] = True
     return mask
 
 
 def tiers_assign(
     *, predicted_clv: ArrayLike, historic_margin: ArrayLike, p_alive: ArrayLike, rules: TierRules | None = None,
-    net_profit: ArrayLike | None = None,
+    net_profit: ArrayLike | None = None, age_days: ArrayLike | None = None,
 ) -> NDArray[np.str_]:
-    """Tiers by `rules` (TierRules); `net_profit` NaN for a customer without one (their margin decides)."""
+    """Tiers by `rules` (TierRules); `net_profit` NaN for a customer without one (their margin decides);
+    `age_days`: days from each customer's first purchase to the data date (the `new` rule needs it)."""
     rules = rules or TierRules()
-    clv = np.asarray(predicted_clv, dtype=float)
-    margin = np.asarray(historic_margin, dtype=float)
-    alive = np.asarray(p_alive, dtype=float)
-    gold = _top_share(clv, rules.gold_share)
-    top_half = _top_share(clv, rules.gold_share + rules.silver_share)
-    valuable = _top_share(margin, rules.history_share) & (margin > 0)
+    clv = checks.column("predicted CLV", predicted_clv)
+    margin = checks.column("historic margin", historic_margin)
+    alive = checks.column("P(alive)", p_alive, non_negative=True)
+    columns = {"predicted_clv": clv, "historic_margin": margin, "p_alive": alive}
+    if age_days is not None:
+        columns["age_days"] = checks.column("age in days", age_days, non_negative=True)
+    net = None
+    if net_profit is not None:
+        net = np.asarray(net_profit, dtype=float)
+        # NaN stands for "no net profit yet"; infinities are errors.
+        checks.column("net profit", np.where(np.isnan(net), 0.0, net))
+        columns["net_profit"] = net
+    checks.same_length(**columns)
+    new = np.zeros(clv.size, dtype=bool)
+    if rules.new_customer_days > 0 and age_days is not None:
+        new = columns["age_days"] < rules.new_customer_days
+    ranked = ~new
+    gold = _top_share(clv, rules.gold_share, ranked)
+    top_half = _top_share(clv, rules.gold_share + rules.silver_share, ranked)
+    valuable = _top_share(margin, rules.history_share, ranked) & (margin > 0)
     tiers = np.full(clv.size, Tier.BRONZE.value, dtype=object)
     tiers[top_half] = Tier.SILVER.value
     tiers[gold] = Tier.GOLD.value
     tiers[valuable & (alive < rules.at_risk_p_alive)] = Tier.AT_RISK.value
+    tiers[new] = Tier.NEW.value
     loss = margin < 0
-    if net_profit is not None:
-        net = np.asarray(net_profit, dtype=float)
+    if net is not None:
         loss = np.where(np.isfinite(net), net < 0, loss)
     tiers[loss] = Tier.UNPROFITABLE.value
     return tiers.astype(str)

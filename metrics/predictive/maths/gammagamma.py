@@ -14,9 +14,25 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, gammaln
 
+from . import checks
 from .bgnbd import BOUND_MARGIN, LOG_BOUND, distinct_rows
-from .errors import GG_AT_BOUND, GG_NO_FINITE_MEAN, GG_NO_SPENDERS, GG_NOT_CONVERGED, INVALID_INPUT, ModelFitError
-from .optimize import is_stationary, minimize_from_starts
+from .errors import (
+    GG_AT_BOUND,
+    GG_NO_FINITE_MEAN,
+    GG_NO_SPENDERS,
+    GG_NOT_CONVERGED,
+    GG_Q_TOO_CLOSE_TO_ONE,
+    Message,
+    ModelFitError,
+)
+from .optimize import (
+    fit_warnings,
+    hessian_from_gradient,
+    is_stationary,
+    log_covariance,
+    minimize_from_starts,
+    natural_standard_errors,
+)
 
 FloatArray = NDArray[np.float64]
 PARAM_NAMES = ("p", "q", "gamma")
@@ -29,6 +45,9 @@ class GammaGammaParams:
     q: float
     gamma: float
 
+    def __post_init__(self) -> None:
+        checks.parameters("Gamma-Gamma", PARAM_NAMES, (self.p, self.q, self.gamma))
+
 
 @dataclass(frozen=True)
 class GammaGammaFit:
@@ -36,6 +55,10 @@ class GammaGammaFit:
     log_likelihood: float
     n_customers: int
     iterations: int
+    # From the Hessian of the log-likelihood at the estimate (None when it is singular).
+    standard_errors: tuple[float, float, float] | None = None
+    log_covariance: FloatArray | None = None
+    warnings: tuple[Message, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,10 +116,9 @@ def gamma_gamma_log_likelihood(params: GammaGammaParams, frequency: ArrayLike, m
 
 def gamma_gamma_fit(frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGammaFit:
     """Fit on the customers with x > 0 and a positive mean spend (the others are skipped)."""
-    x_all = np.asarray(frequency, dtype=float)
-    m_all = np.asarray(monetary_value, dtype=float)
-    if x_all.shape != m_all.shape or not (np.isfinite(x_all).all() and np.isfinite(m_all).all()):
-        raise ModelFitError(INVALID_INPUT, detail="frequency and spend must be finite arrays of one length")
+    x_all = checks.column("frequency", frequency, non_negative=True)
+    m_all = checks.column("spend", monetary_value)
+    checks.same_length(frequency=x_all, spend=m_all)
     keep = (x_all > 0) & (m_all > 0)
     n = int(keep.sum())
     if n < MIN_SPENDERS:
@@ -106,9 +128,8 @@ def gamma_gamma_fit(frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGam
     scale = float(np.average(m_raw, weights=weights))
     m = m_raw / scale
     starts = [np.log([1.0, 2.0, 1.0]), np.log([5.0, 5.0, 4.0])]
-    result = minimize_from_starts(
-        _neg_ll_and_grad, starts, args=(_Data.make(x, m, weights), float(n)), n_params=3, log_bound=LOG_BOUND
-    )
+    data = _Data.make(x, m, weights)
+    result = minimize_from_starts(_neg_ll_and_grad, starts, args=(data, float(n)), n_params=3, log_bound=LOG_BOUND)
     if not is_stationary(result):
         raise ModelFitError(GG_NOT_CONVERGED, reason=str(result.message))
     for name, value in zip(PARAM_NAMES, result.x, strict=True):
@@ -116,20 +137,34 @@ def gamma_gamma_fit(frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGam
             shown = float(np.exp(value)) * (scale if name == "gamma" else 1.0)
             raise ModelFitError(GG_AT_BOUND, name=name, value=shown)
     p, q, gamma_scaled = (float(v) for v in np.exp(result.x))
+    if q <= 1.0:
+        raise ModelFitError(GG_NO_FINITE_MEAN, q=q)
+    if q <= 1.0 + checks.GG_Q_MARGIN:
+        raise ModelFitError(GG_Q_TOO_CLOSE_TO_ONE, q=q, margin=checks.GG_Q_MARGIN)
     params = GammaGammaParams(p=p, q=q, gamma=gamma_scaled * scale)
-    if params.q <= 1.0:
-        raise ModelFitError(GG_NO_FINITE_MEAN, q=params.q)
     # The density of m in the original unit is the scaled density divided by the scale.
     log_likelihood = -float(result.fun) * n - n * float(np.log(scale))
-    return GammaGammaFit(params=params, log_likelihood=log_likelihood, n_customers=n, iterations=int(result.nit))
+    # In log parameters the scaling of gamma is a shift, so the covariance holds in any currency unit.
+    hessian = hessian_from_gradient(lambda v: _neg_ll_and_grad(v, data, 1.0)[1], np.asarray(result.x, dtype=float))
+    covariance = log_covariance(hessian)
+    values = (params.p, params.q, params.gamma)
+    return GammaGammaFit(
+        params=params, log_likelihood=log_likelihood, n_customers=n, iterations=int(result.nit),
+        standard_errors=None if covariance is None else natural_standard_errors(values, covariance),  # type: ignore[arg-type]
+        log_covariance=covariance,
+        warnings=fit_warnings("Gamma-Gamma", PARAM_NAMES, values, covariance),
+    )
 
 
 def gamma_gamma_expected_spend(
     params: GammaGammaParams, frequency: ArrayLike, monetary_value: ArrayLike
 ) -> FloatArray:
     """E[M | p, q, gamma, x, m] = p (gamma + x m) / (p x + q - 1): the customer's own mean pulled
-    towards the population mean p gamma / (q - 1), the more so the fewer purchases they made."""
-    x = np.asarray(frequency, dtype=float)
-    m = np.maximum(np.asarray(monetary_value, dtype=float), 0.0)
+    towards the population mean p gamma / (q - 1), the more so the fewer purchases they made.
+    A negative mean (refunds above purchases) counts as 0; q must exceed 1 by checks.GG_Q_MARGIN."""
+    x = checks.column("frequency", frequency, non_negative=True)
+    m = np.maximum(checks.column("spend", monetary_value), 0.0)
+    checks.same_length(frequency=x, spend=m)
+    checks.gamma_gamma_q(params.q)
     p, q, g = params.p, params.q, params.gamma
     return p * (g + x * m) / (p * x + q - 1.0)

@@ -12,8 +12,8 @@ bought once long ago is no longer "certainly alive". Per customer (x, t_x, T):
     E[Y(t) | x, t_x, T] = (a + b + x) / (a - 1) [1 - ((alpha + T) / (alpha + T + t))^(r + x)
         2F1(r + x, b + x + 1; a + b + x; t / (alpha + T + t))] P(alive),
 
-the hypergeometric term being BG/NBD's with b + 1 for b (bgnbd._hyp_term, after Euler's
-transformation).
+computed, as BG/NBD's, as the mean of (1 - (1 + p t / (alpha + T))^-(r + x)) / p over
+p ~ Beta(a, b + x + 1) (maths/betamix.py), finite for every a, b.
 """
 
 from __future__ import annotations
@@ -24,9 +24,18 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, gammaln
 
-from .bgnbd import MIN_CUSTOMERS, _as_inputs, _hyp_term, distinct_rows
-from .errors import ModelFitError, gettext_noop
-from .optimize import minimize_value_from_starts, parameter_at_bound
+from . import checks
+from .betamix import beta_mixture_expected_purchases
+from .bgnbd import MIN_CUSTOMERS, _as_inputs, distinct_rows
+from .errors import Message, ModelFitError, gettext_noop
+from .optimize import (
+    fit_warnings,
+    hessian_from_values,
+    log_covariance,
+    minimize_value_from_starts,
+    natural_standard_errors,
+    parameter_at_bound,
+)
 
 FloatArray = NDArray[np.float64]
 
@@ -49,6 +58,9 @@ class MbgNbdParams:
     a: float
     b: float
 
+    def __post_init__(self) -> None:
+        checks.parameters("MBG/NBD", PARAM_NAMES, self.as_tuple())
+
     def as_tuple(self) -> tuple[float, float, float, float]:
         return (self.r, self.alpha, self.a, self.b)
 
@@ -62,6 +74,10 @@ class MbgNbdFit:
     n_distinct: int
     iterations: int
     function_evaluations: int
+    # From the Hessian of the log-likelihood at the estimate (None when it is singular).
+    standard_errors: tuple[float, float, float, float] | None = None
+    log_covariance: FloatArray | None = None
+    warnings: tuple[Message, ...] = ()
 
 
 def _log_odds_dead(params: tuple[float, float, float, float], x: FloatArray, t_x: FloatArray,
@@ -111,10 +127,16 @@ def mbgnbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> MbgN
     edge = parameter_at_bound(PARAM_NAMES, result.x, limit=LOG_BOUND - BOUND_MARGIN)
     if edge is not None:
         raise ModelFitError(MBG_AT_BOUND, name=edge[0], value=edge[1])
+    params = MbgNbdParams(*(float(v) for v in np.exp(result.x)))
+    hessian = hessian_from_values(lambda v: objective(v) * n, np.asarray(result.x, dtype=float))
+    covariance = log_covariance(hessian)
     return MbgNbdFit(
-        params=MbgNbdParams(*(float(v) for v in np.exp(result.x))),
+        params=params,
         log_likelihood=-float(result.fun) * n, n_customers=n, n_repeat_customers=n_repeat,
         n_distinct=int(x_u.size), iterations=int(result.nit), function_evaluations=int(result.nfev),
+        standard_errors=None if covariance is None else natural_standard_errors(params.as_tuple(), covariance),  # type: ignore[arg-type]
+        log_covariance=covariance,
+        warnings=fit_warnings("MBG/NBD", PARAM_NAMES, params.as_tuple(), covariance),
     )
 
 
@@ -129,10 +151,7 @@ def mbgnbd_conditional_expected_purchases(
     """E[Y(t) | x, t_x, T] (module docstring)."""
     x, t_x, big_t = _as_inputs(frequency, recency, age)
     r, alpha, a, b = params.as_tuple()
-    if abs(a - 1.0) < 1e-9:
-        # A removable singularity at a = 1, as in BG/NBD.
-        a = 1.0 + 1e-9
-    t_arr = np.asarray(t, dtype=float)
-    z = t_arr / (alpha + big_t + t_arr)
-    if_alive = (a + b + x) / (a - 1.0) * (1.0 - _hyp_term(r, a, b + 1.0, x, z))
+    t_arr = checks.times(t)
+    x_b, big_t_b, t_b = np.broadcast_arrays(x, big_t, t_arr)
+    if_alive = beta_mixture_expected_purchases(shape=r + x_b, tau=t_b / (alpha + big_t_b), a=a, b=b + 1.0 + x_b)
     return np.asarray(if_alive * mbgnbd_p_alive(params, x, t_x, big_t), dtype=float)

@@ -26,9 +26,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln, logsumexp
 
+from . import checks
 from .bgnbd import MIN_CUSTOMERS, _as_inputs, distinct_rows
-from .errors import ModelFitError, gettext_noop
-from .optimize import minimize_value_from_starts, parameter_at_bound
+from .errors import Message, ModelFitError, gettext_noop
+from .optimize import (
+    fit_warnings,
+    hessian_from_values,
+    log_covariance,
+    minimize_value_from_starts,
+    natural_standard_errors,
+    parameter_at_bound,
+)
 
 FloatArray = NDArray[np.float64]
 
@@ -54,6 +62,9 @@ class ParetoNbdParams:
     s: float
     beta: float
 
+    def __post_init__(self) -> None:
+        checks.parameters("Pareto/NBD", PARAM_NAMES, self.as_tuple())
+
     def as_tuple(self) -> tuple[float, float, float, float]:
         return (self.r, self.alpha, self.s, self.beta)
 
@@ -67,6 +78,10 @@ class ParetoNbdFit:
     n_distinct: int
     iterations: int
     function_evaluations: int
+    # From the Hessian of the log-likelihood at the estimate (None when it is singular).
+    standard_errors: tuple[float, float, float, float] | None = None
+    log_covariance: FloatArray | None = None
+    warnings: tuple[Message, ...] = ()
 
 
 def _log_terms(params: tuple[float, float, float, float], x: FloatArray, t_x: FloatArray,
@@ -126,10 +141,16 @@ def paretonbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> P
     edge = parameter_at_bound(PARAM_NAMES, result.x, limit=LOG_BOUND - BOUND_MARGIN)
     if edge is not None:
         raise ModelFitError(PARETO_AT_BOUND, name=edge[0], value=edge[1])
+    params = ParetoNbdParams(*(float(v) for v in np.exp(result.x)))
+    hessian = hessian_from_values(lambda v: objective(v) * n, np.asarray(result.x, dtype=float))
+    covariance = log_covariance(hessian)
     return ParetoNbdFit(
-        params=ParetoNbdParams(*(float(v) for v in np.exp(result.x))),
+        params=params,
         log_likelihood=-float(result.fun) * n, n_customers=n, n_repeat_customers=n_repeat,
         n_distinct=int(x_u.size), iterations=int(result.nit), function_evaluations=int(result.nfev),
+        standard_errors=None if covariance is None else natural_standard_errors(params.as_tuple(), covariance),  # type: ignore[arg-type]
+        log_covariance=covariance,
+        warnings=fit_warnings("Pareto/NBD", PARAM_NAMES, params.as_tuple(), covariance),
     )
 
 
@@ -148,7 +169,7 @@ def paretonbd_conditional_expected_purchases(
     at s = 1 (written with expm1 and log1p, so s near 1 loses nothing)."""
     x, t_x, big_t = _as_inputs(frequency, recency, age)
     r, alpha, s, beta = params.as_tuple()
-    t_arr = np.asarray(t, dtype=float)
+    t_arr = checks.times(t)
     log_ratio = np.log1p(t_arr / (beta + big_t))
     k = s - 1.0
     horizon = log_ratio if abs(k) < 1e-12 else -np.expm1(-k * log_ratio) / k

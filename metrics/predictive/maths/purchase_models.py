@@ -14,8 +14,9 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .betamix import beta_mixture_expected_purchases
 from .bgnbd import PARAM_NAMES as BGNBD_PARAM_NAMES
-from .bgnbd import BgNbdParams, _as_inputs, _hyp_term, bgnbd_expected_purchases_if_alive, bgnbd_fit, bgnbd_p_alive
+from .bgnbd import BgNbdParams, _as_inputs, bgnbd_expected_purchases_if_alive, bgnbd_fit, bgnbd_p_alive
 from .errors import Message
 from .mbgnbd import PARAM_NAMES as MBGNBD_PARAM_NAMES
 from .mbgnbd import MbgNbdParams, mbgnbd_fit, mbgnbd_p_alive
@@ -53,6 +54,11 @@ class FittedModel:
     n_customers: int = 0
     n_repeat_customers: int = 0
     note: Message | None = None
+    # From the Hessian of the log-likelihood at the estimate (None when it is singular), and what
+    # the page says beside the numbers (poorly determined parameters).
+    standard_errors: tuple[float, ...] | None = None
+    log_covariance: FloatArray | None = None
+    warnings: tuple[Message, ...] = ()
 
     @property
     def label(self) -> str:
@@ -74,12 +80,15 @@ def purchase_model_fit(model: PurchaseModel | str, frequency: ArrayLike, recency
     name = PurchaseModel(model)
     if name is PurchaseModel.BGNBD:
         bg = bgnbd_fit(frequency, recency, age)
-        return FittedModel(name, bg.params, bg.log_likelihood, bg.n_customers, bg.n_repeat_customers, bg.note)
+        return FittedModel(name, bg.params, bg.log_likelihood, bg.n_customers, bg.n_repeat_customers, bg.note,
+                           bg.standard_errors, bg.log_covariance, bg.warnings)
     if name is PurchaseModel.MBGNBD:
         mbg = mbgnbd_fit(frequency, recency, age)
-        return FittedModel(name, mbg.params, mbg.log_likelihood, mbg.n_customers, mbg.n_repeat_customers)
+        return FittedModel(name, mbg.params, mbg.log_likelihood, mbg.n_customers, mbg.n_repeat_customers, None,
+                           mbg.standard_errors, mbg.log_covariance, mbg.warnings)
     pareto = paretonbd_fit(frequency, recency, age)
-    return FittedModel(name, pareto.params, pareto.log_likelihood, pareto.n_customers, pareto.n_repeat_customers)
+    return FittedModel(name, pareto.params, pareto.log_likelihood, pareto.n_customers, pareto.n_repeat_customers,
+                       None, pareto.standard_errors, pareto.log_covariance, pareto.warnings)
 
 
 def purchase_model_p_alive(fitted: FittedModel, frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> FloatArray:
@@ -102,11 +111,11 @@ def purchase_model_expected_if_alive(fitted: FittedModel, t: float | ArrayLike, 
     if isinstance(p, BgNbdParams):
         return bgnbd_expected_purchases_if_alive(p, t_arr, x, big_t)
     if isinstance(p, MbgNbdParams):
+        # As BG/NBD's, over the posterior drop-out chance p ~ Beta(a, b + 1 + x) (maths/betamix.py).
         r, alpha, a, b = p.as_tuple()
-        if abs(a - 1.0) < 1e-9:
-            a = 1.0 + 1e-9  # the removable singularity at a = 1, as in BG/NBD
-        z = t_arr / (alpha + big_t + t_arr)
-        return np.asarray((a + b + x) / (a - 1.0) * (1.0 - _hyp_term(r, a, b + 1.0, x, z)), dtype=float)
+        x_b, big_t_b, t_b = np.broadcast_arrays(x, big_t, t_arr)
+        return np.asarray(beta_mixture_expected_purchases(shape=r + x_b, tau=t_b / (alpha + big_t_b), a=a,
+                                                          b=b + 1.0 + x_b), dtype=float)
     r, alpha, s, beta = p.as_tuple()
     log_ratio = np.log1p(t_arr / (beta + big_t))
     k = s - 1.0

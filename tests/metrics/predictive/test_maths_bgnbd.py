@@ -20,7 +20,13 @@ from metrics.predictive.maths.errors import (
     BGNBD_HOMOGENEOUS_DROPOUT,
     BGNBD_NO_REPEAT_BUYERS,
     BGNBD_TOO_FEW_CUSTOMERS,
-    INVALID_INPUT,
+    INPUT_LENGTHS,
+    INPUT_NEGATIVE,
+    INPUT_NOT_FINITE,
+    INPUT_NOT_WHOLE,
+    INPUT_RECENCY_RANGE,
+    INPUT_RECENCY_WITHOUT_REPEAT,
+    ModelInputError,
 )
 
 from .cdnow import CALIBRATION_END, PUBLISHED_BGNBD, PUBLISHED_BGNBD_LL, PUBLISHED_EY39, sample_transactions
@@ -131,18 +137,21 @@ def test_degenerate_data_raise_instead_of_returning_runaway_parameters() -> None
 
 
 @pytest.mark.parametrize(
-    ("x", "t_x", "big_t", "detail"),
+    ("x", "t_x", "big_t", "message"),
     [
-        ([1, np.nan], [1, 1], [2, 2], "frequency, recency and T must be finite numbers"),
-        ([1, -1], [1, 0], [2, 2], "frequency must be a whole number >= 0"),
-        ([1, 1], [3, 1], [2, 2], "recency must lie between 0 and T for every customer"),
-        ([0, 1], [1, 1], [2, 2], "a customer without repeat purchases must have recency 0"),
+        ([1, np.nan], [1, 1], [2, 2], INPUT_NOT_FINITE.format(name="frequency", count=1, index=1)),
+        ([1, -1], [1, 0], [2, 2], INPUT_NEGATIVE.format(name="frequency", count=1, index=1)),
+        ([1, 1.5], [1, 1], [2, 2], INPUT_NOT_WHOLE.format(count=1, index=1)),
+        ([1, 1], [3, 1], [2, 2], INPUT_RECENCY_RANGE.format(count=1, index=0)),
+        ([0, 1], [1, 1], [2, 2], INPUT_RECENCY_WITHOUT_REPEAT.format(count=1, index=0)),
+        ([1, 1], [1, 1], [2, 2, 2], INPUT_LENGTHS.format(names="frequency, recency, T",
+                                                         lengths="frequency 2, recency 2, T 3")),
     ],
 )
-def test_bad_inputs_are_refused_with_the_reason(x: list, t_x: list, big_t: list, detail: str) -> None:
-    with pytest.raises(ModelFitError) as error:
+def test_bad_inputs_are_refused_with_the_reason(x: list, t_x: list, big_t: list, message: str) -> None:
+    with pytest.raises(ModelInputError) as error:
         bgnbd_fit(x, t_x, big_t)
-    assert str(error.value) == INVALID_INPUT.format(detail=detail)
+    assert str(error.value) == message
 
 
 def _homogeneous_dropout_customers(n: int, p: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
