@@ -8,7 +8,7 @@ use the models only through this module, so a model is chosen by its name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
@@ -57,7 +57,7 @@ class FittedModel:
     # From the Hessian of the log-likelihood at the estimate (None when it is singular), and what
     # the page says beside the numbers (poorly determined parameters).
     standard_errors: tuple[float, ...] | None = None
-    log_covariance: FloatArray | None = None
+    log_covariance: FloatArray | None = field(default=None, compare=False)  # an array: no ==
     warnings: tuple[Message, ...] = ()
 
     @property

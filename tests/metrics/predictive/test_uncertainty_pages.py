@@ -27,9 +27,21 @@ ClientAs = Callable[[str | None], Client]
 @pytest.fixture
 def fitted() -> PredictiveFit:
     business_simulate(n=120)
-    fit = clv_models_fit(trigger="test")
+    # The intervals are BG/NBD's (maths/uncertainty.py): the model is named, not chosen on a holdout.
+    fit = clv_models_fit(trigger="test", model="bgnbd")
     assert fit.status == PredictiveFit.Status.SUCCEEDED, fit.message
     return fit
+
+
+def test_another_model_keeps_its_standard_errors_and_says_why_there_are_no_intervals() -> None:
+    business_simulate(n=120)
+    fit = clv_models_fit(trigger="test", model="pareto_nbd")
+    assert fit.status == PredictiveFit.Status.SUCCEEDED, fit.message
+    assert set(fit.standard_errors) == {"pareto_nbd", "gamma_gamma"}
+    assert set(fit.standard_errors["pareto_nbd"]) == {"r", "alpha", "s", "beta"}
+    assert fit.clv_interval_level is None
+    assert any("computed for BG/NBD only" in text for text in fit.warnings_shown)
+    assert not fit.predictions.exclude(clv_low=None).exists()
 
 
 def test_the_fit_stores_standard_errors_and_an_interval_around_each_prediction(fitted: PredictiveFit) -> None:

@@ -223,7 +223,7 @@ def test_scoring_through_a_fitted_model_equals_scoring_by_the_bgnbd_parameters(b
     fitted = purchase_model_fit(PurchaseModel.BGNBD, by_hand["x"], by_hand["t_x"], by_hand["T"])
     spend = gamma_gamma_fit(by_hand["x"], by_hand["m"]).params
     common = {"gamma_gamma": spend, "frequency": by_hand["x"], "recency": by_hand["t_x"], "age": by_hand["T"],
-              "monetary_value": by_hand["m"], "margin_rate": 0.3, "horizon_months": 12, "monthly_discount": 0.01}
+              "monetary_value": by_hand["m"], "margin_rate": np.full(len(by_hand), 0.3), "horizon_months": 12, "monthly_discount": 0.01}
     by_params = clv_score(bgnbd=fitted.params, **common)  # type: ignore[arg-type]
     by_model = clv_score(purchase_model=fitted, **common)  # type: ignore[arg-type]
     assert np.array_equal(by_params.predicted_clv, by_model.predicted_clv)
@@ -236,7 +236,7 @@ def test_scoring_another_model_uses_its_own_expected_purchases(model: PurchaseMo
     fitted = purchase_model_fit(model, by_hand["x"], by_hand["t_x"], by_hand["T"])
     spend = gamma_gamma_fit(by_hand["x"], by_hand["m"]).params
     scores = clv_score(purchase_model=fitted, gamma_gamma=spend, frequency=by_hand["x"], recency=by_hand["t_x"],
-                       age=by_hand["T"], monetary_value=by_hand["m"], margin_rate=0.3, horizon_months=12,
+                       age=by_hand["T"], monetary_value=by_hand["m"], margin_rate=np.full(len(by_hand), 0.3), horizon_months=12,
                        monthly_discount=0.0)
     year = 12 * 365.25 / 12 / 7
     expected = purchase_model_conditional_expected(fitted, year, by_hand["x"], by_hand["t_x"], by_hand["T"])
