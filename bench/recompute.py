@@ -87,14 +87,23 @@ def load(*, transactions: int, customers: int, months: int, seed: int) -> None:
     # Customers: arrival month skewed to later months; attributes uniform over 5 values.
     arrival = np.sort(rng.choice(months, size=customers, p=np.linspace(1, 2.5, months) / np.linspace(1, 2.5, months).sum()))
     attrs = {k: rng.integers(0, 5, customers) for k in VALUES}
+    # Referrals (a generator of their own, so the rest of the data is as before): 20% of the
+    # customers name an earlier customer (arrived no later: nearly all count), 1% themselves, 1%
+    # an unknown id.
+    ref_rng = np.random.default_rng(seed + 7)
+    roll = ref_rng.random(customers)
+    referrer = (ref_rng.random(customers) * np.arange(customers)).astype(np.int64)
     buf = io.StringIO()
     for i in range(customers):
-        buf.write(f"{i + 1}\tB{i + 1:07d}\t\t" + "\t".join(VALUES[k][attrs[k][i]] for k in VALUES) + "\t2024-01-01 00:00+00\t2024-01-01 00:00+00\n")
+        named = ("\\N" if roll[i] >= 0.22 or i == 0 else f"B{referrer[i] + 1:07d}" if roll[i] < 0.20
+                 else f"B{i + 1:07d}" if roll[i] < 0.21 else f"Z{i:07d}")
+        buf.write(f"{i + 1}\tB{i + 1:07d}\t\t" + "\t".join(VALUES[k][attrs[k][i]] for k in VALUES)
+                  + f"\t{named}\t2024-01-01 00:00+00\t2024-01-01 00:00+00\n")
     buf.seek(0)
     raw = connection.connection
     with raw.cursor() as cur:
         cur.copy_expert("COPY customers_customer (id, external_id, name, region, product_line, business_unit, "
-                        "acquisition_channel, created_at, updated_at) FROM STDIN", buf)
+                        "acquisition_channel, referred_by, created_at, updated_at) FROM STDIN", buf)
         cur.execute("SELECT setval('customers_customer_id_seq', %s)", [customers])
     # Transactions: each picks a customer; its month is the arrival plus a geometric gap, so
     # customers lapse and some come back; 5% refunds, 10% without cost.

@@ -9,8 +9,8 @@ from .models import CostEntry, Customer, HeaderMapping, ImportJob, Transaction
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "name", "region", "product_line", "business_unit", "acquisition_channel"]
-    search_fields = ["external_id", "name"]
+    list_display = ["external_id", "name", "region", "product_line", "business_unit", "acquisition_channel", "referred_by"]
+    search_fields = ["external_id", "name", "referred_by"]
     list_filter = ["region", "product_line", "business_unit", "acquisition_channel"]
 
 
