@@ -56,6 +56,10 @@ ERROR_NOT_FINITE = gettext_noop(
 ERROR_UNEXPECTED = gettext_noop("Unexpected error: {error}")
 MSG_TRIGGER = gettext_noop("trigger: {trigger}")
 WARNING_NO_INTERVALS = gettext_noop("The CLV intervals could not be computed ({error}); the predictions are shown without them.")
+WARNING_NO_INTERVALS_WITHOUT_ERRORS = gettext_noop(
+    "The CLV intervals could not be computed: a model has no standard errors (its information matrix is "
+    "singular); the predictions are shown without them."
+)
 # The central share of the parametric bootstrap each customer's CLV interval covers.
 CLV_INTERVAL_LEVEL = 0.90
 # pg_advisory_xact_lock key of the prediction replace ("CLVP" in ASCII).
@@ -115,6 +119,8 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None) -> P
                 # The predictions stand without their interval; the page says why.
                 interval_note = Message(WARNING_NO_INTERVALS, {"error": str(error)})
                 logger.warning("CLV intervals of fit #%s not computed: %s", fit.pk, error)
+        else:
+            interval_note = Message(WARNING_NO_INTERVALS_WITHOUT_ERRORS)
         result = pd.DataFrame(
             {
                 "p_alive": scores.p_alive,
