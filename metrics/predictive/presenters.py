@@ -11,6 +11,9 @@ from django.utils import formats
 from clv_dashboard.formatting import format_money, format_percent
 from metrics.models import CustomerPrediction, PredictiveFit, PredictiveModel
 
+from .maths import BgNbdParams
+from .maths.bgnbd import bgnbd_probability_of_n_purchases
+from .maths.clv import UNITS_PER_MONTH
 from .maths.purchase_models import MODEL_LABELS, PARAM_NAMES, PurchaseModel
 from .maths.uncertainty import DEFAULT_DRAWS
 from .selectors import TierSummary
@@ -108,6 +111,8 @@ class FitFacts:
     interval_percent: str = ""
     interval_draws: int = DEFAULT_DRAWS
     warnings: tuple[str, ...] = ()
+    # P(n repeat purchases in the next 12 months) of a new customer: ("0", "53.8%"), ..., ("6+", ...).
+    new_customer_purchases: tuple[tuple[str, str], ...] = ()
 
 
 def _model_facts(fit: PredictiveFit) -> dict[str, Any]:
@@ -144,7 +149,20 @@ def fit_facts(fit: PredictiveFit) -> FitFacts:
         gamma_gamma_parameters=_parameters(fit, "gamma_gamma", {"p": fit.gg_p, "q": fit.gg_q, "gamma": fit.gg_gamma}),
         interval_percent=format_percent(fit.clv_interval_level, decimals=0) if fit.clv_interval_level else "",
         warnings=tuple(fit.warnings_shown),
+        new_customer_purchases=_purchase_distribution(fit),
     )
+
+
+PURCHASE_COUNTS_SHOWN = 6
+
+
+def _purchase_distribution(fit: PredictiveFit) -> tuple[tuple[str, str], ...]:
+    if None in (fit.bgnbd_r, fit.bgnbd_alpha, fit.bgnbd_a, fit.bgnbd_b):
+        return ()
+    params = BgNbdParams(float(fit.bgnbd_r), float(fit.bgnbd_alpha), float(fit.bgnbd_a), float(fit.bgnbd_b))  # type: ignore[arg-type]
+    p = bgnbd_probability_of_n_purchases(params, 12 * UNITS_PER_MONTH, PURCHASE_COUNTS_SHOWN - 1)
+    shown = [(str(n), format_percent(float(v), decimals=1)) for n, v in enumerate(p)]
+    return (*shown, (f"{PURCHASE_COUNTS_SHOWN}+", format_percent(max(0.0, 1.0 - float(p.sum())), decimals=1)))
 
 
 def _significant(value: float) -> str:

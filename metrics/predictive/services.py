@@ -73,6 +73,10 @@ MSG_MODEL_ONLY = gettext_noop(
 MSG_MODEL_FALLBACK = gettext_noop("BG/NBD used: the models could not be compared on a holdout")
 MSG_MODEL_REFIT_FAILED = gettext_noop("{model} failed on the whole history, {used} used instead")
 WARNING_NO_INTERVALS = gettext_noop("The CLV intervals could not be computed ({error}); the predictions are shown without them.")
+WARNING_NO_INTERVALS_WITHOUT_ERRORS = gettext_noop(
+    "The CLV intervals could not be computed: a model has no standard errors (its information matrix is "
+    "singular); the predictions are shown without them."
+)
 # The central share of the parametric bootstrap each customer's CLV interval covers.
 CLV_INTERVAL_LEVEL = 0.90
 WARNING_INTERVALS_BGNBD_ONLY = gettext_noop(
@@ -151,6 +155,8 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None, mode
                 # The predictions stand without their interval; the page says why.
                 interval_note = Message(WARNING_NO_INTERVALS, {"error": str(error)})
                 logger.warning("CLV intervals of fit #%s not computed: %s", fit.pk, error)
+        else:
+            interval_note = Message(WARNING_NO_INTERVALS_WITHOUT_ERRORS)
         result = pd.DataFrame(
             {
                 "p_alive": scores.p_alive,

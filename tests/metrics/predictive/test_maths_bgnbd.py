@@ -182,8 +182,7 @@ def test_a_drop_out_chance_shared_by_every_customer_is_fitted_and_said() -> None
     assert abs(fit.params.a / (fit.params.a + fit.params.b) - 0.1) < 0.01
     assert abs(fit.params.r - 2.0) < 0.2 and abs(fit.params.alpha - 8.0) < 1.0
     assert np.isfinite(bgnbd_p_alive(fit.params, x, t_x, age)).all()
-    # Expected purchases use the limit of the hypergeometric term there; they stay finite and
-    # close to those of a nearby point of the ridge where the series itself still evaluates.
+    # Expected purchases stay finite there and close to those of a nearer point of the ridge.
     expected = bgnbd_conditional_expected_purchases(fit.params, 52.0, x, t_x, age)
     assert np.isfinite(expected).all() and (expected >= 0).all()
     p = fit.params.a / (fit.params.a + fit.params.b)

@@ -89,3 +89,19 @@ def test_a_fit_with_warnings_says_them_on_the_page_in_the_readers_language(clien
 def test_a_fit_without_warnings_shows_no_warning_box(client_as: ClientAs, fitted: PredictiveFit) -> None:
     PredictiveFit.objects.filter(pk=fitted.pk).update(warnings=[])
     assert 'id="fit-warnings"' not in client_as(roles.EXECUTIVE).get("/customers/").content.decode()
+
+
+def test_the_page_shows_a_new_customer_s_distribution_of_repeat_purchases(client_as: ClientAs,
+                                                                         fitted: PredictiveFit) -> None:
+    from clv_dashboard.formatting import format_percent
+    from metrics.predictive.maths import BgNbdParams
+    from metrics.predictive.maths.bgnbd import bgnbd_probability_of_n_purchases
+    from metrics.predictive.maths.clv import UNITS_PER_MONTH
+
+    assert fitted.bgnbd_r and fitted.bgnbd_alpha and fitted.bgnbd_a and fitted.bgnbd_b
+    params = BgNbdParams(fitted.bgnbd_r, fitted.bgnbd_alpha, fitted.bgnbd_a, fitted.bgnbd_b)
+    p = bgnbd_probability_of_n_purchases(params, 12 * UNITS_PER_MONTH, 5)
+    page = client_as(roles.EXECUTIVE).get("/customers/").content.decode()
+    assert 'id="purchase-distribution"' in page
+    assert f"P(0) = {format_percent(float(p[0]), decimals=1)}" in page
+    assert f"P(6+) = {format_percent(1 - float(p.sum()), decimals=1)}" in page
