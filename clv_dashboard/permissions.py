@@ -6,8 +6,9 @@ set in the cache, keyed by the user and by a permissions version that any change
 groups, users' or groups' permissions, or a group, a permission or a user saved or deleted,
 replaces (connect() wires the signals; metrics.apps calls it). An entry is therefore read only
 while nothing that could change it has changed; PERMISSIONS_SECONDS bounds the life of one
-that a change made outside the ORM (raw SQL) would leave behind. Without Redis (or with it
-down) every request computes the set from the database, as Django does.
+that a change made outside the ORM (raw SQL), or made while Redis was unreachable (the new
+version is then not written), would leave behind. Without Redis (or with it down) every request
+computes the set from the database, as Django does.
 """
 
 from __future__ import annotations
