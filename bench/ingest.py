@@ -88,7 +88,9 @@ def generate_xlsx(path: Path, rows: int, *, seed: int = 7) -> None:
 
 def run_import(path: Path, database_url: str) -> tuple[float, float, str]:
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": "", "CELERY_TASK_ALWAYS_EAGER": "0",
-           "DJANGO_SETTINGS_MODULE": "clv_dashboard.settings.local", "CLV_MEDIA_ROOT": str(path.parent / "media")}
+           "DJANGO_SETTINGS_MODULE": "clv_dashboard.settings.local", "CLV_MEDIA_ROOT": str(path.parent / "media"),
+           # An operator loading 10,000,000 rows raises the upload limit (200 MB by default) likewise.
+           "CLV_MAX_UPLOAD_MB": str(max(200, 2 * path.stat().st_size // (1 << 20)))}
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "manage.py", "import_csv", "transactions", str(path)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

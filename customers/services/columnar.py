@@ -109,6 +109,10 @@ class ColumnarReader:
         self._counter: CountingReader | None = None
         specs = {s.name: s for s in FIELDS[plan.kind]}
         self._limits = {name: specs[name].max_length for name in plan.indexes}
+        # Whether every staged order id so far is greater (byte by byte) than the one before it:
+        # then no order id is on two lines, and the import need not look for line items.
+        self.order_ids_ascending = plan.kind == "transactions" and "order_id" in plan.indexes
+        self._last_order_id: str | None = None
 
     def _invalid_row(self, row: Any) -> str:
         if self._bad_row is None:
@@ -174,12 +178,12 @@ class ColumnarReader:
     def _check(self, batch: pa.RecordBatch, first_line: int) -> Block:
         n = batch.num_rows
         raw = [batch.column(i) for i in range(self.width)]
-        trimmed = [pc.utf8_trim_whitespace(c) for c in raw]
+        odd_spaces = self.source.encoding not in ("utf-8", "utf-8-sig") or self.bytes_odd_spaces > 0
+        trimmed = [_trim(c, odd_spaces=odd_spaces) for c in raw]
         filled = [pc.greater(pc.utf8_length(c), 0) for c in trimmed]
         nonblank = _any(filled)
         ok = nonblank
         values: dict[str, pa.Array] = {}
-        odd_spaces = self.source.encoding not in ("utf-8", "utf-8-sig") or self.bytes_odd_spaces > 0
         for name, index in self.plan.indexes.items():
             column = trimmed[index]
             if odd_spaces:
@@ -213,7 +217,25 @@ class ColumnarReader:
             positions = pc.indices_nonzero(rest).to_pylist()
             picked = [c.take(pa.array(positions)).to_pylist() for c in raw]
             leftovers = [(first_line + p, [col[k] for col in picked]) for k, p in enumerate(positions)]
+        if self.order_ids_ascending:
+            self._order_ids_follow(staged.column("order_id").combine_chunks(), leftovers)
         return Block(staged=staged, leftovers=leftovers, bytes_read=self.bytes_read)
+
+    def _order_ids_follow(self, ids: pa.Array, leftovers: list[tuple[int, list[str]]]) -> None:
+        """Keep order_ids_ascending true while the block's order ids (blank ones aside) rise
+        strictly from the last block's. A leftover row with an order id (staged, if valid, by
+        the row validator in its own order) ends it: the import then looks for line items."""
+        index = self.plan.indexes["order_id"]
+        if any(index < len(values) and (values[index] or "").strip() for _, values in leftovers):
+            self.order_ids_ascending = False
+            return
+        ids = ids.filter(pc.greater(pc.utf8_length(ids), 0))
+        if not len(ids):
+            return
+        rising = len(ids) < 2 or pc.all(pc.less(ids[:-1], ids[1:])).as_py()
+        after_last = self._last_order_id is None or ids[0].as_py() > self._last_order_id
+        self.order_ids_ascending = bool(rising and after_last)
+        self._last_order_id = ids[-1].as_py()
 
 
 def _any(masks: list[pa.Array]) -> pa.Array:
@@ -221,6 +243,16 @@ def _any(masks: list[pa.Array]) -> pa.Array:
     for mask in masks[1:]:
         result = pc.or_(result, mask)
     return result
+
+
+def _trim(column: pa.Array, *, odd_spaces: bool) -> pa.Array:
+    """The column without leading and trailing white space, as Arrow's Unicode trim gives it.
+    A column of ASCII text in a file without the separator characters \\x1c-\\x1f (the only
+    ASCII characters the Unicode trim removes and the ASCII trim keeps) takes the ASCII trim,
+    about eight times faster."""
+    if not odd_spaces and pc.all(pc.string_is_ascii(column)).as_py() is not False:
+        return pc.ascii_trim_whitespace(column)
+    return pc.utf8_trim_whitespace(column)
 
 
 def _blank(n: int) -> pa.Array:

@@ -404,6 +404,8 @@ def _stage(
             if tally.staging:
                 stager.add_table(block.staged)
         reader.finish()
+        if reader.order_ids_ascending:
+            stager.line_items = False  # every order id once: nothing to sum or to check
     else:
         for line, values in source.rows():
             tally.row(line, values, nul_possible=source.nul_seen)

@@ -235,7 +235,8 @@ def staged_has_order_ids(*, connection: BaseDatabaseWrapper, stager: Stager) -> 
 
 def staged_line_items(*, connection: BaseDatabaseWrapper, stager: Stager) -> bool:
     """Whether an order id is on more than one line of the file (line items to sum, and to check
-    for lines naming different customers). Most files have one line per order: they skip both."""
+    for lines naming different customers). Most files have one line per order: they skip both.
+    The columnar reader settles it without a query when the file's order ids rise strictly."""
     if stager.line_items is None:
         stager.line_items = bool(_one(
             connection,

@@ -271,3 +271,43 @@ def test_skipping_invalid_rows_read_column_by_column(run_import: Callable[..., I
     ]
     assert not Transaction.objects.filter(order_id__in=["O10", "O2999"]).exists()
     assert Transaction.objects.count() == 2998
+
+
+def _ascending(path: Path, block_bytes: int = 1 << 10) -> bool:
+    source, plan = _plan(path, "transactions")
+    reader = c.ColumnarReader(source=source, plan=plan, block_bytes=block_bytes)
+    for _ in reader.blocks():
+        pass
+    reader.finish()
+    return reader.order_ids_ascending
+
+
+@pytest.mark.parametrize(
+    ("orders", "ascending"),
+    [
+        ([f"SO{i:06d}" for i in range(400)], True),  # across many blocks
+        ([f"SO{i:06d}" if i % 7 else "" for i in range(400)], True),  # blank order ids do not count
+        ([f"SO{i:06d}" for i in range(400)] + ["SO000399"], False),  # the last order again, a block later
+        ([f"SO{i:06d}" for i in range(200)] + ["SO000005"] + [f"SO{i:06d}" for i in range(200, 400)], False),
+        ([f"SO{i:06d}" for i in range(400)][::-1], False),  # descending: no promise, the database checks
+        ([str(i) for i in range(400)], False),  # 10 before 9 byte by byte: not rising, so not promised
+        (["a", "b", "b"], False),
+    ],
+    ids=["rising", "rising-with-blanks", "repeat-across-blocks", "repeat-far-back", "descending", "numbers",
+         "repeat-within-a-block"],
+)
+def test_the_reader_promises_no_repeated_order_id_only_when_the_ids_rise_strictly(
+    tmp_path: Path, orders: list[str], ascending: bool
+) -> None:
+    rows = [[f"C{i % 13}", order, "2024-03-05", "1.00", ""] for i, order in enumerate(orders)]
+    path = _write(tmp_path / "t.csv", ["customer_id", "order_id", "order_date", "revenue", "cost"], rows)
+    assert _ascending(path) is ascending
+
+
+def test_a_row_left_to_the_row_validator_with_an_order_id_ends_the_promise(tmp_path: Path) -> None:
+    # "¥1 234,50" is not a columnar amount: that row goes to the row validator, in its own order.
+    rows = [[f"C{i}", f"SO{i:06d}", "2024-03-05", "¥1 234,50" if i == 50 else "1.00", ""] for i in range(100)]
+    path = _write(tmp_path / "t.csv", ["customer_id", "order_id", "order_date", "revenue", "cost"], rows)
+    assert _ascending(path) is False
+    rows[50][3] = "1.00"
+    assert _ascending(_write(tmp_path / "t.csv", ["customer_id", "order_id", "order_date", "revenue", "cost"], rows))

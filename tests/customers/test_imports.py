@@ -307,3 +307,20 @@ def test_uploads_are_stored_under_generated_names_outside_the_static_root(run_im
     assert stored.is_file() and stored.name != "evil.csv" and stored.suffix == ".csv"
     assert str(settings.STATIC_ROOT) not in str(stored.resolve())
     assert stored.resolve().is_relative_to(settings.MEDIA_ROOT.resolve())
+
+
+def test_a_file_in_order_id_order_skips_the_line_item_search_and_a_late_repeat_is_still_summed(
+    run_import: Run
+) -> None:
+    rising = "".join(f"C{i % 50},SO{i:06d},2024-01-05,1.00,\n" for i in range(3000))
+    with CaptureQueriesContext(connection) as queries:
+        job = run_import("transactions", TX + rising)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert not [q for q in queries.captured_queries if "HAVING count(*) > 1" in q["sql"]]
+    assert Transaction.objects.count() == 3000
+    # The same orders again with the first order's second line at the very end: found, summed,
+    # and the file's orders replace the stored ones.
+    job = run_import("transactions", TX + rising.replace("2024-01-05", "2024-01-06") + "C0,SO000000,2024-01-06,2.50,\n")
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert Transaction.objects.count() == 3000
+    assert Transaction.objects.get(order_id="SO000000").revenue == Decimal("3.50")

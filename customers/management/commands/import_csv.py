@@ -19,6 +19,9 @@ class Command(BaseCommand):
         "Import a CSV file or an Excel workbook of transactions, customers or costs, the same way as an upload on the imports page "
         "but in this process. Prints the report; exits non-zero when the file is refused or the import fails."
     )
+    # The system checks load every URL module and view (about a second) and check nothing this
+    # command uses: the web process and `manage.py check` run them. A worker's import skips them too.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("kind", choices=[k.value for k in ImportJob.Kind])
