@@ -276,7 +276,8 @@ def valuations_recompute() -> int:
     if company.month is None or company.assumption_set is None:
         CustomerValuation.objects.all().delete()
         return 0
-    lapses = first_lapses(window=company.window)
+    # The company's valuation has read the lapses already (one pass over every purchase month).
+    lapses = company.lapses if company.lapses is not None else first_lapses(window=company.window)
     curve = company_curve_for(valuation_=company, lapses=lapses)
     scopes = [company, *valuations_for_segments(month=company.month, model=company.model, horizon=company.horizon,
                                                 lapses=lapses, company_curve=curve)]

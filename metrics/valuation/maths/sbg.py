@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize
-from scipy.special import betaln, hyp2f1
+from scipy.special import betaln, expit, hyp2f1
 
 FloatArray = NDArray[np.float64]
 
@@ -85,12 +85,36 @@ def sbg_log_likelihood(params: SbgParams, cohorts: Sequence[Sequence[float]]) ->
     return _ll(params.alpha, params.beta, lost, censored)
 
 
+def _log_survival(alpha: float, beta: float, periods: int) -> FloatArray:
+    """log S(t) for t = 0..periods as the running sum of log((beta + i) / (alpha + beta + i)),
+    i < t: exact for every size of alpha and beta (a difference of two betaln loses its digits
+    once alpha + beta is large, just where customers hardly differ)."""
+    i = np.arange(periods, dtype=np.float64)
+    return np.concatenate([[0.0], np.cumsum(np.log1p(-alpha / (alpha + beta + i)))])
+
+
 def _ll(alpha: float, beta: float, lost: FloatArray, censored: FloatArray) -> float:
-    t = np.arange(len(lost), dtype=np.float64)
-    base = betaln(alpha, beta)
-    log_p = betaln(alpha + 1.0, beta + t - 1.0) - base
-    log_s = betaln(alpha, beta + t) - base
-    return float(np.sum(lost[1:] * log_p[1:]) + np.sum(censored * log_s))
+    """Lost in period t: log P(T = t) = log(alpha / (alpha + beta + t - 1)) + log S(t - 1);
+    still there after T: log S(T)."""
+    periods = len(lost) - 1
+    log_s = _log_survival(alpha, beta, periods)
+    t = np.arange(1, periods + 1, dtype=np.float64)
+    log_p = np.log(alpha) - np.log(alpha + beta + t - 1.0) + log_s[:-1]
+    return float(np.sum(lost[1:] * log_p) + np.sum(censored * log_s))
+
+
+def _ll_gradient(alpha: float, beta: float, lost: FloatArray, censored: FloatArray) -> FloatArray:
+    """d(log-likelihood)/d(alpha, beta) of the same terms: d log S(t)/d alpha = -sum 1 / (alpha +
+    beta + i), d log S(t)/d beta = sum alpha / ((beta + i)(alpha + beta + i)), i < t."""
+    periods = len(lost) - 1
+    i = np.arange(periods, dtype=np.float64)
+    both = alpha + beta + i
+    ds_alpha = np.concatenate([[0.0], np.cumsum(-1.0 / both)])
+    ds_beta = np.concatenate([[0.0], np.cumsum(alpha / ((beta + i) * both))])
+    # Lost in period t = i + 1: log alpha - log(alpha + beta + i) + log S(i).
+    d_alpha = np.sum(lost[1:] * (1.0 / alpha - 1.0 / both + ds_alpha[:-1])) + np.sum(censored * ds_alpha)
+    d_beta = np.sum(lost[1:] * (-1.0 / both + ds_beta[:-1])) + np.sum(censored * ds_beta)
+    return np.array([d_alpha, d_beta])
 
 
 def _hessian(alpha: float, beta: float, lost: FloatArray, censored: FloatArray) -> FloatArray:
@@ -122,11 +146,51 @@ def sbg_fit(cohorts: Sequence[Sequence[float]]) -> SbgFit:
         value = -_ll(float(np.exp(log_params[0])), float(np.exp(log_params[1])), lost, censored) / total
         return value if np.isfinite(value) else 1e300
 
-    # Nelder-Mead in log parameters (two of them: the simplex is quick and needs no gradient),
-    # restarted from its own result so that a simplex collapsed early gets a second chance.
+    def gradient(log_params: FloatArray) -> FloatArray:
+        alpha, beta = float(np.exp(log_params[0])), float(np.exp(log_params[1]))
+        return -_ll_gradient(alpha, beta, lost, censored) * np.array([alpha, beta]) / total
+
+    # Two BFGS searches with the analytic gradient from alpha = beta = 1: in (log alpha, log beta),
+    # and in (logit theta, log kappa) with theta = alpha / (alpha + beta), the mean churn, and
+    # kappa = alpha + beta (kept within the bounds). When customers hardly differ, the likelihood rises along a ridge
+    # towards kappa -> infinity (the geometric limit): theta stays sharp there while alpha and beta
+    # do not, and the second form walks the ridge to its bound without losing theta (a search in
+    # alpha and beta alone can stop at a bound with theta far off). Nelder-Mead, restarted from its
+    # own result, polishes only when neither search ends on a flat point.
+    def log_params_of(y: FloatArray) -> FloatArray:
+        theta = float(expit(y[0]))
+        return np.array([np.log(theta) + y[1], np.log1p(-theta) + y[1]])
+
+    def objective_tk(y: FloatArray) -> float:
+        return objective(log_params_of(y))
+
+    def gradient_tk(y: FloatArray) -> FloatArray:
+        g = gradient(log_params_of(y))
+        theta = float(expit(y[0]))
+        return np.array([g[0] * (1.0 - theta) - g[1] * theta, g[0] + g[1]])
+
     x = np.array([0.0, 0.0])
     fun = objective(x)
-    for _attempt in range(3):
+    kappa_bound = LOG_BOUND - 1.0
+    with np.errstate(all="ignore"):
+        quick = minimize(objective, x, jac=gradient, method="BFGS", options={"gtol": 1e-10, "maxiter": 500})
+        ridge = minimize(objective_tk, np.array([0.0, np.log(2.0)]), jac=gradient_tk, method="BFGS",
+                         options={"gtol": 1e-10, "maxiter": 500})
+        y = np.array([np.clip(ridge.x[0], -15.0, 15.0), np.clip(ridge.x[1], -kappa_bound, kappa_bound)])
+        g = gradient_tk(y)
+        # (objective, log parameters, largest gradient component; at the kappa bound, theta's only)
+        found = [(float(quick.fun), np.asarray(quick.x, dtype=np.float64), float(np.max(np.abs(gradient(quick.x))))),
+                 (objective_tk(y), log_params_of(y),
+                  float(abs(g[0]) if y[1] >= kappa_bound else np.max(np.abs(g))))]
+    found = [f for f in found if np.isfinite(f[0]) and f[0] <= fun and np.all(np.abs(f[1]) <= LOG_BOUND)
+             and np.isfinite(f[2])]
+    flat = False
+    if found:
+        # Of the searches that reached the best value (within rounding), the one ending flattest.
+        best = min(f[0] for f in found)
+        fun, x, steepest = min((f for f in found if f[0] <= best + 1e-12), key=lambda f: f[2])
+        flat = steepest < 2e-7
+    for _attempt in range(0 if flat else 3):
         result = minimize(objective, x, method="Nelder-Mead",
                           options={"xatol": 1e-9, "fatol": 1e-14, "maxiter": 4000})
         improved = fun - result.fun

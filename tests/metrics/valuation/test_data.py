@@ -107,6 +107,18 @@ def test_the_recompute_stores_the_valuations_with_their_assumption_version(busin
     assert len(company.details["projected_new_customers"]) == 120
 
 
+def test_the_recompute_reads_the_purchase_months_for_the_lapses_once(business: None) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from metrics.valuation.services import valuations_recompute
+
+    with CaptureQueriesContext(connection) as queries:
+        stored = valuations_recompute()
+    assert stored == CustomerValuation.objects.count() >= 3
+    assert len([q for q in queries.captured_queries if "LEAD(m) OVER" in q["sql"]]) == 1
+
+
 def test_too_short_data_say_what_is_needed(no_fit: None) -> None:
     assumptions(window=2, smoothing=6)
     growing_business(months=4)
