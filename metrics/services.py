@@ -204,15 +204,16 @@ def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status
             logger.exception("recompute #%s: customer profitability failed", run.pk)
             status, message = RecomputeRun.Status.FAILED, str(MSG_RUN_PROFITABILITY).format(error=exc)
             parts = [message_part(MSG_RUN_PROFITABILITY, error=exc)]
-    # The customer-based valuation of the latest month (metrics.valuation): one pass over the
-    # purchase months and a few small fits; a failure is logged and leaves the earlier rows.
+    # The customer-based valuation of the latest month (metrics.valuation): the first lapses (from
+    # a full run's stage tables, otherwise one pass over the purchase months) and a few small fits;
+    # a failure is logged and leaves the earlier rows.
     if status == RecomputeRun.Status.SUCCEEDED and getattr(settings, "CLV_VALUATION_AFTER_RECOMPUTE", True):
         from .valuation.services import valuations_recompute
 
         try:
             # A savepoint: a failed statement must not leave an enclosing transaction aborted.
             with transaction.atomic():
-                valuations_recompute()
+                valuations_recompute(run=run)
         except Exception:
             logger.exception("recompute #%s: customer valuation failed", run.pk)
     now = timezone.now()

@@ -13,7 +13,7 @@ from django.db.models import Max, Min
 from customers.models import SegmentDimension
 
 from ..calculations import month_index
-from ..models import COMPANY, CustomerValuation, MarketValue, MonthlySnapshot
+from ..models import COMPANY, CustomerValuation, MarketValue, MonthlySnapshot, RecomputeRun
 from ..selectors import _month_expr, _scope_expr
 
 SEGMENT_COLUMNS = [f"s_{d}" for d in SegmentDimension.values]
@@ -57,6 +57,46 @@ def first_lapses(*, window: int) -> pd.DataFrame:
         rows = cursor.fetchall()
     frame = pd.DataFrame(rows, columns=LAPSE_COLUMNS)
     return frame.astype({"cohort": "int64", "lapse": "int64", "customers": "int64"})
+
+
+def first_lapses_from_stage(*, iv: str, sc: str) -> pd.DataFrame:
+    """first_lapses() read off a full recompute's stage tables (metrics.selectors.stage_build),
+    which hold the same active intervals already: each customer's first interval [a, b] gives the
+    cohort a (the first purchase month) and the first lapse b + 1 (b = the interval's last purchase
+    month + W - 1). One GROUP BY over the intervals instead of a pass over every transaction; the
+    caller makes sure the stage was built with the same W."""
+    group = ", ".join(SEGMENT_COLUMNS)
+    sql = f"""
+    WITH e AS (SELECT customer_id, MIN(a) AS cohort, MIN(b) + 1 AS lapse FROM {iv} GROUP BY customer_id)
+    SELECT {", ".join(f"sc.{c}" for c in SEGMENT_COLUMNS)}, e.cohort, e.lapse, COUNT(*)
+    FROM e JOIN {sc} sc ON sc.customer_id = e.customer_id GROUP BY {group}, e.cohort, e.lapse
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    frame = pd.DataFrame(rows, columns=LAPSE_COLUMNS)
+    return frame.astype({"cohort": "int64", "lapse": "int64", "customers": "int64"})
+
+
+def first_lapses_of_run(*, run: RecomputeRun) -> tuple[int, pd.DataFrame] | None:
+    """(W, first lapses) from the stage tables of a full run while they are there (the recompute
+    values before it drops them), or None: an incremental run's stage holds recent months only."""
+    if run.from_month is not None or run.assumption_set is None or connection.vendor != "postgresql":
+        return None
+    iv, sc = (f"metrics_stage_{int(run.pk)}_{name}" for name in ("iv", "sc"))  # metrics.selectors.Stage.table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL", [iv, sc])
+        (present,) = cursor.fetchone()
+    if not present:
+        return None
+    return int(run.assumption_set.activity_window_months), first_lapses_from_stage(iv=iv, sc=sc)
+
+
+def company_latest_window() -> int | None:
+    """W of the assumptions behind the company's latest snapshot (the valuation's W)."""
+    latest = (MonthlySnapshot.objects.filter(scope_dimension=COMPANY).select_related("assumption_set")
+              .order_by("-month").first())
+    return int(latest.assumption_set.activity_window_months) if latest is not None else None
 
 
 def lapse_rows(frame: pd.DataFrame, *, dimension: str, value: str) -> list[tuple[int, int | None, int]]:

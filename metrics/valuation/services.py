@@ -28,12 +28,21 @@ from audit.services import audit_record
 
 from ..board.selectors import COMPANY_SCOPE, Scope
 from ..calculations import month_index
-from ..models import AcquisitionProjection, AssumptionSet, CustomerValuation, MarketValue
+from ..models import AcquisitionProjection, AssumptionSet, CustomerValuation, MarketValue, RecomputeRun
 from .maths.cohorts import CohortSurvival, cohort_survivors, pooled_survival
 from .maths.projection import MIN_MONTHS, Projection, project
 from .maths.sbg import SbgFit, sbg_fit
 from .maths.value import Elasticity, Valuation, ValuationInputs, curve_survival, elasticities, valuation
-from .selectors import data_months, first_lapses, lapse_rows, market_value_current, scope_series, segment_scopes
+from .selectors import (
+    company_latest_window,
+    data_months,
+    first_lapses,
+    first_lapses_of_run,
+    lapse_rows,
+    market_value_current,
+    scope_series,
+    segment_scopes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -269,10 +278,13 @@ def valuation_details(v: ScopeValuation) -> dict[str, Any]:
     }
 
 
-def valuations_recompute() -> int:
+def valuations_recompute(*, run: RecomputeRun | None = None) -> int:
     """Value the company and every segment for the latest month with the stored assumptions and
-    write them (replacing the earlier rows); returns how many were stored."""
-    company = valuation_compute()
+    write them (replacing the earlier rows); returns how many were stored. After a full run
+    (`run`), the first lapses come from its stage tables when they were built with the same W."""
+    staged = first_lapses_of_run(run=run) if run is not None else None
+    same_window = staged is not None and company_latest_window() == staged[0]
+    company = valuation_compute(lapses=staged[1] if staged is not None and same_window else None)
     if company.month is None or company.assumption_set is None:
         CustomerValuation.objects.all().delete()
         return 0

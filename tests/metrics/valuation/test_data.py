@@ -119,6 +119,39 @@ def test_the_recompute_reads_the_purchase_months_for_the_lapses_once(business: N
     assert len([q for q in queries.captured_queries if "LEAD(m) OVER" in q["sql"]]) == 1
 
 
+@pytest.mark.postgres
+def test_a_full_run_values_from_its_stage_what_the_transactions_give(business: None, monkeypatch: Any) -> None:
+    """The first lapses read off a full run's stage (its active intervals) are the ones the pass
+    over the transactions gives, scope by scope, so the stored valuations are the same; and the
+    recompute then reads no transaction for them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from metrics import services as metrics_services
+    from metrics.models import RecomputeRun
+    from metrics.valuation.selectors import first_lapses_of_run
+    from metrics.valuation.services import valuations_recompute
+
+    by_transactions = {(r.scope_dimension, r.scope_value): r.total_value for r in CustomerValuation.objects.all()}
+    valuations_recompute()  # without the run: from the transactions
+    assert {(r.scope_dimension, r.scope_value): r.total_value for r in CustomerValuation.objects.all()} == by_transactions
+    # Keep the next run's stage tables, to compare.
+    monkeypatch.setattr(metrics_services, "stage_drop", lambda **kwargs: None)
+    with CaptureQueriesContext(connection) as queries:
+        snapshots_recompute(trigger="test")
+    assert not [q for q in queries.captured_queries if "LEAD(m) OVER" in q["sql"]]
+    assert {(r.scope_dimension, r.scope_value): r.total_value for r in CustomerValuation.objects.all()} == by_transactions
+    run = RecomputeRun.objects.order_by("-pk").first()
+    assert run is not None
+    staged = first_lapses_of_run(run=run)
+    assert staged is not None and staged[0] == 2
+    columns = list(staged[1].columns)
+    key = columns[:-1]
+    assert staged[1].sort_values(key).reset_index(drop=True).equals(
+        first_lapses(window=2)[columns].sort_values(key).reset_index(drop=True))
+    assert len(staged[1]) > 10
+
+
 def test_too_short_data_say_what_is_needed(no_fit: None) -> None:
     assumptions(window=2, smoothing=6)
     growing_business(months=4)
