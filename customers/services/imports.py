@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import glob
 import hashlib
 import logging
 import time
@@ -514,7 +515,9 @@ def _run(job: ImportJob) -> None:
         _run_source(job, path, None)
         return
     options = job.options or {}
-    # The sheet becomes a CSV beside the upload, read like any CSV, and removed afterwards.
+    # The sheet becomes a CSV beside the upload, read like any CSV, and removed afterwards. One
+    # left by an earlier attempt whose worker died is removed first (this attempt holds the claim).
+    conversions_remove(job=job)
     target = path.with_name(f"{path.name}.{job.pk}.{uuid.uuid4().hex[:8]}.csv")
     try:
         converted = sheet_convert(path=path, kind=job.kind, sheet=options.get("sheet") or "",
@@ -523,6 +526,19 @@ def _run(job: ImportJob) -> None:
         _run_source(job, converted.path, converted)
     finally:
         target.unlink(missing_ok=True)
+
+
+def conversions_remove(*, job: ImportJob) -> int:
+    """Remove the CSVs converted from the job's workbook that an attempt left behind (its worker
+    died before its `finally`); returns how many. Only for a job no live worker runs."""
+    if not job.stored_file:
+        return 0
+    path = job_source_path(job)
+    removed = 0
+    for left in path.parent.glob(f"{glob.escape(path.name)}.{int(job.pk)}.*.csv"):
+        left.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def _cell_locator(plan: ColumnPlan, converted: ConvertedSheet) -> Callable[[RowError], tuple[int, str]]:

@@ -26,7 +26,7 @@ from clv_dashboard.background import dead_before
 from clv_dashboard.messages import message_part
 from customers.models import ImportJob
 
-from .imports import import_enqueue
+from .imports import conversions_remove, import_enqueue
 
 MSG_WORKER_DIED = _("The worker running this import stopped at {percent}%; the import was queued again.")
 ERR_WORKER_DIED_TOO_OFTEN = _(
@@ -60,6 +60,7 @@ def imports_sweep() -> ImportsSweep:
                 job.finished_at = now
                 job.rows_written = 0
                 job.save(update_fields=["status", "message", "message_parts", "finished_at", "rows_written"])
+                conversions_remove(job=job)
                 failed += 1
                 continue
             job.message = str(MSG_WORKER_DIED).format(percent=job.progress)

@@ -397,3 +397,35 @@ def test_converting_an_xlsx_sheet_holds_one_row_at_a_time(tmp_path: Path, monkey
 
     small, large = peak(10_000), peak(40_000)
     assert large < small * 1.2 + 256 * 1024, (small, large)
+
+
+def test_a_sheet_converted_by_an_attempt_whose_worker_died_is_removed(run_import: Run, settings: Any) -> None:
+    """A worker killed while converting or loading a sheet leaves its CSV beside the upload (its
+    `finally` never ran): the next attempt removes it, and so does the sweep that gives the job up."""
+    import datetime as dt_
+
+    from django.utils import timezone
+
+    from customers.services import import_claim, import_run
+    from customers.services.imports import job_source_path
+    from customers.services.recovery import imports_sweep
+
+    job = run_xlsx(run_import, plain_orders, sheet="Nope")  # refused: nothing converted stays
+    upload = job_source_path(job)
+    left = upload.with_name(f"{upload.name}.{job.pk}.deadbeef.csv")
+    left.write_text("customer_id,order_date,revenue\n")
+    other = upload.with_name(f"{upload.name}.{job.pk + 1000}.deadbeef.csv")  # another job's: kept
+    other.write_text("x\n")
+    import_rerun(job=job, sheet="Orders", enqueue=False)
+    claimed = import_claim(job_id=job.pk)
+    assert claimed is not None
+    assert import_run(job=claimed).status == ImportJob.Status.SUCCEEDED
+    assert not left.exists() and other.exists()
+
+    # Dead again and again: the sweep gives the job up and removes what its attempt left.
+    left.write_text("customer_id,order_date,revenue\n")
+    long_ago = timezone.now() - dt_.timedelta(hours=1)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, heartbeat_at=long_ago,
+                                               attempts=settings.CLV_IMPORT_MAX_ATTEMPTS)
+    assert imports_sweep().failed_dead == 1
+    assert not left.exists() and other.exists()
