@@ -13,8 +13,16 @@ import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 
-from metrics.calculations import month_from_index
-from metrics.models import AssumptionSet, CustomerProfitability, ProfitabilityTotals, RecomputeRun
+from metrics.calculations import month_from_index, month_index
+from metrics.models import (
+    AssumptionSet,
+    CustomerProfitability,
+    ProfitabilityCustomerMonth,
+    ProfitabilityMonth,
+    ProfitabilityShare,
+    ProfitabilityTotals,
+    RecomputeRun,
+)
 from metrics.referrals.selectors import (
     REFERRAL_COLUMNS,
     referrals_per_customer_frame,
@@ -22,7 +30,19 @@ from metrics.referrals.selectors import (
     referrals_per_customer_update,
 )
 
-from .selectors import RESULT_COLUMNS, AllocationTotals, allocation_build, allocation_compute
+from .maths import DIMENSIONS
+from .maths.months import TOTAL_COLUMNS, group_shares, money, monthly_totals
+from .selectors import (
+    RESULT_COLUMNS,
+    AllocationTotals,
+    allocation_build,
+    allocation_compute,
+    allocation_frames,
+    allocation_months_store,
+    cm_table,
+    customer_month_table,
+    month_expr,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -112,17 +132,103 @@ def _totals_store(*, totals: AllocationTotals, month: int, assumption_set: Assum
     )
 
 
+def _customer_months_refresh(*, cursor: Any, month: int, margin_rate: Decimal, stage_cm: str | None,
+                             from_month: int | None) -> str:
+    """Bring the stored customer-month table (ProfitabilityCustomerMonth) up to the data, to the
+    close of `month`, and say how: "stage" (copied from a full recompute's stage table),
+    "months" (only the months from `from_month` on re-read from the transactions) or "all"
+    (rebuilt from every transaction).
+
+    The months before `from_month` are kept only when they still hold what the allocation needs:
+    the stored totals were computed with the same margin rate, and the stored transaction counts
+    of those months match the transactions (an import that touched them, or a run whose
+    allocation did not happen, makes them differ, and the table is rebuilt)."""
+    table = customer_month_table()
+    month_t = month_expr("t.order_date")
+    insert = f"INSERT INTO {table} (customer_id, m, purchases, transactions, margin) "
+    select = f"""SELECT t.customer_id, {month_t}, SUM(CASE WHEN t.revenue >= 0 THEN 1 ELSE 0 END), COUNT(*),
+                        SUM(CASE WHEN t.cost IS NULL THEN t.revenue * %(rate)s ELSE t.revenue - t.cost END)
+                 FROM customers_transaction t WHERE t.order_date >= %(after)s AND t.order_date < %(before)s
+                 GROUP BY t.customer_id, {month_t}"""
+    params = {"rate": margin_rate, "before": month_from_index(month + 1), "t": month,
+              "after": month_from_index(from_month) if from_month is not None else dt.date(1, 1, 1)}
+    if stage_cm:
+        cursor.execute(f"TRUNCATE {table}")
+        cursor.execute(insert + f"SELECT customer_id, m, purchases, transactions, margin FROM {stage_cm} "
+                       "WHERE m <= %(t)s", params)
+        cursor.execute(f"ANALYZE {table}")
+        return "stage"
+    if from_month is not None and _customer_months_valid(cursor=cursor, before=from_month, margin_rate=margin_rate):
+        cursor.execute(f"DELETE FROM {table} WHERE m >= %(f)s", {"f": from_month})
+        cursor.execute(insert + select, params)
+        return "months"
+    cursor.execute(f"TRUNCATE {table}")
+    cursor.execute(insert + select, {**params, "after": dt.date(1, 1, 1)})
+    cursor.execute(f"ANALYZE {table}")
+    return "all"
+
+
+def _customer_months_valid(*, cursor: Any, before: int, margin_rate: Decimal) -> bool:
+    stored = ProfitabilityTotals.objects.select_related("assumption_set").first()
+    if stored is None or Decimal(stored.assumption_set.default_gross_margin_rate) != margin_rate:
+        return False
+    cursor.execute(f"SELECT COALESCE(SUM(transactions), 0) FROM {customer_month_table()} WHERE m < %s", [before])
+    (kept,) = cursor.fetchone()
+    cursor.execute("SELECT COUNT(*) FROM customers_transaction WHERE order_date < %s", [month_from_index(before)])
+    (actual,) = cursor.fetchone()
+    return int(kept) == int(actual)
+
+
+def _months_store_frames(*, month: int, window: int, rate: Decimal, driver: str, assumption_set: AssumptionSet,
+                         computed_at: dt.datetime) -> None:
+    """The pure path of the group shares and the monthly totals (SQLite)."""
+    customers, activity, entries, margins = allocation_frames(month=month, window=window, margin_rate=rate)
+    shares, unallocated = group_shares(customers=customers, activity=activity, entries=entries, driver=driver)
+    ProfitabilityShare.objects.all().delete()
+    ProfitabilityShare.objects.bulk_create([
+        ProfitabilityShare(region=r, product_line=p, business_unit=b, acquisition_channel=c, month=int(m),
+                           acquisition=Decimal(repr(a)), retention_equal=Decimal(repr(v)),
+                           retention_per_purchase=Decimal(repr(u)))
+        for r, p, b, c, m, a, v, u in shares[[*DIMENSIONS, "m", "a", "v", "u"]].itertuples(index=False, name=None)
+    ], batch_size=2000)
+    ProfitabilityMonth.objects.all().delete()
+    if margins.empty:
+        return
+    totals = monthly_totals(customers=customers, activity=activity, margins=margins, shares=shares,
+                            unallocated=unallocated, first_month=min(int(margins["m"].min()), month), last_month=month)
+    rows = []
+    for d, v, m, margin, acq, ret, acq_un, ret_un in totals[TOTAL_COLUMNS].itertuples(index=False, name=None):
+        margin_c, acq_c, ret_c = money(margin), money(acq), money(ret)
+        rows.append(ProfitabilityMonth(
+            month=month_from_index(int(m)), scope_dimension=d, scope_value=v, margin_to_date=margin_c,
+            acquisition_cost_allocated=acq_c, retention_cost_allocated=ret_c,
+            net_profit_to_date=margin_c - acq_c - ret_c, acquisition_cost_unallocated=money(acq_un),
+            retention_cost_unallocated=money(ret_un), assumption_set=assumption_set, computed_at=computed_at))
+    ProfitabilityMonth.objects.bulk_create(rows, batch_size=2000)
+
+
+def _stored_clear() -> None:
+    CustomerProfitability.objects.all().delete()
+    ProfitabilityTotals.objects.all().delete()
+    ProfitabilityMonth.objects.all().delete()
+    ProfitabilityShare.objects.all().delete()
+    ProfitabilityCustomerMonth.objects.all().delete()
+
+
 def profitability_store(*, month: int | None, assumption_set: AssumptionSet, stage_cm: str | None = None,
-                        stage_iv: str | None = None) -> AllocationTotals | None:
-    """Replace the stored per-customer profitability with the allocation to the close of
-    `month` (the latest month of the data), in one transaction; None (and nothing stored) when
-    there are no transactions. PostgreSQL writes the rows set-based (INSERT ... SELECT), reading
-    a full recompute's stage tables when given (selectors.allocation_build)."""
+                        stage_iv: str | None = None, from_month: int | None = None) -> AllocationTotals | None:
+    """Replace the stored per-customer profitability, the group shares and the monthly totals
+    with the allocation to the close of `month` (the latest month of the data), in one
+    transaction; None (and nothing stored) when there are no transactions.
+
+    PostgreSQL, set-based (INSERT ... SELECT): a full recompute's stage tables are read when
+    given; otherwise the stored customer-month table, of which only the months from
+    `from_month` on (an incremental recompute's) are re-read from the transactions when the
+    earlier ones still match them (_customer_months_refresh)."""
     computed_at = timezone.now()
     if month is None:
         with transaction.atomic():
-            CustomerProfitability.objects.all().delete()
-            ProfitabilityTotals.objects.all().delete()
+            _stored_clear()
         return None
     table = CustomerProfitability._meta.db_table
     window = int(assumption_set.activity_window_months)
@@ -130,11 +236,17 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
     driver = str(assumption_set.cost_to_serve_driver)
     if connection.vendor == "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
-            totals = allocation_build(cursor=cursor, month=month, window=window, margin_rate=rate, driver=driver,
-                                      stage_cm=stage_cm, stage_iv=stage_iv)
             # Two recomputes at once take turns from here to their commit: under READ COMMITTED the
             # second one's DELETE would not see the first one's new rows, and its INSERT would collide.
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(b"clv-profitability:store")])
+            started = time.monotonic()
+            how = _customer_months_refresh(cursor=cursor, month=month, margin_rate=rate, stage_cm=stage_cm,
+                                           from_month=from_month)
+            logger.info("profitability: customer months (%s) in %.2fs", how, time.monotonic() - started)
+            totals = allocation_build(cursor=cursor, month=month, window=window, margin_rate=rate, driver=driver,
+                                      stage_cm=stage_cm, stage_iv=stage_iv, stored=not stage_cm)
+            allocation_months_store(cursor=cursor, month=month, cm=cm_table(stage_cm=stage_cm, stored=True),
+                                    assumption_set_id=assumption_set.pk, computed_at=computed_at)
             cursor.execute(f"DELETE FROM {table}")
             cursor.execute(
                 f"""INSERT INTO {table} (customer_id, month, margin_to_date, acquisition_cost_allocated,
@@ -162,6 +274,8 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
         CustomerProfitability.objects.all().delete()
         CustomerProfitability.objects.bulk_create(rows, batch_size=2000)
         _totals_store(totals=totals, month=month, assumption_set=assumption_set, computed_at=computed_at)
+        _months_store_frames(month=month, window=window, rate=rate, driver=driver, assumption_set=assumption_set,
+                             computed_at=computed_at)
     return totals
 
 
@@ -189,7 +303,8 @@ def profitability_recompute(*, run: RecomputeRun) -> AllocationTotals | None:
     assumption_set = run.assumption_set or assumptions_ensure()
     stage_cm, stage_iv = _full_stage_tables(run=run)
     totals = profitability_store(month=data_range.last_month if data_range else None, assumption_set=assumption_set,
-                                 stage_cm=stage_cm, stage_iv=stage_iv)
+                                 stage_cm=stage_cm, stage_iv=stage_iv,
+                                 from_month=month_index(run.from_month) if run.from_month else None)
     logger.info("recompute #%s: profitability of %s customers in %.2fs", run.pk,
                 totals.customers if totals else 0, time.monotonic() - started)
     return totals
