@@ -586,6 +586,7 @@ def profitability_month_series(*, dimension: str, value: str) -> list[dict[str, 
     """The stored monthly totals of one scope (the company: dimension "company", value ""), by month."""
     from metrics.models import ProfitabilityMonth
 
-    return list(ProfitabilityMonth.objects.filter(scope_dimension=dimension, scope_value=value).order_by("month").values(
+    rows = ProfitabilityMonth.objects.filter(scope_dimension=dimension, scope_value=value).order_by("month").values(
         "month", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated", "net_profit_to_date",
-        "acquisition_cost_unallocated", "retention_cost_unallocated"))
+        "acquisition_cost_unallocated", "retention_cost_unallocated")
+    return [dict(row) for row in rows]
