@@ -17,7 +17,7 @@ from metrics.profitability.services import profitability_store
 
 from .db import assumptions, buy, spend
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 D = Decimal
 
