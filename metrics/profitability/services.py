@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from metrics.calculations import month_from_index, month_index
 from metrics.models import (
+    COMPANY,
     AssumptionSet,
     CustomerProfitability,
     ProfitabilityCustomerMonth,
@@ -38,7 +39,6 @@ from .selectors import (
     allocation_build,
     allocation_compute,
     allocation_frames,
-    allocation_months_store,
     cm_table,
     customer_month_table,
     month_expr,
@@ -207,6 +207,77 @@ def _months_store_frames(*, month: int, window: int, rate: Decimal, driver: str,
     ProfitabilityMonth.objects.bulk_create(rows, batch_size=2000)
 
 
+def _months_store_sql(*, cursor: Any, month: int, cm: str, assumption_set_id: int, computed_at: Any) -> None:
+    """After allocation_build, in its transaction: replace the stored group shares (p_share by
+    the groups' scope values) and the monthly totals of every scope, from the first month of the
+    data to `month`, set-based.
+
+    Each month's contribution of a group: its customers' margin, a x its new customers, v x its
+    active customers + u x its purchases; running sums over the months give the totals to date
+    (the share of an entry of month m does not depend on the later month the figures run to)."""
+    shares, months = ProfitabilityShare._meta.db_table, ProfitabilityMonth._meta.db_table
+    dims = ", ".join(DIMENSIONS)
+    cursor.execute(f"DELETE FROM {shares}")
+    cursor.execute(
+        f"""INSERT INTO {shares} ({dims}, month, acquisition, retention_equal, retention_per_purchase)
+        SELECT {", ".join(f"g.s_{d}" for d in DIMENSIONS)}, s.m, s.a, s.v, s.u
+        FROM p_share s JOIN p_g g ON g.g = s.g WHERE s.a <> 0 OR s.v <> 0 OR s.u <> 0"""
+    )
+    cursor.execute(f"SELECT MIN(m) FROM {cm}")
+    (first,) = cursor.fetchone()
+    cursor.execute(f"DELETE FROM {months}")
+    if first is None:
+        return
+    params = {"first": min(int(first), month), "t": month, "set": assumption_set_id, "at": computed_at,
+              "company": COMPANY}
+    per_scope = " UNION ALL ".join(
+        ["SELECT %(company)s AS d, '' AS v, m, SUM(margin) AS margin, SUM(acq) AS acq, SUM(ret) AS ret FROM x GROUP BY m"]
+        + [f"SELECT '{d}', s_{d}, m, SUM(margin), SUM(acq), SUM(ret) FROM x GROUP BY s_{d}, m" for d in DIMENSIONS]
+    )
+    cursor.execute(
+        f"""CREATE TEMP TABLE p_gm ON COMMIT DROP AS
+        WITH grid AS (SELECT g.g, mm.m FROM p_g g CROSS JOIN generate_series(%(first)s, %(t)s) AS mm(m)),
+        ivg AS (SELECT c.g, iv.a, iv.b FROM p_iv iv JOIN p_c c ON c.customer_id = iv.customer_id),
+        ev AS (SELECT g, a AS m, 1 AS d FROM ivg UNION ALL SELECT g, b + 1, -1 FROM ivg),
+        evg AS (SELECT g, m, SUM(d) AS d FROM ev GROUP BY g, m),
+        act AS (SELECT grid.g, grid.m, SUM(COALESCE(evg.d, 0)) OVER (PARTITION BY grid.g ORDER BY grid.m
+                       ROWS UNBOUNDED PRECEDING) AS n
+                FROM grid LEFT JOIN evg ON evg.g = grid.g AND evg.m = grid.m),
+        newc AS (SELECT g, first_m AS m, COUNT(*) AS n FROM p_c WHERE first_m IS NOT NULL GROUP BY g, first_m),
+        mg AS (SELECT c.g, cm.m, SUM(cm.margin) AS margin, SUM(cm.purchases) AS p
+               FROM {cm} cm JOIN p_c c ON c.customer_id = cm.customer_id WHERE cm.m <= %(t)s GROUP BY c.g, cm.m)
+        SELECT act.g, act.m, COALESCE(mg.margin, 0) AS margin,
+               COALESCE(s.a, 0) * COALESCE(newc.n, 0) AS acq,
+               COALESCE(s.v, 0) * act.n + COALESCE(s.u, 0) * COALESCE(mg.p, 0) AS ret
+        FROM act LEFT JOIN mg ON mg.g = act.g AND mg.m = act.m
+        LEFT JOIN newc ON newc.g = act.g AND newc.m = act.m
+        LEFT JOIN p_share s ON s.g = act.g AND s.m = act.m""",
+        params,
+    )
+    cursor.execute(
+        f"""INSERT INTO {months} (month, scope_dimension, scope_value, margin_to_date, acquisition_cost_allocated,
+                retention_cost_allocated, net_profit_to_date, acquisition_cost_unallocated,
+                retention_cost_unallocated, assumption_set_id, computed_at)
+        WITH x AS (SELECT gm.m, {", ".join(f"g.s_{d}" for d in DIMENSIONS)}, gm.margin, gm.acq, gm.ret
+                   FROM p_gm gm JOIN p_g g ON g.g = gm.g),
+        scoped AS ({per_scope}),
+        cum AS (SELECT d, v, m, ROUND(SUM(margin) OVER w, 2) AS margin,
+                       ROUND(ROUND(SUM(acq) OVER w, 10), 2) AS acq, ROUND(ROUND(SUM(ret) OVER w, 10), 2) AS ret
+                FROM scoped WINDOW w AS (PARTITION BY d, v ORDER BY m ROWS UNBOUNDED PRECEDING)),
+        un AS (SELECT e.m, e.kind, e.dimension, e.value, e.amount FROM p_e e
+               WHERE NOT EXISTS (SELECT 1 FROM p_reach r WHERE r.e = e.e AND r.n > 0))
+        SELECT make_date(cum.m / 12, cum.m %% 12 + 1, 1), cum.d, cum.v, cum.margin, cum.acq, cum.ret,
+               cum.margin - cum.acq - cum.ret,
+               ROUND(COALESCE((SELECT SUM(un.amount) FROM un WHERE un.kind = 'acquisition' AND un.m <= cum.m
+                               AND (cum.d = %(company)s OR (un.dimension = cum.d AND un.value = cum.v))), 0), 2),
+               ROUND(COALESCE((SELECT SUM(un.amount) FROM un WHERE un.kind = 'retention' AND un.m <= cum.m
+                               AND (cum.d = %(company)s OR (un.dimension = cum.d AND un.value = cum.v))), 0), 2),
+               %(set)s, %(at)s
+        FROM cum""",
+        params,
+    )
+
+
 def _stored_clear() -> None:
     CustomerProfitability.objects.all().delete()
     ProfitabilityTotals.objects.all().delete()
@@ -245,7 +316,7 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
             logger.info("profitability: customer months (%s) in %.2fs", how, time.monotonic() - started)
             totals = allocation_build(cursor=cursor, month=month, window=window, margin_rate=rate, driver=driver,
                                       stage_cm=stage_cm, stage_iv=stage_iv, stored=not stage_cm)
-            allocation_months_store(cursor=cursor, month=month, cm=cm_table(stage_cm=stage_cm, stored=True),
+            _months_store_sql(cursor=cursor, month=month, cm=cm_table(stage_cm=stage_cm, stored=True),
                                     assumption_set_id=assumption_set.pk, computed_at=computed_at)
             cursor.execute(f"DELETE FROM {table}")
             cursor.execute(
