@@ -36,7 +36,7 @@ ERROR_NOT_POSTGRES = "The set-based allocation needs PostgreSQL."
 RESULT_COLUMNS = [
     "customer_id", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated", "net_profit_to_date",
 ]
-TEMP_TABLES = ["p_cm", "p_iv", "p_c", "p_g", "p_e", "p_reach", "p_share", "p_cum", "p_cumk", "p_result", "p_gm"]
+TEMP_TABLES = ["p_cm", "p_iv", "p_c", "p_g", "p_e", "p_gcm", "p_reach", "p_share", "p_cum", "p_cumk", "p_result", "p_gm"]
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,11 @@ def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decim
         SELECT ROW_NUMBER() OVER () AS e, {month_expr('ce.month')} AS m, ce.kind, ce.segment_dimension AS dimension,
                {_scope('ce.segment_value')} AS value, CAST(ce.amount AS NUMERIC(38, 18)) AS amount
         FROM customers_costentry ce WHERE ce.month < %(before)s""",
+        # Per group and month: purchases and margin (one pass over the customer months, read
+        # again by the monthly totals).
+        f"""CREATE TEMP TABLE p_gcm ON COMMIT DROP AS
+        SELECT c.g, cm.m, SUM(cm.purchases) AS p, SUM(cm.margin) AS margin
+        FROM {cm} cm JOIN p_c c ON c.customer_id = cm.customer_id WHERE cm.m <= %(t)s GROUP BY c.g, cm.m""",
         # Per group and month: new customers, active customers (running sum of interval starts
         # and ends) and purchases; then each entry's reach over the groups it applies to.
         f"""CREATE TEMP TABLE p_reach ON COMMIT DROP AS
@@ -155,8 +160,7 @@ def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decim
             ) x GROUP BY g, m
         ),
         act AS (SELECT g, m, SUM(d) OVER (PARTITION BY g ORDER BY m ROWS UNBOUNDED PRECEDING) AS n FROM dense),
-        buys AS (SELECT c.g, cm.m, SUM(cm.purchases) AS p FROM {cm} cm JOIN p_c c ON c.customer_id = cm.customer_id
-                 WHERE cm.m <= %(t)s GROUP BY c.g, cm.m)
+        buys AS (SELECT g, m, p FROM p_gcm)
         SELECT e.e, g.g, e.m, e.kind, e.amount,
                CASE WHEN e.kind = 'acquisition' THEN COALESCE(newc.n, 0) ELSE COALESCE(act.n, 0) END AS n,
                CASE WHEN e.kind = 'acquisition' THEN 0 ELSE COALESCE(buys.p, 0) END AS p

@@ -39,7 +39,6 @@ from .selectors import (
     allocation_build,
     allocation_compute,
     allocation_frames,
-    cm_table,
     customer_month_table,
     month_expr,
 )
@@ -207,7 +206,7 @@ def _months_store_frames(*, month: int, window: int, rate: Decimal, driver: str,
     ProfitabilityMonth.objects.bulk_create(rows, batch_size=2000)
 
 
-def _months_store_sql(*, cursor: Any, month: int, cm: str, assumption_set_id: int, computed_at: Any) -> None:
+def _months_store_sql(*, cursor: Any, month: int, assumption_set_id: int, computed_at: Any) -> None:
     """After allocation_build, in its transaction: replace the stored group shares (p_share by
     the groups' scope values) and the monthly totals of every scope, from the first month of the
     data to `month`, set-based.
@@ -223,7 +222,7 @@ def _months_store_sql(*, cursor: Any, month: int, cm: str, assumption_set_id: in
         SELECT {", ".join(f"g.s_{d}" for d in DIMENSIONS)}, s.m, s.a, s.v, s.u
         FROM p_share s JOIN p_g g ON g.g = s.g WHERE s.a <> 0 OR s.v <> 0 OR s.u <> 0"""
     )
-    cursor.execute(f"SELECT MIN(m) FROM {cm}")
+    cursor.execute("SELECT MIN(m) FROM p_gcm")
     (first,) = cursor.fetchone()
     cursor.execute(f"DELETE FROM {months}")
     if first is None:
@@ -235,7 +234,7 @@ def _months_store_sql(*, cursor: Any, month: int, cm: str, assumption_set_id: in
         + [f"SELECT '{d}', s_{d}, m, SUM(margin), SUM(acq), SUM(ret) FROM x GROUP BY s_{d}, m" for d in DIMENSIONS]
     )
     cursor.execute(
-        f"""CREATE TEMP TABLE p_gm ON COMMIT DROP AS
+        """CREATE TEMP TABLE p_gm ON COMMIT DROP AS
         WITH grid AS (SELECT g.g, mm.m FROM p_g g CROSS JOIN generate_series(%(first)s, %(t)s) AS mm(m)),
         ivg AS (SELECT c.g, iv.a, iv.b FROM p_iv iv JOIN p_c c ON c.customer_id = iv.customer_id),
         ev AS (SELECT g, a AS m, 1 AS d FROM ivg UNION ALL SELECT g, b + 1, -1 FROM ivg),
@@ -244,8 +243,7 @@ def _months_store_sql(*, cursor: Any, month: int, cm: str, assumption_set_id: in
                        ROWS UNBOUNDED PRECEDING) AS n
                 FROM grid LEFT JOIN evg ON evg.g = grid.g AND evg.m = grid.m),
         newc AS (SELECT g, first_m AS m, COUNT(*) AS n FROM p_c WHERE first_m IS NOT NULL GROUP BY g, first_m),
-        mg AS (SELECT c.g, cm.m, SUM(cm.margin) AS margin, SUM(cm.purchases) AS p
-               FROM {cm} cm JOIN p_c c ON c.customer_id = cm.customer_id WHERE cm.m <= %(t)s GROUP BY c.g, cm.m)
+        mg AS (SELECT g, m, margin, p FROM p_gcm)
         SELECT act.g, act.m, COALESCE(mg.margin, 0) AS margin,
                COALESCE(s.a, 0) * COALESCE(newc.n, 0) AS acq,
                COALESCE(s.v, 0) * act.n + COALESCE(s.u, 0) * COALESCE(mg.p, 0) AS ret
@@ -316,7 +314,7 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
             logger.info("profitability: customer months (%s) in %.2fs", how, time.monotonic() - started)
             totals = allocation_build(cursor=cursor, month=month, window=window, margin_rate=rate, driver=driver,
                                       stage_cm=stage_cm, stage_iv=stage_iv, stored=not stage_cm)
-            _months_store_sql(cursor=cursor, month=month, cm=cm_table(stage_cm=stage_cm, stored=True),
+            _months_store_sql(cursor=cursor, month=month,
                                     assumption_set_id=assumption_set.pk, computed_at=computed_at)
             cursor.execute(f"DELETE FROM {table}")
             cursor.execute(
