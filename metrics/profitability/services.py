@@ -28,7 +28,6 @@ from metrics.referrals.selectors import (
     REFERRAL_COLUMNS,
     referrals_per_customer_frame,
     referrals_per_customer_select,
-    referrals_per_customer_update,
 )
 
 from .maths import DIMENSIONS
@@ -321,11 +320,13 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
                 f"""INSERT INTO {table} (customer_id, month, margin_to_date, acquisition_cost_allocated,
                         retention_cost_allocated, net_profit_to_date, referrals_made, referral_margin,
                         assumption_set_id, computed_at)
-                SELECT customer_id, %s, margin_to_date, acquisition_cost_allocated, retention_cost_allocated,
-                       net_profit_to_date, 0, 0, %s, %s FROM p_result""",
+                SELECT r.customer_id, %s, r.margin_to_date, r.acquisition_cost_allocated, r.retention_cost_allocated,
+                       r.net_profit_to_date, COALESCE(x.referrals_made, 0), COALESCE(x.referral_margin, 0), %s, %s
+                FROM p_result r
+                LEFT JOIN ({referrals_per_customer_select(first_months="p_c", margins="p_result")}) x
+                       ON x.referrer_id = r.customer_id""",
                 [month_from_index(month), assumption_set.pk, computed_at],
             )
-            referrals_per_customer_update(cursor=cursor, table=table, first_months="p_c", margins="p_result")
             _totals_store(totals=totals, month=month, assumption_set=assumption_set, computed_at=computed_at)
         return totals
     frame, totals = profitability_rows(month=month, assumption_set=assumption_set)
