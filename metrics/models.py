@@ -569,6 +569,78 @@ class ProfitabilityTotals(models.Model):
         return f"{self.month:%Y-%m} net {self.net_profit_to_date}"
 
 
+class ProfitabilityMonth(models.Model):
+    """The profitability of one scope (the company, or a segment as the snapshots have them) to
+    the close of `month`, for every month of the data: the sums of its customers' exact shares,
+    each rounded once to cents (docs/profitability.md, "Monthly totals"). Rewritten with the
+    CustomerProfitability rows; current figures only (closing a month publishes its snapshots)."""
+
+    month = models.DateField(help_text="first day of the month the figures run to")
+    scope_dimension = models.CharField(max_length=30, default=COMPANY, choices=SCOPE_DIMENSIONS)
+    scope_value = models.CharField(max_length=100, blank=True, default="")
+    margin_to_date = models.DecimalField(max_digits=22, decimal_places=2)
+    acquisition_cost_allocated = models.DecimalField(max_digits=22, decimal_places=2)
+    retention_cost_allocated = models.DecimalField(max_digits=22, decimal_places=2)
+    net_profit_to_date = models.DecimalField(max_digits=22, decimal_places=2)
+    # Entries to this month that applied to nobody: all of them for the company; for a segment,
+    # those tagged with it (an untagged entry that reaches nobody stays with the company).
+    acquisition_cost_unallocated = models.DecimalField(max_digits=22, decimal_places=2)
+    retention_cost_unallocated = models.DecimalField(max_digits=22, decimal_places=2)
+    assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.CASCADE, related_name="+")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["scope_dimension", "scope_value", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["scope_dimension", "scope_value", "month"],
+                                    name="profitability_month_scope_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.scope_dimension}={self.scope_value} net {self.net_profit_to_date}"
+
+
+class ProfitabilityShare(models.Model):
+    """What one customer of a segment group (the four scope values at once) takes of the cost
+    entries of one month: per new customer (acquisition), per active customer (retention, equal
+    shares) and per purchase (retention, driver `purchase`). Exact shares, written by the
+    allocation; a customer's page computes their month-by-month figures from them."""
+
+    region = models.CharField(max_length=100)
+    product_line = models.CharField(max_length=100)
+    business_unit = models.CharField(max_length=100)
+    acquisition_channel = models.CharField(max_length=100)
+    month = models.IntegerField(help_text="month index: year * 12 + month - 1")
+    acquisition = models.DecimalField(max_digits=38, decimal_places=18)
+    retention_equal = models.DecimalField(max_digits=38, decimal_places=18)
+    retention_per_purchase = models.DecimalField(max_digits=38, decimal_places=18)
+
+    class Meta:
+        indexes = [models.Index(fields=["region", "product_line", "business_unit", "acquisition_channel", "month"],
+                                name="profit_share_group_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.region}/{self.product_line}/{self.business_unit}/{self.acquisition_channel} {self.month}"
+
+
+class ProfitabilityCustomerMonth(models.Model):
+    """The allocation's input, kept between runs so that an incremental recompute re-reads only
+    the months it recomputes: per customer and month, purchases, transactions and gross margin
+    (with the margin rate of the stored ProfitabilityTotals' assumptions). A derived cache: the
+    table is UNLOGGED on PostgreSQL (emptied after a crash), and rebuilt from the transactions
+    whenever its transaction counts do not match them."""
+
+    customer_id = models.BigIntegerField()
+    # Column `m` as the stage's customer-month table: the allocation's SQL reads either.
+    month = models.IntegerField(db_column="m", help_text="month index: year * 12 + month - 1")
+    purchases = models.IntegerField()
+    transactions = models.IntegerField()
+    margin = models.DecimalField(max_digits=30, decimal_places=8)
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.month}"
+
+
 class MarketValue(models.Model):
     """A market value of the firm (for example its market capitalisation) an admin enters, to set
     the customer-based value against; versioned like the assumptions: never edited, a new entry

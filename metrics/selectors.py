@@ -176,8 +176,8 @@ def stage_plan(*, run_id: int, assumptions: Assumptions, data_range: DataRange, 
 
 def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool = True) -> None:
     """Build the run's per-customer tables (one pass over the transactions):
-    cm: customer, month, purchased, purchases, revenue, gross margin (GROUP BY; the customer
-    profitability of a full run reads it too, metrics.profitability);
+    cm: customer, month, purchased, purchases, transactions, revenue, gross margin (GROUP BY;
+    the customer profitability of a full run reads it too, metrics.profitability);
     fp: each customer's first purchase month; cust: customers with any transaction;
     iv: active intervals [a, b] (window functions: LAG, running SUM)."""
     unlogged = "UNLOGGED " if _is_postgres() else ""
@@ -196,6 +196,7 @@ def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool =
         SELECT t.customer_id, {month_t} AS m,
                MAX(CASE WHEN t.revenue >= 0 THEN 1 ELSE 0 END) AS bought,
                SUM(CASE WHEN t.revenue >= 0 THEN 1 ELSE 0 END) AS purchases,
+               COUNT(*) AS transactions,
                SUM(t.revenue) AS revenue,
                SUM(CASE WHEN t.cost IS NULL THEN t.revenue * %(rate)s ELSE t.revenue - t.cost END) AS margin
         FROM customers_transaction t {cutoff}

@@ -189,8 +189,8 @@ def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status
             status, message = RecomputeRun.Status.FAILED, str(MSG_RUN_RESTATEMENTS).format(error=exc)
             parts = [message_part(MSG_RUN_RESTATEMENTS, error=exc)]
     # Customer profitability: a full run allocates now, from its own stage tables (about 3 s at
-    # 1M transactions); an incremental run with a worker hands the allocation (a pass over every
-    # transaction) to a task of its own, so that the run itself stays quick.
+    # 1M transactions); an incremental run with a worker hands the allocation (over the whole
+    # history, though it re-reads only the recomputed months) to a task of its own.
     profitability = status == RecomputeRun.Status.SUCCEEDED and getattr(
         settings, "CLV_PROFITABILITY_AFTER_RECOMPUTE", True)
     deferred = profitability and run.from_month is not None and not settings.CELERY_TASK_ALWAYS_EAGER

@@ -27,6 +27,7 @@ from customers.models import SegmentDimension
 from metrics.calculations import monthly_discount_rate
 from metrics.closing import selectors as closing_selectors
 from metrics.closing.selectors import Restatement
+from metrics.profitability.selectors import profitability_month_series
 
 from . import figures as figs
 from . import selectors, trust, whatif
@@ -381,6 +382,10 @@ def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None,
             labels=[figs.plotly_text(selectors.value_label(r["scope_value"])) for r in segments],
             leaning=[trust.leaning_text(r, company=False) if trust.is_leaning(r) else "" for r in segments],
         )
+    profit = profitability_month_series(dimension=scope.dimension, value=scope.value)
+    if profit:
+        figures["profitability"] = figs.profitability_figure(
+            series=profit, month=month, ctx=ctx, closed=sorted(closing_selectors.closed_months()))
     cells = selectors.cohort_cells(scope=scope, until=month)
     if cells:
         figures["cohorts"] = figs.cohort_heatmap_figure(cells=cells, month=month, ctx=ctx)

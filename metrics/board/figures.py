@@ -264,6 +264,47 @@ def acquisition_retention_figure(*, series: Sequence[Mapping[str, Any]], month: 
     return go.Figure(data=traces, layout=layout)
 
 
+def profitability_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date, ctx: FigureContext,
+                         closed: Sequence[dt.date] = ()) -> go.Figure:
+    """Customer profitability to date, month by month (docs/profitability.md, "Monthly totals"):
+    the acquisition and retention cost allocated to the scope's customers (stacked bars), their
+    margin and their net profit to date (lines). Closed months carry current figures (closing
+    publishes the snapshots), said in their hover."""
+    months = [_month_str(r["month"]) for r in series]
+    closed_set = set(closed)
+    ys = {name: [_num(r[name]) for r in series] for name in
+          ["acquisition_cost_allocated", "retention_cost_allocated", "margin_to_date", "net_profit_to_date"]}
+    note = _("closed month: current figures, not published ones")
+    hover_notes = [note if r["month"] in closed_set else "" for r in series]
+
+    def hovers(values: list[float | None]) -> list[str]:
+        return [f"{money}<br><i>{extra}</i>" if extra else money
+                for money, extra in zip(money_hovers(values), hover_notes, strict=True)]
+
+    traces = [
+        go.Bar(x=months, y=ys["acquisition_cost_allocated"], name=_("Acquisition cost allocated"),
+               marker_color=ORANGE, customdata=hovers(ys["acquisition_cost_allocated"]), hovertemplate="%{customdata}"),
+        go.Bar(x=months, y=ys["retention_cost_allocated"], name=_("Retention cost allocated"),
+               marker_color=VERMILLION, customdata=hovers(ys["retention_cost_allocated"]), hovertemplate="%{customdata}"),
+        go.Scatter(x=months, y=ys["margin_to_date"], name=_("Margin to date"), mode="lines",
+                   line={"color": GREEN, "width": 2, "dash": "dot"}, customdata=hovers(ys["margin_to_date"]),
+                   hovertemplate="%{customdata}"),
+        go.Scatter(x=months, y=ys["net_profit_to_date"], name=_("Net profit to date"), mode="lines+markers",
+                   line={"color": BLUE, "width": 2.5}, marker={"size": 4},
+                   customdata=hovers(ys["net_profit_to_date"]), hovertemplate="%{customdata}"),
+    ]
+    stacked = [(a or 0.0) + (r or 0.0) for a, r in zip(ys["acquisition_cost_allocated"],
+                                                       ys["retention_cost_allocated"], strict=True)]
+    layout = _layout(
+        title=_("Net profit to date, after allocated costs"), subtitle=ctx.subtitle(month=False), height=400,
+        barmode="stack", bargap=0.3, hovermode="x unified", shapes=[_month_marker(month)],
+        xaxis=_merge(DATE_AXIS, {"title": {"text": _("Month")}}),
+        yaxis={"title": {"text": _("To date (%(currency)s)") % {"currency": ctx.currency}},
+               **money_axis([*stacked, *ys["margin_to_date"], *ys["net_profit_to_date"]])},
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
 def _waterfall(*, labels: list[str], values: list[float], measures: list[str], texts: list[str]) -> go.Waterfall:
     return go.Waterfall(
         x=labels, y=values, measure=measures, text=texts, textposition="outside",

@@ -94,6 +94,11 @@ def _charts(data: BoardData) -> list[dict[str, Any]]:
          "caption": _("All months; the dotted line marks the chosen month"), "empty": "", "note": warm_up},
         {"name": "acquisition_retention", "title": _("Acquisition and retention equity, with their costs"),
          "wide": True, "uses_month": False, "caption": _("All months"), "empty": "", "note": warm_up},
+        {"name": "profitability", "title": _("Net profit to date, after allocated costs"), "wide": True,
+         "uses_month": False,
+         "caption": _("All months: the customers' margin, the cost allocated to them and their net profit, each to "
+                      "date; current figures, closed months included (closing a month publishes its snapshots)"),
+         "empty": _("No customer profitability yet: it is computed by the recompute after an import.")},
         {"name": "customer_bridge", "title": _("Customer bridge"), "wide": False, "uses_month": True,
          "caption": _("Active customers at the start and end of the month"), "empty": ""},
         {"name": "equity_bridge", "title": _("Equity bridge from the previous month"), "wide": False,

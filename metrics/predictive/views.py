@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clv_dashboard.background import MSG_FIT_UNAVAILABLE, task_send
 from customers.models import Customer
 from metrics.datacache import versioned_get, versioned_key
+from metrics.profitability.selectors import customer_profitability_months
 from metrics.referrals.selectors import customer_referrals
 
 from . import selectors
@@ -119,6 +120,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
                                          fit=fit, data_date=data_date),
         "n_purchase_days": int(daily["is_purchase"].sum()) if not daily.empty else 0,
         "referrals": customer_referrals(customer_pk=customer.pk),
+        "profit_months": customer_profitability_months(customer=customer),
     })
 
 

@@ -36,7 +36,7 @@ ERROR_NOT_POSTGRES = "The set-based allocation needs PostgreSQL."
 RESULT_COLUMNS = [
     "customer_id", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated", "net_profit_to_date",
 ]
-TEMP_TABLES = ["p_cm", "p_iv", "p_c", "p_g", "p_e", "p_reach", "p_share", "p_cum", "p_cumk", "p_result"]
+TEMP_TABLES = ["p_cm", "p_iv", "p_c", "p_g", "p_e", "p_gcm", "p_reach", "p_share", "p_cum", "p_cumk", "p_result", "p_gm"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class AllocationTotals:
     net_profit_to_date: Decimal
 
 
-def _month_expr(column: str) -> str:
+def month_expr(column: str) -> str:
     if connection.vendor == "postgresql":
         return f"(EXTRACT(YEAR FROM {column})::int * 12 + EXTRACT(MONTH FROM {column})::int - 1)"
     return f"(CAST(strftime('%%Y', {column}) AS INTEGER) * 12 + CAST(strftime('%%m', {column}) AS INTEGER) - 1)"
@@ -62,23 +62,42 @@ def _scope(column: str) -> str:
     return f"COALESCE(NULLIF(TRIM({column}), ''), '{UNASSIGNED}')"
 
 
-def _reads(*, stage_cm: str | None, stage_iv: str | None) -> tuple[str, list[str]]:
+def customer_month_table() -> str:
+    """The stored customer-month table (metrics.models.ProfitabilityCustomerMonth): columns
+    customer_id, m, purchases, transactions, margin, as the stage's."""
+    from metrics.models import ProfitabilityCustomerMonth
+
+    return ProfitabilityCustomerMonth._meta.db_table
+
+
+def cm_table(*, stage_cm: str | None, stored: bool) -> str:
+    """The customer-month table the allocation reads: the stage's, the stored one, or p_cm."""
+    if stage_cm:
+        return stage_cm
+    return customer_month_table() if stored else "p_cm"
+
+
+def _reads(*, stage_cm: str | None, stage_iv: str | None, stored: bool = False) -> tuple[str, list[str]]:
     """The customer-month table to read and the statements that make p_iv (and p_cm)."""
     if stage_cm and stage_iv:
         return stage_cm, [
             f"""CREATE TEMP TABLE p_iv ON COMMIT DROP AS
             SELECT customer_id, a, LEAST(b, %(t)s) AS b FROM {stage_iv} WHERE a <= %(t)s""",
         ]
-    month_t = _month_expr("t.order_date")
-    return "p_cm", [
+    month_t = month_expr("t.order_date")
+    cm = cm_table(stage_cm=None, stored=stored)
+    make_cm = [] if stored else [
         f"""CREATE TEMP TABLE p_cm ON COMMIT DROP AS
         SELECT t.customer_id, {month_t} AS m, SUM(CASE WHEN t.revenue >= 0 THEN 1 ELSE 0 END) AS purchases,
                SUM(CASE WHEN t.cost IS NULL THEN t.revenue * %(rate)s ELSE t.revenue - t.cost END) AS margin
         FROM customers_transaction t WHERE t.order_date < %(before)s GROUP BY t.customer_id, {month_t}""",
-        """CREATE TEMP TABLE p_iv ON COMMIT DROP AS
+    ]
+    return cm, [
+        *make_cm,
+        f"""CREATE TEMP TABLE p_iv ON COMMIT DROP AS
         WITH gaps AS (
             SELECT customer_id, m, m - LAG(m) OVER (PARTITION BY customer_id ORDER BY m) AS gap
-            FROM p_cm WHERE purchases > 0
+            FROM {cm} WHERE purchases > 0 AND m <= %(t)s
         ), islands AS (
             SELECT customer_id, m, SUM(CASE WHEN gap IS NULL OR gap > %(w)s THEN 1 ELSE 0 END)
                    OVER (PARTITION BY customer_id ORDER BY m ROWS UNBOUNDED PRECEDING) AS island
@@ -89,20 +108,23 @@ def _reads(*, stage_cm: str | None, stage_iv: str | None) -> tuple[str, list[str
 
 
 def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decimal, driver: str,
-                     stage_cm: str | None = None, stage_iv: str | None = None) -> AllocationTotals:
+                     stage_cm: str | None = None, stage_iv: str | None = None,
+                     stored: bool = False) -> AllocationTotals:
     """Build the temporary table `p_result` (RESULT_COLUMNS, one row per customer) of the
     allocation to the close of `month` on PostgreSQL, in the caller's transaction (the tables
     are dropped at its commit), and return the totals.
 
     `stage_cm`, `stage_iv`: the customer-month and interval tables of a full recompute's stage
-    (metrics.selectors.stage_build, same W and margin rate), read instead of the transactions."""
+    (metrics.selectors.stage_build, same W and margin rate), read instead of the transactions;
+    `stored`: read the stored customer-month table instead (metrics.profitability.services keeps
+    it up to date with the margin rate given)."""
     if connection.vendor != "postgresql":
         raise ValueError(ERROR_NOT_POSTGRES)
     params: dict[str, Any] = {"t": month, "w": window, "rate": margin_rate, "before": month_from_index(month + 1),
                               "purchase": driver == "purchase"}
     groups = ", ".join(f"s_{d}" for d in DIMENSIONS)
     applies = " OR ".join(f"(e.dimension = '{d}' AND g.s_{d} = e.value)" for d in DIMENSIONS)
-    cm, reads = _reads(stage_cm=stage_cm, stage_iv=stage_iv)
+    cm, reads = _reads(stage_cm=stage_cm, stage_iv=stage_iv, stored=stored)
     statements = [
         *reads,
         f"""CREATE TEMP TABLE p_g ON COMMIT DROP AS
@@ -116,9 +138,14 @@ def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decim
         LEFT JOIN (SELECT customer_id, MIN(CASE WHEN purchases > 0 THEN m END) AS first_m, SUM(margin) AS margin
                    FROM {cm} WHERE m <= %(t)s GROUP BY customer_id) x ON x.customer_id = c.id""",
         f"""CREATE TEMP TABLE p_e ON COMMIT DROP AS
-        SELECT ROW_NUMBER() OVER () AS e, {_month_expr('ce.month')} AS m, ce.kind, ce.segment_dimension AS dimension,
+        SELECT ROW_NUMBER() OVER () AS e, {month_expr('ce.month')} AS m, ce.kind, ce.segment_dimension AS dimension,
                {_scope('ce.segment_value')} AS value, CAST(ce.amount AS NUMERIC(38, 18)) AS amount
         FROM customers_costentry ce WHERE ce.month < %(before)s""",
+        # Per group and month: purchases and margin (one pass over the customer months, read
+        # again by the monthly totals).
+        f"""CREATE TEMP TABLE p_gcm ON COMMIT DROP AS
+        SELECT c.g, cm.m, SUM(cm.purchases) AS p, SUM(cm.margin) AS margin
+        FROM {cm} cm JOIN p_c c ON c.customer_id = cm.customer_id WHERE cm.m <= %(t)s GROUP BY c.g, cm.m""",
         # Per group and month: new customers, active customers (running sum of interval starts
         # and ends) and purchases; then each entry's reach over the groups it applies to.
         f"""CREATE TEMP TABLE p_reach ON COMMIT DROP AS
@@ -133,8 +160,7 @@ def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decim
             ) x GROUP BY g, m
         ),
         act AS (SELECT g, m, SUM(d) OVER (PARTITION BY g ORDER BY m ROWS UNBOUNDED PRECEDING) AS n FROM dense),
-        buys AS (SELECT c.g, cm.m, SUM(cm.purchases) AS p FROM {cm} cm JOIN p_c c ON c.customer_id = cm.customer_id
-                 WHERE cm.m <= %(t)s GROUP BY c.g, cm.m)
+        buys AS (SELECT g, m, p FROM p_gcm)
         SELECT e.e, g.g, e.m, e.kind, e.amount,
                CASE WHEN e.kind = 'acquisition' THEN COALESCE(newc.n, 0) ELSE COALESCE(act.n, 0) END AS n,
                CASE WHEN e.kind = 'acquisition' THEN 0 ELSE COALESCE(buys.p, 0) END AS p
@@ -234,7 +260,14 @@ def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decim
 def allocation_inputs(*, month: int, window: int, margin_rate: Decimal) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The plain inputs of metrics.profitability.maths.allocate to the close of `month`:
     (customers, activity, entries). Reads per customer-month rows (any database)."""
-    month_t = _month_expr("t.order_date")
+    customers, activity, entries, _margins = allocation_frames(month=month, window=window, margin_rate=margin_rate)
+    return customers, activity, entries
+
+
+def allocation_frames(*, month: int, window: int, margin_rate: Decimal) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                                  pd.DataFrame, pd.DataFrame]:
+    """allocation_inputs and the customer-month margins (customer_id, m, margin)."""
+    month_t = month_expr("t.order_date")
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT t.customer_id, {month_t} AS m, SUM(CASE WHEN t.revenue >= 0 THEN 1 ELSE 0 END),
@@ -265,7 +298,7 @@ def allocation_inputs(*, month: int, window: int, margin_rate: Decimal) -> tuple
         ],
         columns=["m", "kind", "dimension", "value", "amount"],
     )
-    return customers, activity, entries
+    return customers, activity, entries, cm[["customer_id", "m", "margin"]]
 
 
 def allocation_compute(*, month: int, window: int, margin_rate: Decimal, driver: str) -> Allocation:
@@ -409,3 +442,82 @@ def net_profit_for_tiers(*, month: int) -> pd.Series | None:
     if not values:
         return None
     return pd.Series({int(k): float(v) for k, v in values.items()}, dtype="float64")
+
+
+@dataclass(frozen=True)
+class CustomerMonthRow:
+    month: Any  # the first day of the month (datetime.date)
+    active: bool
+    purchases: int
+    margin: Decimal
+    acquisition_cost: Decimal
+    retention_cost: Decimal
+    net_profit_to_date: Decimal
+
+
+@dataclass(frozen=True)
+class CustomerMonths:
+    """One customer's allocated costs month by month to the stored month, computed now from
+    their transactions and their segment group's stored shares, with their stored figures."""
+
+    month: Any
+    rows: list[CustomerMonthRow]
+    margin_to_date: Decimal
+    acquisition_cost_allocated: Decimal
+    retention_cost_allocated: Decimal
+    net_profit_to_date: Decimal
+    # The stored figures of the customer (CustomerProfitability), None without them.
+    stored: Any
+
+
+def customer_profitability_months(*, customer: Customer) -> CustomerMonths | None:
+    """The month-by-month allocation of one customer (the rules of METRICS.md, with the stored
+    allocation's assumptions and shares; their rows only, never the whole allocation); None
+    before the first allocation."""
+    from metrics.models import CustomerProfitability, ProfitabilityShare, ProfitabilityTotals
+
+    from .maths.months import customer_months, shares_lookup
+
+    totals = ProfitabilityTotals.objects.select_related("assumption_set").first()
+    if totals is None:
+        return None
+    last = month_index(totals.month)
+    rate = Decimal(totals.assumption_set.default_gross_margin_rate)
+    window = int(totals.assumption_set.activity_window_months)
+    month_t = month_expr("t.order_date")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT {month_t} AS m, SUM(CASE WHEN t.revenue >= 0 THEN 1 ELSE 0 END),
+                       SUM(CASE WHEN t.cost IS NULL THEN t.revenue * %s ELSE t.revenue - t.cost END)
+                FROM customers_transaction t WHERE t.customer_id = %s AND t.order_date < %s GROUP BY m""",
+            [rate, customer.pk, month_from_index(last + 1)],
+        )
+        months = {int(m): (int(p), Decimal(margin)) for m, p, margin in cursor.fetchall()}
+    group = {d: (str(getattr(customer, d) or "").strip() or UNASSIGNED) for d in DIMENSIONS}
+    shares = shares_lookup(ProfitabilityShare.objects.filter(**group).values_list(
+        "month", "acquisition", "retention_equal", "retention_per_purchase"))
+    rows = customer_months(months=months, window=window, last_month=last, shares=shares)
+    stored = CustomerProfitability.objects.filter(customer=customer).first()
+    end = rows[-1] if rows else None
+    zero = Decimal("0.00")
+    return CustomerMonths(
+        month=totals.month,
+        rows=[CustomerMonthRow(month=month_from_index(r.m), active=r.active, purchases=r.purchases, margin=r.margin,
+                               acquisition_cost=r.acquisition_cost, retention_cost=r.retention_cost,
+                               net_profit_to_date=r.net_profit_to_date) for r in rows],
+        margin_to_date=end.margin_to_date if end else zero,
+        acquisition_cost_allocated=end.acquisition_cost_to_date if end else zero,
+        retention_cost_allocated=end.retention_cost_to_date if end else zero,
+        net_profit_to_date=end.net_profit_to_date if end else zero,
+        stored=stored,
+    )
+
+
+def profitability_month_series(*, dimension: str, value: str) -> list[dict[str, Any]]:
+    """The stored monthly totals of one scope (the company: dimension "company", value ""), by month."""
+    from metrics.models import ProfitabilityMonth
+
+    rows = ProfitabilityMonth.objects.filter(scope_dimension=dimension, scope_value=value).order_by("month").values(
+        "month", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated", "net_profit_to_date",
+        "acquisition_cost_unallocated", "retention_cost_unallocated")
+    return [dict(row) for row in rows]

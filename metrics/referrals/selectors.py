@@ -45,17 +45,6 @@ def referrals_per_customer_select(*, first_months: str, margins: str) -> str:
         GROUP BY k.referrer_id"""
 
 
-def referrals_per_customer_update(*, cursor: Any, table: str, first_months: str, margins: str) -> None:
-    """Set referrals_made and referral_margin on the stored per-customer rows of `table`, in one
-    statement: the counted referrals naming each customer (to date: `first_months` runs to the
-    allocation's month) and the sum of the referred customers' margin_to_date (from `margins`)."""
-    cursor.execute(
-        f"""UPDATE {table} SET referrals_made = x.referrals_made, referral_margin = x.referral_margin
-        FROM ({referrals_per_customer_select(first_months=first_months, margins=margins)}) x
-        WHERE {table}.customer_id = x.referrer_id"""
-    )
-
-
 def referrals_per_customer_frame(*, month: int, margins: dict[int, Any]) -> pd.DataFrame:
     """The same to the close of `month` by the pure maths (SQLite, and the reference): referrer_id,
     referrals_made, referral_margin."""

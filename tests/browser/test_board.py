@@ -90,7 +90,7 @@ def test_the_executive_reads_the_board_on_the_demo_data(
     page = board_page(page_for, roles.EXECUTIVE)
     page.goto(f"{page.base_url}/board/")
     drawn = wait_for_charts(page)
-    assert drawn == 7  # six board charts and the tornado
+    assert drawn == 8  # seven board charts (net profit to date among them) and the tornado
     assert page.locator(".tile").count() == 9
     assert_charts_fit(page)
 

@@ -95,10 +95,11 @@ def test_the_board_fits_a_phone_and_a_full_hd_screen_in_both_languages(
         for width, height in (PHONE, FULL_HD):
             page = board_page(page_for, roles.EXECUTIVE, language=language, viewport=(width, height))
             page.goto(f"{page.base_url}/board/")
-            assert wait_for_charts(page) == 7
+            assert wait_for_charts(page) == 8  # the demo data have profitability: its chart too
             page.wait_for_timeout(300)
             assert_fits(page)
-            for chart in ("chart-equity_bridge", "chart-customer_bridge", "chart-tornado", "chart-segments"):
+            for chart in ("chart-equity_bridge", "chart-customer_bridge", "chart-tornado", "chart-segments",
+                          "chart-profitability"):
                 assert_no_overlaps(page, chart)
             name = f"board-{language}-{width}x{height}"
             page.screenshot(path=str(artifacts_dir / f"{name}.png"), full_page=True)

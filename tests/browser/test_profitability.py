@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from clv_dashboard import roles
-from metrics.models import AssumptionSet, CustomerProfitability
+from metrics.models import AssumptionSet, CustomerProfitability, ProfitabilityMonth
 from metrics.services import snapshots_recompute
 from tests.metrics.profitability.db import whale_business
 
@@ -75,4 +75,45 @@ def test_the_boards_profitability_panel_links_to_the_page(page_for: Callable[...
     page.click("#panel-link")
     page.wait_for_selector("#whale-chart[data-rendered=true]")
     assert page.url.endswith("/profitability/")
+    assert page.console_errors == []
+
+
+@pytest.mark.parametrize(("language", "viewport"), [("en", (1440, 900)), ("zh-hans", (390, 844))])
+def test_the_board_charts_net_profit_to_date_month_by_month(page_for: Callable[..., Any], artifacts_dir: Path,
+                                                            whale: None, language: str,
+                                                            viewport: tuple[int, int]) -> None:
+    from tests.browser.test_board import assert_charts_fit, wait_for_charts
+
+    page = page_for(roles.EXECUTIVE, language=language, viewport=viewport)
+    page.goto(f"{page.base_url}/board/?scope=region:North")
+    wait_for_charts(page)
+    chart = page.locator("#chart-profitability")
+    chart.scroll_into_view_if_needed()
+    title = "扣除分摊成本后的累计净利润" if language == "zh-hans" else "Net profit to date, after allocated costs"
+    assert title in chart.inner_text()
+    net = page.evaluate("() => document.querySelector('[data-figure=\"profitability\"]').data[3].y")
+    north = ProfitabilityMonth.objects.filter(scope_dimension="region", scope_value="North").order_by("month")
+    assert net == [float(r.net_profit_to_date) for r in north] and len(net) == 12
+    assert page.locator("#chart-profitability .barlayer .trace").count() == 2
+    assert_charts_fit(page)
+    chart.locator("xpath=ancestor::figure").screenshot(
+        path=str(artifacts_dir / f"board-profitability-months-{language}.png"))
+    assert page.console_errors == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_customers_page_lists_their_allocated_costs_month_by_month(
+        page_for: Callable[..., Any], artifacts_dir: Path, whale: None, language: str) -> None:
+    stored = CustomerProfitability.objects.select_related("customer").order_by("net_profit_to_date").first()
+    assert stored is not None
+    page = page_for(roles.EXECUTIVE, language=language, viewport=(390, 844))
+    page.goto(f"{page.base_url}/customers/{stored.customer_id}/")
+    table = page.locator("#profit-months-table")
+    table.scroll_into_view_if_needed()
+    assert table.locator("tbody tr").count() > 0
+    total = page.locator("#profit-months-total td").nth(3).inner_text()
+    assert total == f"{stored.net_profit_to_date:.2f}"
+    last = table.locator("tbody tr").last.locator("td").nth(4).inner_text()
+    assert abs(float(last) - float(stored.net_profit_to_date)) <= 0.01
+    page.locator("#profit-months").screenshot(path=str(artifacts_dir / f"customer-profit-months-{language}.png"))
     assert page.console_errors == []

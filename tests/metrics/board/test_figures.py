@@ -79,3 +79,19 @@ def test_the_equity_bridge_signs_its_steps_with_one_minus(settings: Any) -> None
     assert not any("-" in t for t in texts), texts
     assert all("万" in t for v, t in zip(figure["layout"]["yaxis"]["tickvals"], figure["layout"]["yaxis"]["ticktext"],
                                         strict=True) if v >= 10_000)
+
+
+def test_the_profitability_chart_says_a_closed_months_figures_are_current(settings: Any) -> None:
+    from metrics.board.figures import profitability_figure
+
+    settings.CLV_CURRENCY = "CNY"
+    rows = [{"month": dt.date(2024, m, 1), "margin_to_date": Decimal(100 * m),
+             "acquisition_cost_allocated": Decimal(30 * m), "retention_cost_allocated": Decimal(20 * m),
+             "net_profit_to_date": Decimal(50 * m)} for m in range(1, 4)]
+    with translation.override("zh-hans"):
+        figure = profitability_figure(series=rows, month=dt.date(2024, 3, 1), ctx=ctx(),
+                                      closed=[dt.date(2024, 1, 1)]).to_plotly_json()
+    net = figure["data"][3]
+    assert net["name"] == "累计净利润" and list(net["y"]) == [50.0, 100.0, 150.0]
+    assert "已结账月份" in net["customdata"][0] and "已结账月份" not in net["customdata"][1]
+    assert figure["layout"]["barmode"] == "stack"

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from decimal import Decimal
 
 import pytest
 
-from customers.models import Transaction
-from metrics.models import CustomerProfitability, ProfitabilityTotals, RecomputeRun
+from customers.models import Customer, Transaction
+from metrics.calculations import month_index
+from metrics.models import (
+    CustomerProfitability,
+    ProfitabilityCustomerMonth,
+    ProfitabilityMonth,
+    ProfitabilityShare,
+    ProfitabilityTotals,
+    RecomputeRun,
+)
 from metrics.services import assumptions_record, snapshots_recompute
+
+from .db import buy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -59,3 +70,64 @@ def test_an_incremental_recompute_stores_the_same_figures_as_a_full_one(business
     assert run.status == RecomputeRun.Status.SUCCEEDED
     assert sorted(CustomerProfitability.objects.values_list("customer_id", "net_profit_to_date",
                                                             "retention_cost_allocated")) == full
+
+
+def _everything_stored() -> dict[str, list[tuple[object, ...]]]:
+    return {
+        "customers": sorted(CustomerProfitability.objects.values_list(
+            "customer_id", "month", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated",
+            "net_profit_to_date", "referrals_made", "referral_margin")),
+        "months": sorted(ProfitabilityMonth.objects.values_list(
+            "scope_dimension", "scope_value", "month", "margin_to_date", "acquisition_cost_allocated",
+            "retention_cost_allocated", "net_profit_to_date", "acquisition_cost_unallocated",
+            "retention_cost_unallocated")),
+        "shares": sorted(ProfitabilityShare.objects.values_list(
+            "region", "product_line", "business_unit", "acquisition_channel", "month", "acquisition",
+            "retention_equal", "retention_per_purchase")),
+        "totals": list(ProfitabilityTotals.objects.values_list(
+            "month", "customers", "margin_to_date", "acquisition_cost_allocated", "retention_cost_allocated",
+            "acquisition_cost_unallocated", "retention_cost_unallocated", "net_profit_to_date", "whale_peak",
+            "loss_making_customers", "loss")),
+        "customer_months": sorted(ProfitabilityCustomerMonth.objects.values_list(
+            "customer_id", "month", "purchases", "transactions", "margin")),
+    }
+
+
+@pytest.mark.parametrize(("day", "from_month"), [
+    (dt.date(2024, 6, 12), dt.date(2024, 6, 1)),  # an upload of the latest month only
+    (dt.date(2024, 2, 20), dt.date(2024, 2, 1)),  # an upload that reaches back to an old month
+])
+@pytest.mark.parametrize("driver", ["equal", "purchase"])
+def test_an_incremental_allocation_equals_the_full_one_after_an_upload(
+        business: dict[str, int], day: dt.date, from_month: dt.date, driver: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    assumptions_record(user=None, note="W of 3", recompute=False, activity_window_months=3,
+                       cost_to_serve_driver=driver)
+    snapshots_recompute(trigger="test")
+    # The upload: a known customer buys again, a new one appears, a refund.
+    b = Customer.objects.get(external_id="B")
+    buy(b, day, "80", "20")
+    buy(Customer.objects.create(external_id="F", region="North"), day, "55.55")
+    buy(Customer.objects.get(external_id="A"), day, "-5")
+    with caplog.at_level(logging.INFO, logger="metrics.profitability.services"):
+        run = snapshots_recompute(trigger="test", from_month=from_month)
+    assert run.status == RecomputeRun.Status.SUCCEEDED
+    # Only the months from the upload's on were read again.
+    assert "customer months (months)" in caplog.text
+    incremental = _everything_stored()
+    snapshots_recompute(trigger="test")
+    assert _everything_stored() == incremental
+    assert ProfitabilityCustomerMonth.objects.filter(customer_id=b.pk, month=month_index(from_month)).exists()
+
+
+def test_an_incremental_allocation_rebuilds_when_the_earlier_months_changed_unseen(
+        business: dict[str, int], caplog: pytest.LogCaptureFixture) -> None:
+    assumptions_record(user=None, note="W of 3", recompute=False, activity_window_months=3)
+    snapshots_recompute(trigger="test")
+    # A transaction of March arrives, but the recompute is asked for June only.
+    buy(Customer.objects.get(external_id="E"), dt.date(2024, 3, 3), "20")
+    with caplog.at_level(logging.INFO, logger="metrics.profitability.services"):
+        snapshots_recompute(trigger="test", from_month=dt.date(2024, 6, 1))
+    assert "customer months (all)" in caplog.text
+    e = CustomerProfitability.objects.get(customer__external_id="E")
+    assert e.margin_to_date == Decimal("16.00")

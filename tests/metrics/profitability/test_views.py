@@ -145,3 +145,37 @@ def test_the_board_has_a_profitability_panel_linking_to_the_page(
     with translation.override("zh-hans"):
         page = client_as(roles.EXECUTIVE).get("/board/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "最赚钱的 40.0% 客户贡献了 132.3% 的利润" in page
+
+
+def _board_figures(html: str) -> dict[str, Any]:
+    import json
+    import re
+
+    raw = re.search(r'<script type="application/json" id="board-figures">(.*?)</script>', html, re.S)
+    assert raw is not None
+    return json.loads(raw.group(1))
+
+
+def test_the_board_charts_the_monthly_profitability_of_the_scope_it_shows(
+        client_as: Callable[[str | None], Client], recomputed: dict[str, int]) -> None:
+    client = client_as(roles.EXECUTIVE)
+    company = _board_figures(client.get("/board/?month=2024-06&scope=company").content.decode())["profitability"]
+    names = [trace["name"] for trace in company["data"]]
+    assert names == ["Acquisition cost allocated", "Retention cost allocated", "Margin to date", "Net profit to date"]
+    net = company["data"][3]
+    assert net["x"][0].startswith("2024-01") and net["x"][-1].startswith("2024-06")
+    assert net["y"][0] == -200.0 and net["y"][-1] == -305.0
+    north = _board_figures(client.get("/board/?month=2024-06&scope=region:North").content.decode())["profitability"]
+    assert north["data"][3]["y"][-1] == -185.67
+    assert "Region: North" in north["layout"]["title"]["subtitle"]["text"]
+    with translation.override("zh-hans"):
+        html = client.get("/board/?month=2024-06&scope=company", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert _board_figures(html)["profitability"]["data"][3]["name"] == "累计净利润"
+
+
+def test_the_customer_page_shows_their_allocated_costs_month_by_month(
+        client_as: Callable[[str | None], Client], recomputed: dict[str, int]) -> None:
+    html = client_as(roles.EXECUTIVE).get(f"/customers/{recomputed['A']}/").content.decode()
+    assert 'id="profit-months-table"' in html
+    assert 'data-month="2024-01"' in html and 'data-month="2024-05"' in html and 'data-month="2024-06"' not in html
+    assert "-103.33" in html and "rounded to cents" in html
