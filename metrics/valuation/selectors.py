@@ -17,12 +17,31 @@ from ..models import COMPANY, CustomerValuation, MarketValue, MonthlySnapshot, R
 from ..selectors import _month_expr, _scope_expr
 
 SEGMENT_COLUMNS = [f"s_{d}" for d in SegmentDimension.values]
-LAPSE_COLUMNS = [*SEGMENT_COLUMNS, "cohort", "lapse", "customers"]
+# One row per scope (the company: dimension "company", value ""), cohort and first-lapse month.
+LAPSE_COLUMNS = ["dimension", "value", "cohort", "lapse", "customers"]
+
+
+def _per_scope(source: str) -> str:
+    """Counts per scope, cohort and lapse of `source` (a CTE with the four s_ columns, cohort and
+    lapse): the company and each dimension's values, summed in the database, so that what comes
+    back is a few rows per scope, not one per combination of the four segment values (on
+    1,000,000 customers over 200,000 rows, 150 MB in Python)."""
+    parts = [f"SELECT '{COMPANY}' AS dimension, '' AS value, cohort, lapse, COUNT(*) AS n FROM {source} "
+             "GROUP BY cohort, lapse"]
+    parts += [f"SELECT '{d}', s_{d}, cohort, lapse, COUNT(*) FROM {source} GROUP BY s_{d}, cohort, lapse"
+              for d in SegmentDimension.values]
+    return " UNION ALL ".join(parts)
+
+
+def _lapse_frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=LAPSE_COLUMNS)
+    return frame.astype({"dimension": "object", "value": "object", "cohort": "int64", "lapse": "int64",
+                         "customers": "int64"})
 
 
 def first_lapses(*, window: int) -> pd.DataFrame:
-    """Customers by their four segment values, first-purchase month and first-lapse month
-    (month indexes): one GROUP BY over the purchase months of every customer.
+    """Customers by scope (the company and each segment), first-purchase month and first-lapse
+    month (month indexes): one GROUP BY over the purchase months of every customer.
 
     Purchase months closer than W months apart chain into one active interval (as the recompute's
     intervals do); the first interval ends with the first purchase month m whose next purchase
@@ -30,7 +49,6 @@ def first_lapses(*, window: int) -> pd.DataFrame:
     (which may lie beyond the data: not lapsed yet)."""
     month_t = _month_expr("t.order_date")
     scopes = ", ".join(f"{_scope_expr(d)} AS s_{d}" for d in SegmentDimension.values)
-    group = ", ".join(SEGMENT_COLUMNS)
     sql = f"""
     WITH p AS (
         SELECT t.customer_id, {month_t} AS m FROM customers_transaction t
@@ -50,13 +68,11 @@ def first_lapses(*, window: int) -> pd.DataFrame:
         SELECT e.cohort, e.lapse, {scopes}
         FROM e JOIN customers_customer c ON c.id = e.customer_id
     )
-    SELECT {group}, cohort, lapse, COUNT(*) FROM s GROUP BY {group}, cohort, lapse
+    {_per_scope("s")}
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, {"w": int(window)})
-        rows = cursor.fetchall()
-    frame = pd.DataFrame(rows, columns=LAPSE_COLUMNS)
-    return frame.astype({"cohort": "int64", "lapse": "int64", "customers": "int64"})
+        return _lapse_frame(cursor.fetchall())
 
 
 def first_lapses_from_stage(*, iv: str, sc: str) -> pd.DataFrame:
@@ -65,17 +81,15 @@ def first_lapses_from_stage(*, iv: str, sc: str) -> pd.DataFrame:
     cohort a (the first purchase month) and the first lapse b + 1 (b = the interval's last purchase
     month + W - 1). One GROUP BY over the intervals instead of a pass over every transaction; the
     caller makes sure the stage was built with the same W."""
-    group = ", ".join(SEGMENT_COLUMNS)
     sql = f"""
-    WITH e AS (SELECT customer_id, MIN(a) AS cohort, MIN(b) + 1 AS lapse FROM {iv} GROUP BY customer_id)
-    SELECT {", ".join(f"sc.{c}" for c in SEGMENT_COLUMNS)}, e.cohort, e.lapse, COUNT(*)
-    FROM e JOIN {sc} sc ON sc.customer_id = e.customer_id GROUP BY {group}, e.cohort, e.lapse
+    WITH e AS (SELECT customer_id, MIN(a) AS cohort, MIN(b) + 1 AS lapse FROM {iv} GROUP BY customer_id),
+    s AS (SELECT e.cohort, e.lapse, {", ".join(f"sc.{c}" for c in SEGMENT_COLUMNS)}
+          FROM e JOIN {sc} sc ON sc.customer_id = e.customer_id)
+    {_per_scope("s")}
     """
     with connection.cursor() as cursor:
         cursor.execute(sql)
-        rows = cursor.fetchall()
-    frame = pd.DataFrame(rows, columns=LAPSE_COLUMNS)
-    return frame.astype({"cohort": "int64", "lapse": "int64", "customers": "int64"})
+        return _lapse_frame(cursor.fetchall())
 
 
 def first_lapses_of_run(*, run: RecomputeRun) -> tuple[int, pd.DataFrame] | None:
@@ -101,8 +115,7 @@ def company_latest_window() -> int | None:
 
 def lapse_rows(frame: pd.DataFrame, *, dimension: str, value: str) -> list[tuple[int, int | None, int]]:
     """(cohort, lapse, customers) of one scope from first_lapses()."""
-    if dimension != COMPANY:
-        frame = frame[frame[f"s_{dimension}"] == value]
+    frame = frame[(frame["dimension"] == dimension) & (frame["value"] == (value if dimension != COMPANY else ""))]
     grouped = frame.groupby(["cohort", "lapse"], as_index=False)["customers"].sum()
     return [(int(c), int(lapse), int(n)) for c, lapse, n in grouped.itertuples(index=False)]
 
