@@ -199,7 +199,11 @@ def main() -> int:
     if "bench" not in str(name) and not args.i_know:
         print(f"Refusing to empty database {name!r}: use a database whose name contains 'bench'.", file=sys.stderr)
         return 2
-    if not args.no_load:
+    if args.no_load:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)  # the data stay; the schema follows the code
+    else:
         _ensure_database()
         load(transactions=args.transactions, customers=args.customers, months=args.months, seed=args.seed)
     print(f"cpu cores: {os.cpu_count()}; each measurement runs in a fresh process")
