@@ -16,6 +16,19 @@ precision with a few dozen nodes, and log I comes from a log-sum-exp, so neither
 or overflows for heavy buyers or long histories.
 
 P(alive) is the share of the first term in L; E[Y(t) | x, t_x, T] follows in closed form.
+
+The fit maximises the weighted log-likelihood of the distinct (x, t_x, T) over
+log(r, alpha, s, beta) with L-BFGS-B and the exact gradient of the quadrature above
+(`_neg_ll_and_grad`): with nodes v_k = c + h n_k (c, h the centre and half-width of
+[ln(alpha + t_x), ln(alpha + T)]), e^v_k = alpha + u_k, q_k = beta + u_k and pi_k the share of node k
+in the sum for I,
+
+    d ln I / dr    = -sum pi_k v_k,        d ln I / ds = -sum pi_k ln q_k,
+    d ln I / dbeta = -(s + 1) sum pi_k / q_k,
+    d ln I / dalpha = h' / h + sum pi_k [(1 - r - x - (s + 1) (1 - (beta - alpha) / q_k)) (c' + n_k h') + (s + 1) / q_k],
+
+c' and h' the derivatives of c and h in alpha (1 / (alpha + t_x) and 1 / (alpha + T) halved, summed
+or differenced); the alive and dropped-out terms then combine by their shares of L.
 """
 
 from __future__ import annotations
@@ -24,16 +37,17 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import gammaln, logsumexp
+from scipy.special import digamma, gammaln, logsumexp
 
 from . import checks
 from .bgnbd import MIN_CUSTOMERS, _as_inputs, distinct_rows
 from .errors import Message, ModelFitError, gettext_noop
 from .optimize import (
     fit_warnings,
-    hessian_from_values,
+    hessian_from_gradient,
+    is_stationary,
     log_covariance,
-    minimize_value_from_starts,
+    minimize_from_starts,
     natural_standard_errors,
     parameter_at_bound,
 )
@@ -53,6 +67,9 @@ LOG_BOUND = 16.0
 BOUND_MARGIN = 0.5
 GAUSS_NODES = 48
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(GAUSS_NODES)
+# Rows per block of the quadrature: a block's (rows x nodes) arrays stay at a few MB whatever the
+# number of customers.
+BLOCK_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -87,10 +104,21 @@ class ParetoNbdFit:
 def _log_terms(params: tuple[float, float, float, float], x: FloatArray, t_x: FloatArray,
                big_t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """log of the common factor, of the alive term and of the dropped-out term (-inf where
-    t_x = T: nobody can have dropped out between their last purchase and T)."""
+    t_x = T: nobody can have dropped out between their last purchase and T), in blocks of
+    BLOCK_ROWS rows so that memory stays bounded."""
     r, alpha, s, beta = params
     common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     alive = s * np.log(beta) - (r + x) * np.log(alpha + big_t) - s * np.log(beta + big_t)
+    dropped = np.empty(x.shape)
+    for start in range(0, x.size, BLOCK_ROWS):
+        rows = slice(start, start + BLOCK_ROWS)
+        dropped[rows] = _log_dropped(params, x[rows], t_x[rows], big_t[rows])
+    return common, alive, dropped
+
+
+def _log_dropped(params: tuple[float, float, float, float], x: FloatArray, t_x: FloatArray,
+                 big_t: FloatArray) -> FloatArray:
+    r, alpha, s, beta = params
     v0 = np.log(alpha + t_x)
     v1 = np.log(alpha + big_t)
     half = (v1 - v0) / 2.0
@@ -99,8 +127,7 @@ def _log_terms(params: tuple[float, float, float, float], x: FloatArray, t_x: Fl
     log_integrand = v * (1.0 - r - x)[:, None] - (s + 1.0) * np.log(beta - alpha + np.exp(v))
     with np.errstate(divide="ignore"):
         log_i = logsumexp(log_integrand, axis=1, b=_WEIGHTS[None, :]) + np.log(half)
-    dropped = np.where(half > 0, np.log(s) + s * np.log(beta) + log_i, -np.inf)
-    return common, alive, dropped
+    return np.asarray(np.where(half > 0, np.log(s) + s * np.log(beta) + log_i, -np.inf), dtype=float)
 
 
 def paretonbd_log_likelihood_terms(params: ParetoNbdParams, frequency: ArrayLike, recency: ArrayLike,
@@ -116,6 +143,88 @@ def paretonbd_log_likelihood(params: ParetoNbdParams, frequency: ArrayLike, rece
     return float(paretonbd_log_likelihood_terms(params, frequency, recency, age).sum())
 
 
+def _neg_ll_and_grad(log_params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray, weights: FloatArray,
+                     scale: float) -> tuple[float, FloatArray]:
+    """Minus the weighted log-likelihood (the quadrature of `_log_terms`) and its exact gradient in
+    log(r, alpha, s, beta) (module docstring), both divided by `scale`; in blocks of BLOCK_ROWS."""
+    params = np.exp(log_params)
+    total = 0.0
+    grad = np.zeros(4)
+    for start in range(0, x.size, BLOCK_ROWS):
+        rows = slice(start, start + BLOCK_ROWS)
+        value, block_grad = _ll_and_grad_block(params, x[rows], t_x[rows], big_t[rows], weights[rows])
+        total += value
+        grad += block_grad
+    grad *= params
+    if not np.isfinite(total) or not np.isfinite(grad).all():
+        # L-BFGS-B backs off from a step that gives inf; a NaN never leaves this function.
+        return 1e300, np.zeros(4)
+    return -total / scale, -grad / scale
+
+
+def _ll_and_grad_block(params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray,
+                       w: FloatArray) -> tuple[float, FloatArray]:
+    """The weighted log-likelihood of some rows and its gradient in (r, alpha, s, beta)."""
+    r, alpha, s, beta = (float(v) for v in params)
+    rx = r + x
+    e0, e1 = alpha + t_x, alpha + big_t
+    v0, v1 = np.log(e0), np.log(e1)
+    centre, half = (v0 + v1) / 2.0, (v1 - v0) / 2.0
+    dropping = half > 0
+    # d centre / d alpha and d half / d alpha.
+    d_centre = (1.0 / e0 + 1.0 / e1) / 2.0
+    d_half = (1.0 / e1 - 1.0 / e0) / 2.0
+    v = centre[:, None] + half[:, None] * _NODES[None, :]
+    q = np.exp(v)
+    q += beta - alpha  # beta + u_k
+    log_q = np.log(q)
+    log_f = v * (1.0 - rx)[:, None]
+    log_f -= (s + 1.0) * log_q
+    peak = log_f.max(axis=1)
+    pi = np.exp(log_f - peak[:, None])
+    pi *= _WEIGHTS[None, :]
+    mass = pi.sum(axis=1)
+    with np.errstate(divide="ignore"):
+        log_i = np.log(mass) + peak + np.log(half)
+    pi /= mass[:, None]  # the shares pi_k
+    mean_n = pi @ _NODES
+    mean_log_q = np.einsum("ij,ij->i", pi, log_q)
+    pi /= q
+    mean_inv_q = pi.sum(axis=1)
+    mean_n_inv_q = pi @ _NODES
+    log_beta, log_s = np.log(beta), np.log(s)
+    common = gammaln(rx) - gammaln(r) + r * np.log(alpha)
+    alive = s * log_beta - rx * v1 - s * np.log(beta + big_t)
+    dropped = np.where(dropping, log_s + s * log_beta + log_i, -np.inf)
+    log_sum = np.logaddexp(alive, dropped)
+    total = float(w @ (common + log_sum))
+    share_alive = np.exp(alive - log_sum)
+    share_dropped = np.where(dropping, np.exp(dropped - log_sum), 0.0)
+    # d ln I in each parameter (0 where there is no dropped-out term).
+    safe_half = np.where(dropping, half, 1.0)
+    k = 1.0 - rx - (s + 1.0)
+    di_r = -(centre + half * mean_n)
+    di_s = -mean_log_q
+    di_beta = -(s + 1.0) * mean_inv_q
+    di_alpha = (d_half / safe_half + (k * (d_centre + d_half * mean_n)
+                + (s + 1.0) * (beta - alpha) * (d_centre * mean_inv_q + d_half * mean_n_inv_q))
+                + (s + 1.0) * mean_inv_q)
+    wa, wd = w * share_alive, np.where(dropping, w * share_dropped, 0.0)
+    g_r = float(w @ (digamma(rx) - digamma(r) + np.log(alpha))) - float(wa @ v1) + float(wd @ np.where(dropping, di_r, 0.0))
+    g_alpha = (float(w.sum()) * r / alpha - float(wa @ (rx / e1)) + float(wd @ np.where(dropping, di_alpha, 0.0)))
+    g_s = float(wa @ (log_beta - np.log(beta + big_t))) + float(wd @ np.where(dropping, 1.0 / s + log_beta + di_s, 0.0))
+    g_beta = float(wa @ (s / beta - s / (beta + big_t))) + float(wd @ np.where(dropping, s / beta + di_beta, 0.0))
+    return total, np.array([g_r, g_alpha, g_s, g_beta])
+
+
+def paretonbd_gradient(params: ParetoNbdParams, frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> FloatArray:
+    """Gradient of the total log-likelihood with respect to (r, alpha, s, beta) (for checks)."""
+    x, t_x, big_t = _as_inputs(frequency, recency, age)
+    values = np.array(params.as_tuple())
+    _, grad_log = _neg_ll_and_grad(np.log(values), x, t_x, big_t, np.ones_like(x), 1.0)
+    return np.asarray(-grad_log / values, dtype=float)
+
+
 def paretonbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> ParetoNbdFit:
     """Maximum-likelihood fit over the distinct (x, t_x, T), weighted by how many customers each
     stands for; raises ModelFitError when the data cannot identify the model."""
@@ -127,22 +236,17 @@ def paretonbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> P
     if n_repeat == 0:
         raise ModelFitError(PARETO_NO_REPEAT_BUYERS)
     (x_u, tx_u, t_u), _, weights = distinct_rows(x, t_x, big_t)
-
-    def objective(log_params: FloatArray) -> float:
-        common, alive, dropped = _log_terms(tuple(np.exp(log_params)), x_u, tx_u, t_u)  # type: ignore[arg-type]
-        value = -float(np.dot(weights, common + np.logaddexp(alive, dropped))) / n
-        return value if np.isfinite(value) else 1e300
-
+    args = (x_u, tx_u, t_u, weights)
     mean_age = float(np.average(t_u, weights=weights))
     starts = [np.log([1.0, max(mean_age, 1e-3), 1.0, max(mean_age, 1e-3)]), np.log([0.5, 1.0, 0.5, 1.0])]
-    result = minimize_value_from_starts(objective, starts, log_bound=LOG_BOUND)
-    if not (np.isfinite(result.fun) and result.fun < 1e299):
+    result = minimize_from_starts(_neg_ll_and_grad, starts, args=(*args, float(n)), n_params=4, log_bound=LOG_BOUND)
+    if not is_stationary(result):
         raise ModelFitError(PARETO_NOT_CONVERGED, reason=str(result.message))
     edge = parameter_at_bound(PARAM_NAMES, result.x, limit=LOG_BOUND - BOUND_MARGIN)
     if edge is not None:
         raise ModelFitError(PARETO_AT_BOUND, name=edge[0], value=edge[1])
     params = ParetoNbdParams(*(float(v) for v in np.exp(result.x)))
-    hessian = hessian_from_values(lambda v: objective(v) * n, np.asarray(result.x, dtype=float))
+    hessian = hessian_from_gradient(lambda v: _neg_ll_and_grad(v, *args, 1.0)[1], np.asarray(result.x, dtype=float))
     covariance = log_covariance(hessian)
     return ParetoNbdFit(
         params=params,
@@ -155,10 +259,12 @@ def paretonbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> P
 
 
 def paretonbd_p_alive(params: ParetoNbdParams, frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> FloatArray:
-    """P(alive at T | x, t_x, T): the alive term's share of the likelihood."""
+    """P(alive at T | x, t_x, T): the alive term's share of the likelihood. Computed once per
+    distinct (x, t_x, T) and spread back to the customers (the quadrature is the cost)."""
     x, t_x, big_t = _as_inputs(frequency, recency, age)
-    _common, alive, dropped = _log_terms(params.as_tuple(), x, t_x, big_t)
-    return np.asarray(np.exp(alive - np.logaddexp(alive, dropped)), dtype=float)
+    (x_u, tx_u, t_u), inverse, _ = distinct_rows(x, t_x, big_t)
+    _common, alive, dropped = _log_terms(params.as_tuple(), x_u, tx_u, t_u)
+    return np.asarray(np.exp(alive - np.logaddexp(alive, dropped)), dtype=float)[inverse]
 
 
 def paretonbd_conditional_expected_purchases(
