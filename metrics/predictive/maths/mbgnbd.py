@@ -35,7 +35,7 @@ from scipy.special import betaln, digamma, gammaln
 
 from . import checks
 from .betamix import beta_mixture_expected_purchases
-from .bgnbd import MIN_CUSTOMERS, _as_inputs, distinct_rows
+from .bgnbd import MIN_CUSTOMERS, _as_inputs, fit_rows
 from .errors import Message, ModelFitError, gettext_noop
 from .optimize import (
     fit_warnings,
@@ -196,21 +196,22 @@ def mbgnbd_gradient(params: MbgNbdParams, frequency: ArrayLike, recency: ArrayLi
     return np.asarray(-grad_log / values, dtype=float)
 
 
-def mbgnbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> MbgNbdFit:
+def mbgnbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike, *,
+               weights: ArrayLike | None = None) -> MbgNbdFit:
     """Maximum-likelihood fit over the distinct (x, t_x, T), weighted; raises ModelFitError when
-    the data cannot identify the model."""
-    x, t_x, big_t = _as_inputs(frequency, recency, age)
-    n = x.size
+    the data cannot identify the model.
+    `weights`: the rows are already distinct customers' histories, each standing for that many."""
+    rows = fit_rows(frequency, recency, age, weights=weights)
+    n, n_repeat = rows.n_customers, rows.n_repeat
     if n < MIN_CUSTOMERS:
         raise ModelFitError(MBG_TOO_FEW_CUSTOMERS, minimum=MIN_CUSTOMERS, count=n)
-    n_repeat = int((x > 0).sum())
     if n_repeat == 0:
         raise ModelFitError(MBG_NO_REPEAT_BUYERS)
-    (x_u, tx_u, t_u), _, weights = distinct_rows(x, t_x, big_t)
+    x_u, tx_u, t_u, weights = rows.x, rows.t_x, rows.big_t, rows.weights
     data = _Data.make(x_u, tx_u, t_u, weights)
     mean_age = float(np.average(t_u, weights=weights))
     starts = [np.log([1.0, max(mean_age, 1e-3), 1.0, 1.0]), np.log([0.5, 1.0, 0.5, 2.0])]
-    result = minimize_from_starts(_neg_ll_and_grad, starts, args=(data, float(n)), n_params=4, log_bound=LOG_BOUND)
+    result = minimize_from_starts(_neg_ll_and_grad, starts, args=(data, rows.total), n_params=4, log_bound=LOG_BOUND)
     if not is_stationary(result):
         raise ModelFitError(MBG_NOT_CONVERGED, reason=str(result.message))
     edge = parameter_at_bound(PARAM_NAMES, result.x, limit=LOG_BOUND - BOUND_MARGIN)
@@ -221,7 +222,7 @@ def mbgnbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> MbgN
     covariance = log_covariance(hessian)
     return MbgNbdFit(
         params=params,
-        log_likelihood=-float(result.fun) * n, n_customers=n, n_repeat_customers=n_repeat,
+        log_likelihood=-float(result.fun) * rows.total, n_customers=n, n_repeat_customers=n_repeat,
         n_distinct=int(x_u.size), iterations=int(result.nit), function_evaluations=int(result.nfev),
         standard_errors=None if covariance is None else natural_standard_errors(params.as_tuple(), covariance),  # type: ignore[arg-type]
         log_covariance=covariance,

@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, gammaln, logsumexp
 
 from . import checks
-from .bgnbd import MIN_CUSTOMERS, _as_inputs, distinct_rows
+from .bgnbd import MIN_CUSTOMERS, _as_inputs, distinct_rows, fit_rows
 from .errors import Message, ModelFitError, gettext_noop
 from .optimize import (
     fit_warnings,
@@ -225,21 +225,22 @@ def paretonbd_gradient(params: ParetoNbdParams, frequency: ArrayLike, recency: A
     return np.asarray(-grad_log / values, dtype=float)
 
 
-def paretonbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> ParetoNbdFit:
+def paretonbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike, *,
+                  weights: ArrayLike | None = None) -> ParetoNbdFit:
     """Maximum-likelihood fit over the distinct (x, t_x, T), weighted by how many customers each
-    stands for; raises ModelFitError when the data cannot identify the model."""
-    x, t_x, big_t = _as_inputs(frequency, recency, age)
-    n = x.size
+    stands for; raises ModelFitError when the data cannot identify the model.
+    `weights`: the rows are already distinct customers' histories, each standing for that many."""
+    rows = fit_rows(frequency, recency, age, weights=weights)
+    n, n_repeat = rows.n_customers, rows.n_repeat
     if n < MIN_CUSTOMERS:
         raise ModelFitError(PARETO_TOO_FEW_CUSTOMERS, minimum=MIN_CUSTOMERS, count=n)
-    n_repeat = int((x > 0).sum())
     if n_repeat == 0:
         raise ModelFitError(PARETO_NO_REPEAT_BUYERS)
-    (x_u, tx_u, t_u), _, weights = distinct_rows(x, t_x, big_t)
+    x_u, tx_u, t_u, weights = rows.x, rows.t_x, rows.big_t, rows.weights
     args = (x_u, tx_u, t_u, weights)
     mean_age = float(np.average(t_u, weights=weights))
     starts = [np.log([1.0, max(mean_age, 1e-3), 1.0, max(mean_age, 1e-3)]), np.log([0.5, 1.0, 0.5, 1.0])]
-    result = minimize_from_starts(_neg_ll_and_grad, starts, args=(*args, float(n)), n_params=4, log_bound=LOG_BOUND)
+    result = minimize_from_starts(_neg_ll_and_grad, starts, args=(*args, rows.total), n_params=4, log_bound=LOG_BOUND)
     if not is_stationary(result):
         raise ModelFitError(PARETO_NOT_CONVERGED, reason=str(result.message))
     edge = parameter_at_bound(PARAM_NAMES, result.x, limit=LOG_BOUND - BOUND_MARGIN)
@@ -250,7 +251,7 @@ def paretonbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> P
     covariance = log_covariance(hessian)
     return ParetoNbdFit(
         params=params,
-        log_likelihood=-float(result.fun) * n, n_customers=n, n_repeat_customers=n_repeat,
+        log_likelihood=-float(result.fun) * rows.total, n_customers=n, n_repeat_customers=n_repeat,
         n_distinct=int(x_u.size), iterations=int(result.nit), function_evaluations=int(result.nfev),
         standard_errors=None if covariance is None else natural_standard_errors(params.as_tuple(), covariance),  # type: ignore[arg-type]
         log_covariance=covariance,

@@ -11,9 +11,9 @@ import pytest
 
 from metrics.predictive.maths import BgNbdParams, GammaGammaParams, uncertainty
 from metrics.predictive.maths.betamix import COARSE
-from metrics.predictive.maths.bgnbd import bgnbd_gradient, bgnbd_log_likelihood, distinct_rows
+from metrics.predictive.maths.bgnbd import bgnbd_fit, bgnbd_gradient, bgnbd_log_likelihood, distinct_rows
 from metrics.predictive.maths.clv import bgnbd_horizon_sums
-from metrics.predictive.maths.mbgnbd import MbgNbdParams, mbgnbd_gradient, mbgnbd_log_likelihood
+from metrics.predictive.maths.mbgnbd import MbgNbdParams, mbgnbd_fit, mbgnbd_gradient, mbgnbd_log_likelihood
 from metrics.predictive.maths.paretonbd import (
     ParetoNbdParams,
     _log_terms,
@@ -151,3 +151,16 @@ def test_the_intervals_once_per_distinct_customer_equal_those_of_every_customer(
     low, high = _intervals_every_customer(**inputs)
     np.testing.assert_allclose(got.low, low, rtol=1e-12, atol=0)
     np.testing.assert_allclose(got.high, high, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("fit", [bgnbd_fit, mbgnbd_fit, paretonbd_fit])
+def test_a_fit_on_rows_already_compressed_with_weights_equals_the_fit_on_every_customer(
+    fit: Callable[..., Any], cdnow: tuple[np.ndarray, ...],
+) -> None:
+    every = fit(*cdnow)
+    (x, t_x, big_t), _, counts = distinct_rows(*cdnow)
+    weighted = fit(x, t_x, big_t, weights=counts)
+    np.testing.assert_allclose(weighted.params.as_tuple(), every.params.as_tuple(), rtol=1e-12)
+    assert weighted.log_likelihood == pytest.approx(every.log_likelihood, rel=1e-12)
+    assert (weighted.n_customers, weighted.n_repeat_customers, weighted.n_distinct) == (
+        every.n_customers, every.n_repeat_customers, every.n_distinct)
