@@ -152,7 +152,7 @@ def _model_phase(npz: Path, repeat: int) -> dict[str, Any]:
 
     # The fits alone on rows already compressed (weights), as lifetimes is given them.
     (xu, txu, tu), _, counts = distinct_rows(x, t_x, big_t)
-    weighted_fits = {"bgnbd": bgnbd_fit, "mbgnbd": mbgnbd_fit, "pareto_nbd": paretonbd_fit}
+    weighted_fits: dict[str, Any] = {"bgnbd": bgnbd_fit, "mbgnbd": mbgnbd_fit, "pareto_nbd": paretonbd_fit}
     out["models"] = {}
     for model in (PurchaseModel.BGNBD, PurchaseModel.MBGNBD, PurchaseModel.PARETO_NBD):
         fit_s, fitted = _best(repeat, lambda model=model: purchase_model_fit(model, x, t_x, big_t))

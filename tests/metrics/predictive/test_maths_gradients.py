@@ -71,8 +71,10 @@ def test_the_analytic_gradient_equals_central_differences_of_the_likelihood(
     for x, t_x, big_t in (cdnow, _random_customers(3000, seed=4)):
         at = np.log(point)
         analytic = gradient(params_class(*point), x, t_x, big_t) * np.array(point)  # in log parameters
-        numeric = _central_difference(
-            lambda v, data=(x, t_x, big_t): log_likelihood(params_class(*np.exp(v)), *data), at)
+        def value(v: np.ndarray, data: tuple[np.ndarray, ...] = (x, t_x, big_t)) -> float:
+            return float(log_likelihood(params_class(*np.exp(v)), *data))
+
+        numeric = _central_difference(value, at)
         np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-6 * np.abs(numeric).max())
 
 
