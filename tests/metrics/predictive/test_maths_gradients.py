@@ -14,6 +14,7 @@ from metrics.predictive.maths.betamix import COARSE
 from metrics.predictive.maths.bgnbd import bgnbd_fit, bgnbd_gradient, bgnbd_log_likelihood, distinct_rows
 from metrics.predictive.maths.clv import bgnbd_horizon_sums
 from metrics.predictive.maths.mbgnbd import MbgNbdParams, mbgnbd_fit, mbgnbd_gradient, mbgnbd_log_likelihood
+from metrics.predictive.maths.optimize import hessian_from_values, log_covariance, natural_standard_errors
 from metrics.predictive.maths.paretonbd import (
     ParetoNbdParams,
     _log_terms,
@@ -166,3 +167,18 @@ def test_a_fit_on_rows_already_compressed_with_weights_equals_the_fit_on_every_c
     assert weighted.log_likelihood == pytest.approx(every.log_likelihood, rel=1e-12)
     assert (weighted.n_customers, weighted.n_repeat_customers, weighted.n_distinct) == (
         every.n_customers, every.n_repeat_customers, every.n_distinct)
+
+
+@pytest.mark.parametrize(("fit", "log_likelihood", "params_class"), [
+    (mbgnbd_fit, mbgnbd_log_likelihood, MbgNbdParams), (paretonbd_fit, paretonbd_log_likelihood, ParetoNbdParams),
+])
+def test_standard_errors_from_the_gradient_agree_with_those_from_the_likelihood_values(
+    fit: Callable[..., Any], log_likelihood: Callable[..., float], params_class: type, cdnow: tuple[np.ndarray, ...],
+) -> None:
+    fitted = fit(*cdnow)
+    hessian = hessian_from_values(lambda v: -log_likelihood(params_class(*np.exp(v)), *cdnow),
+                                  np.log(fitted.params.as_tuple()))
+    covariance = log_covariance(hessian)
+    assert covariance is not None and fitted.standard_errors is not None
+    np.testing.assert_allclose(natural_standard_errors(fitted.params.as_tuple(), covariance), fitted.standard_errors,
+                               rtol=2e-3)
