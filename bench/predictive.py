@@ -98,7 +98,8 @@ def _best(repeat: int, fn: Any) -> tuple[float, Any]:
     """The fastest of `repeat` runs, or of as many as fit in a second (at most 100) for a step of a
     few milliseconds: the machine is shared, and one run of a short step is often interrupted, so
     the minimum of many is the least disturbed."""
-    times, result = [], None
+    times: list[float] = []
+    result: Any = None
     while len(times) < max(1, repeat) or (sum(times) < 1.0 and len(times) < 100):
         start = time.perf_counter()
         result = fn()

@@ -13,7 +13,8 @@ cancels catastrophically (and whose series diverge for some parameters); here I 
 numerically instead, in log space: with v = log(alpha + u) the integrand is a smooth, analytic
 exp(v (1 - r - x) - (s + 1) log(beta - alpha + e^v)), which Gauss-Legendre integrates to full
 precision with a few dozen nodes, and log I comes from a log-sum-exp, so neither term under-
-or overflows for heavy buyers or long histories.
+or overflows for heavy buyers or long histories. When beta < alpha the roles swap (v = log(beta + u),
+exponents s + 1 and r + x), which keeps the integrand's branch point off the real axis.
 
 P(alive) is the share of the first term in L; E[Y(t) | x, t_x, T] follows in closed form.
 
@@ -28,7 +29,8 @@ in the sum for I,
     d ln I / dalpha = h' / h + sum pi_k [(1 - r - x - (s + 1) (1 - (beta - alpha) / q_k)) (c' + n_k h') + (s + 1) / q_k],
 
 c' and h' the derivatives of c and h in alpha (1 / (alpha + t_x) and 1 / (alpha + T) halved, summed
-or differenced); the alive and dropped-out terms then combine by their shares of L.
+or differenced); with the roles swapped (beta < alpha) the same formulas give the derivatives in
+beta, s, alpha and r. The alive and dropped-out terms then combine by their shares of L.
 """
 
 from __future__ import annotations
@@ -118,16 +120,29 @@ def _log_terms(params: tuple[float, float, float, float], x: FloatArray, t_x: Fl
 
 def _log_dropped(params: tuple[float, float, float, float], x: FloatArray, t_x: FloatArray,
                  big_t: FloatArray) -> FloatArray:
-    r, alpha, s, beta = params
-    v0 = np.log(alpha + t_x)
-    v1 = np.log(alpha + big_t)
+    _r, _alpha, s, beta = params
+    lower, slope, upper, big_q = _integral_roles(params, x)
+    v0 = np.log(lower + t_x)
+    v1 = np.log(lower + big_t)
     half = (v1 - v0) / 2.0
     # Nodes of [v0, v1] for every customer: shape (customers, nodes).
     v = (v0 + v1)[:, None] / 2.0 + half[:, None] * _NODES[None, :]
-    log_integrand = v * (1.0 - r - x)[:, None] - (s + 1.0) * np.log(beta - alpha + np.exp(v))
+    log_integrand = v * slope[:, None] - big_q[:, None] * np.log(upper - lower + np.exp(v))
     with np.errstate(divide="ignore"):
         log_i = logsumexp(log_integrand, axis=1, b=_WEIGHTS[None, :]) + np.log(half)
     return np.asarray(np.where(half > 0, np.log(s) + s * np.log(beta) + log_i, -np.inf), dtype=float)
+
+
+def _integral_roles(params: tuple[float, float, float, float], x: FloatArray) -> tuple[float, FloatArray, float,
+                                                                                         FloatArray]:
+    """I = integral of (p + u)^-P (q + u)^-Q du with p the smaller of alpha and beta: (p, 1 - P, q, Q).
+    The quadrature runs in v = log(p + u), where the integrand's branch point u = -q sits at
+    v = log(q - p) + i pi, a distance pi off the real axis; in log(alpha + u) with alpha > beta it
+    would sit on the real axis just below the interval (slow convergence for a recent last purchase)."""
+    r, alpha, s, beta = params
+    if alpha <= beta:
+        return alpha, 1.0 - r - x, beta, np.full(x.shape, s + 1.0)
+    return beta, np.full(x.shape, -s), alpha, r + x
 
 
 def paretonbd_log_likelihood_terms(params: ParetoNbdParams, frequency: ArrayLike, recency: ArrayLike,
@@ -162,24 +177,25 @@ def _neg_ll_and_grad(log_params: FloatArray, x: FloatArray, t_x: FloatArray, big
     return -total / scale, -grad / scale
 
 
-def _ll_and_grad_block(params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray,
-                       w: FloatArray) -> tuple[float, FloatArray]:
-    """The weighted log-likelihood of some rows and its gradient in (r, alpha, s, beta)."""
-    r, alpha, s, beta = (float(v) for v in params)
-    rx = r + x
-    e0, e1 = alpha + t_x, alpha + big_t
+def _log_integral_and_grad(lower: float, slope: FloatArray, upper: float, big_q: FloatArray, t0: FloatArray,
+                           t1: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """log I, I = integral from t0 to t1 of (p + u)^-P (q + u)^-Q du (p = lower, q = upper), by
+    Gauss-Legendre in v = log(p + u), and its exact derivatives in p, P, q and Q (module docstring,
+    there with p = alpha, P = r + x, q = beta, Q = s + 1); `slope` is 1 - P. Rows with t0 = t1 give
+    -inf and 0."""
+    e0, e1 = lower + t0, lower + t1
     v0, v1 = np.log(e0), np.log(e1)
     centre, half = (v0 + v1) / 2.0, (v1 - v0) / 2.0
-    dropping = half > 0
-    # d centre / d alpha and d half / d alpha.
+    some = half > 0
+    # d centre / d p and d half / d p.
     d_centre = (1.0 / e0 + 1.0 / e1) / 2.0
     d_half = (1.0 / e1 - 1.0 / e0) / 2.0
     v = centre[:, None] + half[:, None] * _NODES[None, :]
     q = np.exp(v)
-    q += beta - alpha  # beta + u_k
+    q += upper - lower  # q + u_k
     log_q = np.log(q)
-    log_f = v * (1.0 - rx)[:, None]
-    log_f -= (s + 1.0) * log_q
+    log_f = v * slope[:, None]
+    log_f -= big_q[:, None] * log_q
     peak = log_f.max(axis=1)
     pi = np.exp(log_f - peak[:, None])
     pi *= _WEIGHTS[None, :]
@@ -192,28 +208,44 @@ def _ll_and_grad_block(params: FloatArray, x: FloatArray, t_x: FloatArray, big_t
     pi /= q
     mean_inv_q = pi.sum(axis=1)
     mean_n_inv_q = pi @ _NODES
+    safe_half = np.where(some, half, 1.0)
+    k = slope - big_q
+    d_p = (d_half / safe_half + k * (d_centre + d_half * mean_n)
+           + big_q * (upper - lower) * (d_centre * mean_inv_q + d_half * mean_n_inv_q) + big_q * mean_inv_q)
+    d_big_p = -(centre + half * mean_n)
+    d_q = -big_q * mean_inv_q
+    d_big_q = -mean_log_q
+    zero = ~some
+    for d in (d_p, d_big_p, d_q, d_big_q):
+        d[zero] = 0.0
+    return np.where(some, log_i, -np.inf), d_p, d_big_p, d_q, d_big_q
+
+
+def _ll_and_grad_block(params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray,
+                       w: FloatArray) -> tuple[float, FloatArray]:
+    """The weighted log-likelihood of some rows and its gradient in (r, alpha, s, beta)."""
+    r, alpha, s, beta = (float(v) for v in params)
+    rx = r + x
+    lower, slope, upper, big_q = _integral_roles((r, alpha, s, beta), x)
+    log_i, d_lower, d_big_p, d_upper, d_big_q = _log_integral_and_grad(lower, slope, upper, big_q, t_x, big_t)
+    if alpha <= beta:
+        di_r, di_alpha, di_s, di_beta = d_big_p, d_lower, d_big_q, d_upper
+    else:
+        di_r, di_alpha, di_s, di_beta = d_big_q, d_upper, d_big_p, d_lower
+    dropping = np.isfinite(log_i)
     log_beta, log_s = np.log(beta), np.log(s)
+    log_alpha_t = np.log(alpha + big_t)
     common = gammaln(rx) - gammaln(r) + r * np.log(alpha)
-    alive = s * log_beta - rx * v1 - s * np.log(beta + big_t)
+    alive = s * log_beta - rx * log_alpha_t - s * np.log(beta + big_t)
     dropped = np.where(dropping, log_s + s * log_beta + log_i, -np.inf)
     log_sum = np.logaddexp(alive, dropped)
     total = float(w @ (common + log_sum))
-    share_alive = np.exp(alive - log_sum)
-    share_dropped = np.where(dropping, np.exp(dropped - log_sum), 0.0)
-    # d ln I in each parameter (0 where there is no dropped-out term).
-    safe_half = np.where(dropping, half, 1.0)
-    k = 1.0 - rx - (s + 1.0)
-    di_r = -(centre + half * mean_n)
-    di_s = -mean_log_q
-    di_beta = -(s + 1.0) * mean_inv_q
-    di_alpha = (d_half / safe_half + (k * (d_centre + d_half * mean_n)
-                + (s + 1.0) * (beta - alpha) * (d_centre * mean_inv_q + d_half * mean_n_inv_q))
-                + (s + 1.0) * mean_inv_q)
-    wa, wd = w * share_alive, np.where(dropping, w * share_dropped, 0.0)
-    g_r = float(w @ (digamma(rx) - digamma(r) + np.log(alpha))) - float(wa @ v1) + float(wd @ np.where(dropping, di_r, 0.0))
-    g_alpha = (float(w.sum()) * r / alpha - float(wa @ (rx / e1)) + float(wd @ np.where(dropping, di_alpha, 0.0)))
-    g_s = float(wa @ (log_beta - np.log(beta + big_t))) + float(wd @ np.where(dropping, 1.0 / s + log_beta + di_s, 0.0))
-    g_beta = float(wa @ (s / beta - s / (beta + big_t))) + float(wd @ np.where(dropping, s / beta + di_beta, 0.0))
+    wa = w * np.exp(alive - log_sum)
+    wd = np.where(dropping, w * np.exp(dropped - log_sum), 0.0)
+    g_r = float(w @ (digamma(rx) - digamma(r) + np.log(alpha))) - float(wa @ log_alpha_t) + float(wd @ di_r)
+    g_alpha = float(w.sum()) * r / alpha - float(wa @ (rx / (alpha + big_t))) + float(wd @ di_alpha)
+    g_s = float(wa @ (log_beta - np.log(beta + big_t))) + float(wd @ (1.0 / s + log_beta + di_s))
+    g_beta = float(wa @ (s / beta - s / (beta + big_t))) + float(wd @ (s / beta + di_beta))
     return total, np.array([g_r, g_alpha, g_s, g_beta])
 
 
