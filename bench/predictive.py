@@ -11,16 +11,21 @@ customers (each copy gets new customer ids), then:
 3. with --service-database-url (a scratch PostgreSQL database), the replicated data are loaded
    into Customer and Transaction rows (COPY) and the whole service is timed as the Celery task
    runs it: the SQL RFM summary, the fits, the scoring and the COPY of every prediction;
-   Then MBG/NBD and Pareto/NBD: each fit on the weighted distinct triples and the scoring of
-   every customer through it (the same Gamma-Gamma spend), and the 90% CLV intervals of every
-   customer (maths/uncertainty.py: a parametric bootstrap of the BG/NBD and Gamma-Gamma
-   parameters), timed with the process's peak memory. Targets: scoring with intervals under
-   10 s and under 1 GB;
+   Then each of the three models: its fit from every customer (checks, compression into
+   weighted distinct triples, fit, standard errors), the same fit given the compressed rows
+   (`weights=`), the scoring of every customer through it (the same Gamma-Gamma spend) with its
+   own peak memory, the MBG/NBD and Pareto/NBD fits with every repeat buyer a distinct triple;
+   and the 90% CLV intervals of every customer (maths/uncertainty.py: a parametric bootstrap of
+   the BG/NBD and Gamma-Gamma parameters), with their own peak memory (VmHWM reset before each
+   step), also with every customer distinct. Targets: scoring with intervals under 10 s and
+   under 1 GB;
 4. when a Python with `lifetimes` is given (--lifetimes-python or CLV_LIFETIMES_PYTHON, e.g. a
    separate virtualenv /tmp/lifetimes-venv/bin/python; lifetimes is not a project requirement),
    lifetimes' BetaGeoFitter is timed on the same arrays, with and without weights, and its
-   scoring too, and its ModifiedBetaGeoFitter and ParetoNBDFitter on the weighted distinct rows,
-   in its own subprocess. Target: every fit of ours at least 10x faster than lifetimes' same model.
+   scoring too, and its ModifiedBetaGeoFitter and ParetoNBDFitter on the weighted distinct rows
+   (the compression included, as for BetaGeoFitter, and the fit alone on the compressed rows),
+   in its own subprocess. Target: every fit of ours at least 10x faster than lifetimes' same
+   model, compared on the same compressed rows.
 Whole copies leave the maximum-likelihood estimates unchanged, so the parameters printed stay
 close to the sample's (the last copy is partial unless --customers is a multiple of 2,357): a
 check that the scaled run computes the right thing.
@@ -31,6 +36,7 @@ check that the scaled run computes the right thing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -60,6 +66,14 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _peak_rss_reset() -> None:
+    """Start VmHWM afresh at the current resident size (Linux: clear_refs 5), so that the next
+    reading is the peak of what runs in between; without it every later step reports the
+    process's earlier high-water mark."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
 def _replicated_transactions(path: Path, customers: int) -> Any:
     import numpy as np
     import pandas as pd
@@ -81,9 +95,12 @@ def _replicated_transactions(path: Path, customers: int) -> Any:
 
 
 def _best(repeat: int, fn: Any) -> tuple[float, Any]:
-    """The fastest of `repeat` runs (the machine is shared: the minimum is the least disturbed)."""
-    times, result = [], None
-    for _ in range(max(1, repeat)):
+    """The fastest of `repeat` runs, or of as many as fit in a second (at most 100) for a step of a
+    few milliseconds: the machine is shared, and one run of a short step is often interrupted, so
+    the minimum of many is the least disturbed."""
+    times: list[float] = []
+    result: Any = None
+    while len(times) < max(1, repeat) or (sum(times) < 1.0 and len(times) < 100):
         start = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - start)
@@ -100,6 +117,7 @@ def _model_phase(npz: Path, repeat: int) -> dict[str, Any]:
     arrays = np.load(npz)
     x, t_x, big_t, m = arrays["frequency"], arrays["recency"], arrays["T"], arrays["monetary_value"]
     out: dict[str, Any] = {"rss_after_load_mb": _peak_rss_mb()}
+    _peak_rss_reset()
     out["bgnbd_fit_s"], fit = _best(repeat, lambda: bgnbd_fit(x, t_x, big_t))
     out["bgnbd"] = {"r": fit.params.r, "alpha": fit.params.alpha, "a": fit.params.a, "b": fit.params.b,
                     "ll": fit.log_likelihood, "distinct_triples": fit.n_distinct, "iterations": fit.iterations}
@@ -119,6 +137,7 @@ def _model_phase(npz: Path, repeat: int) -> dict[str, Any]:
     out["score_s"], scores = _best(repeat, lambda: score(t_x, fit.params))
     out["score_finite"] = bool(np.isfinite(scores.predicted_clv).all())
     del scores
+    out["peak_rss_mb"] = _peak_rss_mb()  # the BG/NBD and Gamma-Gamma fits and scoring
     # Worst case for the fit: every repeat buyer a distinct (x, t_x, T), as in real data with many
     # customers (replicas otherwise share triples): each recency moves by at most 1e-3 week. Ages
     # stay whole days, as dates make them.
@@ -128,29 +147,63 @@ def _model_phase(npz: Path, repeat: int) -> dict[str, Any]:
     out["worst_score_s"], scores = _best(repeat, lambda: score(recency, worst.params))
     out["worst_score_finite"] = bool(np.isfinite(scores.predicted_clv).all())
     del scores
+    from metrics.predictive.maths.bgnbd import distinct_rows
+    from metrics.predictive.maths.errors import ModelFitError
+    from metrics.predictive.maths.mbgnbd import mbgnbd_fit
+    from metrics.predictive.maths.paretonbd import paretonbd_fit
     from metrics.predictive.maths.purchase_models import PurchaseModel, purchase_model_fit
 
+    # The fits alone on rows already compressed (weights), as lifetimes is given them.
+    (xu, txu, tu), _, counts = distinct_rows(x, t_x, big_t)
+    weighted_fits: dict[str, Any] = {"bgnbd": bgnbd_fit, "mbgnbd": mbgnbd_fit, "pareto_nbd": paretonbd_fit}
     out["models"] = {}
-    for model in (PurchaseModel.MBGNBD, PurchaseModel.PARETO_NBD):
+    for model in (PurchaseModel.BGNBD, PurchaseModel.MBGNBD, PurchaseModel.PARETO_NBD):
         fit_s, fitted = _best(repeat, lambda model=model: purchase_model_fit(model, x, t_x, big_t))
+        weighted_s, _ = _best(repeat, lambda model=model: weighted_fits[model.value](xu, txu, tu, weights=counts))
+        _peak_rss_reset()
         score_s, scored = _best(repeat, lambda fitted=fitted: clv_score(
             purchase_model=fitted, gamma_gamma=spend.params, frequency=x, recency=t_x, age=big_t, monetary_value=m,
             margin_rate=margin, horizon_months=HORIZON_MONTHS, monthly_discount=discount))
-        out["models"][model.value] = {"fit_s": fit_s, "score_s": score_s, "params": fitted.params_dict(),
-                                      "ll": fitted.log_likelihood,
+        out["models"][model.value] = {"fit_s": fit_s, "fit_weighted_s": weighted_s, "score_s": score_s,
+                                      "score_peak_rss_mb": _peak_rss_mb(), "params": fitted.params_dict(),
+                                      "ll": fitted.log_likelihood, "evaluations": fitted.function_evaluations
+                                      if hasattr(fitted, "function_evaluations") else None,
                                       "finite": bool(np.isfinite(scored.predicted_clv).all())}
         del scored
+    # Pareto/NBD, MBG/NBD with every repeat buyer a distinct (x, t_x, T), as for BG/NBD above.
+    for model in (PurchaseModel.MBGNBD, PurchaseModel.PARETO_NBD):
+        start = time.perf_counter()
+        try:
+            worst_fit = purchase_model_fit(model, x, recency, big_t)
+            out["models"][model.value]["worst"] = {"fit_s": time.perf_counter() - start,
+                                                   "params": worst_fit.params_dict()}
+        except ModelFitError as error:  # a fit that fails is reported with its time
+            out["models"][model.value]["worst"] = {"fit_s": time.perf_counter() - start, "error": str(error)}
     from metrics.predictive.maths.uncertainty import clv_intervals
 
     if fit.log_covariance is not None and spend.log_covariance is not None:
-        rss_before = _peak_rss_mb()
-        out["intervals_s"], intervals = _best(1, lambda: clv_intervals(
-            bgnbd=fit.params, bgnbd_log_covariance=fit.log_covariance, gamma_gamma=spend.params,
-            gamma_gamma_log_covariance=spend.log_covariance, level=0.90, frequency=x, recency=t_x, age=big_t,
-            monetary_value=m, margin_rate=margin, horizon_months=HORIZON_MONTHS, monthly_discount=discount))
-        out["intervals_finite"] = float(np.isfinite(intervals.low).mean())
-        out["intervals_peak_rss_mb"] = max(_peak_rss_mb(), rss_before)
-    out["peak_rss_mb"] = _peak_rss_mb()
+        def intervals(recency: Any) -> Any:
+            return clv_intervals(
+                bgnbd=fit.params, bgnbd_log_covariance=fit.log_covariance, gamma_gamma=spend.params,
+                gamma_gamma_log_covariance=spend.log_covariance, level=0.90, frequency=x, recency=recency, age=big_t,
+                monetary_value=m, margin_rate=margin, horizon_months=HORIZON_MONTHS, monthly_discount=discount)
+
+        _peak_rss_reset()
+        out["rss_before_intervals_mb"] = _peak_rss_mb()
+        out["intervals_s"], result = _best(1, lambda: intervals(t_x))
+        out["intervals_finite"] = float(np.isfinite(result.low).mean())
+        out["intervals_peak_rss_mb"] = _peak_rss_mb()
+        del result
+        # Every customer a distinct (x, t_x, T, spend, margin): the per-customer path, in blocks.
+        spread = m + np.arange(x.size) * 1e-9 * (x > 0)
+        _peak_rss_reset()
+        start = time.perf_counter()
+        clv_intervals(bgnbd=fit.params, bgnbd_log_covariance=fit.log_covariance, gamma_gamma=spend.params,
+                      gamma_gamma_log_covariance=spend.log_covariance, level=0.90, frequency=x, recency=recency,
+                      age=big_t, monetary_value=spread, margin_rate=margin, horizon_months=HORIZON_MONTHS,
+                      monthly_discount=discount)
+        out["worst_intervals_s"] = time.perf_counter() - start
+        out["worst_intervals_peak_rss_mb"] = _peak_rss_mb()
     return out
 
 
@@ -165,8 +218,9 @@ x, t_x, T = arrays["frequency"], arrays["recency"], arrays["T"]
 out = {}
 
 def best(fn):
+    # As _best: at least `repeat` runs, and as many as fit in a second (at most 100).
     times, result = [], None
-    for _ in range(repeat):
+    while len(times) < repeat or (sum(times) < 1.0 and len(times) < 100):
         start = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - start)
@@ -192,11 +246,20 @@ out["score_p_alive_and_12m_s"], _ = best(score)
 from lifetimes import ModifiedBetaGeoFitter, ParetoNBDFitter
 grouped = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).groupby(["x", "t_x", "T"], sort=False).size()
 unique = np.array(grouped.index.tolist())
+counts = grouped.to_numpy()
+out["bgnbd_alone_s"], _ = best(lambda: BetaGeoFitter(penalizer_coef=0.0).fit(unique[:, 0], unique[:, 1], unique[:, 2],
+                                                                              weights=counts))
 for name, fitter in (("mbgnbd", ModifiedBetaGeoFitter), ("pareto_nbd", ParetoNBDFitter)):
+    def compressed_fit(fitter=fitter):
+        # Identical rows compressed, timed with the fit (as weighted_fit above).
+        g = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).groupby(["x", "t_x", "T"], sort=False).size()
+        u = np.array(g.index.tolist())
+        return fitter(penalizer_coef=0.0).fit(u[:, 0], u[:, 1], u[:, 2], weights=g.to_numpy())
     try:
-        seconds, fitted = best(lambda: fitter(penalizer_coef=0.0).fit(unique[:, 0], unique[:, 1], unique[:, 2],
-                                                                     weights=grouped.to_numpy()))
-        out[name] = {"fit_s": seconds, "params": {k: float(v) for k, v in fitted.params_.items()}}
+        seconds, fitted = best(compressed_fit)
+        alone, _ = best(lambda fitter=fitter: fitter(penalizer_coef=0.0).fit(unique[:, 0], unique[:, 1], unique[:, 2],
+                                                                            weights=counts))
+        out[name] = {"fit_s": seconds, "fit_alone_s": alone, "params": {k: float(v) for k, v in fitted.params_.items()}}
     except Exception as error:  # lifetimes' own failure, reported beside ours
         out[name] = {"error": f"{type(error).__name__}: {error}"}
 out["peak_rss_mb"] = next(int(l.split()[1]) / 1024.0 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
@@ -302,7 +365,8 @@ def main() -> int:
     parser.add_argument("--replace", action="store_true", help="empty the service database's customers first")
     parser.add_argument("--service-phase", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--service-run", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each timing; the fastest is reported")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each timing (more for a short step, up to a second's worth); the fastest is reported")
     parser.add_argument("--model-phase", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -322,7 +386,7 @@ def main() -> int:
 
     print(f"Predictive CLV benchmark: CDNOW sample replicated to {args.customers:,} customers "
           f"(calibration to {CALIBRATION_END}, weeks). Machine: {os.cpu_count()} cores. "
-          f"Times: the fastest of {args.repeat} runs.")
+          f"Times: the fastest of {args.repeat} runs or more (a second's worth of a short step).")
     start = time.perf_counter()
     transactions = _replicated_transactions(args.data, args.customers)
     print(f"  built {len(transactions):,} transactions in {time.perf_counter() - start:.1f} s")
@@ -379,22 +443,32 @@ def main() -> int:
               f"{ours['score_s']:.3f} s, all finite: {ours['score_finite']}")
         print(f"  worst case, every repeat buyer a distinct (x, t_x, T) ({ours['worst_distinct']:,} distinct): BG/NBD fit "
               f"{ours['worst_fit_s']:.3f} s; scoring {ours['worst_score_s']:.3f} s, all finite: {ours['worst_score_finite']}")
-        for name, label in (("mbgnbd", "MBG/NBD"), ("pareto_nbd", "Pareto/NBD")):
+        print(f"  peak RSS of the BG/NBD and Gamma-Gamma fits and scoring: {ours['peak_rss_mb']:.0f} MB "
+              f"(after loading the arrays: {ours['rss_after_load_mb']:.0f} MB)")
+        for name, label in (("bgnbd", "BG/NBD"), ("mbgnbd", "MBG/NBD"), ("pareto_nbd", "Pareto/NBD")):
             o = ours["models"][name]
             params = " ".join(f"{k}={v:.4f}" for k, v in o["params"].items())
-            print(f"  {label} fit with weights: {o['fit_s']:.3f} s: {params} LL={o['ll']:.1f}; scoring every customer "
-                  f"through it: {o['score_s']:.3f} s, all finite: {o['finite']}")
+            print(f"  {label} fit from every customer (checks, compression, fit, standard errors): {o['fit_s']:.3f} s; "
+                  f"on the compressed rows alone: {o['fit_weighted_s']:.4f} s: {params} LL={o['ll']:.1f}; scoring every "
+                  f"customer through it: {o['score_s']:.3f} s (peak RSS {o['score_peak_rss_mb']:.0f} MB), "
+                  f"all finite: {o['finite']}")
+            if "worst" in o:
+                w = o["worst"]
+                outcome = w.get("error") or " ".join(f"{k}={v:.4f}" for k, v in w["params"].items())
+                print(f"    every repeat buyer a distinct (x, t_x, T) ({ours['worst_distinct']:,} distinct): "
+                      f"fit {w['fit_s']:.2f} s ({outcome})")
         if "intervals_s" in ours:
             total = ours["score_s"] + ours["intervals_s"]
             print(f"  90% CLV intervals of every customer (parametric bootstrap): {ours['intervals_s']:.2f} s "
                   f"(finite for {ours['intervals_finite']:.1%}); scoring with intervals {total:.2f} s "
                   f"(target < 10 s: {'met' if total < 10 else 'NOT met'}), peak RSS "
                   f"{ours['intervals_peak_rss_mb']:.0f} MB (target < 1024: "
-                  f"{'met' if ours['intervals_peak_rss_mb'] < 1024 else 'NOT met'})")
+                  f"{'met' if ours['intervals_peak_rss_mb'] < 1024 else 'NOT met'}; "
+                  f"{ours['rss_before_intervals_mb']:.0f} MB before)")
+            print(f"    every customer a distinct (x, t_x, T, spend): {ours['worst_intervals_s']:.2f} s, peak RSS "
+                  f"{ours['worst_intervals_peak_rss_mb']:.0f} MB")
         else:
             print("  90% CLV intervals: not computed (a fit without standard errors)")
-        print(f"  peak RSS of the model process: {ours['peak_rss_mb']:.0f} MB "
-              f"(after loading the arrays: {ours['rss_after_load_mb']:.0f} MB)")
 
         if not args.lifetimes_python:
             print("lifetimes: not run (no --lifetimes-python / CLV_LIFETIMES_PYTHON given). To compare: "
@@ -427,15 +501,21 @@ def main() -> int:
                   f"{theirs['fit_every_row_s'] / ours['bgnbd_fit_every_row_s']:.1f}x; "
                   f"our default (weighted) vs theirs on every row: {theirs['fit_every_row_s'] / ours['bgnbd_fit_s']:.1f}x")
         print(f"  lifetimes P(alive) + E[12 months] of every customer: {theirs['score_p_alive_and_12m_s']:.3f} s")
+        speedup = theirs["bgnbd_alone_s"] / ours["models"]["bgnbd"]["fit_weighted_s"]
+        print(f"  BetaGeoFitter on the compressed rows alone: {theirs['bgnbd_alone_s']:.4f} s; ours/theirs "
+              f"{speedup:.1f}x (target >= 10x: {'met' if speedup >= 10 else 'NOT met'})")
         for name, label in (("mbgnbd", "ModifiedBetaGeoFitter"), ("pareto_nbd", "ParetoNBDFitter")):
             t = theirs.get(name, {})
             if "error" in t or "fit_s" not in t:
                 print(f"  {label} on weighted distinct rows: failed ({t.get('error', 'not run')})")
                 continue
             params = " ".join(f"{k}={v:.4f}" for k, v in t["params"].items())
-            speedup = t["fit_s"] / ours["models"][name]["fit_s"]
-            print(f"  {label} on weighted distinct rows: {t['fit_s']:.3f} s: {params}; ours/theirs speed-up "
-                  f"{speedup:.1f}x (target >= 10x: {'met' if speedup >= 10 else 'NOT met'})")
+            o = ours["models"][name]
+            speedup = t["fit_s"] / o["fit_s"]
+            alone = t["fit_alone_s"] / o["fit_weighted_s"]
+            print(f"  {label} (compression included): {t['fit_s']:.3f} s: {params}; ours/theirs {speedup:.1f}x; "
+                  f"on the compressed rows alone {t['fit_alone_s']:.4f} s, ours/theirs {alone:.1f}x "
+                  f"(target >= 10x: {'met' if alone >= 10 else 'NOT met'})")
         print(f"  peak RSS of the lifetimes process: {theirs['peak_rss_mb']:.0f} MB")
     return 0
 

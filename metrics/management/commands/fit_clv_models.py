@@ -11,9 +11,20 @@ from metrics.predictive.selectors import predictions_by_tier
 from metrics.predictive.services import clv_models_fit
 
 
+def _with_errors(values: dict[str, float | None], names: tuple[str, ...], errors: dict[str, float] | None) -> str:
+    """'name = value (SE se)' for each parameter, the standard error from the fit's Hessian."""
+    parts = []
+    for name in names:
+        text = f"{name} = {float(values[name] or 0.0):.4f}"
+        if errors and errors.get(name) is not None:
+            text += f" (SE {errors[name]:.4f})"
+        parts.append(text)
+    return "  ".join(parts)
+
+
 class Command(BaseCommand):
     help = ("Fit the model of repeat purchases (BG/NBD, MBG/NBD, Pareto/NBD, or the best of them on a holdout) "
-            "and Gamma-Gamma now, store every customer's prediction and print the chosen model and parameters.")
+            "and Gamma-Gamma now, store every customer's prediction and print the chosen model, its parameters with their standard errors and its log-likelihood.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -50,11 +61,13 @@ class Command(BaseCommand):
                                       f"RMSE {row['rmse']:.4f}  MAE {row['mae']:.4f}{mark}")
         elif selection.get("fallback"):
             self.stdout.write(f"  {fit.message}")
-        params = "  ".join(f"{name} = {fit.model_params[name]:.4f}" for name in PARAM_NAMES[model])
+        errors = fit.standard_errors or {}
+        params = _with_errors(fit.model_params, PARAM_NAMES[model], errors.get(model.value))
         self.stdout.write(f"{MODEL_LABELS[model]:<12} {params}  log-likelihood = {fit.model_log_likelihood:.2f}")
-        self.stdout.write(
-            f"Gamma-Gamma  p = {fit.gg_p:.4f}  q = {fit.gg_q:.4f}  gamma = {fit.gg_gamma:.4f}  "
-            f"log-likelihood = {fit.gg_log_likelihood:.2f}"
-        )
+        spend = _with_errors({"p": fit.gg_p, "q": fit.gg_q, "gamma": fit.gg_gamma}, ("p", "q", "gamma"),
+                             errors.get("gamma_gamma"))
+        self.stdout.write(f"Gamma-Gamma  {spend}  log-likelihood = {fit.gg_log_likelihood:.2f}")
+        if not errors.get(model.value) or not errors.get("gamma_gamma"):
+            self.stdout.write("  (no standard errors where none is shown: the information matrix is singular)")
         for row in predictions_by_tier():
             self.stdout.write(f"  {row.tier:<13} {row.customers:>9} customers  predicted CLV {row.predicted_clv:>16,.2f}")

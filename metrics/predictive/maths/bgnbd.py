@@ -99,16 +99,69 @@ def _as_inputs(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> tupl
 
 def distinct_rows(*columns: FloatArray) -> tuple[tuple[FloatArray, ...], NDArray[np.intp], FloatArray]:
     """The distinct rows of the given columns (in order of first appearance), the index of each
-    input row's distinct row, and how many rows each distinct row stands for. Hash-based
-    (pandas), so it costs about one pass over the rows rather than a sort."""
-    frame = pd.DataFrame({str(i): np.asarray(c) for i, c in enumerate(columns)})
-    inverse = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy(dtype=np.intp)
-    groups = int(inverse.max()) + 1 if inverse.size else 0
+    input row's distinct row, and how many rows each distinct row stands for.
+
+    Hash-based, about one pass per column: each column is factorised (pandas' hash table), the
+    codes are combined into one integer key per row (compressed again before the product could
+    overflow int64) and that key is factorised. A third faster than pandas' groupby on three
+    columns, which does the same with more bookkeeping."""
+    n = len(columns[0]) if columns else 0
+    codes = np.zeros(n, dtype=np.int64)
+    bound = 1
+    for column in columns:
+        column_codes, uniques = pd.factorize(np.asarray(column), sort=False, use_na_sentinel=False)
+        size = max(len(uniques), 1)
+        if bound * size >= 2**62:
+            codes, first_keys = pd.factorize(codes, sort=False)
+            bound = max(len(first_keys), 1)
+        codes = codes * size + column_codes
+        bound *= size
+    inverse, keys = pd.factorize(codes, sort=False)
+    inverse = inverse.astype(np.intp, copy=False)
+    groups = len(keys)
     first = np.empty(groups, dtype=np.intp)
     # Assigning in reverse order leaves each group's first row as the last write.
     first[inverse[::-1]] = np.arange(inverse.size - 1, -1, -1, dtype=np.intp)
     counts = np.bincount(inverse, minlength=groups).astype(float)
     return tuple(np.asarray(c, dtype=float)[first] for c in columns), inverse, counts
+
+
+@dataclass(frozen=True)
+class FitRows:
+    """What a fit works on: the distinct (x, t_x, T) with how many customers each stands for, and
+    the number of customers and of repeat buyers they stand for."""
+
+    x: FloatArray
+    t_x: FloatArray
+    big_t: FloatArray
+    weights: FloatArray
+    n_customers: int
+    n_repeat: int
+
+    @property
+    def total(self) -> float:
+        """The weights' sum (the customers, as a float: the likelihood's scale)."""
+        return float(self.weights.sum())
+
+
+def fit_rows(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike, *, weights: ArrayLike | None = None,
+             deduplicate: bool = True) -> FitRows:
+    """The customers compressed into weighted distinct rows (or as given, with `deduplicate`
+    off); with `weights`, rows already compressed (each row's count of customers)."""
+    x, t_x, big_t = _as_inputs(frequency, recency, age)
+    if weights is not None:
+        w = checks.column("weights", weights, non_negative=True)
+        checks.same_length(frequency=x, weights=w)
+        keep = w > 0
+        x, t_x, big_t, w = x[keep], t_x[keep], big_t[keep], w[keep]
+        n, n_repeat = round(float(w.sum())), round(float(w[x > 0].sum()))
+        return FitRows(x, t_x, big_t, w, n, n_repeat)
+    n, n_repeat = x.size, int(np.count_nonzero(x))
+    if deduplicate:
+        (x, t_x, big_t), _, w = distinct_rows(x, t_x, big_t)
+    else:
+        w = np.ones_like(x)
+    return FitRows(x, t_x, big_t, w, n, n_repeat)
 
 
 @dataclass(frozen=True)
@@ -253,27 +306,25 @@ def bgnbd_gradient(params: BgNbdParams, frequency: ArrayLike, recency: ArrayLike
 
 
 def bgnbd_fit(
-    frequency: ArrayLike, recency: ArrayLike, age: ArrayLike, *, deduplicate: bool = True
+    frequency: ArrayLike, recency: ArrayLike, age: ArrayLike, *, deduplicate: bool = True,
+    weights: ArrayLike | None = None,
 ) -> BgNbdFit:
-    """Maximum-likelihood fit; raises ModelFitError when the data cannot identify the model."""
-    x, t_x, big_t = _as_inputs(frequency, recency, age)
-    n = x.size
+    """Maximum-likelihood fit; raises ModelFitError when the data cannot identify the model.
+    `weights`: the rows are already distinct customers' histories, each standing for that many."""
+    rows = fit_rows(frequency, recency, age, weights=weights, deduplicate=deduplicate)
+    n, n_repeat = rows.n_customers, rows.n_repeat
     if n < MIN_CUSTOMERS:
         raise ModelFitError(BGNBD_TOO_FEW_CUSTOMERS, minimum=MIN_CUSTOMERS, count=n)
-    n_repeat = int((x > 0).sum())
     if n_repeat == 0:
         raise ModelFitError(BGNBD_NO_REPEAT_BUYERS)
     if n_repeat < MIN_REPEAT_CUSTOMERS:
         raise ModelFitError(BGNBD_TOO_FEW_REPEAT_BUYERS, minimum=MIN_REPEAT_CUSTOMERS, count=n_repeat, total=n)
-    if deduplicate:
-        (x_u, tx_u, t_u), _, weights = distinct_rows(x, t_x, big_t)
-    else:
-        x_u, tx_u, t_u, weights = x, t_x, big_t, np.ones_like(x)
+    x_u, tx_u, t_u, weights = rows.x, rows.t_x, rows.big_t, rows.weights
     data = _Data.make(x_u, tx_u, t_u, weights)
     mean_age = float(np.average(t_u, weights=weights))
     # Start: a purchase rate of about one per unit of mean age and an even drop-out chance.
     starts = [np.log([1.0, max(mean_age, 1e-3), 1.0, 1.0]), np.log([0.5, 1.0, 0.5, 2.0])]
-    result = minimize_from_starts(_neg_ll_and_grad, starts, args=(data, float(n)), n_params=4, log_bound=LOG_BOUND)
+    result = minimize_from_starts(_neg_ll_and_grad, starts, args=(data, rows.total), n_params=4, log_bound=LOG_BOUND)
     if not is_stationary(result):
         raise ModelFitError(BGNBD_NOT_CONVERGED, reason=str(result.message))
     homogeneous = bool(np.exp(result.x[2]) > HOMOGENEOUS_DROPOUT and np.exp(result.x[3]) > HOMOGENEOUS_DROPOUT)
@@ -286,7 +337,7 @@ def bgnbd_fit(
     skip = ("a", "b") if homogeneous else ()
     return BgNbdFit(
         params=params,
-        log_likelihood=-float(result.fun) * n,
+        log_likelihood=-float(result.fun) * rows.total,
         n_customers=n,
         n_repeat_customers=n_repeat,
         n_distinct=int(x_u.size),

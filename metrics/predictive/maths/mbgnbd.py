@@ -14,6 +14,15 @@ bought once long ago is no longer "certainly alive". Per customer (x, t_x, T):
 
 computed, as BG/NBD's, as the mean of (1 - (1 + p t / (alpha + T))^-(r + x)) / p over
 p ~ Beta(a, b + x + 1) (maths/betamix.py), finite for every a, b.
+
+The fit maximises the log-likelihood over log(r, alpha, a, b) with L-BFGS-B and its analytic
+gradient (`_neg_ll_and_grad`), on the distinct (x, t_x, T) weighted by their counts; with
+sigma = 1 - P(alive) the share of the drop-out term,
+
+    d/dr     = psi(r + x) - psi(r) + ln alpha - ln(alpha + T) + sigma (ln(alpha + T) - ln(alpha + t_x)),
+    d/dalpha = r / alpha - (r + x) / (alpha + T) + sigma (r + x) (1 / (alpha + T) - 1 / (alpha + t_x)),
+    d/da     = psi(a + b) - psi(a + b + x + 1) + sigma / a,
+    d/db     = psi(a + b) - psi(a + b + x + 1) + psi(b + x + 1) - psi(b) - sigma / (b + x).
 """
 
 from __future__ import annotations
@@ -22,17 +31,18 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import betaln, gammaln
+from scipy.special import betaln, digamma, gammaln
 
 from . import checks
 from .betamix import beta_mixture_expected_purchases
-from .bgnbd import MIN_CUSTOMERS, _as_inputs, distinct_rows
+from .bgnbd import MIN_CUSTOMERS, _as_inputs, fit_rows
 from .errors import Message, ModelFitError, gettext_noop
 from .optimize import (
     fit_warnings,
-    hessian_from_values,
+    hessian_from_gradient,
+    is_stationary,
     log_covariance,
-    minimize_value_from_starts,
+    minimize_from_starts,
     natural_standard_errors,
     parameter_at_bound,
 )
@@ -48,6 +58,7 @@ MBG_NO_REPEAT_BUYERS = gettext_noop("The MBG/NBD fit needs customers with repeat
 
 PARAM_NAMES = ("r", "alpha", "a", "b")
 LOG_BOUND = 16.0
+_MAX_SUMMED_LEVEL = 1e5
 BOUND_MARGIN = 0.5
 
 
@@ -102,37 +113,116 @@ def mbgnbd_log_likelihood(params: MbgNbdParams, frequency: ArrayLike, recency: A
     return float(_log_likelihood_terms(params.as_tuple(), x, t_x, big_t).sum())
 
 
-def mbgnbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> MbgNbdFit:
-    """Maximum-likelihood fit over the distinct (x, t_x, T), weighted; raises ModelFitError when
-    the data cannot identify the model."""
+@dataclass(frozen=True)
+class _Data:
+    """The distinct (x, t_x, T) with their weights, and the distinct values of x (few: the special
+    functions run once per value, not once per row)."""
+
+    x: FloatArray
+    t_x: FloatArray
+    big_t: FloatArray
+    weights: FloatArray
+    levels: FloatArray
+    level_index: NDArray[np.intp]
+    level_weights: FloatArray
+    # Whether every x is a whole number (below _MAX_SUMMED_LEVEL): then the Beta-function terms are sums.
+    whole_levels: bool
+    whole_levels_index: NDArray[np.intp]
+
+    @classmethod
+    def make(cls, x: FloatArray, t_x: FloatArray, big_t: FloatArray, weights: FloatArray) -> _Data:
+        levels, index = np.unique(x, return_inverse=True)
+        level_weights = np.bincount(index.ravel(), weights=weights, minlength=levels.size).astype(float)
+        whole = bool(levels.size and np.all(levels == np.round(levels)) and levels[-1] < _MAX_SUMMED_LEVEL)
+        return cls(x, t_x, big_t, weights, levels, index.ravel(), level_weights, whole,
+                   levels.astype(np.intp) if whole else np.zeros(0, dtype=np.intp))
+
+
+def _beta_ratio_terms(a: float, b: float, d: _Data) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per level of x: ln B(a, b + x + 1) - ln B(a, b) and its derivatives in a and b,
+    psi(a + b) - psi(a + b + x + 1) and that plus psi(b + x + 1) - psi(b).
+
+    For whole x (purchase counts) as the finite sums they are, sum_{j=0..x} of -ln(1 + a / (b + j)),
+    -1 / (a + b + j) and 1 / (b + j) - 1 / (a + b + j): differences of lnGamma and digamma at large
+    a and b cancel (at a ~ 1e6 the likelihood's value is then noisy at 1e-10, enough to stall the
+    line search of a fit heading for a homogeneous drop-out)."""
+    lv = d.levels
+    if d.whole_levels:
+        j = np.arange(int(lv[-1]) + 1, dtype=float)
+        ratio = np.cumsum(-np.log1p(a / (b + j)))[d.whole_levels_index]
+        inverse_ab = np.cumsum(1.0 / (a + b + j))[d.whole_levels_index]
+        inverse_b = np.cumsum(1.0 / (b + j))[d.whole_levels_index]
+        return ratio, -inverse_ab, inverse_b - inverse_ab
+    d_a = digamma(a + b) - digamma(a + b + lv + 1.0)
+    return betaln(a, b + lv + 1.0) - betaln(a, b), d_a, d_a + digamma(b + lv + 1.0) - digamma(b)
+
+
+def _neg_ll_and_grad(log_params: FloatArray, d: _Data, scale: float) -> tuple[float, FloatArray]:
+    """Minus the weighted log-likelihood (as `_log_likelihood_terms`) and its gradient in
+    log(r, alpha, a, b) (module docstring), both divided by `scale`."""
+    params = np.exp(log_params)
+    r, alpha, a, b = params
+    lv, lw, w = d.levels, d.level_weights, d.weights
+    beta_ratio_lv, d_a_lv, d_b_lv = _beta_ratio_terms(a, b, d)
+    constant_lv = gammaln(r + lv) - gammaln(r) + r * np.log(alpha) + beta_ratio_lv
+    log_t = np.log(alpha + d.big_t)
+    log_tx = np.log(alpha + d.t_x)
+    rx = r + d.x
+    # The log odds of having dropped out, L; ln L = constant - (r + x) ln(alpha + T) + ln(1 + e^L).
+    log_odds = (np.log(a) - np.log(b + lv))[d.level_index] + rx * (log_t - log_tx)
+    log_sum = np.logaddexp(0.0, log_odds)
+    total = float(lw @ constant_lv) + float(w @ (log_sum - rx * log_t))
+    sigma = np.exp(log_odds - log_sum)  # 1 - P(alive)
+    ws = w * sigma
+    g_r = (float(lw @ (digamma(r + lv) - digamma(r) + np.log(alpha))) - float(w @ log_t)
+           + float(ws @ (log_t - log_tx)))
+    inv_t = 1.0 / (alpha + d.big_t)
+    g_alpha = float(lw.sum()) * r / alpha - float(w @ (rx * inv_t)) + float(ws @ (rx * (inv_t - 1.0 / (alpha + d.t_x))))
+    ws_per_level = np.bincount(d.level_index, weights=ws, minlength=lv.size)
+    g_a = float(lw @ d_a_lv) + float(ws.sum()) / a
+    g_b = float(lw @ d_b_lv) - float(ws_per_level @ (1.0 / (b + lv)))
+    grad = np.array([g_r, g_alpha, g_a, g_b]) * params
+    if not np.isfinite(total) or not np.isfinite(grad).all():
+        # L-BFGS-B backs off from a step that gives inf; a NaN never leaves this function.
+        return 1e300, np.zeros(4)
+    return -total / scale, -grad / scale
+
+
+def mbgnbd_gradient(params: MbgNbdParams, frequency: ArrayLike, recency: ArrayLike, age: ArrayLike) -> FloatArray:
+    """Gradient of the total log-likelihood with respect to (r, alpha, a, b) (for checks)."""
     x, t_x, big_t = _as_inputs(frequency, recency, age)
-    n = x.size
+    values = np.array(params.as_tuple())
+    _, grad_log = _neg_ll_and_grad(np.log(values), _Data.make(x, t_x, big_t, np.ones_like(x)), 1.0)
+    return np.asarray(-grad_log / values, dtype=float)
+
+
+def mbgnbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike, *,
+               weights: ArrayLike | None = None) -> MbgNbdFit:
+    """Maximum-likelihood fit over the distinct (x, t_x, T), weighted; raises ModelFitError when
+    the data cannot identify the model.
+    `weights`: the rows are already distinct customers' histories, each standing for that many."""
+    rows = fit_rows(frequency, recency, age, weights=weights)
+    n, n_repeat = rows.n_customers, rows.n_repeat
     if n < MIN_CUSTOMERS:
         raise ModelFitError(MBG_TOO_FEW_CUSTOMERS, minimum=MIN_CUSTOMERS, count=n)
-    n_repeat = int((x > 0).sum())
     if n_repeat == 0:
         raise ModelFitError(MBG_NO_REPEAT_BUYERS)
-    (x_u, tx_u, t_u), _, weights = distinct_rows(x, t_x, big_t)
-
-    def objective(log_params: FloatArray) -> float:
-        terms = _log_likelihood_terms(tuple(np.exp(log_params)), x_u, tx_u, t_u)  # type: ignore[arg-type]
-        value = -float(np.dot(weights, terms)) / n
-        return value if np.isfinite(value) else 1e300
-
+    x_u, tx_u, t_u, weights = rows.x, rows.t_x, rows.big_t, rows.weights
+    data = _Data.make(x_u, tx_u, t_u, weights)
     mean_age = float(np.average(t_u, weights=weights))
     starts = [np.log([1.0, max(mean_age, 1e-3), 1.0, 1.0]), np.log([0.5, 1.0, 0.5, 2.0])]
-    result = minimize_value_from_starts(objective, starts, log_bound=LOG_BOUND)
-    if not (np.isfinite(result.fun) and result.fun < 1e299):
+    result = minimize_from_starts(_neg_ll_and_grad, starts, args=(data, rows.total), n_params=4, log_bound=LOG_BOUND)
+    if not is_stationary(result):
         raise ModelFitError(MBG_NOT_CONVERGED, reason=str(result.message))
     edge = parameter_at_bound(PARAM_NAMES, result.x, limit=LOG_BOUND - BOUND_MARGIN)
     if edge is not None:
         raise ModelFitError(MBG_AT_BOUND, name=edge[0], value=edge[1])
     params = MbgNbdParams(*(float(v) for v in np.exp(result.x)))
-    hessian = hessian_from_values(lambda v: objective(v) * n, np.asarray(result.x, dtype=float))
+    hessian = hessian_from_gradient(lambda v: _neg_ll_and_grad(v, data, 1.0)[1], np.asarray(result.x, dtype=float))
     covariance = log_covariance(hessian)
     return MbgNbdFit(
         params=params,
-        log_likelihood=-float(result.fun) * n, n_customers=n, n_repeat_customers=n_repeat,
+        log_likelihood=-float(result.fun) * rows.total, n_customers=n, n_repeat_customers=n_repeat,
         n_distinct=int(x_u.size), iterations=int(result.nit), function_evaluations=int(result.nfev),
         standard_errors=None if covariance is None else natural_standard_errors(params.as_tuple(), covariance),  # type: ignore[arg-type]
         log_covariance=covariance,

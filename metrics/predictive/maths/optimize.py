@@ -44,23 +44,6 @@ def minimize_from_starts(
     return result
 
 
-def minimize_value_from_starts(
-    fun: Callable[[FloatArray], float], starts: Sequence[FloatArray], *, log_bound: float,
-) -> OptimizeResult:
-    """L-BFGS-B on log parameters bounded by +-log_bound, for an objective without a gradient
-    (SciPy differences it, centrally: a forward difference stopped the flat Pareto/NBD
-    likelihood up to 6e-4 short in beta, depending on the machine's floating point); from each
-    start until one converges, else the last attempt."""
-    result: OptimizeResult | None = None
-    for start in starts:
-        result = minimize(fun, start, jac="3-point", method="L-BFGS-B", bounds=[(-log_bound, log_bound)] * len(start),
-                          options={"maxiter": 3000, "ftol": 1e-15, "gtol": 1e-10})
-        if result.success and np.isfinite(result.fun) and result.fun < 1e299:
-            break
-    assert result is not None, "at least one start is needed"
-    return result
-
-
 def parameter_at_bound(names: Sequence[str], log_values: FloatArray, *, limit: float) -> tuple[str, float] | None:
     """The first parameter whose log value ended beyond +-limit (the fit cannot identify it)."""
     for name, value in zip(names, log_values, strict=True):

@@ -8,7 +8,10 @@ CLVs. Vectorised:
 1. per draw, the discounted expected purchases of each distinct (x, T) (maths/clv.py
    `bgnbd_horizon_sums`, at the coarse quadrature: ~1e-7, far below the spread being measured);
 2. per block of customers, P(alive), expected spend and CLV for all draws at once as
-   (customers x draws) arrays, and their quantiles; memory stays bounded by the block.
+   (customers x draws) arrays of at most a million values, and their quantiles; memory stays
+   bounded by the block. Customers alike in (x, t_x, T, spend, margin) have the same interval,
+   so the blocks run over the distinct ones only (few in replicated or coarse data; every
+   customer in the worst case, which costs about 10 s per million customers).
 
 Gamma-Gamma draws with q <= 1 + checks.GG_Q_MARGIN have no finite mean spend; they are drawn
 again (the interval is conditional on a finite mean, which the fit itself requires).
@@ -31,7 +34,7 @@ from .gammagamma import GammaGammaParams
 FloatArray = NDArray[np.float64]
 DEFAULT_DRAWS = 200
 LOG_CLIP = 30.0
-_BLOCK = 20_000
+_BLOCK_CELLS = 1_000_000
 _MAX_REDRAWS = 50
 
 
@@ -79,7 +82,10 @@ def clv_intervals(
         gg[bad] = parameter_draws(gg_estimate, gamma_gamma_log_covariance, draws=int(bad.sum()), rng=rng)
     gg = gg[gg[:, 1] > 1.0 + checks.GG_Q_MARGIN]
 
-    (xu, tu), inverse, _ = distinct_rows(x, big_t)
+    # Customers alike in everything their CLV depends on share its distribution over the draws:
+    # the work below is done once per distinct (x, t_x, T, spend, margin) and spread back.
+    (xc, txc, tc, spend_c, margin_c), customer_row, _ = distinct_rows(x, t_x, big_t, spend_in, margin)
+    (xu, tu), inverse, _ = distinct_rows(xc, tc)
     discounted = np.empty((xu.size, draws))
     for k in range(draws):
         discounted[:, k] = bgnbd_horizon_sums(BgNbdParams(*bg[k]), xu, tu, horizon_months=horizon_months,
@@ -87,16 +93,18 @@ def clv_intervals(
     gg_rows = np.resize(np.arange(gg.shape[0]), draws)  # re-use the valid Gamma-Gamma draws if some were dropped
     r, alpha, a, b = (bg[:, i][None, :] for i in range(4))
     p, q, gamma = (gg[gg_rows, i][None, :] for i in range(3))
-    low, high = np.empty(x.size), np.empty(x.size)
+    low, high = np.empty(xc.size), np.empty(xc.size)
     tails = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
-    for start in range(0, x.size, _BLOCK):
-        rows = slice(start, start + _BLOCK)
-        xb, txb, tb = x[rows, None], t_x[rows, None], big_t[rows, None]
+    # Blocks of (rows x draws) arrays of _BLOCK_CELLS values (8 MB each), whatever the draws.
+    block = max(1, _BLOCK_CELLS // draws)
+    for start in range(0, xc.size, block):
+        rows = slice(start, start + block)
+        xb, txb, tb = xc[rows, None], txc[rows, None], tc[rows, None]
         repeat = xb > 0
         log_odds = (np.log(a) - np.log(np.where(repeat, b + xb - 1.0, 1.0))
                     + (r + xb) * (np.log(alpha + tb) - np.log(alpha + txb)))
         alive = np.where(repeat, np.exp(-np.logaddexp(0.0, log_odds)), 1.0)
-        spend = p * (gamma + xb * spend_in[rows, None]) / (p * xb + q - 1.0)
-        clv = discounted[inverse[rows]] * alive * spend * margin[rows, None]
+        spend = p * (gamma + xb * spend_c[rows, None]) / (p * xb + q - 1.0)
+        clv = discounted[inverse[rows]] * alive * spend * margin_c[rows, None]
         low[rows], high[rows] = np.quantile(clv, tails, axis=1)
-    return ClvIntervals(low=low, high=high, level=level, draws=draws)
+    return ClvIntervals(low=low[customer_row], high=high[customer_row], level=level, draws=draws)

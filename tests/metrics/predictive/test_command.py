@@ -27,6 +27,21 @@ def test_the_command_fits_and_prints_the_parameters() -> None:
     assert "gold" in text
 
 
+def test_the_command_prints_each_parameter_with_its_standard_error() -> None:
+    business_simulate(n=60)
+    out = io.StringIO()
+    call_command("fit_clv_models", "--model", "bgnbd", stdout=out)
+    fit = PredictiveFit.objects.get()
+    text = out.getvalue()
+    errors = fit.standard_errors
+    assert set(errors) == {"bgnbd", "gamma_gamma"}
+    for name in ("r", "alpha", "a", "b"):
+        assert f"{name} = {fit.model_params[name]:.4f} (SE {errors['bgnbd'][name]:.4f})" in text
+    for name in ("p", "q", "gamma"):
+        assert f"{name} = {getattr(fit, 'gg_' + name):.4f} (SE {errors['gamma_gamma'][name]:.4f})" in text
+    assert f"log-likelihood = {fit.model_log_likelihood:.2f}" in text
+
+
 @pytest.mark.parametrize("model", ["mbgnbd", "pareto_nbd"])
 def test_the_command_fits_the_model_asked_for(model: str) -> None:
     business_simulate(n=60)
@@ -37,6 +52,8 @@ def test_the_command_fits_the_model_asked_for(model: str) -> None:
     text = out.getvalue()
     for name in PARAM_NAMES[PurchaseModel(model)]:
         assert f"{name} = {fit.model_params[name]:.4f}" in text
+        if model in fit.standard_errors:
+            assert f"{name} = {fit.model_params[name]:.4f} (SE {fit.standard_errors[model][name]:.4f})" in text
     assert f"log-likelihood = {fit.model_log_likelihood:.2f}" in text
 
 

@@ -91,6 +91,7 @@ def _closed_form_log_likelihood(p: ParetoNbdParams, x: int, t_x: float, big_t: f
     ParetoNbdParams(0.553, 10.578, 0.606, 11.669),   # alpha < beta
     ParetoNbdParams(0.9, 25.0, 1.4, 3.0),            # alpha > beta
     ParetoNbdParams(2.0, 0.5, 0.3, 0.5),             # alpha = beta
+    ParetoNbdParams(0.3, 40.0, 0.8, 0.5),            # alpha >> beta: the roles of the integral swap
 ])
 @pytest.mark.parametrize("case", [(0, 0.0, 38.86), (1, 2.0, 78.0), (7, 30.5, 38.86), (60, 70.0, 78.0), (3, 12.0, 12.0)])
 def test_the_integrated_likelihood_equals_the_closed_form(params: ParetoNbdParams, case: tuple[int, float, float]) -> None:
