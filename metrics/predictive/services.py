@@ -48,7 +48,7 @@ from .maths import (
     tiers_assign,
 )
 from .maths.purchase_models import MODEL_LABELS, PARAM_NAMES, FittedModel, PurchaseModel, purchase_model_fit
-from .maths.uncertainty import clv_intervals
+from .maths.uncertainty import TooManyHistories, clv_intervals, clv_intervals_any_model
 from .validation.maths import ERROR_NO_MODEL, MODELS, HoldoutError, calibration_end_for, holdout_validate
 from .validation.selectors import holdout_inputs_read, purchase_history_bounds
 
@@ -79,8 +79,13 @@ WARNING_NO_INTERVALS_WITHOUT_ERRORS = gettext_noop(
 )
 # The central share of the parametric bootstrap each customer's CLV interval covers.
 CLV_INTERVAL_LEVEL = 0.90
-WARNING_INTERVALS_BGNBD_ONLY = gettext_noop(
-    "The CLV intervals are computed for BG/NBD only; {model} made these predictions, which are shown without them."
+WARNING_INTERVALS_NOT_MBGNBD = gettext_noop(
+    "The CLV intervals are computed for BG/NBD and Pareto/NBD; MBG/NBD made these predictions, which are shown "
+    "without them (its bootstrap would take minutes)."
+)
+WARNING_INTERVALS_TOO_MANY = gettext_noop(
+    "The CLV intervals of {model} are computed for at most {limit} distinct customer histories; these data have "
+    "{count}, so the predictions are shown without them (BG/NBD gives intervals at any size)."
 )
 # pg_advisory_xact_lock key of the prediction replace ("CLVP" in ASCII).
 _LOCK_KEY = 0x434C5650
@@ -141,16 +146,26 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None, mode
         scores = clv_score(purchase_model=purchases, gamma_gamma=spend.params, **inputs)
         intervals = None
         interval_note = None
-        if purchases.model is not PurchaseModel.BGNBD:
-            interval_note = Message(WARNING_INTERVALS_BGNBD_ONLY, {"model": purchases.label})
+        if purchases.model is PurchaseModel.MBGNBD:
+            interval_note = Message(WARNING_INTERVALS_NOT_MBGNBD)
         elif purchases.log_covariance is not None and spend.log_covariance is not None:
             try:
-                intervals = clv_intervals(
-                    bgnbd=purchases.params, bgnbd_log_covariance=purchases.log_covariance,  # type: ignore[arg-type]
-                    gamma_gamma=spend.params, gamma_gamma_log_covariance=spend.log_covariance,
-                    level=CLV_INTERVAL_LEVEL, **inputs,
-                )
+                if purchases.model is PurchaseModel.BGNBD:
+                    intervals = clv_intervals(
+                        bgnbd=purchases.params,  # type: ignore[arg-type]
+                        bgnbd_log_covariance=purchases.log_covariance,
+                        gamma_gamma=spend.params, gamma_gamma_log_covariance=spend.log_covariance,
+                        level=CLV_INTERVAL_LEVEL, **inputs,
+                    )
+                else:
+                    intervals = clv_intervals_any_model(
+                        purchase_model=purchases, gamma_gamma=spend.params,
+                        gamma_gamma_log_covariance=spend.log_covariance, level=CLV_INTERVAL_LEVEL, **inputs,
+                    )
                 fit.clv_interval_level = intervals.level
+            except TooManyHistories as many:
+                interval_note = Message(WARNING_INTERVALS_TOO_MANY, {
+                    "model": purchases.label, "limit": f"{many.limit:,}", "count": f"{many.count:,}"})
             except (ModelFitError, MemoryError, FloatingPointError) as error:
                 # The predictions stand without their interval; the page says why.
                 interval_note = Message(WARNING_NO_INTERVALS, {"error": str(error)})

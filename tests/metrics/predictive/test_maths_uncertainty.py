@@ -171,3 +171,60 @@ def test_wildly_uncertain_drop_out_parameters_still_give_finite_intervals() -> N
     got = clv_intervals(bgnbd=BG, bgnbd_log_covariance=bg_cov, gamma_gamma=GG,
                         gamma_gamma_log_covariance=np.diag([0.03, 0.02, 0.04]) ** 2, draws=60, **CUSTOMERS)
     assert np.isfinite(got.low).all() and np.isfinite(got.high).all() and (got.low <= got.high).all()
+
+
+def _fitted(model: str, cdnow: tuple) -> Any:
+    from metrics.predictive.maths.purchase_models import purchase_model_fit
+
+    return purchase_model_fit(model, *cdnow[:3])
+
+
+def test_the_any_model_bootstrap_gives_the_bgnbd_intervals_for_bgnbd() -> None:
+    from metrics.predictive.maths.purchase_models import FittedModel, PurchaseModel
+    from metrics.predictive.maths.uncertainty import clv_intervals_any_model
+
+    bg_cov, gg_cov = np.diag([0.05, 0.08, 0.2, 0.25]) ** 2, np.diag([0.03, 0.02, 0.04]) ** 2
+    special = clv_intervals(bgnbd=BG, bgnbd_log_covariance=bg_cov, gamma_gamma=GG, gamma_gamma_log_covariance=gg_cov,
+                            draws=150, seed=7, **CUSTOMERS)
+    general = clv_intervals_any_model(
+        purchase_model=FittedModel(PurchaseModel.BGNBD, BG, log_covariance=bg_cov), gamma_gamma=GG,
+        gamma_gamma_log_covariance=gg_cov, draws=150, seed=7, **CUSTOMERS)
+    # The same draws (same seed, same order); the BG/NBD path sums the horizon at a coarser quadrature.
+    np.testing.assert_allclose(general.low, special.low, rtol=1e-5)
+    np.testing.assert_allclose(general.high, special.high, rtol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["mbgnbd", "pareto_nbd"])
+def test_mbgnbd_and_pareto_nbd_intervals_on_cdnow_hold_the_prediction_and_narrow_with_certainty(
+    cdnow: tuple, model: str
+) -> None:
+    import dataclasses
+
+    from metrics.predictive.maths.uncertainty import clv_intervals_any_model
+
+    fitted = _fitted(model, cdnow)
+    spend = gamma_gamma_fit(cdnow[0], cdnow[3])
+    assert fitted.log_covariance is not None and spend.log_covariance is not None
+    inputs = {"frequency": cdnow[0], "recency": cdnow[1], "age": cdnow[2], "monetary_value": cdnow[3],
+              "margin_rate": np.full(cdnow[0].size, 0.3), "horizon_months": 36, "monthly_discount": 0.008}
+    point = clv_score(purchase_model=fitted, gamma_gamma=spend.params, **inputs).predicted_clv
+    got = clv_intervals_any_model(purchase_model=fitted, gamma_gamma=spend.params,
+                                  gamma_gamma_log_covariance=spend.log_covariance, draws=40, **inputs)
+    assert np.isfinite(got.low).all() and (got.low <= got.high).all()
+    inside = (got.low <= point * (1 + 1e-9)) & (point <= got.high * (1 + 1e-9))
+    assert inside.mean() > 0.95
+    narrower = clv_intervals_any_model(
+        purchase_model=dataclasses.replace(fitted, log_covariance=fitted.log_covariance / 4), gamma_gamma=spend.params,
+        gamma_gamma_log_covariance=spend.log_covariance / 4, draws=40, **inputs)
+    spread, tight = got.high - got.low, narrower.high - narrower.low
+    assert np.median(tight[spread > 0] / spread[spread > 0]) == pytest.approx(0.5, abs=0.15)
+
+
+def test_the_any_model_bootstrap_refuses_more_distinct_customers_than_it_can_score_in_seconds() -> None:
+    from metrics.predictive.maths.purchase_models import FittedModel, PurchaseModel
+    from metrics.predictive.maths.uncertainty import TooManyHistories, clv_intervals_any_model
+
+    with pytest.raises(TooManyHistories):
+        clv_intervals_any_model(purchase_model=FittedModel(PurchaseModel.BGNBD, BG, log_covariance=np.eye(4) * 0.01),
+                                gamma_gamma=GG, gamma_gamma_log_covariance=np.eye(3) * 0.01, max_distinct=5,
+                                **CUSTOMERS)

@@ -33,14 +33,29 @@ def fitted() -> PredictiveFit:
     return fit
 
 
-def test_another_model_keeps_its_standard_errors_and_says_why_there_are_no_intervals() -> None:
+def test_pareto_nbd_predictions_get_their_intervals_from_its_own_standard_errors() -> None:
     business_simulate(n=120)
     fit = clv_models_fit(trigger="test", model="pareto_nbd")
     assert fit.status == PredictiveFit.Status.SUCCEEDED, fit.message
     assert set(fit.standard_errors) == {"pareto_nbd", "gamma_gamma"}
     assert set(fit.standard_errors["pareto_nbd"]) == {"r", "alpha", "s", "beta"}
+    assert fit.clv_interval_level == CLV_INTERVAL_LEVEL
+    predictions = list(fit.predictions.all())
+    assert predictions and all(p.clv_low is not None and p.clv_high is not None and p.clv_low <= p.clv_high
+                               for p in predictions)
+    inside = sum(p.clv_low <= p.predicted_clv <= p.clv_high for p in predictions)  # type: ignore[operator]
+    assert inside >= 0.9 * len(predictions)
+
+
+def test_too_many_distinct_histories_for_a_model_s_bootstrap_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from metrics.predictive.maths import uncertainty
+
+    monkeypatch.setitem(uncertainty.MAX_DISTINCT_ANY_MODEL, "pareto_nbd", 5)
+    business_simulate(n=120)
+    fit = clv_models_fit(trigger="test", model="pareto_nbd")
+    assert fit.status == PredictiveFit.Status.SUCCEEDED, fit.message
     assert fit.clv_interval_level is None
-    assert any("computed for BG/NBD only" in text for text in fit.warnings_shown)
+    assert any("at most 5 distinct customer histories" in text for text in fit.warnings_shown)
     assert not fit.predictions.exclude(clv_low=None).exists()
 
 
@@ -105,3 +120,12 @@ def test_the_page_shows_a_new_customer_s_distribution_of_repeat_purchases(client
     assert 'id="purchase-distribution"' in page
     assert f"P(0) = {format_percent(float(p[0]), decimals=1)}" in page
     assert f"P(6+) = {format_percent(1 - float(p.sum()), decimals=1)}" in page
+
+
+def test_mbgnbd_predictions_say_why_they_have_no_intervals() -> None:
+    business_simulate(n=120)
+    fit = clv_models_fit(trigger="test", model="mbgnbd")
+    assert fit.status == PredictiveFit.Status.SUCCEEDED, fit.message
+    assert fit.clv_interval_level is None
+    assert any("computed for BG/NBD and Pareto/NBD" in text for text in fit.warnings_shown)
+    assert not fit.predictions.exclude(clv_low=None).exists()
