@@ -10,6 +10,14 @@ in fresh processes (so peak memory is the recompute's own):
   3. an incremental recompute of the latest month,
 and prints wall time and the process's peak resident memory for each.
 
+With --partitions N it measures instead the full recompute as production runs it, on real
+Celery workers (`celery worker --pool=solo`, a private queue on REDIS_URL): the single pass on
+1 worker, then the stage in N customer-hash partitions (metrics.partitions) on 1 worker and on N
+workers; it prints each run's wall time, the stage's time (from the first partition task's start
+to the sum's end, from the workers' logs) and each worker's peak resident memory.
+
+    python bench/recompute.py --no-load --partitions 2
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clv_bench python bench/recompute.py
     python bench/recompute.py --transactions 100000 --customers 10000     # a quick run
 
@@ -145,6 +153,11 @@ def load(*, transactions: int, customers: int, months: int, seed: int) -> None:
                         io.StringIO("".join(rows)))
         cur.execute("ANALYZE customers_customer; ANALYZE customers_transaction; ANALYZE customers_costentry")
     raw.commit()
+    # Set the hint bits and the visibility map now, or the first recompute's scans write them.
+    raw.autocommit = True
+    with raw.cursor() as cur:
+        cur.execute("VACUUM ANALYZE customers_transaction")
+    raw.autocommit = False
     print(f"loaded {customers:,} customers, {transactions:,} transactions, {months} months "
           f"in {time.perf_counter() - t0:.1f} s")
 
@@ -175,6 +188,72 @@ def measure(kind: str) -> None:
           f"customer profit rows {CustomerProfitability.objects.count():,}")
 
 
+def _peak_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+
+
+def _stage_seconds(log: str) -> float | None:
+    """From the workers' log lines: the stage's task time (the single pass; or every partition
+    plus their sum, added up: on N workers the wall time of the stage is less)."""
+    import re
+
+    times = [float(m) for m in re.findall(r"stage partition \d+ of \d+ in ([0-9.]+)s", log)]
+    times += [float(m) for m in re.findall(r"stage partitions summed in ([0-9.]+)s", log)]
+    times += [float(m) for m in re.findall(r"stage \(single pass\) in ([0-9.]+)s", log)]
+    return sum(times) if times else None
+
+
+def measure_workers(*, partitions: int, workers: int, label: str) -> None:
+    """One full recompute on `workers` real Celery workers with the stage in `partitions`."""
+    import tempfile
+    import uuid
+
+    from clv_dashboard.celery import app
+    from metrics.models import RecomputeRun
+    from metrics.tasks import recompute_snapshots
+
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    app.conf.task_always_eager = False
+    env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "0", "CELERY_TASK_DEFAULT_QUEUE": queue,
+           "CLV_RECOMPUTE_PARTITIONS": str(partitions), "CLV_FIT_AFTER_RECOMPUTE": "0"}
+    logs, procs = [], []
+    try:
+        for n in range(workers):
+            log = Path(tempfile.mkstemp(prefix=f"{queue}-{n}-", suffix=".log")[1])
+            logs.append(log)
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "clv_dashboard", "worker", "--pool=solo", "-Q", queue,
+                 "-n", f"{queue}-{n}@bench", "--without-gossip", "--without-mingle", "-l", "INFO"],
+                cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 60
+        while len(app.control.ping(destination=[f"{queue}-{n}@bench" for n in range(workers)], timeout=0.5)) < workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the workers did not start: " + logs[0].read_text()[-2000:])
+        task_id = uuid.uuid4().hex
+        t0 = time.perf_counter()
+        recompute_snapshots.apply_async(kwargs={"trigger": f"bench-{label}"}, task_id=task_id, queue=queue)
+        while True:
+            run = RecomputeRun.objects.filter(celery_task_id=task_id).first()
+            if run is not None and run.status not in (RecomputeRun.Status.PENDING, RecomputeRun.Status.RUNNING):
+                break
+            if time.perf_counter() - t0 > 3600:
+                raise RuntimeError("the recompute did not end within an hour")
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - t0
+        peaks = " + ".join(f"{_peak_mb(p.pid):.0f}" for p in procs)
+        stage = _stage_seconds("".join(log.read_text() for log in logs))
+        stage_text = f"stage {stage:6.2f} s of task time" if stage is not None else "stage not logged"
+        print(f"{label:<34} {elapsed:7.2f} s   {stage_text}   workers' peak RSS {peaks} MB   status {run.status}")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
+        for log in logs:
+            log.unlink(missing_ok=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transactions", type=int, default=1_000_000)
@@ -184,6 +263,9 @@ def main() -> int:
     parser.add_argument("--no-load", action="store_true", help="reuse the data already loaded")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement")
     parser.add_argument("--i-know", action="store_true", help="allow a database whose name lacks 'bench'")
+    parser.add_argument("--partitions", type=int, default=0,
+                        help="measure the full recompute on real Celery workers: 1 worker single pass, then N "
+                             "partitions on 1 and on N workers (needs REDIS_URL)")
     parser.add_argument("--measure", choices=MEASUREMENTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     _django()
@@ -206,6 +288,19 @@ def main() -> int:
     else:
         _ensure_database()
         load(transactions=args.transactions, customers=args.customers, months=args.months, seed=args.seed)
+    if args.partitions:
+        if not os.environ.get("REDIS_URL"):
+            print("--partitions needs Celery workers: set REDIS_URL=redis://...", file=sys.stderr)
+            return 2
+        print(f"cpu cores: {os.cpu_count()}; full recomputes on real Celery workers, the allocation included")
+        cases = [(1, 1, "single pass, 1 worker")]
+        if args.partitions > 1:
+            cases += [(args.partitions, 1, f"{args.partitions} partitions, 1 worker"),
+                      (args.partitions, args.partitions, f"{args.partitions} partitions, {args.partitions} workers")]
+        for partitions, workers, label in cases:
+            for _ in range(args.repeat):
+                measure_workers(partitions=partitions, workers=workers, label=label)
+        return 0
     print(f"cpu cores: {os.cpu_count()}; each measurement runs in a fresh process")
     for kind in MEASUREMENTS:
         for _ in range(args.repeat):

@@ -16,7 +16,7 @@ app = Celery("clv_dashboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Task modules inside app packages are not found by the default discovery (<app>.tasks only).
-app.autodiscover_tasks(["metrics.predictive", "metrics.predictive.validation"])
+app.autodiscover_tasks(["metrics.predictive", "metrics.predictive.validation", "metrics.partitions"])
 
 app.conf.beat_schedule = {
     # Monthly close: recompute every snapshot on the first day of each month.

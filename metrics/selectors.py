@@ -143,7 +143,7 @@ def _label(label: str) -> str:
 STAGE_TABLES = ["cm", "fp", "iv", "cust", "mev", "cev", "csz", "scp", "sc", "ref"]
 
 
-def _tune_postgres(cursor: Any) -> None:
+def tune_postgres(cursor: Any) -> None:
     # The row estimates of these intermediate tables are poor, which can make the planner pick
     # nested loops over hundreds of thousands of rows; hash and merge joins are always right here.
     # JIT compilation costs about a second and does not pay off on these plans.
@@ -179,8 +179,55 @@ def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool =
     cm: customer, month, purchased, purchases, transactions, revenue, gross margin (GROUP BY;
     the customer profitability of a full run reads it too, metrics.profitability);
     fp: each customer's first purchase month; cust: customers with any transaction;
-    iv: active intervals [a, b] (window functions: LAG, running SUM)."""
+    iv: active intervals [a, b] (window functions: LAG, running SUM); then the pre-aggregates
+    by the four segment values that the scope groups read (stage_statements).
+    metrics.partitions builds the same tables in customer-hash partitions and sums them."""
+    statements, params = stage_statements(stage=stage, assumptions=assumptions)
+    stage_drop(run_id=stage.run_id, label=stage.label)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if _is_postgres():
+            tune_postgres(cursor)
+        for sql in statements:
+            cursor.execute(sql, params)
+        stage_finish(cursor=cursor, stage=stage, rebuild_state=rebuild_state)
+
+
+def stage_finish(*, cursor: Any, stage: Stage, rebuild_state: bool) -> None:
+    """After the stage tables are built (in the same transaction): statistics for the planner,
+    and the activity state that later incremental runs start from (a full run rebuilds it from
+    cm; a run that recomputed months the state covers invalidates it)."""
+    if _is_postgres():
+        for name in ("mev", "cev", "csz", "scp"):
+            cursor.execute(f"ANALYZE {stage.table(name)}")
+    truncated = stage.grid_from > stage.first_month
+    if not rebuild_state:
+        pass
+    elif not truncated and stage.state_as_of is None:
+        _activity_state_rebuild(cursor=cursor, cm=stage.table("cm"), as_of=stage.last_month)
+    elif stage.keep_from < _state_as_of():
+        # Months the state covers may have changed: it is rebuilt by the next full recompute.
+        RecomputeState.objects.all().delete()
+
+
+def partition_filter(column: str, part: tuple[int, int] | None) -> str:
+    """The SQL condition that keeps the customers of one customer-hash partition (part k of n:
+    customer id modulo n equals k), or "TRUE" for all customers. Only on PostgreSQL."""
+    if part is None:
+        return "TRUE"
+    k, n = part
+    if not 0 <= k < n:
+        raise ValueError(f"partition {k} of {n} does not exist")
+    return f"MOD({column}, {int(n)}) = {int(k)}"
+
+
+def stage_statements(*, stage: Stage, assumptions: Assumptions,
+                     part: tuple[int, int] | None = None) -> tuple[list[str], dict[str, Any]]:
+    """The statements that build a stage's tables, and their parameters. With `part` (k, n):
+    the tables of the customers of partition k only (partition_filter), and without the
+    referrals (a referral joins two customers, who may be in different partitions: the sum of
+    the partitions adds them, metrics.partitions)."""
     unlogged = "UNLOGGED " if _is_postgres() else ""
+    keep_t, keep_c, keep_s = (partition_filter(col, part) for col in ("t.customer_id", "c.id", "customer_id"))
     truncated = stage.grid_from > stage.first_month
     use_state = stage.state_as_of is not None
     month_t = _month_expr("t.order_date")
@@ -188,7 +235,7 @@ def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool =
     params: dict[str, Any] = {"rate": assumptions.default_gross_margin_rate, "w": assumptions.activity_window,
               "cutoff": month_from_index(read_from), "lp_from": stage.keep_from - assumptions.activity_window,
               "as_of": stage.last_month}
-    cutoff = "WHERE t.order_date >= %(cutoff)s" if truncated or use_state else ""
+    cutoff = f"WHERE t.order_date >= %(cutoff)s AND {keep_t}" if truncated or use_state else f"WHERE {keep_t}"
     state = CustomerActivityState._meta.db_table
     cm, fp, iv, cust, mev, cev, csz, scp, sct, ref = (stage.table(n) for n in STAGE_TABLES)
     statements = [
@@ -206,7 +253,7 @@ def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool =
         statements += [
             f"""CREATE {unlogged}TABLE {fp} AS
             SELECT customer_id, MIN(first_m) AS first_m FROM (
-                SELECT customer_id, first_purchase_month AS first_m FROM {state}
+                SELECT customer_id, first_purchase_month AS first_m FROM {state} WHERE {keep_s}
                 UNION ALL
                 SELECT customer_id, m FROM {cm} WHERE bought = 1
             ) x GROUP BY customer_id""",
@@ -214,15 +261,16 @@ def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool =
         # Each customer's last purchase before the months read stands for all earlier ones: it is
         # the one that decides whether they are active (and in which interval) from then on.
         purchases = (f"SELECT customer_id, m FROM {cm} WHERE bought = 1 UNION ALL "
-                     f"SELECT customer_id, last_purchase_month FROM {state} WHERE last_purchase_month >= %(lp_from)s")
+                     f"SELECT customer_id, last_purchase_month FROM {state} WHERE last_purchase_month >= %(lp_from)s "
+                     f"AND {keep_s}")
     elif truncated:
         statements += [
             f"""CREATE {unlogged}TABLE {fp} AS
             SELECT t.customer_id, {_month_expr('MIN(t.order_date)')} AS first_m
-            FROM customers_transaction t WHERE t.revenue >= 0 GROUP BY t.customer_id""",
+            FROM customers_transaction t WHERE t.revenue >= 0 AND {keep_t} GROUP BY t.customer_id""",
             # With stored history, scopes of customers outside the window come from the stored snapshots.
             f"CREATE {unlogged}TABLE {cust} AS SELECT DISTINCT customer_id FROM {cm}" if stage.history else
-            f"CREATE {unlogged}TABLE {cust} AS SELECT DISTINCT t.customer_id FROM customers_transaction t",
+            f"CREATE {unlogged}TABLE {cust} AS SELECT DISTINCT t.customer_id FROM customers_transaction t WHERE {keep_t}",
         ]
     else:
         statements += [
@@ -255,10 +303,16 @@ def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool =
     scope_cols = ", ".join(f"{_scope_expr(d)} AS s_{d}" for d in SegmentDimension.values)
     group_cols = ", ".join(f"sc.s_{d}" for d in SegmentDimension.values)
     # Each customer's four segment values, computed once.
-    statements.append(f"CREATE {unlogged}TABLE {sct} AS SELECT c.id AS customer_id, {scope_cols} FROM customers_customer c")
+    statements.append(
+        f"CREATE {unlogged}TABLE {sct} AS SELECT c.id AS customer_id, {scope_cols} FROM customers_customer c WHERE {keep_c}"
+    )
     # The referrals that count, on the data as a whole (fp holds every customer's first purchase
     # month whatever months are read): one event at the referred customer's first purchase month.
-    statements.append(f"CREATE {unlogged}TABLE {ref} AS {counted_referrals_select(first_months=fp)}")
+    if part is None:
+        statements.append(f"CREATE {unlogged}TABLE {ref} AS {counted_referrals_select(first_months=fp)}")
+    referral_events = "" if part is not None else f"""
+            UNION ALL
+            SELECT customer_id, m, 0, 0, 0, 0, 0, 1 FROM {ref}"""
     sc = f"sc AS (SELECT * FROM {sct})"
     ivs = f"ivs AS (SELECT iv.customer_id, fp.first_m, iv.a, iv.b FROM {iv} iv JOIN {fp} fp ON fp.customer_id = iv.customer_id)"
     statements += [
@@ -272,9 +326,7 @@ def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool =
             UNION ALL
             SELECT customer_id, b + 1, 0, 0, 1, 0, 0, 0 FROM ivs WHERE b + 1 <= %(last)s
             UNION ALL
-            SELECT customer_id, m, 0, 0, 0, revenue, margin, 0 FROM {cm}
-            UNION ALL
-            SELECT customer_id, m, 0, 0, 0, 0, 0, 1 FROM {ref}
+            SELECT customer_id, m, 0, 0, 0, revenue, margin, 0 FROM {cm}{referral_events}
         )
         SELECT {group_cols}, ev.m, SUM(ev.n_new) AS n_new, SUM(ev.n_react) AS n_react, SUM(ev.n_end) AS n_end,
                SUM(ev.revenue) AS revenue, SUM(ev.margin) AS margin, SUM(ev.n_ref) AS n_ref
@@ -302,22 +354,7 @@ def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool =
         SELECT DISTINCT {group_cols} FROM sc JOIN {cust} cu ON cu.customer_id = sc.customer_id""",
     ]
     params["last"] = stage.last_month
-    stage_drop(run_id=stage.run_id, label=stage.label)
-    with transaction.atomic(), connection.cursor() as cursor:
-        if _is_postgres():
-            _tune_postgres(cursor)
-        for sql in statements:
-            cursor.execute(sql, params)
-        if _is_postgres():
-            for table in (mev, cev, csz, scp):
-                cursor.execute(f"ANALYZE {table}")
-        if not rebuild_state:
-            pass
-        elif not truncated and not use_state:
-            _activity_state_rebuild(cursor=cursor, cm=cm, as_of=stage.last_month)
-        elif stage.keep_from < _state_as_of():
-            # Months the state covers may have changed: it is rebuilt by the next full recompute.
-            RecomputeState.objects.all().delete()
+    return statements, params
 
 
 def _state_as_of() -> int:
@@ -357,10 +394,19 @@ def activity_state_as_of() -> int | None:
 def stage_drop(*, run_id: int, label: str | None = "") -> None:
     """Drop a run's stage tables: those of one label, or of every label with label=None."""
     labels = {label} if label is not None else {""} | set(stage_labels(run_id=run_id))
+    names = [f"metrics_stage_{int(run_id)}{_label(each)}_{name}" for each in sorted(labels) for name in STAGE_TABLES]
     with connection.cursor() as cursor:
-        for each in labels:
-            for name in STAGE_TABLES:
-                cursor.execute(f"DROP TABLE IF EXISTS metrics_stage_{int(run_id)}{_label(each)}_{name}")
+        views: set[str] = set()
+        if _is_postgres():
+            # A partitioned run's per-customer tables are views over its partitions' tables
+            # (metrics.partitions): the views go first.
+            cursor.execute("SELECT relname FROM pg_class WHERE relkind = 'v' AND relname = ANY(%s)", [names])
+            views = {row[0] for row in cursor.fetchall()}
+        for name in sorted(views):
+            cursor.execute(f"DROP VIEW IF EXISTS {name}")
+        for name in names:
+            if name not in views:
+                cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _stage_tables() -> list[tuple[int, str]]:
@@ -455,7 +501,7 @@ def dimension_aggregates(*, dimension: str, stage: Stage, with_cohorts: bool = T
     }
     with transaction.atomic(), connection.cursor() as cursor:
         if _is_postgres():
-            _tune_postgres(cursor)
+            tune_postgres(cursor)
         cursor.execute(_aggregate_sql(dimension=dimension, stage=stage, with_cohorts=with_cohorts), params)
         rows = cursor.fetchall()
     month_rows = [r[1:3] + r[4:] for r in rows if r[0] == "m"]

@@ -283,9 +283,28 @@ def _pause_for_fault_injection() -> None:
         time.sleep(float(os.environ.get("CLV_RECOMPUTE_PAUSE_SECONDS", "120")))
 
 
-def snapshots_stage_prepare(*, run: RecomputeRun) -> Stage | None:
-    """Build the run's per-customer tables (selectors.stage_build); None when there are no
-    transactions. Stage tables of runs that are over (a crashed worker leaves them) are dropped."""
+def snapshots_stage_prepare(*, run: RecomputeRun, partitions: int = 1) -> Stage | None:
+    """Build the run's per-customer tables (selectors.stage_build, or in `partitions`
+    customer-hash partitions and their sum, metrics.partitions); None when there are no
+    transactions."""
+    stage = snapshots_stage_plan(run=run)
+    if stage is None:
+        return None
+    assumptions = assumptions_values(assumption_set=run.assumption_set or assumptions_ensure())
+    if partitions > 1:
+        from .partitions.services import stage_build_partitioned
+
+        stage_build_partitioned(run=run, stage=stage, assumptions=assumptions, parts=partitions)
+    else:
+        started = time.monotonic()
+        stage_build(stage=stage, assumptions=assumptions)
+        logger.info("recompute #%s: stage (single pass) in %.2fs", run.pk, time.monotonic() - started)
+    return stage
+
+
+def snapshots_stage_plan(*, run: RecomputeRun) -> Stage | None:
+    """Which months the run reads (selectors.stage_plan); None when there are no transactions.
+    Stage tables of runs that are over (a crashed worker leaves them) are dropped."""
     for run_id in stage_run_ids():
         if run_id != run.pk and not RecomputeRun.objects.filter(pk=run_id, status=RecomputeRun.Status.RUNNING).exists():
             stage_drop(run_id=run_id, label=None)
@@ -303,10 +322,8 @@ def snapshots_stage_prepare(*, run: RecomputeRun) -> Stage | None:
             month_to=from_index - 1,
         )
     state_as_of = activity_state_as_of() if history else None
-    stage = stage_plan(run_id=run.pk, assumptions=assumptions, data_range=data_range, from_month=from_index,
-                       history_available=history, state_as_of=state_as_of)
-    stage_build(stage=stage, assumptions=assumptions)
-    return stage
+    return stage_plan(run_id=run.pk, assumptions=assumptions, data_range=data_range, from_month=from_index,
+                      history_available=history, state_as_of=state_as_of)
 
 
 def snapshots_recompute_dimension(*, run: RecomputeRun, dimension: str, stage: Stage | None) -> int:
@@ -504,16 +521,21 @@ def _write_cohort_cells(*, dimension: str, cohorts: pd.DataFrame, from_index: in
 
 
 def snapshots_recompute(
-    *, from_month: dt.date | None = None, trigger: str, run: RecomputeRun | None = None
+    *, from_month: dt.date | None = None, trigger: str, run: RecomputeRun | None = None,
+    partitions: int | None = None,
 ) -> RecomputeRun:
     """Recompute every snapshot and cohort cell, for the company and every segment, now.
 
-    From `from_month` on when given (earlier months are kept); the whole history otherwise."""
+    From `from_month` on when given (earlier months are kept); the whole history otherwise.
+    `partitions`: the stage in that many customer-hash partitions, built one after the other
+    (default CLV_RECOMPUTE_PARTITIONS; the numbers are the same whatever it is)."""
+    from .partitions.services import recompute_partitions
+
     if run is None:
         run = recompute_run_create(trigger=trigger, from_month=from_month)
     run = recompute_run_start(run=run)
     try:
-        stage = snapshots_stage_prepare(run=run)
+        stage = snapshots_stage_prepare(run=run, partitions=partitions or recompute_partitions())
         for dimension in DIMENSIONS:
             snapshots_recompute_dimension(run=run, dimension=dimension, stage=stage)
     except Exception as exc:

@@ -1,7 +1,9 @@
 """Celery adapters around the recompute services.
 
 recompute_snapshots creates (or, on a retry, finds) a RecomputeRun, claims it, builds the
-run's per-customer tables (one pass over the transactions) and fans the work out as a chord: one recompute_snapshots_scope task per scope group (the company and each
+run's per-customer tables (one pass over the transactions; with CLV_RECOMPUTE_PARTITIONS > 1 a
+chord of one task per customer-hash partition and a sum instead, metrics.partitions.tasks) and
+fans the work out as a chord: one recompute_snapshots_scope task per scope group (the company and each
 segment dimension), then recompute_snapshots_finish, which records the outcome and enqueues
 the predictive fit. While a task of a run works, the run's heartbeat shows its worker is alive
 (metrics.recovery takes up a run whose heartbeat stopped). Each scope task writes its group in one transaction under that group's
@@ -21,6 +23,7 @@ from clv_dashboard.background import heartbeat
 
 from . import services
 from .models import RecomputeRun
+from .partitions.services import recompute_partitions
 from .selectors import DIMENSIONS, Stage
 
 logger = logging.getLogger(__name__)
@@ -59,13 +62,27 @@ def recompute_snapshots(self: Any, *, from_month: str | None = None, trigger: st
     run = services.recompute_run_start(run=run)
     if run.status != RecomputeRun.Status.RUNNING:
         return run.pk
-    with heartbeat(RecomputeRun, run.pk):
-        stage = services.snapshots_stage_prepare(run=run)
-    stage_kwargs = dataclasses.asdict(stage) if stage else None
-    body = recompute_snapshots_finish.si(run_id=run.pk)
-    body.link_error(recompute_snapshots_failed.si(run_id=run.pk))
-    chord([recompute_snapshots_scope.si(run_id=run.pk, dimension=d, stage=stage_kwargs) for d in DIMENSIONS])(body)
+    parts = recompute_partitions()
+    if parts > 1:
+        with heartbeat(RecomputeRun, run.pk):
+            stage = services.snapshots_stage_plan(run=run)
+        if stage is not None:
+            from .partitions.tasks import recompute_stage_partitions
+
+            recompute_stage_partitions(run_id=run.pk, stage=dataclasses.asdict(stage), parts=parts)
+            return run.pk
+    else:
+        with heartbeat(RecomputeRun, run.pk):
+            stage = services.snapshots_stage_prepare(run=run)
+    recompute_snapshots_scopes(run_id=run.pk, stage=dataclasses.asdict(stage) if stage else None)
     return run.pk
+
+
+def recompute_snapshots_scopes(*, run_id: int, stage: dict[str, Any] | None) -> None:
+    """Fan the scope groups of a run whose stage is built out as a chord (then the finish)."""
+    body = recompute_snapshots_finish.si(run_id=run_id)
+    body.link_error(recompute_snapshots_failed.si(run_id=run_id))
+    chord([recompute_snapshots_scope.si(run_id=run_id, dimension=d, stage=stage) for d in DIMENSIONS])(body)
 
 
 @shared_task(name="metrics.tasks.recompute_snapshots_scope", bind=True, **RETRY_OPTIONS)

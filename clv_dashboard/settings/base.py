@@ -164,6 +164,11 @@ CLV_SWEEP_SECONDS = env.float("CLV_SWEEP_SECONDS", default=60)
 CLV_REQUEUE_WAITING_SECONDS = env.float("CLV_REQUEUE_WAITING_SECONDS", default=120)
 # An import whose worker died this many times is failed instead of queued again.
 CLV_IMPORT_MAX_ATTEMPTS = env.int("CLV_IMPORT_MAX_ATTEMPTS", default=3)
+# The per-customer pass of a recompute in this many customer-hash partitions, one Celery task
+# each, summed at the end (metrics.partitions); 1 is a single pass. PostgreSQL only.
+CLV_RECOMPUTE_PARTITIONS = env.int("CLV_RECOMPUTE_PARTITIONS", default=1)
+# A successful recompute queues the predictive model fit (metrics.predictive) unless this is off.
+CLV_FIT_AFTER_RECOMPUTE = env.bool("CLV_FIT_AFTER_RECOMPUTE", default=True)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = env("DJANGO_TIME_ZONE", default="Asia/Shanghai")
 

@@ -86,3 +86,32 @@ def test_a_recompute_killed_half_way_leaves_the_previous_snapshots_and_a_rerun_c
     _wait_for(lambda: RecomputeRun.objects.filter(trigger="rerun", status="succeeded").exists(),
               what="the rerun", worker=worker)
     assert _company() == {"2024-01": (2, Decimal("170.00")), "2024-02": (3, Decimal("30.00"))}
+
+
+@pytest.mark.worker
+def test_two_workers_share_a_partitioned_recompute_and_give_the_single_pass_numbers(
+    start_worker: Callable[..., Any], settings: Any
+) -> None:
+    """CLV_RECOMPUTE_PARTITIONS=2 on two real workers: the stage is built as two partition tasks
+    and their sum, and every snapshot equals the single pass computed here."""
+    settings.CLV_FIT_AFTER_RECOMPUTE = False
+    rows = [(f"C{i}", dt.date(2024, 1 + i % 5, 1 + i % 27), str(10 + 7 * i)) for i in range(30)]
+    _import(rows=rows, name="many.csv", request=False)
+    Customer.objects.filter(external_id="C3").update(referred_by="C8")
+    snapshots_recompute(trigger="single", partitions=1)
+    fields = ["month", "scope_dimension", "scope_value", "customers_end", "new_customers", "revenue", "clv",
+              "customer_equity", "referred_new_customers"]
+    single = sorted(MonthlySnapshot.objects.values_list(*fields))
+    assert sum(row[-1] for row in single) > 0  # the referral, across the two partitions, counts
+
+    env = {"CLV_RECOMPUTE_PARTITIONS": "2"}
+    workers = [start_worker(env=env), start_worker(env=env)]
+    with transaction.atomic():
+        snapshots_request_recompute(trigger="partitioned")
+    run = _wait_for(lambda: RecomputeRun.objects.filter(trigger="partitioned").exclude(status="running").first(),
+                    what="the partitioned recompute", worker=workers[0])
+    assert run.status == RecomputeRun.Status.SUCCEEDED, run.message
+    assert sorted(MonthlySnapshot.objects.values_list(*fields)) == single
+    logs = "".join(worker.log() for worker in workers)
+    assert logs.count("stage partition 1 of 2") == 1 and logs.count("stage partition 2 of 2") == 1
+    assert logs.count("2 stage partitions summed") == 1

@@ -1,0 +1,65 @@
+"""The partitioned stage of a recompute run: build each partition, then sum them (see the
+package's docstring). The Celery tasks (metrics.partitions.tasks) call these one partition at a
+time on any worker; snapshots_recompute (metrics.services) calls stage_build_partitioned, which
+does the same in one process."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import connection
+
+from metrics.calculations import Assumptions
+from metrics.models import RecomputeRun
+from metrics.selectors import Stage
+
+from .selectors import check_partitions, stage_build_partition, stage_combine, stage_combined
+
+logger = logging.getLogger(__name__)
+
+
+def recompute_partitions() -> int:
+    """How many customer-hash partitions a recompute's stage is built in: CLV_RECOMPUTE_PARTITIONS
+    on PostgreSQL, always 1 (the single pass) on SQLite."""
+    if connection.vendor != "postgresql":
+        return 1
+    parts = int(getattr(settings, "CLV_RECOMPUTE_PARTITIONS", 1))
+    check_partitions(parts)
+    return parts
+
+
+def _running(run: RecomputeRun) -> bool:
+    return RecomputeRun.objects.filter(pk=run.pk, status=RecomputeRun.Status.RUNNING).exists()
+
+
+def stage_partition_build(*, run: RecomputeRun, stage: Stage, assumptions: Assumptions, part: int,
+                          parts: int) -> bool:
+    """Build partition `part` of the run's stage; False (and nothing done) when the run is over
+    or its partitions were summed already (a late redelivery of the task)."""
+    if not _running(run) or stage_combined(stage=stage):
+        return False
+    started = time.monotonic()
+    stage_build_partition(stage=stage, assumptions=assumptions, part=part, parts=parts)
+    logger.info("recompute #%s: stage partition %s of %s in %.2fs", run.pk, part + 1, parts,
+                time.monotonic() - started)
+    return True
+
+
+def stage_partitions_combine(*, run: RecomputeRun, stage: Stage, parts: int) -> bool:
+    """Sum the partitions into the run's stage; False when the run is over."""
+    if not _running(run):
+        return False
+    started = time.monotonic()
+    stage_combine(stage=stage, parts=parts)
+    logger.info("recompute #%s: %s stage partitions summed in %.2fs", run.pk, parts, time.monotonic() - started)
+    return True
+
+
+def stage_build_partitioned(*, run: RecomputeRun, stage: Stage, assumptions: Assumptions, parts: int) -> None:
+    """Every partition in turn, then their sum, in this process (the in-process default and the
+    equality tests; a worker pool runs the partitions as separate tasks instead)."""
+    for part in range(parts):
+        stage_partition_build(run=run, stage=stage, assumptions=assumptions, part=part, parts=parts)
+    stage_partitions_combine(run=run, stage=stage, parts=parts)
