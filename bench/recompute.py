@@ -193,15 +193,19 @@ def _peak_mb(pid: int) -> float:
     return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
 
 
-def _stage_seconds(log: str) -> float | None:
-    """From the workers' log lines: the stage's task time (the single pass; or every partition
-    plus their sum, added up: on N workers the wall time of the stage is less)."""
+def _stage_report(log: str) -> str:
+    """From the workers' log lines: the stage's task times (the single pass; or each partition and
+    their sum: on N workers the partitions overlap, so the stage's wall time is less than their sum)."""
     import re
 
-    times = [float(m) for m in re.findall(r"stage partition \d+ of \d+ in ([0-9.]+)s", log)]
-    times += [float(m) for m in re.findall(r"stage partitions summed in ([0-9.]+)s", log)]
-    times += [float(m) for m in re.findall(r"stage \(single pass\) in ([0-9.]+)s", log)]
-    return sum(times) if times else None
+    single = re.findall(r"stage \(single pass\) in ([0-9.]+)s", log)
+    parts = re.findall(r"stage partition \d+ of \d+ in ([0-9.]+)s", log)
+    summed = re.findall(r"stage partitions summed in ([0-9.]+)s", log)
+    if single:
+        return f"stage {float(single[0]):.1f} s"
+    if parts:
+        return f"stage partitions {' + '.join(f'{float(p):.1f}' for p in parts)} s, sum {float(summed[0]) if summed else 0:.1f} s"
+    return "stage not logged"
 
 
 def measure_workers(*, partitions: int, workers: int, label: str) -> None:
@@ -242,9 +246,8 @@ def measure_workers(*, partitions: int, workers: int, label: str) -> None:
             time.sleep(0.2)
         elapsed = time.perf_counter() - t0
         peaks = " + ".join(f"{_peak_mb(p.pid):.0f}" for p in procs)
-        stage = _stage_seconds("".join(log.read_text() for log in logs))
-        stage_text = f"stage {stage:6.2f} s of task time" if stage is not None else "stage not logged"
-        print(f"{label:<34} {elapsed:7.2f} s   {stage_text}   workers' peak RSS {peaks} MB   status {run.status}")
+        stage = _stage_report("".join(log.read_text() for log in logs))
+        print(f"{label:<26} {elapsed:7.2f} s   {stage}   workers' peak RSS {peaks} MB   status {run.status}")
     finally:
         for proc in procs:
             proc.terminate()

@@ -28,6 +28,7 @@ from django.db.models.functions import Trim
 
 from customers.models import UNASSIGNED, CostEntry, Customer
 from metrics.calculations import month_from_index, month_index
+from metrics.selectors import month_expr  # the recompute's month index of a date column
 
 from .maths import DIMENSIONS, Allocation, active_months, allocate
 
@@ -50,12 +51,6 @@ class AllocationTotals:
     acquisition_cost_unallocated: Decimal
     retention_cost_unallocated: Decimal
     net_profit_to_date: Decimal
-
-
-def month_expr(column: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"(EXTRACT(YEAR FROM {column})::int * 12 + EXTRACT(MONTH FROM {column})::int - 1)"
-    return f"(CAST(strftime('%%Y', {column}) AS INTEGER) * 12 + CAST(strftime('%%m', {column}) AS INTEGER) - 1)"
 
 
 def _scope(column: str) -> str:

@@ -14,7 +14,7 @@ from customers.models import SegmentDimension
 
 from ..calculations import month_index
 from ..models import COMPANY, CustomerValuation, MarketValue, MonthlySnapshot, RecomputeRun
-from ..selectors import _month_expr, _scope_expr
+from ..selectors import _scope_expr, month_expr
 
 SEGMENT_COLUMNS = [f"s_{d}" for d in SegmentDimension.values]
 # One row per scope (the company: dimension "company", value ""), cohort and first-lapse month.
@@ -47,7 +47,7 @@ def first_lapses(*, window: int) -> pd.DataFrame:
     intervals do); the first interval ends with the first purchase month m whose next purchase
     month is more than W months later (or that has none), and the customer first lapses in m + W
     (which may lie beyond the data: not lapsed yet)."""
-    month_t = _month_expr("t.order_date")
+    month_t = month_expr("t.order_date")
     scopes = ", ".join(f"{_scope_expr(d)} AS s_{d}" for d in SegmentDimension.values)
     sql = f"""
     WITH p AS (
