@@ -10,7 +10,7 @@ clv_models_fit:
    A fit the data cannot support is stored as failed with the reason, and the previous
    predictions stay in place.
 4. Scores every customer at once (vectorised), with a 90% interval of each CLV from a parametric
-   bootstrap of the parameters when BG/NBD made the numbers and both fits have standard errors,
+   bootstrap of the parameters (maths/uncertainty.py) when both fits have standard errors,
    assigns tiers (maths/clv.py TierRules, the "new" tier by the assumptions' new-customer age), and
    replaces all CustomerPrediction rows in one transaction (COPY on PostgreSQL, bulk_create
    elsewhere), serialised by an advisory lock so two fits never interleave their rows.
@@ -48,7 +48,7 @@ from .maths import (
     tiers_assign,
 )
 from .maths.purchase_models import MODEL_LABELS, PARAM_NAMES, FittedModel, PurchaseModel, purchase_model_fit
-from .maths.uncertainty import TooManyHistories, clv_intervals, clv_intervals_any_model
+from .maths.uncertainty import TooManyHistories, clv_intervals, clv_intervals_any_model, mbgnbd_clv_intervals
 from .validation.maths import ERROR_NO_MODEL, MODELS, HoldoutError, calibration_end_for, holdout_validate
 from .validation.selectors import holdout_inputs_read, purchase_history_bounds
 
@@ -79,13 +79,9 @@ WARNING_NO_INTERVALS_WITHOUT_ERRORS = gettext_noop(
 )
 # The central share of the parametric bootstrap each customer's CLV interval covers.
 CLV_INTERVAL_LEVEL = 0.90
-WARNING_INTERVALS_NOT_MBGNBD = gettext_noop(
-    "The CLV intervals are computed for BG/NBD and Pareto/NBD; MBG/NBD made these predictions, which are shown "
-    "without them (its bootstrap would take minutes)."
-)
 WARNING_INTERVALS_TOO_MANY = gettext_noop(
     "The CLV intervals of {model} are computed for at most {limit} distinct customer histories; these data have "
-    "{count}, so the predictions are shown without them (BG/NBD gives intervals at any size)."
+    "{count}, so the predictions are shown without them (BG/NBD and MBG/NBD give intervals at any size)."
 )
 # pg_advisory_xact_lock key of the prediction replace ("CLVP" in ASCII).
 _LOCK_KEY = 0x434C5650
@@ -146,14 +142,19 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None, mode
         scores = clv_score(purchase_model=purchases, gamma_gamma=spend.params, **inputs)
         intervals = None
         interval_note = None
-        if purchases.model is PurchaseModel.MBGNBD:
-            interval_note = Message(WARNING_INTERVALS_NOT_MBGNBD)
-        elif purchases.log_covariance is not None and spend.log_covariance is not None:
+        if purchases.log_covariance is not None and spend.log_covariance is not None:
             try:
                 if purchases.model is PurchaseModel.BGNBD:
                     intervals = clv_intervals(
                         bgnbd=purchases.params,  # type: ignore[arg-type]
                         bgnbd_log_covariance=purchases.log_covariance,
+                        gamma_gamma=spend.params, gamma_gamma_log_covariance=spend.log_covariance,
+                        level=CLV_INTERVAL_LEVEL, **inputs,
+                    )
+                elif purchases.model is PurchaseModel.MBGNBD:
+                    intervals = mbgnbd_clv_intervals(
+                        mbgnbd=purchases.params,  # type: ignore[arg-type]
+                        mbgnbd_log_covariance=purchases.log_covariance,
                         gamma_gamma=spend.params, gamma_gamma_log_covariance=spend.log_covariance,
                         level=CLV_INTERVAL_LEVEL, **inputs,
                     )

@@ -20,6 +20,7 @@ from . import checks
 from .betamix import PRECISE, Precision, beta_mixture_horizon_sums
 from .bgnbd import BgNbdParams, distinct_rows
 from .gammagamma import GammaGammaParams, gamma_gamma_expected_spend
+from .mbgnbd import MbgNbdParams, mbgnbd_horizon_sums
 from .purchase_models import (
     FittedModel,
     PurchaseModel,
@@ -78,8 +79,13 @@ def clv_score(
         sums = bgnbd_horizon_sums(model.params, xu, tu, horizon_months=horizon_months,
                                   monthly_discount=monthly_discount)
         discounted_u, expected_12m_u = sums[:, 0], sums[:, 1]
+    elif isinstance(model.params, MbgNbdParams):
+        # MBG/NBD: the same, over its own posterior drop-out chance (mbgnbd.mbgnbd_horizon_sums).
+        times, weights = horizon_coefficients(horizon_months=horizon_months, monthly_discount=monthly_discount)
+        sums = mbgnbd_horizon_sums(model.params, xu, tu, times=times, coefficients=weights)
+        discounted_u, expected_12m_u = sums[:, 0], sums[:, 1]
     else:
-        # MBG/NBD and Pareto/NBD: E[Y(k months) | alive] month by month.
+        # Pareto/NBD: E[Y(k months) | alive] month by month (closed form).
         expected_12m_u = purchase_model_expected_if_alive(model, 12 * UNITS_PER_MONTH, xu, tu)
         discounted_u = np.zeros_like(xu)
         previous = np.zeros_like(xu)

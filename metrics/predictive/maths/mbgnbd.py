@@ -13,7 +13,11 @@ bought once long ago is no longer "certainly alive". Per customer (x, t_x, T):
         2F1(r + x, b + x + 1; a + b + x; t / (alpha + T + t))] P(alive),
 
 computed, as BG/NBD's, as the mean of (1 - (1 + p t / (alpha + T))^-(r + x)) / p over
-p ~ Beta(a, b + x + 1) (maths/betamix.py), finite for every a, b.
+p ~ Beta(a, b + x + 1) (maths/betamix.py), finite for every a, b. Summed over a horizon of months
+(`mbgnbd_horizon_sums`: the discounted CLV sum and the 12-month total), it is done per purchase
+count with one quadrature rule for all its ages and months and an interpolant over the ages
+(betamix.beta_mixture_horizon_sums), as BG/NBD's: the bootstrap of the CLV intervals runs it once
+per parameter draw.
 
 The fit maximises the log-likelihood over log(r, alpha, a, b) with L-BFGS-B and its analytic
 gradient (`_neg_ll_and_grad`), on the distinct (x, t_x, T) weighted by their counts; with
@@ -34,7 +38,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, digamma, gammaln
 
 from . import checks
-from .betamix import beta_mixture_expected_purchases
+from .betamix import PRECISE, Precision, beta_mixture_expected_purchases, beta_mixture_horizon_sums
 from .bgnbd import MIN_CUSTOMERS, _as_inputs, fit_rows
 from .errors import Message, ModelFitError, gettext_noop
 from .optimize import (
@@ -245,3 +249,33 @@ def mbgnbd_conditional_expected_purchases(
     x_b, big_t_b, t_b = np.broadcast_arrays(x, big_t, t_arr)
     if_alive = beta_mixture_expected_purchases(shape=r + x_b, tau=t_b / (alpha + big_t_b), a=a, b=b + 1.0 + x_b)
     return np.asarray(if_alive * mbgnbd_p_alive(params, x, t_x, big_t), dtype=float)
+
+
+def mbgnbd_horizon_sums(
+    params: MbgNbdParams, frequency: ArrayLike, age: ArrayLike, *, times: ArrayLike, coefficients: ArrayLike,
+    precision: Precision = PRECISE,
+) -> FloatArray:
+    """S[i, j] = sum over k of coefficients[k, j] x E[Y(times[k]) | alive, x_i, T_i]: for each (x, T),
+    weighted sums of the expected purchases if alive at the month ends `times` (clv.horizon_coefficients
+    gives the discounted CLV sum and the 12-month total as the two columns). Per distinct x, one
+    betamix.beta_mixture_horizon_sums over all its ages, with r' = r + x, b' = b + x + 1 and
+    scale alpha + T; the same as summing `mbgnbd_conditional_expected_purchases` / P(alive) month by
+    month, to the precision's ~1e-12 (PRECISE) or ~1e-7 (COARSE, for the bootstrap's draws)."""
+    x = checks.column("frequency", frequency, non_negative=True)
+    big_t = checks.column("T", age, non_negative=True)
+    checks.same_length(frequency=x, T=big_t)
+    t_arr = np.asarray(times, dtype=float)
+    c = np.asarray(coefficients, dtype=float)
+    r, alpha, a, b = params.as_tuple()
+    out = np.empty((x.size, c.shape[1]))
+    levels, index = np.unique(x, return_inverse=True)
+    index = index.ravel()
+    order = np.argsort(index, kind="stable")
+    bounds = np.searchsorted(index[order], np.arange(levels.size + 1))
+    for k, level in enumerate(levels):
+        rows = order[bounds[k]:bounds[k + 1]]
+        out[rows] = beta_mixture_horizon_sums(
+            shape=r + float(level), a=a, b=b + float(level) + 1.0, scale=alpha + big_t[rows], times=t_arr,
+            coefficients=c, precision=precision,
+        )
+    return out

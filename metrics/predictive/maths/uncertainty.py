@@ -6,7 +6,9 @@ is positive), the CLV of every customer under each draw, and per customer the qu
 CLVs. Vectorised:
 
 1. per draw, the discounted expected purchases of each distinct (x, T) (maths/clv.py
-   `bgnbd_horizon_sums`, at the coarse quadrature: ~1e-7, far below the spread being measured);
+   `bgnbd_horizon_sums`, maths/mbgnbd.py `mbgnbd_horizon_sums` for MBG/NBD: one quadrature rule per
+   purchase count and an interpolant over the ages, at the coarse quadrature: ~1e-7, far below the
+   spread being measured), so a draw costs about the same however many distinct ages there are;
 2. per block of customers, P(alive), expected spend and CLV for all draws at once as
    (customers x draws) arrays of at most a million values, and their quantiles; memory stays
    bounded by the block. Customers alike in (x, t_x, T, spend, margin) have the same interval,
@@ -27,22 +29,22 @@ from numpy.typing import ArrayLike, NDArray
 from . import checks
 from .betamix import COARSE
 from .bgnbd import BgNbdParams, distinct_rows
-from .clv import bgnbd_horizon_sums, clv_score
+from .clv import bgnbd_horizon_sums, clv_score, horizon_coefficients
 from .errors import INPUT_SHARE, ModelInputError
 from .gammagamma import GammaGammaParams
-from .purchase_models import PARAM_NAMES, FittedModel, model_params
+from .mbgnbd import MbgNbdParams, mbgnbd_horizon_sums
+from .purchase_models import PARAM_NAMES, FittedModel, PurchaseModel, model_params
 
 FloatArray = NDArray[np.float64]
 DEFAULT_DRAWS = 200
 LOG_CLIP = 30.0
 _BLOCK_CELLS = 1_000_000
 _MAX_REDRAWS = 50
-# The bootstrap of another model scores every draw with clv_score, month by month over the horizon
-# for each distinct (x, T): beyond this many distinct (x, T) it would take minutes. MBG/NBD's
-# conditional expectation is a hypergeometric function per month (about 0.1 s per draw for 1,500
-# distinct (x, T): 20 s for 200 draws), so the fit service gives MBG/NBD no intervals; Pareto/NBD's
-# is closed-form, some 50 times cheaper.
-MAX_DISTINCT_ANY_MODEL = {"mbgnbd": 2_000, "pareto_nbd": 50_000, "bgnbd": 50_000}
+# The bootstrap of any model (clv_intervals_any_model) scores every draw with clv_score over all the
+# distinct customers: beyond this many distinct (x, T) it would take minutes (Pareto/NBD's E[Y(t)] is
+# evaluated month by month for each of them). The fit service uses it for Pareto/NBD only: BG/NBD and
+# MBG/NBD have their own bootstrap (clv_intervals, mbgnbd_clv_intervals), which has no such limit.
+MAX_DISTINCT_ANY_MODEL = {"mbgnbd": 50_000, "pareto_nbd": 50_000, "bgnbd": 50_000}
 
 
 class TooManyHistories(ValueError):
@@ -91,6 +93,38 @@ def clv_intervals(
 ) -> ClvIntervals:
     """The central `level` interval of each customer's predicted CLV over `draws` parameter draws
     (module docstring). Inputs as clv_score's; the covariances are the fits' `log_covariance`."""
+    return _beta_mixture_intervals(
+        PurchaseModel.BGNBD, bgnbd.as_tuple(), bgnbd_log_covariance, gamma_gamma=gamma_gamma,
+        gamma_gamma_log_covariance=gamma_gamma_log_covariance, frequency=frequency, recency=recency, age=age,
+        monetary_value=monetary_value, margin_rate=margin_rate, horizon_months=horizon_months,
+        monthly_discount=monthly_discount, level=level, draws=draws, seed=seed)
+
+
+def mbgnbd_clv_intervals(
+    *, mbgnbd: MbgNbdParams, mbgnbd_log_covariance: FloatArray, gamma_gamma: GammaGammaParams,
+    gamma_gamma_log_covariance: FloatArray, frequency: ArrayLike, recency: ArrayLike, age: ArrayLike,
+    monetary_value: ArrayLike, margin_rate: ArrayLike, horizon_months: int, monthly_discount: float,
+    level: float = 0.90, draws: int = DEFAULT_DRAWS, seed: int = 0,
+) -> ClvIntervals:
+    """As clv_intervals, for MBG/NBD: the same draws as clv_intervals_any_model makes for the model
+    (same seed, same order), each draw's horizon sums per purchase count (mbgnbd_horizon_sums at the
+    coarse quadrature) instead of clv_score month by month, so that it runs in seconds whatever the
+    number of distinct (x, T)."""
+    return _beta_mixture_intervals(
+        PurchaseModel.MBGNBD, mbgnbd.as_tuple(), mbgnbd_log_covariance, gamma_gamma=gamma_gamma,
+        gamma_gamma_log_covariance=gamma_gamma_log_covariance, frequency=frequency, recency=recency, age=age,
+        monetary_value=monetary_value, margin_rate=margin_rate, horizon_months=horizon_months,
+        monthly_discount=monthly_discount, level=level, draws=draws, seed=seed)
+
+
+def _beta_mixture_intervals(
+    model: PurchaseModel, estimate: tuple[float, ...], log_covariance: FloatArray, *, gamma_gamma: GammaGammaParams,
+    gamma_gamma_log_covariance: FloatArray, frequency: ArrayLike, recency: ArrayLike, age: ArrayLike,
+    monetary_value: ArrayLike, margin_rate: ArrayLike, horizon_months: int, monthly_discount: float,
+    level: float, draws: int, seed: int,
+) -> ClvIntervals:
+    """The bootstrap of BG/NBD or MBG/NBD (module docstring): the two differ only in the posterior
+    drop-out chance of the horizon sums (Beta(a, b + x) and Beta(a, b + x + 1)) and in P(alive)."""
     checks.horizon(horizon_months)
     checks.discount(monthly_discount)
     if not (0.0 < level < 1.0):
@@ -100,7 +134,7 @@ def clv_intervals(
     margin = checks.column("margin rate", margin_rate)
     checks.same_length(frequency=x, spend=spend_in, margin_rate=margin)
     rng = np.random.default_rng(seed)
-    bg = parameter_draws(np.log(bgnbd.as_tuple()), bgnbd_log_covariance, draws=draws, rng=rng)
+    drawn = parameter_draws(np.log(estimate), log_covariance, draws=draws, rng=rng)
     gg = _spend_draws(gamma_gamma, gamma_gamma_log_covariance, draws=draws, rng=rng)
 
     # Customers alike in everything their CLV depends on share its distribution over the draws:
@@ -108,11 +142,19 @@ def clv_intervals(
     (xc, txc, tc, spend_c, margin_c), customer_row, _ = distinct_rows(x, t_x, big_t, spend_in, margin)
     (xu, tu), inverse, _ = distinct_rows(xc, tc)
     discounted = np.empty((xu.size, draws))
-    for k in range(draws):
-        discounted[:, k] = bgnbd_horizon_sums(BgNbdParams(*bg[k]), xu, tu, horizon_months=horizon_months,
-                                              monthly_discount=monthly_discount, precision=COARSE)[:, 0]
+    if model is PurchaseModel.BGNBD:
+        for k in range(draws):
+            discounted[:, k] = bgnbd_horizon_sums(BgNbdParams(*drawn[k]), xu, tu, horizon_months=horizon_months,
+                                                  monthly_discount=monthly_discount, precision=COARSE)[:, 0]
+    else:
+        # Only the discounted sum is needed: its months and weights (column 0, zero beyond the horizon).
+        times, weights = horizon_coefficients(horizon_months=horizon_months, monthly_discount=monthly_discount)
+        times, weights = times[:horizon_months], weights[:horizon_months, :1]
+        for k in range(draws):
+            discounted[:, k] = mbgnbd_horizon_sums(MbgNbdParams(*drawn[k]), xu, tu, times=times, coefficients=weights,
+                                                   precision=COARSE)[:, 0]
     gg_rows = np.resize(np.arange(gg.shape[0]), draws)  # re-use the valid Gamma-Gamma draws if some were dropped
-    r, alpha, a, b = (bg[:, i][None, :] for i in range(4))
+    r, alpha, a, b = (drawn[:, i][None, :] for i in range(4))
     p, q, gamma = (gg[gg_rows, i][None, :] for i in range(3))
     low, high = np.empty(xc.size), np.empty(xc.size)
     tails = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
@@ -121,10 +163,14 @@ def clv_intervals(
     for start in range(0, xc.size, block):
         rows = slice(start, start + block)
         xb, txb, tb = xc[rows, None], txc[rows, None], tc[rows, None]
-        repeat = xb > 0
-        log_odds = (np.log(a) - np.log(np.where(repeat, b + xb - 1.0, 1.0))
-                    + (r + xb) * (np.log(alpha + tb) - np.log(alpha + txb)))
-        alive = np.where(repeat, np.exp(-np.logaddexp(0.0, log_odds)), 1.0)
+        growth = (r + xb) * (np.log(alpha + tb) - np.log(alpha + txb))
+        if model is PurchaseModel.BGNBD:
+            repeat = xb > 0
+            log_odds = np.log(a) - np.log(np.where(repeat, b + xb - 1.0, 1.0)) + growth
+            alive = np.where(repeat, np.exp(-np.logaddexp(0.0, log_odds)), 1.0)
+        else:
+            # MBG/NBD: a customer may drop out at the first purchase too, so x = 0 has odds a / b.
+            alive = np.exp(-np.logaddexp(0.0, np.log(a) - np.log(b + xb) + growth))
         spend = p * (gamma + xb * spend_c[rows, None]) / (p * xb + q - 1.0)
         clv = discounted[inverse[rows]] * alive * spend * margin_c[rows, None]
         low[rows], high[rows] = np.quantile(clv, tails, axis=1)
@@ -137,8 +183,8 @@ def clv_intervals_any_model(
     horizon_months: int, monthly_discount: float, level: float = 0.90, draws: int = DEFAULT_DRAWS, seed: int = 0,
     max_distinct: int | None = None,
 ) -> ClvIntervals:
-    """The same bootstrap for any purchase model (MBG/NBD, Pareto/NBD; BG/NBD gives what
-    clv_intervals gives, within its coarse quadrature): each draw of the model's parameters and of
+    """The same bootstrap for any purchase model (Pareto/NBD; BG/NBD and MBG/NBD give what
+    clv_intervals and mbgnbd_clv_intervals give, within their coarse quadrature): each draw of the model's parameters and of
     Gamma-Gamma's scores the distinct customers with clv_score, and each customer's interval is the
     quantiles of their CLVs. It refuses more distinct (x, T) than MAX_DISTINCT_ANY_MODEL gives for the
     model (or `max_distinct`), raising TooManyHistories, rather than run for minutes."""

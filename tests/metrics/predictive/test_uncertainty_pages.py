@@ -122,10 +122,17 @@ def test_the_page_shows_a_new_customer_s_distribution_of_repeat_purchases(client
     assert f"P(6+) = {format_percent(1 - float(p.sum()), decimals=1)}" in page
 
 
-def test_mbgnbd_predictions_say_why_they_have_no_intervals() -> None:
+def test_mbgnbd_predictions_get_their_intervals_from_its_own_standard_errors() -> None:
     business_simulate(n=120)
     fit = clv_models_fit(trigger="test", model="mbgnbd")
     assert fit.status == PredictiveFit.Status.SUCCEEDED, fit.message
-    assert fit.clv_interval_level is None
-    assert any("computed for BG/NBD and Pareto/NBD" in text for text in fit.warnings_shown)
-    assert not fit.predictions.exclude(clv_low=None).exists()
+    assert set(fit.standard_errors) == {"mbgnbd", "gamma_gamma"}
+    assert set(fit.standard_errors["mbgnbd"]) == {"r", "alpha", "a", "b"}
+    assert fit.clv_interval_level == CLV_INTERVAL_LEVEL
+    # Warnings may remain (a poorly determined parameter), but none says the intervals are missing.
+    assert not any("without them" in text for text in fit.warnings_shown)
+    predictions = list(fit.predictions.all())
+    assert predictions and all(p.clv_low is not None and p.clv_high is not None and p.clv_low <= p.clv_high
+                               for p in predictions)
+    inside = sum(p.clv_low <= p.predicted_clv <= p.clv_high for p in predictions)  # type: ignore[operator]
+    assert inside >= 0.9 * len(predictions)
