@@ -276,7 +276,7 @@ def _snapshot_row(*, metrics: MonthMetrics, dimension: str, scope: str, assumpti
     )
 
 
-def _pause_for_fault_injection() -> None:
+def pause_for_fault_injection() -> None:
     path = os.environ.get(PAUSE_ENV)
     if path:
         Path(path).write_text(str(os.getpid()))
@@ -350,7 +350,7 @@ def snapshots_recompute_dimension(*, run: RecomputeRun, dimension: str, stage: S
                 written = _recompute_dimension_rows(
                     dimension=dimension, assumption_set=assumption_set, stage=stage, computed_at=as_of
                 )
-        _pause_for_fault_injection()
+        pause_for_fault_injection()
     RecomputeRun.objects.filter(pk=run.pk).update(scopes_done=F("scopes_done") + 1)
     return written
 

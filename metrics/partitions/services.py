@@ -9,11 +9,12 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from metrics.calculations import Assumptions
 from metrics.models import RecomputeRun
 from metrics.selectors import Stage
+from metrics.services import pause_for_fault_injection
 
 from .selectors import check_partitions, stage_build_partition, stage_combine, stage_combined
 
@@ -41,7 +42,9 @@ def stage_partition_build(*, run: RecomputeRun, stage: Stage, assumptions: Assum
     if not _running(run) or stage_combined(stage=stage):
         return False
     started = time.monotonic()
-    stage_build_partition(stage=stage, assumptions=assumptions, part=part, parts=parts)
+    with transaction.atomic():
+        stage_build_partition(stage=stage, assumptions=assumptions, part=part, parts=parts)
+        pause_for_fault_injection()  # the crash tests' hook (metrics.services.PAUSE_ENV)
     logger.info("recompute #%s: stage partition %s of %s in %.2fs", run.pk, part + 1, parts,
                 time.monotonic() - started)
     return True

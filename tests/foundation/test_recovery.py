@@ -92,3 +92,46 @@ def test_a_worker_killed_mid_recompute_is_replaced_and_the_recompute_is_done_exa
     assert _company() == {"2024-01": (2, Decimal("170.00")), "2024-02": (3, Decimal("30.00"))}
     # Exactly once: one new run, no other run started after the kill.
     assert RecomputeRun.objects.filter(pk__gt=killed.pk).count() == 1
+
+
+@pytest.mark.worker
+@pytest.mark.timeout(600)
+def test_a_worker_killed_inside_a_partition_of_a_partitioned_recompute_is_replaced_and_done_once(
+    start_worker: Callable[..., Any], tmp_path: Path, settings: Any,
+) -> None:
+    """CLV_RECOMPUTE_PARTITIONS=2: the worker dies inside a partition's transaction; the next
+    worker's sweep fails the run, queues a new one, which gives the single pass's numbers and
+    leaves no stage table behind."""
+    from django.db import connection
+
+    celery_app.set_current()
+    settings.CLV_FIT_AFTER_RECOMPUTE = False
+    _import(rows=[("A", dt.date(2024, 1, 3), "100"), ("B", dt.date(2024, 1, 9), "70"),
+                  ("C", dt.date(2024, 2, 9), "30"), ("D", dt.date(2024, 3, 1), "45")], name="first.csv", request=False)
+    snapshots_recompute(trigger="test", partitions=1)
+    expected = _company()
+
+    pause = tmp_path / "paused"
+    parts = {"CLV_RECOMPUTE_PARTITIONS": "2"}
+    worker = start_worker(env={**FAST, **parts, PAUSE_ENV: str(pause), "CLV_RECOMPUTE_PAUSE_SECONDS": "300"})
+    _import(rows=[("E", dt.date(2024, 3, 9), "5")], name="second.csv")
+    _wait_for(pause.exists, what="the first partition to reach its write", worker=worker)
+    worker.kill()
+    killed_at = time.monotonic()
+    killed = RecomputeRun.objects.get(trigger="import")
+    assert killed.status == RecomputeRun.Status.RUNNING
+
+    second = start_worker(beat=True, env={**FAST, **parts})
+    rerun = _wait_for(lambda: RecomputeRun.objects.filter(trigger=f"rerun:{killed.pk}", status="succeeded").first(),
+                      what="the partitioned recompute to be taken up again and finish", worker=second, timeout=280)
+    assert time.monotonic() - killed_at < 300
+    killed.refresh_from_db()
+    assert killed.status == RecomputeRun.Status.FAILED
+    assert "stage partition 1 of 2" in second.log() and "2 stage partitions summed" in second.log()
+    assert rerun.scopes_done == 5
+    expected["2024-03"] = (expected["2024-03"][0] + 1, expected["2024-03"][1] + Decimal("5.00"))
+    assert _company() == expected
+    assert RecomputeRun.objects.filter(pk__gt=killed.pk).count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'metrics_stage_%%'")
+        assert cursor.fetchone() == (0,)
