@@ -29,7 +29,7 @@ def partition_stage(*, stage: Stage, part: int) -> Stage:
 
 def check_partitions(parts: int) -> None:
     if parts < 1:
-        raise ValueError(f"partitions must be 1 or more, not {parts}")
+        raise ValueError(f"CLV_RECOMPUTE_PARTITIONS (the partitions of a recompute) must be 1 or more, not {parts}")
     if parts > 1 and connection.vendor != "postgresql":
         raise ValueError(ERROR_PARTITIONS.format(parts=parts))
 

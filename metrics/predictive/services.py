@@ -48,7 +48,7 @@ from .maths import (
     tiers_assign,
 )
 from .maths.purchase_models import MODEL_LABELS, PARAM_NAMES, FittedModel, PurchaseModel, purchase_model_fit
-from .maths.uncertainty import TooManyHistories, clv_intervals, clv_intervals_any_model, mbgnbd_clv_intervals
+from .maths.uncertainty import TooManyHistories, clv_intervals_of_fit
 from .validation.maths import ERROR_NO_MODEL, MODELS, HoldoutError, calibration_end_for, holdout_validate
 from .validation.selectors import holdout_inputs_read, purchase_history_bounds
 
@@ -144,25 +144,10 @@ def clv_models_fit(*, trigger: str, observation_end: dt.date | None = None, mode
         interval_note = None
         if purchases.log_covariance is not None and spend.log_covariance is not None:
             try:
-                if purchases.model is PurchaseModel.BGNBD:
-                    intervals = clv_intervals(
-                        bgnbd=purchases.params,  # type: ignore[arg-type]
-                        bgnbd_log_covariance=purchases.log_covariance,
-                        gamma_gamma=spend.params, gamma_gamma_log_covariance=spend.log_covariance,
-                        level=CLV_INTERVAL_LEVEL, **inputs,
-                    )
-                elif purchases.model is PurchaseModel.MBGNBD:
-                    intervals = mbgnbd_clv_intervals(
-                        mbgnbd=purchases.params,  # type: ignore[arg-type]
-                        mbgnbd_log_covariance=purchases.log_covariance,
-                        gamma_gamma=spend.params, gamma_gamma_log_covariance=spend.log_covariance,
-                        level=CLV_INTERVAL_LEVEL, **inputs,
-                    )
-                else:
-                    intervals = clv_intervals_any_model(
-                        purchase_model=purchases, gamma_gamma=spend.params,
-                        gamma_gamma_log_covariance=spend.log_covariance, level=CLV_INTERVAL_LEVEL, **inputs,
-                    )
+                intervals = clv_intervals_of_fit(
+                    purchase_model=purchases, gamma_gamma=spend.params,
+                    gamma_gamma_log_covariance=spend.log_covariance, level=CLV_INTERVAL_LEVEL, **inputs,
+                )
                 fit.clv_interval_level = intervals.level
             except TooManyHistories as many:
                 interval_note = Message(WARNING_INTERVALS_TOO_MANY, {

@@ -22,6 +22,7 @@ again (the interval is conditional on a finite mean, which the fit itself requir
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -175,6 +176,28 @@ def _beta_mixture_intervals(
         clv = discounted[inverse[rows]] * alive * spend * margin_c[rows, None]
         low[rows], high[rows] = np.quantile(clv, tails, axis=1)
     return ClvIntervals(low=low[customer_row], high=high[customer_row], level=level, draws=draws)
+
+
+def clv_intervals_of_fit(
+    *, purchase_model: FittedModel, gamma_gamma: GammaGammaParams, gamma_gamma_log_covariance: FloatArray,
+    frequency: ArrayLike, recency: ArrayLike, age: ArrayLike, monetary_value: ArrayLike, margin_rate: ArrayLike,
+    horizon_months: int, monthly_discount: float, level: float = 0.90, draws: int = DEFAULT_DRAWS, seed: int = 0,
+) -> ClvIntervals:
+    """The intervals of a fitted purchase model by the fastest bootstrap it has: the Beta-mixture
+    one for BG/NBD and MBG/NBD (clv_intervals, mbgnbd_clv_intervals), the generic one otherwise
+    (clv_intervals_any_model, which may raise TooManyHistories)."""
+    if purchase_model.log_covariance is None:
+        raise ValueError("The purchase model has no covariance to draw from.")
+    inputs: dict[str, Any] = {
+        "gamma_gamma": gamma_gamma, "gamma_gamma_log_covariance": gamma_gamma_log_covariance,
+        "frequency": frequency, "recency": recency, "age": age, "monetary_value": monetary_value,
+        "margin_rate": margin_rate, "horizon_months": horizon_months, "monthly_discount": monthly_discount,
+        "level": level, "draws": draws, "seed": seed,
+    }
+    if purchase_model.model in (PurchaseModel.BGNBD, PurchaseModel.MBGNBD):
+        return _beta_mixture_intervals(purchase_model.model, purchase_model.params.as_tuple(),
+                                       purchase_model.log_covariance, **inputs)
+    return clv_intervals_any_model(purchase_model=purchase_model, **inputs)
 
 
 def clv_intervals_any_model(

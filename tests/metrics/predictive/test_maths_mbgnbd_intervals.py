@@ -25,7 +25,12 @@ from metrics.predictive.maths.purchase_models import (
     purchase_model_expected_if_alive,
     purchase_model_fit,
 )
-from metrics.predictive.maths.uncertainty import clv_intervals_any_model, mbgnbd_clv_intervals, parameter_draws
+from metrics.predictive.maths.uncertainty import (
+    clv_intervals_any_model,
+    clv_intervals_of_fit,
+    mbgnbd_clv_intervals,
+    parameter_draws,
+)
 
 from .cdnow import CALIBRATION_END, sample_transactions
 
@@ -149,6 +154,20 @@ def test_the_mbgnbd_bootstrap_equals_the_any_model_bootstrap_with_the_same_seed(
     np.testing.assert_allclose(fast.low, general.low, rtol=1e-5)
     np.testing.assert_allclose(fast.high, general.high, rtol=1e-5)
     assert (fast.low < fast.high).all() and (fast.level, fast.draws) == (0.9, 150)
+
+
+def test_a_fit_gets_the_fastest_bootstrap_of_its_model() -> None:
+    """clv_intervals_of_fit (what the service calls) is mbgnbd_clv_intervals for MBG/NBD."""
+    fitted = FittedModel(PurchaseModel.MBGNBD, MBG, log_covariance=MBG_COV)
+    got = clv_intervals_of_fit(purchase_model=fitted, gamma_gamma=GG, gamma_gamma_log_covariance=GG_COV,
+                               draws=80, seed=5, **CUSTOMERS)
+    fast = mbgnbd_clv_intervals(mbgnbd=MBG, mbgnbd_log_covariance=MBG_COV, gamma_gamma=GG,
+                                gamma_gamma_log_covariance=GG_COV, draws=80, seed=5, **CUSTOMERS)
+    np.testing.assert_array_equal(got.low, fast.low)
+    np.testing.assert_array_equal(got.high, fast.high)
+    with pytest.raises(ValueError, match="no covariance"):
+        clv_intervals_of_fit(purchase_model=FittedModel(PurchaseModel.MBGNBD, MBG), gamma_gamma=GG,
+                             gamma_gamma_log_covariance=GG_COV, **CUSTOMERS)
 
 
 def test_the_mbgnbd_bootstrap_equals_scoring_each_draw_month_by_month() -> None:
