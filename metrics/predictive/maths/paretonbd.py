@@ -12,14 +12,25 @@ the first term for a customer still alive at T, the second for one who dropped o
 cancels catastrophically (and whose series diverge for some parameters); here I is integrated
 numerically instead, in log space: with v = log(alpha + u) the integrand is a smooth, analytic
 exp(v (1 - r - x) - (s + 1) log(beta - alpha + e^v)), which Gauss-Legendre integrates to full
-precision with a few dozen nodes, and log I comes from a log-sum-exp, so neither term under-
-or overflows for heavy buyers or long histories. When beta < alpha the roles swap (v = log(beta + u),
-exponents s + 1 and r + x), which keeps the integrand's branch point off the real axis.
+precision, and log I comes from a log-sum-exp, so neither term under- or overflows for heavy
+buyers or long histories. When beta < alpha the roles swap (v = log(beta + u), exponents s + 1
+and r + x), which keeps the integrand's branch point off the real axis.
+
+How many nodes a row needs grows with the half-width h of [v0, v1] and with how far the
+integrand's exponential part e^((1 - P - Q) v) falls over it, B = (P + Q - 1) h (P = r + x,
+Q = s + 1, or swapped): measured against composite references over h up to 12 and B up to 1,280
+(peaks of the log-concave integrand anywhere in the interval), 1e-13 needs about
+max(4.1 sqrt(B), 4 h) + 4 nodes; each row gets 1.25 (3 + 4.1 sqrt(B) + 4 h), rounded up to one of
+RULE_SIZES (8 to 512; a row beyond the largest gets the largest). A CDNOW row needs 8 to 24, a
+heavy buyer who stopped long ago a hundred or more (a fixed 48-node rule was off by 5e-4 there).
+Rows are grouped by rule (`_blocks`), small groups joining the next larger rule, and computed as
+(nodes x rows) arrays of at most BLOCK_CELLS values.
 
 P(alive) is the share of the first term in L; E[Y(t) | x, t_x, T] follows in closed form.
 
-The fit maximises the weighted log-likelihood of the distinct (x, t_x, T) over
-log(r, alpha, s, beta) with L-BFGS-B and the exact gradient of the quadrature above
+The fit maximises the weighted log-likelihood of the distinct (x, t_x, T) over the log shapes and
+log means (log r, log r / alpha, log s, log s / beta) with L-BFGS-B and the exact gradient of the
+quadrature above, and takes the standard errors from forward differences of that gradient
 (`_neg_ll_and_grad`): with nodes v_k = c + h n_k (c, h the centre and half-width of
 [ln(alpha + t_x), ln(alpha + T)]), e^v_k = alpha + u_k, q_k = beta + u_k and pi_k the share of node k
 in the sum for I,
@@ -35,11 +46,13 @@ beta, s, alpha and r. The alive and dropped-out terms then combine by their shar
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import digamma, gammaln, logsumexp
+from scipy.special import digamma, gammaln
 
 from . import checks
 from .bgnbd import MIN_CUSTOMERS, _as_inputs, distinct_rows, fit_rows
@@ -67,11 +80,13 @@ PARAM_NAMES = ("r", "alpha", "s", "beta")
 # Log parameters are kept within +-LOG_BOUND (e^-16 .. e^16); a fit that ends near the edge is refused.
 LOG_BOUND = 16.0
 BOUND_MARGIN = 0.5
-GAUSS_NODES = 48
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(GAUSS_NODES)
-# Rows per block of the quadrature: a block's (rows x nodes) arrays stay at a few MB whatever the
-# number of customers.
-BLOCK_ROWS = 8192
+# Gauss-Legendre rules the quadrature picks from, per row (`_rule_sizes`), and the (rows x nodes)
+# cells per block: a block's arrays stay within the processor's cache (about 130 kB each) whatever
+# the number of customers.
+RULE_SIZES = np.array([8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512])
+_RULES = {int(n): np.polynomial.legendre.leggauss(int(n)) for n in RULE_SIZES}
+BLOCK_CELLS = 16_384
+MERGE_CELLS = 2_048
 
 
 @dataclass(frozen=True)
@@ -106,31 +121,14 @@ class ParetoNbdFit:
 def _log_terms(params: tuple[float, float, float, float], x: FloatArray, t_x: FloatArray,
                big_t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """log of the common factor, of the alive term and of the dropped-out term (-inf where
-    t_x = T: nobody can have dropped out between their last purchase and T), in blocks of
-    BLOCK_ROWS rows so that memory stays bounded."""
+    t_x = T: nobody can have dropped out between their last purchase and T)."""
     r, alpha, s, beta = params
     common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     alive = s * np.log(beta) - (r + x) * np.log(alpha + big_t) - s * np.log(beta + big_t)
-    dropped = np.empty(x.shape)
-    for start in range(0, x.size, BLOCK_ROWS):
-        rows = slice(start, start + BLOCK_ROWS)
-        dropped[rows] = _log_dropped(params, x[rows], t_x[rows], big_t[rows])
-    return common, alive, dropped
-
-
-def _log_dropped(params: tuple[float, float, float, float], x: FloatArray, t_x: FloatArray,
-                 big_t: FloatArray) -> FloatArray:
-    _r, _alpha, s, beta = params
     lower, slope, upper, big_q = _integral_roles(params, x)
-    v0 = np.log(lower + t_x)
-    v1 = np.log(lower + big_t)
-    half = (v1 - v0) / 2.0
-    # Nodes of [v0, v1] for every customer: shape (customers, nodes).
-    v = (v0 + v1)[:, None] / 2.0 + half[:, None] * _NODES[None, :]
-    log_integrand = v * slope[:, None] - big_q[:, None] * np.log(upper - lower + np.exp(v))
-    with np.errstate(divide="ignore"):
-        log_i = logsumexp(log_integrand, axis=1, b=_WEIGHTS[None, :]) + np.log(half)
-    return np.asarray(np.where(half > 0, np.log(s) + s * np.log(beta) + log_i, -np.inf), dtype=float)
+    log_i = _log_integral(lower, slope, upper, big_q, t_x, big_t)
+    dropped = np.where(np.isfinite(log_i), np.log(s) + s * np.log(beta) + log_i, -np.inf)
+    return common, alive, np.asarray(dropped, dtype=float)
 
 
 def _integral_roles(params: tuple[float, float, float, float], x: FloatArray) -> tuple[float, FloatArray, float,
@@ -161,15 +159,9 @@ def paretonbd_log_likelihood(params: ParetoNbdParams, frequency: ArrayLike, rece
 def _neg_ll_and_grad(log_params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray, weights: FloatArray,
                      scale: float) -> tuple[float, FloatArray]:
     """Minus the weighted log-likelihood (the quadrature of `_log_terms`) and its exact gradient in
-    log(r, alpha, s, beta) (module docstring), both divided by `scale`; in blocks of BLOCK_ROWS."""
+    log(r, alpha, s, beta) (module docstring), both divided by `scale`."""
     params = np.exp(log_params)
-    total = 0.0
-    grad = np.zeros(4)
-    for start in range(0, x.size, BLOCK_ROWS):
-        rows = slice(start, start + BLOCK_ROWS)
-        value, block_grad = _ll_and_grad_block(params, x[rows], t_x[rows], big_t[rows], weights[rows])
-        total += value
-        grad += block_grad
+    total, grad = _ll_and_grad(params, x, t_x, big_t, weights)
     grad *= params
     if not np.isfinite(total) or not np.isfinite(grad).all():
         # L-BFGS-B backs off from a step that gives inf; a NaN never leaves this function.
@@ -177,53 +169,151 @@ def _neg_ll_and_grad(log_params: FloatArray, x: FloatArray, t_x: FloatArray, big
     return -total / scale, -grad / scale
 
 
+# log(r, alpha, s, beta) = _FROM_MEANS @ (log r, log(r / alpha), log s, log(s / beta)).
+_FROM_MEANS = np.array([[1.0, 0.0, 0.0, 0.0], [1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.0, -1.0]])
+_TO_MEANS = np.linalg.inv(_FROM_MEANS)
+
+
+def _neg_ll_and_grad_means(coordinates: FloatArray, *args: Any) -> tuple[float, FloatArray]:
+    """`_neg_ll_and_grad` in the optimiser's coordinates (log shapes and log means, `paretonbd_fit`)."""
+    value, grad = _neg_ll_and_grad(_FROM_MEANS @ coordinates, *args)
+    return value, _FROM_MEANS.T @ grad
+
+
+def rule_sizes(half: FloatArray, decay: FloatArray) -> NDArray[np.intp]:
+    """The index in RULE_SIZES of the Gauss-Legendre rule each row's integral gets (module
+    docstring): `half` the half-width of [v0, v1], `decay` = (P + Q - 1) half, by how much the
+    integrand's exponential part e^((1 - P - Q) v) falls across half the interval. Rows that need
+    more than the largest rule get the largest."""
+    with np.errstate(invalid="ignore"):
+        need = 1.25 * (3.0 + 4.1 * np.sqrt(np.maximum(decay, 0.0)) + 4.0 * half)
+    return np.minimum(np.searchsorted(RULE_SIZES, need), RULE_SIZES.size - 1)
+
+
+def _blocks(index: NDArray[np.intp]) -> tuple[NDArray[np.intp], list[tuple[int, slice]]]:
+    """The rows in the order of their rules, and for each block of that order its rule's size and
+    its slice, at most BLOCK_CELLS // nodes rows. A group of rows whose rule is one size below the
+    next group's joins that group when the extra nodes cost fewer than MERGE_CELLS cells: each
+    block has a fixed cost (a few dozen array operations), and more nodes only add accuracy.
+    Successive evaluations of a fit mostly give the rows the same rules, so the last few layouts
+    are remembered (by the rules' bytes; the layout is a function of them alone)."""
+    order, blocks = _layout(index.astype(np.intp).tobytes())
+    return order, list(blocks)
+
+
+@functools.lru_cache(maxsize=8)
+def _layout(key: bytes) -> tuple[NDArray[np.intp], tuple[tuple[int, slice], ...]]:
+    index = np.frombuffer(key, dtype=np.intp)
+    order = np.argsort(index, kind="stable")
+    order.flags.writeable = False
+    sizes = RULE_SIZES[index[order]]
+    starts = np.flatnonzero(np.diff(sizes)) + 1
+    firsts, ends = np.concatenate(([0], starts)), np.concatenate((starts, [order.size]))
+    groups: list[tuple[int, int, int]] = []  # (first row, end, nodes)
+    carried = 0  # rows of the groups below carried into this one
+    for g, (first, end) in enumerate(zip(firsts, ends, strict=True)):
+        rows = int(end - first) + carried
+        nodes = int(sizes[first])
+        if g + 1 < firsts.size and rows * (int(sizes[firsts[g + 1]]) - nodes) < MERGE_CELLS:
+            carried = rows
+            continue
+        groups.append((int(end) - rows, int(end), nodes))
+        carried = 0
+    blocks: list[tuple[int, slice]] = []
+    for first, end, nodes in groups:
+        step = max(1, BLOCK_CELLS // nodes)
+        blocks.extend((nodes, slice(start, min(start + step, end))) for start in range(first, end, step))
+    return order, tuple(blocks)
+
+
+def _quadrature(centre: FloatArray, half: FloatArray, slope: FloatArray, big_q: FloatArray, gap: float,
+                moments: bool) -> tuple[FloatArray, ...]:
+    """log of sum_k w_k f(v_k) over the rows' nodes v_k = centre + half n_k (the integrand
+    f = exp(slope v - Q log(gap + e^v)), `gap` = q - p), each row with the rule `rule_sizes`
+    gives it; with `moments`, also the means over the shares pi_k = w_k f(v_k) / sum of n_k,
+    log q_k, 1 / q_k and n_k / q_k (q_k = gap + e^v_k) that the derivatives need."""
+    order, blocks = _blocks(rule_sizes(half, (big_q - slope) * half))
+    centre, half, slope, big_q = centre[order], half[order], slope[order], big_q[order]
+    out = np.empty((5 if moments else 1, centre.size))
+    for size, rows in blocks:
+        # (nodes x rows) arrays: the reductions over the nodes run along the long axis.
+        nodes, weights = _RULES[size]
+        v = np.multiply.outer(nodes, half[rows])
+        v += centre[rows]
+        q = np.exp(v)
+        q += gap
+        log_q = np.log(q)
+        log_f = v * slope[rows]
+        log_f -= big_q[rows] * log_q
+        peak = log_f.max(axis=0)
+        log_f -= peak
+        f = np.exp(log_f)
+        mass = weights @ f
+        out[0, rows] = np.log(mass) + peak
+        if moments:
+            weighted_nodes = weights * nodes
+            out[1, rows] = (weighted_nodes @ f) / mass
+            log_q *= f
+            out[2, rows] = (weights @ log_q) / mass
+            f /= q
+            out[3, rows] = (weights @ f) / mass
+            out[4, rows] = (weighted_nodes @ f) / mass
+    result = np.empty_like(out)
+    result[:, order] = out
+    return tuple(result)
+
+
+def _log_integral(lower: float, slope: FloatArray, upper: float, big_q: FloatArray, t0: FloatArray,
+                  t1: FloatArray) -> FloatArray:
+    """log I, I = integral from t0 to t1 of (p + u)^-P (q + u)^-Q du (p = lower, q = upper; `slope`
+    is 1 - P), by Gauss-Legendre in v = log(p + u); -inf where t0 = t1."""
+    v0, v1 = np.log(lower + t0), np.log(lower + t1)
+    half = (v1 - v0) / 2.0
+    some = half > 0
+    log_i = np.full(t0.shape, -np.inf)
+    if some.any():
+        (log_mass,) = _quadrature(((v0 + v1) / 2.0)[some], half[some], slope[some], big_q[some], upper - lower,
+                                  moments=False)
+        log_i[some] = log_mass + np.log(half[some])
+    return log_i
+
+
 def _log_integral_and_grad(lower: float, slope: FloatArray, upper: float, big_q: FloatArray, t0: FloatArray,
                            t1: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """log I, I = integral from t0 to t1 of (p + u)^-P (q + u)^-Q du (p = lower, q = upper), by
-    Gauss-Legendre in v = log(p + u), and its exact derivatives in p, P, q and Q (module docstring,
-    there with p = alpha, P = r + x, q = beta, Q = s + 1); `slope` is 1 - P. Rows with t0 = t1 give
-    -inf and 0."""
+    """log I (as `_log_integral`) and its exact derivatives in p, P, q and Q (module docstring,
+    there with p = alpha, P = r + x, q = beta, Q = s + 1). Rows with t0 = t1 give -inf and 0."""
     e0, e1 = lower + t0, lower + t1
     v0, v1 = np.log(e0), np.log(e1)
     centre, half = (v0 + v1) / 2.0, (v1 - v0) / 2.0
-    some = half > 0
+    log_i = np.full(t0.shape, -np.inf)
+    d_p, d_big_p, d_q, d_big_q = (np.zeros(t0.shape) for _ in range(4))
+    dropping = half > 0
+    if not dropping.any():
+        return log_i, d_p, d_big_p, d_q, d_big_q
+    some: NDArray[np.bool_] | slice = dropping
+    if dropping.all():  # the usual case: no copies
+        some = slice(None)
+    else:
+        centre, half, e0, e1 = centre[some], half[some], e0[some], e1[some]
+    slope_s, q_s = slope[some], big_q[some]
+    log_mass, mean_n, mean_log_q, mean_inv_q, mean_n_inv_q = _quadrature(centre, half, slope_s, q_s, upper - lower,
+                                                                          moments=True)
+    log_i[some] = log_mass + np.log(half)
     # d centre / d p and d half / d p.
     d_centre = (1.0 / e0 + 1.0 / e1) / 2.0
     d_half = (1.0 / e1 - 1.0 / e0) / 2.0
-    v = centre[:, None] + half[:, None] * _NODES[None, :]
-    q = np.exp(v)
-    q += upper - lower  # q + u_k
-    log_q = np.log(q)
-    log_f = v * slope[:, None]
-    log_f -= big_q[:, None] * log_q
-    peak = log_f.max(axis=1)
-    pi = np.exp(log_f - peak[:, None])
-    pi *= _WEIGHTS[None, :]
-    mass = pi.sum(axis=1)
-    with np.errstate(divide="ignore"):
-        log_i = np.log(mass) + peak + np.log(half)
-    pi /= mass[:, None]  # the shares pi_k
-    mean_n = pi @ _NODES
-    mean_log_q = np.einsum("ij,ij->i", pi, log_q)
-    pi /= q
-    mean_inv_q = pi.sum(axis=1)
-    mean_n_inv_q = pi @ _NODES
-    safe_half = np.where(some, half, 1.0)
-    k = slope - big_q
-    d_p = (d_half / safe_half + k * (d_centre + d_half * mean_n)
-           + big_q * (upper - lower) * (d_centre * mean_inv_q + d_half * mean_n_inv_q) + big_q * mean_inv_q)
-    d_big_p = -(centre + half * mean_n)
-    d_q = -big_q * mean_inv_q
-    d_big_q = -mean_log_q
-    zero = ~some
-    for d in (d_p, d_big_p, d_q, d_big_q):
-        d[zero] = 0.0
-    return np.where(some, log_i, -np.inf), d_p, d_big_p, d_q, d_big_q
+    k = slope_s - q_s
+    d_p[some] = (d_half / half + k * (d_centre + d_half * mean_n)
+                 + q_s * (upper - lower) * (d_centre * mean_inv_q + d_half * mean_n_inv_q) + q_s * mean_inv_q)
+    d_big_p[some] = -(centre + half * mean_n)
+    d_q[some] = -q_s * mean_inv_q
+    d_big_q[some] = -mean_log_q
+    return log_i, d_p, d_big_p, d_q, d_big_q
 
 
-def _ll_and_grad_block(params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray,
-                       w: FloatArray) -> tuple[float, FloatArray]:
-    """The weighted log-likelihood of some rows and its gradient in (r, alpha, s, beta)."""
+def _ll_and_grad(params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray,
+                 w: FloatArray) -> tuple[float, FloatArray]:
+    """The weighted log-likelihood of the rows and its gradient in (r, alpha, s, beta)."""
     r, alpha, s, beta = (float(v) for v in params)
     rx = r + x
     lower, slope, upper, big_q = _integral_roles((r, alpha, s, beta), x)
@@ -270,16 +360,31 @@ def paretonbd_fit(frequency: ArrayLike, recency: ArrayLike, age: ArrayLike, *,
         raise ModelFitError(PARETO_NO_REPEAT_BUYERS)
     x_u, tx_u, t_u, weights = rows.x, rows.t_x, rows.big_t, rows.weights
     args = (x_u, tx_u, t_u, weights)
-    mean_age = float(np.average(t_u, weights=weights))
-    starts = [np.log([1.0, max(mean_age, 1e-3), 1.0, max(mean_age, 1e-3)]), np.log([0.5, 1.0, 0.5, 1.0])]
-    result = minimize_from_starts(_neg_ll_and_grad, starts, args=(*args, rows.total), n_params=4, log_bound=LOG_BOUND)
+    mean_age = max(float(np.average(t_u, weights=weights)), 1e-3)
+    # First from the observed purchase rate (repeat purchases per unit of age) and a lifetime of
+    # about the mean age: on day-level data this saves a third of the evaluations.
+    rate = float(np.average(x_u, weights=weights)) / mean_age
+    starts = [np.log([1.0, 1.0 / rate, 1.0, mean_age]), np.log([1.0, mean_age, 1.0, mean_age]),
+              np.log([0.5, 1.0, 0.5, 1.0])]
+    # The optimiser works on each Gamma's log shape and log mean (r / alpha, s / beta): the data pin
+    # the means down far better than the shapes, and in these coordinates the ridge of the
+    # likelihood along s ~ beta (and r ~ alpha) lies along an axis, which L-BFGS-B follows in
+    # fewer steps (25 evaluations on CDNOW became 20). Twice the bound on the means' coordinates
+    # lets every (r, alpha, s, beta) within +-LOG_BOUND be reached; the edge check is on the
+    # parameters themselves.
+    result = minimize_from_starts(_neg_ll_and_grad_means, [_TO_MEANS @ v for v in starts],
+                                  args=(*args, rows.total), n_params=4, log_bound=2.0 * LOG_BOUND)
     if not is_stationary(result):
         raise ModelFitError(PARETO_NOT_CONVERGED, reason=str(result.message))
-    edge = parameter_at_bound(PARAM_NAMES, result.x, limit=LOG_BOUND - BOUND_MARGIN)
+    log_params = _FROM_MEANS @ np.asarray(result.x, dtype=float)
+    edge = parameter_at_bound(PARAM_NAMES, log_params, limit=LOG_BOUND - BOUND_MARGIN)
     if edge is not None:
         raise ModelFitError(PARETO_AT_BOUND, name=edge[0], value=edge[1])
-    params = ParetoNbdParams(*(float(v) for v in np.exp(result.x)))
-    hessian = hessian_from_gradient(lambda v: _neg_ll_and_grad(v, *args, 1.0)[1], np.asarray(result.x, dtype=float))
+    params = ParetoNbdParams(*(float(v) for v in np.exp(log_params)))
+    # The optimiser's last gradient is the one at the estimate (in its coordinates, per customer).
+    gradient_at = np.linalg.solve(_FROM_MEANS.T, np.asarray(result.jac, dtype=float)) * rows.total
+    hessian = hessian_from_gradient(lambda v: _neg_ll_and_grad(v, *args, 1.0)[1], log_params,
+                                    gradient_at=gradient_at)
     covariance = log_covariance(hessian)
     return ParetoNbdFit(
         params=params,

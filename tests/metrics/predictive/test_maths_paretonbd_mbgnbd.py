@@ -15,9 +15,6 @@ dependency of the project), with:
 
 from __future__ import annotations
 
-from typing import Any
-
-import mpmath
 import numpy as np
 import pytest
 
@@ -38,6 +35,7 @@ from metrics.predictive.maths.paretonbd import (
     paretonbd_p_alive,
 )
 from tests.metrics.predictive.cdnow import published_inputs_by_hand
+from tests.metrics.predictive.paretonbd_reference import closed_form_log_likelihood
 
 PUBLISHED_PARETO = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
 PUBLISHED_PARETO_LL = -9595.0
@@ -69,24 +67,6 @@ def test_pareto_nbd_reproduces_the_published_cdnow_estimates(cdnow: tuple[np.nda
         assert getattr(fit.params, name) == pytest.approx(getattr(LIFETIMES_PARETO, name), rel=2e-4), name
 
 
-def _closed_form_log_likelihood(p: ParetoNbdParams, x: int, t_x: float, big_t: float) -> float:
-    """Fader, Hardie & Lee (2005), eq. (22) with its two 2F1 branches, at 50 digits."""
-    mpmath.mp.dps = 50
-    r, alpha, s, beta = (mpmath.mpf(v) for v in p.as_tuple())
-    x_, tx, t = mpmath.mpf(x), mpmath.mpf(t_x), mpmath.mpf(big_t)
-    big_a = r + s + x_
-    if alpha >= beta:
-        def f(u: Any) -> Any:
-            return mpmath.hyp2f1(big_a, s + 1, big_a + 1, (alpha - beta) / (alpha + u)) / (alpha + u) ** big_a
-    else:
-        def f(u: Any) -> Any:
-            return mpmath.hyp2f1(big_a, r + x_, big_a + 1, (beta - alpha) / (beta + u)) / (beta + u) ** big_a
-    a0 = f(tx) - f(t)
-    value = (mpmath.gamma(r + x_) * alpha**r * beta**s / mpmath.gamma(r)
-             * (1 / ((alpha + t) ** (r + x_) * (beta + t) ** s) + s / big_a * a0))
-    return float(mpmath.log(value))
-
-
 @pytest.mark.parametrize("params", [
     ParetoNbdParams(0.553, 10.578, 0.606, 11.669),   # alpha < beta
     ParetoNbdParams(0.9, 25.0, 1.4, 3.0),            # alpha > beta
@@ -96,7 +76,7 @@ def _closed_form_log_likelihood(p: ParetoNbdParams, x: int, t_x: float, big_t: f
 @pytest.mark.parametrize("case", [(0, 0.0, 38.86), (1, 2.0, 78.0), (7, 30.5, 38.86), (60, 70.0, 78.0), (3, 12.0, 12.0)])
 def test_the_integrated_likelihood_equals_the_closed_form(params: ParetoNbdParams, case: tuple[int, float, float]) -> None:
     ours = float(paretonbd_log_likelihood_terms(params, [case[0]], [case[1]], [case[2]])[0])
-    assert ours == pytest.approx(_closed_form_log_likelihood(params, *case), rel=1e-12, abs=1e-10)
+    assert ours == pytest.approx(closed_form_log_likelihood(params, *case), rel=1e-12, abs=1e-10)
 
 
 def test_pareto_nbd_scores_match_lifetimes() -> None:
