@@ -180,32 +180,44 @@ def _neg_ll_and_grad_means(coordinates: FloatArray, *args: Any) -> tuple[float, 
     return value, _FROM_MEANS.T @ grad
 
 
-def rule_sizes(half: FloatArray, decay: FloatArray) -> NDArray[np.intp]:
+def rule_sizes(half: FloatArray, decay: FloatArray) -> NDArray[np.uint8]:
     """The index in RULE_SIZES of the Gauss-Legendre rule each row's integral gets (module
     docstring): `half` the half-width of [v0, v1], `decay` = (P + Q - 1) half, by how much the
     integrand's exponential part e^((1 - P - Q) v) falls across half the interval. Rows that need
     more than the largest rule get the largest."""
     with np.errstate(invalid="ignore"):
         need = 1.25 * (3.0 + 4.1 * np.sqrt(np.maximum(decay, 0.0)) + 4.0 * half)
-    return np.minimum(np.searchsorted(RULE_SIZES, need), RULE_SIZES.size - 1)
+    return np.minimum(np.searchsorted(RULE_SIZES, need), RULE_SIZES.size - 1).astype(np.uint8)
 
 
-def _blocks(index: NDArray[np.intp]) -> tuple[NDArray[np.intp], list[tuple[int, slice]]]:
+def _blocks(index: NDArray[np.uint8]) -> tuple[NDArray[np.intp], list[tuple[int, slice]]]:
     """The rows in the order of their rules, and for each block of that order its rule's size and
     its slice, at most BLOCK_CELLS // nodes rows. A group of rows whose rule is one size below the
     next group's joins that group when the extra nodes cost fewer than MERGE_CELLS cells: each
     block has a fixed cost (a few dozen array operations), and more nodes only add accuracy.
     Successive evaluations of a fit mostly give the rows the same rules, so the last few layouts
-    are remembered (by the rules' bytes; the layout is a function of them alone)."""
-    order, blocks = _layout(index.astype(np.intp).tobytes())
+    are remembered (by the rules' bytes; the layout is a function of them alone) when there are
+    few rows, as in a fit; a bootstrap's millions of (customer, draw) pairs are laid out afresh."""
+    index = np.asarray(index, dtype=np.uint8)
+    if index.size > _REMEMBERED_ROWS:
+        order, blocks = _layout_of(index)
+    else:
+        order, blocks = _layout(index.tobytes())
     return order, list(blocks)
+
+
+_REMEMBERED_ROWS = 65_536
 
 
 @functools.lru_cache(maxsize=8)
 def _layout(key: bytes) -> tuple[NDArray[np.intp], tuple[tuple[int, slice], ...]]:
-    index = np.frombuffer(key, dtype=np.intp)
-    order = np.argsort(index, kind="stable")
+    order, blocks = _layout_of(np.frombuffer(key, dtype=np.uint8))
     order.flags.writeable = False
+    return order, blocks
+
+
+def _layout_of(index: NDArray[np.uint8]) -> tuple[NDArray[np.intp], tuple[tuple[int, slice], ...]]:
+    order = np.argsort(index, kind="stable")  # a radix sort for one-byte keys
     sizes = RULE_SIZES[index[order]]
     starts = np.flatnonzero(np.diff(sizes)) + 1
     firsts, ends = np.concatenate(([0], starts)), np.concatenate((starts, [order.size]))
@@ -226,14 +238,19 @@ def _layout(key: bytes) -> tuple[NDArray[np.intp], tuple[tuple[int, slice], ...]
     return order, tuple(blocks)
 
 
-def _quadrature(centre: FloatArray, half: FloatArray, slope: FloatArray, big_q: FloatArray, gap: float,
-                moments: bool) -> tuple[FloatArray, ...]:
+def _quadrature(centre: FloatArray, half: FloatArray, slope: FloatArray, big_q: FloatArray,
+                gap: float | FloatArray, moments: bool) -> tuple[FloatArray, ...]:
     """log of sum_k w_k f(v_k) over the rows' nodes v_k = centre + half n_k (the integrand
-    f = exp(slope v - Q log(gap + e^v)), `gap` = q - p), each row with the rule `rule_sizes`
-    gives it; with `moments`, also the means over the shares pi_k = w_k f(v_k) / sum of n_k,
-    log q_k, 1 / q_k and n_k / q_k (q_k = gap + e^v_k) that the derivatives need."""
+    f = exp(slope v - Q log(gap + e^v)), `gap` = q - p, one for all rows or one per row), each row
+    with the rule `rule_sizes` gives it; with `moments`, also the means over the shares
+    pi_k = w_k f(v_k) / sum of n_k, log q_k, 1 / q_k and n_k / q_k (q_k = gap + e^v_k) that the
+    derivatives need."""
     order, blocks = _blocks(rule_sizes(half, (big_q - slope) * half))
     centre, half, slope, big_q = centre[order], half[order], slope[order], big_q[order]
+    gaps = np.asarray(gap, dtype=float)
+    per_row = gaps.ndim > 0
+    if per_row:
+        gaps = gaps[order]
     out = np.empty((5 if moments else 1, centre.size))
     for size, rows in blocks:
         # (nodes x rows) arrays: the reductions over the nodes run along the long axis.
@@ -241,7 +258,7 @@ def _quadrature(centre: FloatArray, half: FloatArray, slope: FloatArray, big_q: 
         v = np.multiply.outer(nodes, half[rows])
         v += centre[rows]
         q = np.exp(v)
-        q += gap
+        q += gaps[rows] if per_row else gaps
         log_q = np.log(q)
         log_f = v * slope[rows]
         log_f -= big_q[rows] * log_q
@@ -263,17 +280,19 @@ def _quadrature(centre: FloatArray, half: FloatArray, slope: FloatArray, big_q: 
     return tuple(result)
 
 
-def _log_integral(lower: float, slope: FloatArray, upper: float, big_q: FloatArray, t0: FloatArray,
-                  t1: FloatArray) -> FloatArray:
-    """log I, I = integral from t0 to t1 of (p + u)^-P (q + u)^-Q du (p = lower, q = upper; `slope`
-    is 1 - P), by Gauss-Legendre in v = log(p + u); -inf where t0 = t1."""
+def _log_integral(lower: float | FloatArray, slope: FloatArray, upper: float | FloatArray, big_q: FloatArray,
+                  t0: FloatArray, t1: FloatArray) -> FloatArray:
+    """log I, I = integral from t0 to t1 of (p + u)^-P (q + u)^-Q du (p = lower, q = upper, one for
+    all rows or one per row; `slope` is 1 - P), by Gauss-Legendre in v = log(p + u); -inf where
+    t0 = t1."""
     v0, v1 = np.log(lower + t0), np.log(lower + t1)
     half = (v1 - v0) / 2.0
     some = half > 0
     log_i = np.full(t0.shape, -np.inf)
     if some.any():
-        (log_mass,) = _quadrature(((v0 + v1) / 2.0)[some], half[some], slope[some], big_q[some], upper - lower,
-                                  moments=False)
+        gap = np.asarray(upper - lower, dtype=float)
+        (log_mass,) = _quadrature(((v0 + v1) / 2.0)[some], half[some], slope[some], big_q[some],
+                                  gap[some] if gap.ndim else gap, moments=False)
         log_i[some] = log_mass + np.log(half[some])
     return log_i
 
@@ -403,6 +422,51 @@ def paretonbd_p_alive(params: ParetoNbdParams, frequency: ArrayLike, recency: Ar
     (x_u, tx_u, t_u), inverse, _ = distinct_rows(x, t_x, big_t)
     _common, alive, dropped = _log_terms(params.as_tuple(), x_u, tx_u, t_u)
     return np.asarray(np.exp(alive - np.logaddexp(alive, dropped)), dtype=float)[inverse]
+
+
+def paretonbd_p_alive_draws(draws: FloatArray, frequency: FloatArray, recency: FloatArray,
+                            age: FloatArray) -> FloatArray:
+    """P(alive at T) of each customer (rows) under each of a bootstrap's parameter draws (columns;
+    `draws` is (k x 4): r, alpha, s, beta), as `paretonbd_p_alive` gives for one draw: one
+    quadrature over every (customer, draw) pair with its own parameters (the roles of the integral
+    swapped where a draw has alpha > beta). Inputs as checked by the caller; the caller blocks the
+    customers so that customers x draws stays at a million or so."""
+    r, alpha, s, beta = (np.asarray(draws[:, i], dtype=float)[None, :] for i in range(4))
+    x, t_x, big_t = frequency[:, None], recency[:, None], age[:, None]
+    shape = (frequency.size, draws.shape[0])
+    swap = np.broadcast_to(alpha > beta, shape)
+    lower = np.where(swap, beta, alpha)
+    upper = np.where(swap, alpha, beta)
+    slope = np.where(swap, -s, 1.0 - r - x)
+    big_q = np.where(swap, r + x, s + 1.0)
+    log_i = _log_integral(lower.ravel(), slope.ravel(), upper.ravel(), big_q.ravel(),
+                          np.broadcast_to(t_x, shape).ravel(), np.broadcast_to(big_t, shape).ravel()).reshape(shape)
+    log_beta = np.log(beta)
+    alive = s * log_beta - (r + x) * np.log(alpha + big_t) - s * np.log(beta + big_t)
+    with np.errstate(divide="ignore"):
+        dropped = np.log(s) + s * log_beta + log_i
+    return np.asarray(np.exp(alive - np.logaddexp(alive, dropped)), dtype=float)
+
+
+def paretonbd_horizon_draws(draws: FloatArray, age: FloatArray, *, times: FloatArray,
+                            coefficients: FloatArray) -> FloatArray:
+    """For each age T (rows) and parameter draw (columns; `draws` (k x 4) as above):
+    sum_m c_m (beta + T) g(t_m), g(t) = [1 - ((beta + T) / (beta + T + t))^(s - 1)] / (s - 1) (its limit
+    log(1 + t / (beta + T)) at s = 1), the coefficients c_m of the months t_m (clv.horizon_coefficients).
+    A customer's discounted expected purchases if alive are (r + x) / (alpha + T) times it
+    (`paretonbd_conditional_expected_purchases`), so one sum per age serves every purchase count."""
+    s, beta = draws[:, 2][None, :], draws[:, 3][None, :]
+    k = s - 1.0
+    near_one = np.abs(k) < 1e-12
+    safe_k = np.where(near_one, 1.0, k)
+    scale = beta + age[:, None]
+    total = np.zeros((age.size, draws.shape[0]))
+    for t, c in zip(times, coefficients, strict=True):
+        if c == 0.0:
+            continue
+        log_ratio = np.log1p(t / scale)
+        total += c * np.where(near_one, log_ratio, -np.expm1(-safe_k * log_ratio) / safe_k)
+    return np.asarray(total * scale, dtype=float)
 
 
 def paretonbd_conditional_expected_purchases(

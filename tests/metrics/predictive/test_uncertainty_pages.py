@@ -50,7 +50,7 @@ def test_pareto_nbd_predictions_get_their_intervals_from_its_own_standard_errors
 def test_too_many_distinct_histories_for_a_model_s_bootstrap_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
     from metrics.predictive.maths import uncertainty
 
-    monkeypatch.setitem(uncertainty.MAX_DISTINCT_ANY_MODEL, "pareto_nbd", 5)
+    monkeypatch.setattr(uncertainty, "MAX_PARETO_HISTORIES", 5)
     business_simulate(n=120)
     fit = clv_models_fit(trigger="test", model="pareto_nbd")
     assert fit.status == PredictiveFit.Status.SUCCEEDED, fit.message
