@@ -83,6 +83,18 @@ WARNING_INTERVALS_TOO_MANY = gettext_noop(
     "The CLV intervals of {model} are computed for at most {limit} distinct customer histories; these data have "
     "{count}, so the predictions are shown without them (BG/NBD and MBG/NBD give intervals at any size)."
 )
+# Warnings that earlier releases stored on their fits and no longer give: kept marked for
+# translation, so that the pages of those fits still show them in the reader's language.
+RETIRED_WARNINGS = (
+    gettext_noop(
+        "The CLV intervals are computed for BG/NBD and Pareto/NBD; MBG/NBD made these predictions, which are shown "
+        "without them (its bootstrap would take minutes)."
+    ),
+    gettext_noop(
+        "The CLV intervals of {model} are computed for at most {limit} distinct customer histories; these data have "
+        "{count}, so the predictions are shown without them (BG/NBD gives intervals at any size)."
+    ),
+)
 # pg_advisory_xact_lock key of the prediction replace ("CLVP" in ASCII).
 _LOCK_KEY = 0x434C5650
 _CENT = Decimal("0.01")

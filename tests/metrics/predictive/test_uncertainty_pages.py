@@ -15,7 +15,7 @@ from clv_dashboard import roles
 from metrics.models import CustomerPrediction, PredictiveFit
 from metrics.predictive.maths import Message
 from metrics.predictive.maths.errors import FIT_POORLY_IDENTIFIED
-from metrics.predictive.services import CLV_INTERVAL_LEVEL, clv_models_fit
+from metrics.predictive.services import CLV_INTERVAL_LEVEL, RETIRED_WARNINGS, clv_models_fit
 from tests.responses import streamed_body
 
 from .db import business_simulate
@@ -136,3 +136,15 @@ def test_mbgnbd_predictions_get_their_intervals_from_its_own_standard_errors() -
                                for p in predictions)
     inside = sum(p.clv_low <= p.predicted_clv <= p.clv_high for p in predictions)  # type: ignore[operator]
     assert inside >= 0.9 * len(predictions)
+
+
+@pytest.mark.parametrize("template", RETIRED_WARNINGS)
+def test_a_warning_an_earlier_release_stored_still_shows_in_the_reader_s_language(template: str) -> None:
+    from django.utils import translation
+
+    params = {"model": "Pareto/NBD", "limit": "50,000", "count": "61,204"} if "{model}" in template else {}
+    fit = PredictiveFit.objects.create(status=PredictiveFit.Status.SUCCEEDED,
+                                       warnings=[Message(template, params).as_dict()])
+    with translation.override("zh-hans"):
+        (shown,) = fit.warnings_shown
+    assert "CLV 区间" in shown and "The CLV intervals" not in shown
