@@ -13,6 +13,7 @@ from pathlib import Path
 
 import environ
 import plotly
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -167,6 +168,12 @@ CLV_IMPORT_MAX_ATTEMPTS = env.int("CLV_IMPORT_MAX_ATTEMPTS", default=3)
 # The per-customer pass of a recompute in this many customer-hash partitions, one Celery task
 # each, summed at the end (metrics.partitions); 1 is a single pass. PostgreSQL only.
 CLV_RECOMPUTE_PARTITIONS = env.int("CLV_RECOMPUTE_PARTITIONS", default=1)
+if CLV_RECOMPUTE_PARTITIONS < 1:
+    # Refused when the web or a worker starts, not when the first recompute runs.
+    raise ImproperlyConfigured(
+        f"CLV_RECOMPUTE_PARTITIONS (the customer-hash partitions of a recompute) must be 1 or more, not "
+        f"{CLV_RECOMPUTE_PARTITIONS}; 1 is a single pass."
+    )
 # A successful recompute queues the predictive model fit (metrics.predictive) unless this is off.
 CLV_FIT_AFTER_RECOMPUTE = env.bool("CLV_FIT_AFTER_RECOMPUTE", default=True)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

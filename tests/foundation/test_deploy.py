@@ -39,6 +39,15 @@ def test_production_settings_refuse_to_start_without_a_secret_key() -> None:
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
+def test_a_bad_partition_count_stops_the_start_with_the_setting_named() -> None:
+    env = {**os.environ, "CLV_RECOMPUTE_PARTITIONS": "0"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "CLV_RECOMPUTE_PARTITIONS" in result.stderr and "must be 1 or more, not 0" in result.stderr
+
+
 def test_docker_compose_file_validates_against_the_compose_specification() -> None:
     tool = shutil.which("check-jsonschema") or str(Path(sys.executable).parent / "check-jsonschema")
     result = subprocess.run(
