@@ -126,6 +126,9 @@ def test_the_alias_page_for_each_role(client_as: Callable[[str | None], Any],
     assert response.status_code == 302
     alias = SegmentAlias.objects.get()
     assert (alias.value, alias.canonical) == ("华北", "North")
+    # What stopping an alias does (and does not undo) is said beside the button, to admins only.
+    assert 'id="alias-stop-note"' in admin.get("/aliases/").content.decode()
+    assert 'id="alias-stop-note"' not in analyst.get("/aliases/").content.decode()
     assert admin.post("/aliases/add/", {"dimension": "region", "value": "N.", "canonical": "华北"}).status_code == 400
     assert admin.post(f"/aliases/{alias.pk}/retire/").status_code == 302
     assert not SegmentAlias.objects.filter(retired_in__isnull=True).exists()
