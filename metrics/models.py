@@ -234,7 +234,7 @@ class MonthlySnapshot(SnapshotFigures):
     assumption_set = models.ForeignKey(AssumptionSet, verbose_name=_("assumptions"), on_delete=models.PROTECT, related_name="snapshots")
     # METRICS.md, Referrals: new customers of the month with a counted referral, their share of
     # the new customers, per customer at the start, and their CLV (part of acquisition equity).
-    # Of the current figures only: published months carry the figures of SnapshotFigures.
+    # A close publishes them too (PublishedSnapshot); they are not restated.
     referred_new_customers = models.IntegerField(_("referred new customers"), default=0)
     referral_share = models.FloatField(_("referral share"), null=True, blank=True)
     referral_rate = models.FloatField(_("referral rate"), null=True, blank=True)
@@ -319,6 +319,12 @@ class PublishedSnapshot(SnapshotFigures):
     assumption_set = models.ForeignKey(AssumptionSet, verbose_name=_("assumptions"), on_delete=models.PROTECT, related_name="+")
     computed_at = models.DateTimeField(_("computed at"))
     basis = models.JSONField(_("basis"), null=True, blank=True)
+    # The referral figures as published (MonthlySnapshot's); None for a month closed before they
+    # were published with the others (its referral figures were never frozen).
+    referred_new_customers = models.IntegerField(_("referred new customers"), null=True, blank=True)
+    referral_share = models.FloatField(_("referral share"), null=True, blank=True)
+    referral_rate = models.FloatField(_("referral rate"), null=True, blank=True)
+    referral_equity = models.DecimalField(_("referral equity"), max_digits=22, decimal_places=2, null=True, blank=True)
 
     class Meta:
         verbose_name = _("published snapshot")

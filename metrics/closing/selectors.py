@@ -21,6 +21,7 @@ PUBLISHED_FIELDS: tuple[str, ...] = (
     "churned_customers", "monthly_retention", "revenue", "gross_margin", "retention_rate", "retention_source",
     "retention_exposure", "margin_per_customer", "clv", "customer_equity", "acquisition_cost", "retention_cost",
     "acquisition_equity", "retention_equity", "cac", "clv_to_cac",
+    "referred_new_customers", "referral_share", "referral_rate", "referral_equity",
 )
 
 
@@ -183,14 +184,12 @@ def export_rows(snapshots: Iterable[MonthlySnapshot]) -> list[dict[str, Any]]:
 
 def published_series(*, dimension: str, value: str) -> list[dict[str, Any]]:
     """The published figures of one scope for every closed month, as the board's rows."""
-    from metrics.board.selectors import REFERRAL_FIELDS, SNAPSHOT_FIELDS
+    from metrics.board.selectors import SNAPSHOT_FIELDS
 
-    # The referral figures are of the current snapshots only (MonthlySnapshot): none as published.
-    fields = [f for f in SNAPSHOT_FIELDS if f not in REFERRAL_FIELDS]
-    rows = (PublishedSnapshot.objects.filter(close__reopened_at__isnull=True, scope_dimension=dimension,
-                                             scope_value="" if dimension == COMPANY else value)
-            .order_by("month").values(*fields))
-    return [{**row, **dict.fromkeys(REFERRAL_FIELDS)} for row in rows]
+    # The referral figures too, as published (None for a month closed before they were).
+    return list(PublishedSnapshot.objects.filter(close__reopened_at__isnull=True, scope_dimension=dimension,
+                                                 scope_value="" if dimension == COMPANY else value)
+                .order_by("month").values(*SNAPSHOT_FIELDS))
 
 
 @dataclass(frozen=True)

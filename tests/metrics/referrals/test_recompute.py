@@ -144,3 +144,30 @@ def test_a_recompute_from_a_month_gives_the_referral_figures_of_a_full_one(busin
     snapshots_recompute(trigger="test")
     full = list(MonthlySnapshot.objects.order_by("scope_dimension", "scope_value", "month").values_list(*fields))
     assert incremental == full
+
+
+def test_a_close_publishes_the_referral_figures_and_keeps_them_when_the_data_change(
+        business: dict[str, Customer]) -> None:
+    from metrics.closing.selectors import published_series
+    from metrics.closing.services import month_close
+    from metrics.models import PublishedSnapshot
+
+    snapshots_recompute(trigger="test")
+    april = dt.date(2024, 4, 1)
+    month_close(month=april, today=dt.date(2024, 7, 15))
+    published = PublishedSnapshot.objects.get(month=april, scope_dimension="company")
+    assert (published.referred_new_customers, published.referral_share, published.referral_rate) == (
+        1, pytest.approx(1 / 3), 0.2)
+    assert published.referral_equity == snap(4).referral_equity > 0
+    # D turns out to have been referred by R1 after all: the current April counts two, the
+    # published April still the one the board read.
+    Customer.objects.filter(pk=business["D"].pk).update(referred_by="R1")
+    snapshots_recompute(trigger="test")
+    assert snap(4).referred_new_customers == 2
+    (row,) = [r for r in published_series(dimension="company", value="") if r["month"] == april]
+    assert (row["referred_new_customers"], row["referral_rate"]) == (1, 0.2)
+    # A month closed before referral figures were published has none to show, not zeros.
+    PublishedSnapshot.objects.filter(pk=published.pk).update(
+        referred_new_customers=None, referral_share=None, referral_rate=None, referral_equity=None)
+    (row,) = [r for r in published_series(dimension="company", value="") if r["month"] == april]
+    assert row["referred_new_customers"] is None and row["referral_equity"] is None
