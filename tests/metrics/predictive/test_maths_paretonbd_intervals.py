@@ -4,6 +4,8 @@ any-model bootstrap (the same draws scored one by one with clv_score, month by m
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -31,7 +33,7 @@ GG = GammaGammaParams(6.25, 3.74, 15.44)
 GG_COV = np.diag([0.03, 0.02, 0.04]) ** 2
 
 
-def _customers(n: int, seed: int) -> dict[str, np.ndarray]:
+def _customers(n: int, seed: int) -> dict[str, Any]:
     """Day-level histories in weeks: one-off buyers, heavy buyers, a last purchase at T, and
     repeats of the same history with different spends."""
     rng = np.random.default_rng(seed)
@@ -46,7 +48,7 @@ def _customers(n: int, seed: int) -> dict[str, np.ndarray]:
 
 
 CUSTOMERS = _customers(600, 1)
-INPUTS = {"horizon_months": 36, "monthly_discount": 0.008}
+INPUTS: dict[str, Any] = {"horizon_months": 36, "monthly_discount": 0.008}
 
 
 def test_p_alive_for_every_draw_at_once_equals_one_draw_at_a_time() -> None:

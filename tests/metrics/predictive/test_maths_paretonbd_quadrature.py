@@ -78,7 +78,7 @@ def test_every_row_is_in_one_block_with_at_least_the_nodes_its_rule_asks() -> No
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from(range(RULE_SIZES.size)), min_size=1, max_size=400))
 def test_small_groups_join_the_next_rule_and_large_ones_keep_their_own(indexes: list[int]) -> None:
-    index = np.array(indexes, dtype=np.intp)
+    index = np.array(indexes, dtype=np.uint8)
     order, blocks = _blocks(index)
     nodes_of_row = np.empty(index.size, dtype=int)
     for nodes, rows in blocks:
