@@ -141,7 +141,6 @@ def bgnbd_horizon_sums(
     return out
 
 
-
 def bgnbd_horizon_sums_draws(
     draws: FloatArray, frequency: FloatArray, age: FloatArray, *, times: ArrayLike, coefficients: ArrayLike,
     precision: Precision = PRECISE,
