@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import checks
-from .betamix import PRECISE, Precision, beta_mixture_horizon_sums
+from .betamix import PRECISE, Precision, beta_mixture_horizon_sums, beta_mixture_horizon_sums_by_count
 from .bgnbd import BgNbdParams, distinct_rows
 from .gammagamma import GammaGammaParams, gamma_gamma_expected_spend
 from .mbgnbd import MbgNbdParams, mbgnbd_horizon_sums
@@ -139,6 +139,18 @@ def bgnbd_horizon_sums(
             coefficients=weights, precision=precision,
         )
     return out
+
+
+def bgnbd_horizon_sums_draws(
+    draws: FloatArray, frequency: FloatArray, age: FloatArray, *, times: ArrayLike, coefficients: ArrayLike,
+    precision: Precision = PRECISE,
+) -> FloatArray:
+    """`bgnbd_horizon_sums` for many parameter draws at once: `draws` is (draws x 4) of (r, alpha, a, b),
+    and S[i, d, j] = sum over k of coefficients[k, j] x E[Y(times[k]) | alive, x_i, T_i] under draw d
+    (with the columns of `horizon_coefficients`: what bgnbd_horizon_sums gives for that draw). Per
+    purchase count, one betamix.beta_mixture_horizon_sums_draws over all its ages and every draw."""
+    return beta_mixture_horizon_sums_by_count(draws, frequency, age, times=times, coefficients=coefficients,
+                                              b_offset=0.0, precision=precision)
 
 
 class Tier(StrEnum):

@@ -16,8 +16,8 @@ computed, as BG/NBD's, as the mean of (1 - (1 + p t / (alpha + T))^-(r + x)) / p
 p ~ Beta(a, b + x + 1) (maths/betamix.py), finite for every a, b. Summed over a horizon of months
 (`mbgnbd_horizon_sums`: the discounted CLV sum and the 12-month total), it is done per purchase
 count with one quadrature rule for all its ages and months and an interpolant over the ages
-(betamix.beta_mixture_horizon_sums), as BG/NBD's: the bootstrap of the CLV intervals runs it once
-per parameter draw.
+(betamix.beta_mixture_horizon_sums), as BG/NBD's; the bootstrap of the CLV intervals computes them
+for all its parameter draws at once (`mbgnbd_horizon_sums_draws`, betamix.beta_mixture_horizon_sums_draws).
 
 The fit maximises the log-likelihood over log(r, alpha, a, b) with L-BFGS-B and its analytic
 gradient (`_neg_ll_and_grad`), on the distinct (x, t_x, T) weighted by their counts; with
@@ -38,7 +38,13 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, digamma, gammaln
 
 from . import checks
-from .betamix import PRECISE, Precision, beta_mixture_expected_purchases, beta_mixture_horizon_sums
+from .betamix import (
+    PRECISE,
+    Precision,
+    beta_mixture_expected_purchases,
+    beta_mixture_horizon_sums,
+    beta_mixture_horizon_sums_by_count,
+)
 from .bgnbd import MIN_CUSTOMERS, _as_inputs, fit_rows
 from .errors import Message, ModelFitError, gettext_noop
 from .optimize import (
@@ -279,3 +285,17 @@ def mbgnbd_horizon_sums(
             coefficients=c, precision=precision,
         )
     return out
+
+
+def mbgnbd_horizon_sums_draws(
+    draws: FloatArray, frequency: ArrayLike, age: ArrayLike, *, times: ArrayLike, coefficients: ArrayLike,
+    precision: Precision = PRECISE,
+) -> FloatArray:
+    """`mbgnbd_horizon_sums` for many parameter draws at once: `draws` is (draws x 4) of (r, alpha, a, b)
+    and S[i, d, j] is what mbgnbd_horizon_sums gives for draw d (to rounding). Per purchase count, one
+    betamix.beta_mixture_horizon_sums_draws over all its ages and every draw (the bootstrap's path)."""
+    x = checks.column("frequency", frequency, non_negative=True)
+    big_t = checks.column("T", age, non_negative=True)
+    checks.same_length(frequency=x, T=big_t)
+    return beta_mixture_horizon_sums_by_count(np.asarray(draws, dtype=float), x, big_t, times=times,
+                                              coefficients=coefficients, b_offset=1.0, precision=precision)

@@ -5,10 +5,11 @@ the normal distributions the fits' Hessians give (maximum-likelihood theory; in 
 is positive), the CLV of every customer under each draw, and per customer the quantiles of those
 CLVs. Vectorised:
 
-1. per draw, the discounted expected purchases of each distinct (x, T) (maths/clv.py
-   `bgnbd_horizon_sums`, maths/mbgnbd.py `mbgnbd_horizon_sums` for MBG/NBD: one quadrature rule per
-   purchase count and an interpolant over the ages, at the coarse quadrature: ~1e-7, far below the
-   spread being measured), so a draw costs about the same however many distinct ages there are;
+1. the discounted expected purchases of each distinct (x, T) under every draw (maths/clv.py
+   `bgnbd_horizon_sums_draws`, maths/mbgnbd.py `mbgnbd_horizon_sums_draws` for MBG/NBD: per purchase
+   count, every draw's quadrature rule and interpolants over the ages built at once as arrays,
+   maths/betamix.py; at the coarse quadrature: ~1e-7, far below the spread being measured), so the
+   cost grows little with the distinct ages and counts (about 10 ms per count for 200 draws);
 2. per block of customers, P(alive), expected spend and CLV for all draws at once as
    (customers x draws) arrays of at most a million values, and their quantiles; memory stays
    bounded by the block. Customers alike in (x, t_x, T, spend, margin) have the same interval,
@@ -30,10 +31,10 @@ from numpy.typing import ArrayLike, NDArray
 from . import checks
 from .betamix import COARSE
 from .bgnbd import BgNbdParams, distinct_rows
-from .clv import bgnbd_horizon_sums, clv_score, horizon_coefficients
+from .clv import bgnbd_horizon_sums_draws, clv_score, horizon_coefficients
 from .errors import INPUT_SHARE, ModelInputError
 from .gammagamma import GammaGammaParams
-from .mbgnbd import MbgNbdParams, mbgnbd_horizon_sums
+from .mbgnbd import MbgNbdParams, mbgnbd_horizon_sums_draws
 from .paretonbd import ParetoNbdParams, paretonbd_horizon_draws, paretonbd_p_alive_draws
 from .purchase_models import PARAM_NAMES, FittedModel, PurchaseModel, model_params
 
@@ -143,18 +144,12 @@ def _beta_mixture_intervals(
     # the work below is done once per distinct (x, t_x, T, spend, margin) and spread back.
     (xc, txc, tc, spend_c, margin_c), customer_row, _ = distinct_rows(x, t_x, big_t, spend_in, margin)
     (xu, tu), inverse, _ = distinct_rows(xc, tc)
-    discounted = np.empty((xu.size, draws))
-    if model is PurchaseModel.BGNBD:
-        for k in range(draws):
-            discounted[:, k] = bgnbd_horizon_sums(BgNbdParams(*drawn[k]), xu, tu, horizon_months=horizon_months,
-                                                  monthly_discount=monthly_discount, precision=COARSE)[:, 0]
-    else:
-        # Only the discounted sum is needed: its months and weights (column 0, zero beyond the horizon).
-        times, weights = horizon_coefficients(horizon_months=horizon_months, monthly_discount=monthly_discount)
-        times, weights = times[:horizon_months], weights[:horizon_months, :1]
-        for k in range(draws):
-            discounted[:, k] = mbgnbd_horizon_sums(MbgNbdParams(*drawn[k]), xu, tu, times=times, coefficients=weights,
-                                                   precision=COARSE)[:, 0]
+    # Only the discounted sum is needed: its months and weights (column 0, zero beyond the horizon);
+    # every draw's at once, per purchase count.
+    times, weights = horizon_coefficients(horizon_months=horizon_months, monthly_discount=monthly_discount)
+    times, weights = times[:horizon_months], weights[:horizon_months, :1]
+    horizon_sums = bgnbd_horizon_sums_draws if model is PurchaseModel.BGNBD else mbgnbd_horizon_sums_draws
+    discounted = horizon_sums(drawn, xu, tu, times=times, coefficients=weights, precision=COARSE)[:, :, 0]
     gg_rows = np.resize(np.arange(gg.shape[0]), draws)  # re-use the valid Gamma-Gamma draws if some were dropped
     r, alpha, a, b = (drawn[:, i][None, :] for i in range(4))
     p, q, gamma = (gg[gg_rows, i][None, :] for i in range(3))
