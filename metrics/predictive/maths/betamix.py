@@ -353,7 +353,9 @@ def _rules(r: FloatArray, a: FloatArray, b: FloatArray, tau_max: FloatArray, pre
     real = np.repeat(real, precision.nodes, axis=1)
     offset = u - mode[:, None]
     p_mode = (a / (a + b))[:, None]
-    relative = (a[:, None] * offset - (a + b)[:, None] * np.log1p(p_mode * np.expm1(offset)))
+    # Padding nodes (beyond a row's own panels) can land where log1p meets -1; they are masked next.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = (a[:, None] * offset - (a + b)[:, None] * np.log1p(p_mode * np.expm1(offset)))
     relative = np.where(real, relative, -np.inf)
     weights = w * np.exp(relative - relative.max(axis=1, keepdims=True))
     weights *= ((1.0 - left_mass - right_mass) / weights.sum(axis=1))[:, None]
