@@ -80,7 +80,7 @@ PARAM_NAMES = ("r", "alpha", "s", "beta")
 # Log parameters are kept within +-LOG_BOUND (e^-16 .. e^16); a fit that ends near the edge is refused.
 LOG_BOUND = 16.0
 BOUND_MARGIN = 0.5
-# Gauss-Legendre rules the quadrature picks from, per row (`_rule_sizes`), and the (rows x nodes)
+# Gauss-Legendre rules the quadrature picks from, per row (`rule_sizes`), and the (nodes x rows)
 # cells per block: a block's arrays stay within the processor's cache (about 130 kB each) whatever
 # the number of customers.
 RULE_SIZES = np.array([8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512])
@@ -242,9 +242,9 @@ def _quadrature(centre: FloatArray, half: FloatArray, slope: FloatArray, big_q: 
                 gap: float | FloatArray, moments: bool) -> tuple[FloatArray, ...]:
     """log of sum_k w_k f(v_k) over the rows' nodes v_k = centre + half n_k (the integrand
     f = exp(slope v - Q log(gap + e^v)), `gap` = q - p, one for all rows or one per row), each row
-    with the rule `rule_sizes` gives it; with `moments`, also the means over the shares
-    pi_k = w_k f(v_k) / sum of n_k, log q_k, 1 / q_k and n_k / q_k (q_k = gap + e^v_k) that the
-    derivatives need."""
+    with the rule `rule_sizes` gives it; with `moments`, also the means of n_k, log q_k, 1 / q_k
+    and n_k / q_k (q_k = gap + e^v_k) over the shares pi_k = w_k f(v_k) / sum_j w_j f(v_j), which
+    the derivatives need."""
     order, blocks = _blocks(rule_sizes(half, (big_q - slope) * half))
     centre, half, slope, big_q = centre[order], half[order], slope[order], big_q[order]
     gaps = np.asarray(gap, dtype=float)
