@@ -245,8 +245,11 @@ def test_every_page_of_the_print_pack_is_rendered_without_collisions(
                  || li.scrollWidth > li.clientWidth).map(li => li.textContent.trim().replace(/\\s+/g, ' '))"""
         )
         assert split == [], split
+        # Tiles and equity; acquisition, bridges, sensitivity; segments and cohorts; profitability.
+        assert page.locator("#pack-profitability-page [data-figure=profitability] svg.main-svg").count() >= 1
+        assert page.locator("#pack-profitability-page #profitability-panel").count() == 1
         pdf = page.pdf(prefer_css_page_size=True, print_background=True)
-        assert len(pdf_pages(pdf)) == 3
+        assert len(pdf_pages(pdf)) == 4
         path = tmp_path / f"pack-{language}.pdf"
         path.write_bytes(pdf)
         (artifacts_dir.parent / f"board-pack-{language}.pdf").write_bytes(pdf)
@@ -255,6 +258,6 @@ def test_every_page_of_the_print_pack_is_rendered_without_collisions(
         page.emulate_media(media="screen")
         page.screenshot(path=str(artifacts_dir / f"board-pack-{language}-screen.png"), full_page=True)
         pngs = sorted(artifacts_dir.glob(f"board-pack-{language}-page-*.png"))
-        assert len(pngs) == 3, pngs
+        assert len(pngs) == 4, pngs
         assert all(p.stat().st_size > 20_000 for p in pngs), [(p, p.stat().st_size) for p in pngs]
         assert page.console_errors == []

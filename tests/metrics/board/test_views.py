@@ -485,3 +485,47 @@ def test_the_first_month_shows_no_dash_noise_in_its_tiles(client_as: Callable, b
     assert "no previous month to compare with" in tiles and "no figure a year earlier" in tiles
     assert "(–)" not in tiles and "·</span>" not in tiles and ">–<" not in tiles
     assert 'class="change-abs"' not in tiles
+
+
+def _profitability(months: list[str]) -> None:
+    """Stored monthly profitability of the company and of North (what the recompute writes)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from metrics.models import AssumptionSet, ProfitabilityMonth, ProfitabilityTotals
+
+    version = AssumptionSet.objects.order_by("-version").first()
+    now = timezone.now()
+    money = {"margin_to_date": Decimal("100.00"), "acquisition_cost_allocated": Decimal("30.00"),
+             "retention_cost_allocated": Decimal("20.00"), "net_profit_to_date": Decimal("50.00"),
+             "acquisition_cost_unallocated": Decimal("0.00"), "retention_cost_unallocated": Decimal("0.00")}
+    for month in months:
+        first = dt.date.fromisoformat(f"{month}-01")
+        for dimension, value in (("company", ""), ("region", "North")):
+            ProfitabilityMonth.objects.create(month=first, scope_dimension=dimension, scope_value=value,
+                                              assumption_set=version, computed_at=now, **money)
+    ProfitabilityTotals.objects.create(
+        month=dt.date.fromisoformat(f"{months[-1]}-01"), cost_to_serve_driver="equal", customers=10,
+        acquisition_cost=Decimal("30.00"), retention_cost=Decimal("20.00"), loss_making_customers=2,
+        loss=Decimal("5.00"), assumption_set=version, computed_at=now, **money)
+
+
+def test_the_pack_ends_with_the_scope_s_profitability_and_says_it_is_not_published(
+        client_as: Callable, board_snapshots: dict) -> None:
+    import datetime as dt
+
+    from metrics.closing.services import month_close
+
+    _profitability(["2025-05", "2025-06"])
+    client = client_as(roles.EXECUTIVE)
+    company = client.get("/board/pack/?month=2025-06").content.decode()
+    assert company.count('class="pack-page') == 4 and 'id="pack-profitability-page"' in company
+    assert 'data-figure="profitability"' in company and 'id="profitability-panel"' in company
+    # A segment's pack: its own chart, without the company's totals beside it.
+    north = client.get("/board/pack/?month=2025-06&scope=region:North").content.decode()
+    assert 'id="pack-profitability-page"' in north and 'id="profitability-panel"' not in north
+    assert 'id="pack-profitability-current"' not in company
+    month_close(month=dt.date(2025, 6, 1), today=dt.date(2026, 1, 15))
+    published = client.get("/board/pack/?month=2025-06").content.decode()
+    assert 'id="pack-figures"' in published and 'id="pack-profitability-current"' in published
