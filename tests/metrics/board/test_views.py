@@ -496,6 +496,7 @@ def _profitability(months: list[str]) -> None:
     from metrics.models import AssumptionSet, ProfitabilityMonth, ProfitabilityTotals
 
     version = AssumptionSet.objects.order_by("-version").first()
+    assert version is not None
     now = timezone.now()
     money = {"margin_to_date": Decimal("100.00"), "acquisition_cost_allocated": Decimal("30.00"),
              "retention_cost_allocated": Decimal("20.00"), "net_profit_to_date": Decimal("50.00"),
