@@ -193,7 +193,8 @@ WHATIF_METRICS = frozenset(whatif.WHATIF_METRICS)
 def referral_tile(*, row: dict[str, Any], previous: dict[str, Any] | None) -> Tile:
     """The referrals tile (METRICS.md, Referrals): the referral rate (referred new customers per
     customer at the start) and the referral share of new customers, each against the previous
-    month. Published rows carry no referral figures (None: nothing to compare)."""
+    month. A month closed before referral figures were published with the others has none
+    (None: nothing to show or compare)."""
     rate, share = row.get("referral_rate"), row.get("referral_share")
     before = previous or {}
     changes = [
