@@ -143,3 +143,47 @@ def test_the_months_are_the_same_whatever_the_partitions_default(db: None, setti
     assert _everything() == single
     assert MonthlySnapshot.objects.filter(scope_dimension="company").count() == 5
     assert Decimal(str(MonthlySnapshot.objects.get(scope_dimension="company", month=dt.date(2023, 5, 1)).revenue)) == 100
+
+
+def test_a_partition_built_while_the_sweep_fails_its_run_leaves_no_table(
+        transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweep fails a dead run and drops its stage in one transaction, but it cannot see a
+    partition another worker has not committed yet: that partition drops the run's stage itself
+    once it sees the run is over (the race a killed worker's rerun once hit)."""
+    import threading
+
+    from django.db import connections
+
+    from metrics.partitions import services as partition_services
+    from metrics.selectors import assumptions_values, stage_drop
+    from metrics.services import assumptions_ensure, recompute_run_create, recompute_run_start, snapshots_stage_plan
+
+    _load([("N", "a"), ("S", "b")], [(0, 0, 100, True), (1, 1, 25, False), (0, 2, 40, False)], [], 2, 2)
+    run = recompute_run_start(run=recompute_run_create(trigger="race"))
+    stage = snapshots_stage_plan(run=run)
+    assert stage is not None
+    assumptions = assumptions_values(assumption_set=assumptions_ensure())
+
+    def sweep_meanwhile() -> None:
+        """What recompute_runs_sweep does to a dead run, on its own connection, committed while
+        the partition's transaction is still open."""
+        def sweep() -> None:
+            try:
+                RecomputeRun.objects.filter(pk=run.pk).update(status=RecomputeRun.Status.FAILED)
+                stage_drop(run_id=run.pk, label=None)
+            finally:
+                connections.close_all()
+        worker = threading.Thread(target=sweep)
+        worker.start()
+        worker.join(30)
+        assert not worker.is_alive()
+
+    monkeypatch.setattr(partition_services, "pause_for_fault_injection", sweep_meanwhile)
+    built = partition_services.stage_partition_build(run=run, stage=stage, assumptions=assumptions, part=0, parts=2)
+    assert built is False
+    assert _stage_relations() == []
+    # A partition of a run that is already over builds nothing.
+    monkeypatch.setattr(partition_services, "pause_for_fault_injection", lambda: None)
+    assert partition_services.stage_partition_build(run=run, stage=stage, assumptions=assumptions, part=1,
+                                                    parts=2) is False
+    assert _stage_relations() == []
