@@ -88,6 +88,30 @@ def _spend_draws(gamma_gamma: GammaGammaParams, log_covariance: FloatArray, *, d
     return gg[gg[:, 1] > 1.0 + checks.GG_Q_MARGIN]
 
 
+def _distinct_customers(
+    *, frequency: ArrayLike, recency: ArrayLike, age: ArrayLike, monetary_value: ArrayLike, margin_rate: ArrayLike,
+    horizon_months: int, monthly_discount: float, level: float,
+) -> tuple[tuple[FloatArray, ...], NDArray[np.intp]]:
+    """A bootstrap's inputs checked (as clv_score's, and the level a share), and its customers
+    reduced to the distinct (x, t_x, T, spend, margin) with, for each customer, its row among them:
+    customers alike in everything their CLV depends on share their interval."""
+    checks.horizon(horizon_months)
+    checks.discount(monthly_discount)
+    if not (0.0 < level < 1.0):
+        raise ModelInputError(INPUT_SHARE, name="level", value=float(level))
+    x, t_x, big_t = checks.customers(frequency, recency, age)
+    spend_in = np.maximum(checks.column("spend", monetary_value), 0.0)
+    margin = checks.column("margin rate", margin_rate)
+    checks.same_length(frequency=x, spend=spend_in, margin_rate=margin)
+    columns, customer_row, _ = distinct_rows(x, t_x, big_t, spend_in, margin)
+    return columns, customer_row
+
+
+def _spend(p: FloatArray, q: FloatArray, gamma: FloatArray, x: FloatArray, spend: FloatArray) -> FloatArray:
+    """Gamma-Gamma's expected spend per purchase under each draw of (p, q, gamma): (customers x draws)."""
+    return np.asarray(p * (gamma + x * spend) / (p * x + q - 1.0), dtype=float)
+
+
 def clv_intervals(
     *, bgnbd: BgNbdParams, bgnbd_log_covariance: FloatArray, gamma_gamma: GammaGammaParams,
     gamma_gamma_log_covariance: FloatArray, frequency: ArrayLike, recency: ArrayLike, age: ArrayLike,
@@ -128,21 +152,14 @@ def _beta_mixture_intervals(
 ) -> ClvIntervals:
     """The bootstrap of BG/NBD or MBG/NBD (module docstring): the two differ only in the posterior
     drop-out chance of the horizon sums (Beta(a, b + x) and Beta(a, b + x + 1)) and in P(alive)."""
-    checks.horizon(horizon_months)
-    checks.discount(monthly_discount)
-    if not (0.0 < level < 1.0):
-        raise ModelInputError(INPUT_SHARE, name="level", value=float(level))
-    x, t_x, big_t = checks.customers(frequency, recency, age)
-    spend_in = np.maximum(checks.column("spend", monetary_value), 0.0)
-    margin = checks.column("margin rate", margin_rate)
-    checks.same_length(frequency=x, spend=spend_in, margin_rate=margin)
+    # Customers alike in everything their CLV depends on share its distribution over the draws:
+    # the work below is done once per distinct (x, t_x, T, spend, margin) and spread back.
+    (xc, txc, tc, spend_c, margin_c), customer_row = _distinct_customers(
+        frequency=frequency, recency=recency, age=age, monetary_value=monetary_value, margin_rate=margin_rate,
+        horizon_months=horizon_months, monthly_discount=monthly_discount, level=level)
     rng = np.random.default_rng(seed)
     drawn = parameter_draws(np.log(estimate), log_covariance, draws=draws, rng=rng)
     gg = _spend_draws(gamma_gamma, gamma_gamma_log_covariance, draws=draws, rng=rng)
-
-    # Customers alike in everything their CLV depends on share its distribution over the draws:
-    # the work below is done once per distinct (x, t_x, T, spend, margin) and spread back.
-    (xc, txc, tc, spend_c, margin_c), customer_row, _ = distinct_rows(x, t_x, big_t, spend_in, margin)
     (xu, tu), inverse, _ = distinct_rows(xc, tc)
     # Only the discounted sum is needed: its months and weights (column 0, zero beyond the horizon);
     # every draw's at once, per purchase count.
@@ -168,7 +185,7 @@ def _beta_mixture_intervals(
         else:
             # MBG/NBD: a customer may drop out at the first purchase too, so x = 0 has odds a / b.
             alive = np.exp(-np.logaddexp(0.0, np.log(a) - np.log(b + xb) + growth))
-        spend = p * (gamma + xb * spend_c[rows, None]) / (p * xb + q - 1.0)
+        spend = _spend(p, q, gamma, xb, spend_c[rows, None])
         clv = discounted[inverse[rows]] * alive * spend * margin_c[rows, None]
         low[rows], high[rows] = np.quantile(clv, tails, axis=1)
     return ClvIntervals(low=low[customer_row], high=high[customer_row], level=level, draws=draws)
@@ -210,17 +227,11 @@ def clv_intervals_any_model(
     Gamma-Gamma's scores the distinct customers with clv_score, and each customer's interval is the
     quantiles of their CLVs. It refuses more distinct (x, T) than MAX_DISTINCT_ANY_MODEL gives for the
     model (or `max_distinct`), raising TooManyHistories, rather than run for minutes."""
-    checks.horizon(horizon_months)
-    checks.discount(monthly_discount)
-    if not (0.0 < level < 1.0):
-        raise ModelInputError(INPUT_SHARE, name="level", value=float(level))
     if purchase_model.log_covariance is None:
         raise ValueError("The purchase model has no covariance to draw from.")
-    x, t_x, big_t = checks.customers(frequency, recency, age)
-    spend_in = np.maximum(checks.column("spend", monetary_value), 0.0)
-    margin = checks.column("margin rate", margin_rate)
-    checks.same_length(frequency=x, spend=spend_in, margin_rate=margin)
-    (xc, txc, tc, spend_c, margin_c), customer_row, _ = distinct_rows(x, t_x, big_t, spend_in, margin)
+    (xc, txc, tc, spend_c, margin_c), customer_row = _distinct_customers(
+        frequency=frequency, recency=recency, age=age, monetary_value=monetary_value, margin_rate=margin_rate,
+        horizon_months=horizon_months, monthly_discount=monthly_discount, level=level)
     limit = MAX_DISTINCT_ANY_MODEL[purchase_model.model.value] if max_distinct is None else max_distinct
     histories = distinct_rows(xc, tc)[0][0].size
     if histories > limit:
@@ -259,15 +270,9 @@ def paretonbd_clv_intervals(
     on T alone (paretonbd_horizon_draws: once per distinct age and draw), and P(alive) is one
     quadrature over every (distinct history, draw) pair (paretonbd_p_alive_draws), in blocks of
     about a million pairs. More than MAX_PARETO_HISTORIES distinct (x, t_x, T) raise TooManyHistories."""
-    checks.horizon(horizon_months)
-    checks.discount(monthly_discount)
-    if not (0.0 < level < 1.0):
-        raise ModelInputError(INPUT_SHARE, name="level", value=float(level))
-    x, t_x, big_t = checks.customers(frequency, recency, age)
-    spend_in = np.maximum(checks.column("spend", monetary_value), 0.0)
-    margin = checks.column("margin rate", margin_rate)
-    checks.same_length(frequency=x, spend=spend_in, margin_rate=margin)
-    (xc, txc, tc, spend_c, margin_c), customer_row, _ = distinct_rows(x, t_x, big_t, spend_in, margin)
+    (xc, txc, tc, spend_c, margin_c), customer_row = _distinct_customers(
+        frequency=frequency, recency=recency, age=age, monetary_value=monetary_value, margin_rate=margin_rate,
+        horizon_months=horizon_months, monthly_discount=monthly_discount, level=level)
     (xh, txh, th), history, _ = distinct_rows(xc, txc, tc)
     if xh.size > MAX_PARETO_HISTORIES:
         raise TooManyHistories(int(xh.size), MAX_PARETO_HISTORIES)
@@ -296,7 +301,7 @@ def paretonbd_clv_intervals(
         for start in range(0, customers.size, block):
             rows = customers[start:start + block]
             xb = xc[rows, None]
-            spend = p * (gamma + xb * spend_c[rows, None]) / (p * xb + q - 1.0)
+            spend = _spend(p, q, gamma, xb, spend_c[rows, None])
             clv = discounted[history[rows] - first] * spend * margin_c[rows, None]
             low[rows], high[rows] = np.quantile(clv, tails, axis=1)
     return ClvIntervals(low=low[customer_row], high=high[customer_row], level=level, draws=draws)
