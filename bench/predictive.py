@@ -205,67 +205,49 @@ def _model_phase(npz: Path, repeat: int) -> dict[str, Any]:
                       monthly_discount=discount)
         out["worst_intervals_s"] = time.perf_counter() - start
         out["worst_intervals_peak_rss_mb"] = _peak_rss_mb()
-    from metrics.predictive.maths.uncertainty import mbgnbd_clv_intervals
+    from metrics.predictive.maths.uncertainty import clv_intervals_of_fit
 
-    mbg = purchase_model_fit(PurchaseModel.MBGNBD, x, t_x, big_t)
-    mbg_cov = mbg.log_covariance
-    if mbg_cov is not None and spend.log_covariance is not None:
-        def mbg_intervals(recency: Any, spend_values: Any) -> Any:
-            return mbgnbd_clv_intervals(
-                mbgnbd=mbg.params, mbgnbd_log_covariance=mbg_cov, gamma_gamma=spend.params,  # type: ignore[arg-type]
-                gamma_gamma_log_covariance=spend.log_covariance, level=0.90, frequency=x, recency=recency, age=big_t,
-                monetary_value=spend_values, margin_rate=margin, horizon_months=HORIZON_MONTHS,
-                monthly_discount=discount)
+    def fitted_intervals(model: PurchaseModel) -> dict[str, Any] | None:
+        """The model's own bootstrap (clv_intervals_of_fit) on every customer, then with every
+        customer a distinct (x, t_x, T, spend): times, peak memory, and how many intervals are
+        finite and hold the prediction."""
+        fitted = purchase_model_fit(model, x, t_x, big_t)
+        if fitted.log_covariance is None or spend.log_covariance is None:
+            return None
 
-        _peak_rss_reset()
-        before = _peak_rss_mb()
-        seconds, result = _best(1, lambda: mbg_intervals(t_x, m))
-        point = clv_score(purchase_model=mbg, gamma_gamma=spend.params, frequency=x, recency=t_x, age=big_t,
-                          monetary_value=m, margin_rate=margin, horizon_months=HORIZON_MONTHS,
-                          monthly_discount=discount).predicted_clv
-        inside = (result.low <= point * (1 + 1e-9)) & (point <= result.high * (1 + 1e-9))
-        out["mbgnbd_intervals"] = {"s": seconds, "finite": float(np.isfinite(result.low).mean()),
-                                   "holds_prediction": float(inside.mean()), "peak_rss_mb": _peak_rss_mb(),
-                                   "rss_before_mb": before,
-                                   "distinct_histories": int(distinct_rows(x, big_t)[0][0].size)}
-        del result, point
-        spread = m + np.arange(x.size) * 1e-9 * (x > 0)
-        _peak_rss_reset()
-        start = time.perf_counter()
-        mbg_intervals(recency, spread)
-        out["mbgnbd_intervals"]["worst_s"] = time.perf_counter() - start
-        out["mbgnbd_intervals"]["worst_peak_rss_mb"] = _peak_rss_mb()
-    from metrics.predictive.maths.uncertainty import paretonbd_clv_intervals
-
-    pareto = purchase_model_fit(PurchaseModel.PARETO_NBD, x, t_x, big_t)
-    pareto_cov = pareto.log_covariance
-    if pareto_cov is not None and spend.log_covariance is not None:
-        def pareto_intervals(recency: Any, spend_values: Any) -> Any:
-            return paretonbd_clv_intervals(
-                paretonbd=pareto.params, paretonbd_log_covariance=pareto_cov,  # type: ignore[arg-type]
-                gamma_gamma=spend.params, gamma_gamma_log_covariance=spend.log_covariance, level=0.90, frequency=x,
-                recency=recency, age=big_t, monetary_value=spend_values, margin_rate=margin,
+        def intervals(recency: Any, spend_values: Any) -> Any:
+            return clv_intervals_of_fit(
+                purchase_model=fitted, gamma_gamma=spend.params, gamma_gamma_log_covariance=spend.log_covariance,
+                level=0.90, frequency=x, recency=recency, age=big_t, monetary_value=spend_values, margin_rate=margin,
                 horizon_months=HORIZON_MONTHS, monthly_discount=discount)
 
         _peak_rss_reset()
         before = _peak_rss_mb()
-        seconds, result = _best(1, lambda: pareto_intervals(t_x, m))
-        point = clv_score(purchase_model=pareto, gamma_gamma=spend.params, frequency=x, recency=t_x, age=big_t,
+        seconds, result = _best(1, lambda: intervals(t_x, m))
+        point = clv_score(purchase_model=fitted, gamma_gamma=spend.params, frequency=x, recency=t_x, age=big_t,
                           monetary_value=m, margin_rate=margin, horizon_months=HORIZON_MONTHS,
                           monthly_discount=discount).predicted_clv
         inside = (result.low <= point * (1 + 1e-9)) & (point <= result.high * (1 + 1e-9))
-        out["pareto_intervals"] = {"s": seconds, "finite": float(np.isfinite(result.low).mean()),
-                                   "holds_prediction": float(inside.mean()), "peak_rss_mb": _peak_rss_mb(),
-                                   "rss_before_mb": before,
-                                   "distinct_histories": int(distinct_rows(x, t_x, big_t)[0][0].size)}
+        found = {"s": seconds, "finite": float(np.isfinite(result.low).mean()),
+                 "holds_prediction": float(inside.mean()), "peak_rss_mb": _peak_rss_mb(), "rss_before_mb": before}
         del result, point
         spread = m + np.arange(x.size) * 1e-9 * (x > 0)
         _peak_rss_reset()
         start = time.perf_counter()
-        pareto_intervals(recency, spread)
-        out["pareto_intervals"]["worst_s"] = time.perf_counter() - start
-        out["pareto_intervals"]["worst_peak_rss_mb"] = _peak_rss_mb()
-        out["pareto_intervals"]["worst_histories"] = int(distinct_rows(x, recency, big_t)[0][0].size)
+        intervals(recency, spread)
+        found["worst_s"] = time.perf_counter() - start
+        found["worst_peak_rss_mb"] = _peak_rss_mb()
+        return found
+
+    mbg_found = fitted_intervals(PurchaseModel.MBGNBD)
+    if mbg_found is not None:
+        # MBG/NBD's cost goes with the distinct (x, T); Pareto/NBD's with the distinct (x, t_x, T).
+        out["mbgnbd_intervals"] = {**mbg_found, "distinct_histories": int(distinct_rows(x, big_t)[0][0].size)}
+    pareto_found = fitted_intervals(PurchaseModel.PARETO_NBD)
+    if pareto_found is not None:
+        out["pareto_intervals"] = {**pareto_found,
+                                   "distinct_histories": int(distinct_rows(x, t_x, big_t)[0][0].size),
+                                   "worst_histories": int(distinct_rows(x, recency, big_t)[0][0].size)}
     return out
 
 
