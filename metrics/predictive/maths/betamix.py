@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -504,6 +505,17 @@ def _degree(width: float, precision: Precision, extra: float = 0.0) -> int:
 def _chebyshev_nodes(degree: int) -> FloatArray:
     return np.asarray(np.cos(np.pi * (np.arange(degree) + 0.5) / degree), dtype=float)
 
+def rows_by_value(values: FloatArray) -> Iterator[tuple[float, NDArray[np.intp]]]:
+    """Each distinct value (ascending) with the indices of the rows that hold it: the horizon sums
+    are computed once per purchase count for all its ages."""
+    levels, index = np.unique(values, return_inverse=True)
+    index = index.ravel()
+    order = np.argsort(index, kind="stable")
+    bounds = np.searchsorted(index[order], np.arange(levels.size + 1))
+    for k, level in enumerate(levels):
+        yield float(level), order[bounds[k]:bounds[k + 1]]
+
+
 def beta_mixture_horizon_sums_by_count(
     draws: FloatArray, frequency: FloatArray, age: FloatArray, *, times: ArrayLike, coefficients: ArrayLike,
     b_offset: float, precision: Precision,
@@ -514,12 +526,7 @@ def beta_mixture_horizon_sums_by_count(
     r, alpha, a, b = (np.asarray(draws, dtype=float)[:, i] for i in range(4))
     c = np.asarray(coefficients, dtype=float)
     out = np.empty((frequency.size, r.size, c.shape[1]))
-    levels, index = np.unique(frequency, return_inverse=True)
-    index = index.ravel()
-    order = np.argsort(index, kind="stable")
-    bounds = np.searchsorted(index[order], np.arange(levels.size + 1))
-    for k, level in enumerate(levels):
-        rows = order[bounds[k]:bounds[k + 1]]
+    for level, rows in rows_by_value(frequency):
         sums = beta_mixture_horizon_sums_draws(
             shape=r + float(level), a=a, b=b + float(level) + b_offset, scale=alpha[:, None] + age[rows][None, :],
             times=times, coefficients=c, precision=precision,

@@ -44,6 +44,7 @@ from .betamix import (
     beta_mixture_expected_purchases,
     beta_mixture_horizon_sums,
     beta_mixture_horizon_sums_by_count,
+    rows_by_value,
 )
 from .bgnbd import MIN_CUSTOMERS, _as_inputs, fit_rows
 from .errors import Message, ModelFitError, gettext_noop
@@ -274,12 +275,7 @@ def mbgnbd_horizon_sums(
     c = np.asarray(coefficients, dtype=float)
     r, alpha, a, b = params.as_tuple()
     out = np.empty((x.size, c.shape[1]))
-    levels, index = np.unique(x, return_inverse=True)
-    index = index.ravel()
-    order = np.argsort(index, kind="stable")
-    bounds = np.searchsorted(index[order], np.arange(levels.size + 1))
-    for k, level in enumerate(levels):
-        rows = order[bounds[k]:bounds[k + 1]]
+    for level, rows in rows_by_value(x):
         out[rows] = beta_mixture_horizon_sums(
             shape=r + float(level), a=a, b=b + float(level) + 1.0, scale=alpha + big_t[rows], times=t_arr,
             coefficients=c, precision=precision,
