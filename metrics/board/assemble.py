@@ -190,11 +190,13 @@ def tiles_build(*, row: dict[str, Any], previous: dict[str, Any] | None, year_ag
 WHATIF_METRICS = frozenset(whatif.WHATIF_METRICS)
 
 
-def referral_tile(*, row: dict[str, Any], previous: dict[str, Any] | None) -> Tile:
+def referral_tile(*, row: dict[str, Any], previous: dict[str, Any] | None,
+                  restatement: Restatement | None = None) -> Tile:
     """The referrals tile (METRICS.md, Referrals): the referral rate (referred new customers per
     customer at the start) and the referral share of new customers, each against the previous
     month. A month closed before referral figures were published with the others has none
-    (None: nothing to show or compare)."""
+    (None: nothing to show or compare). `restatement`: the month's, when it is closed and shown
+    with current figures (the referred new customers as published, and their restatement)."""
     rate, share = row.get("referral_rate"), row.get("referral_share")
     before = previous or {}
     changes = [
@@ -213,11 +215,13 @@ def referral_tile(*, row: dict[str, Any], previous: dict[str, Any] | None) -> Ti
         note = _("%(share)s of new customers referred (%(referred)s of %(new)s)") % {
             "share": format_percent(share, decimals=1), "referred": format_number(int(referred)),
             "new": format_number(int(new or 0))}
+    restated = trust.referral_restatement(restatement) if restatement else None
     return Tile(metric="referral_rate", label=tile_label("referral_rate"), kind="share",
                 raw="" if rate is None else str(rate),
                 # Without customers at the start there is no rate (METRICS.md): said, not a dash.
                 display=format_value(rate, "share") if rate is not None else _("no rate"), changes=changes,
-                note=note)
+                note=note, published=restated.published if restated else "",
+                restated=restated.change if restated else "", restated_parts=restated.parts if restated else "")
 
 
 def month_add(month: dt.date, n: int) -> dt.date:
@@ -350,7 +354,8 @@ def board_build(*, scope: Scope, month: dt.date | None, dimension: str | None,
     data.tiles = tiles_build(row=row, previous=previous, year_ago=year_ago, company_row=company_row,
                              warm_up=warm_up,
                              restatement=restatement if restatement and not as_published else None)
-    data.tiles.append(referral_tile(row=row, previous=previous))
+    data.tiles.append(referral_tile(row=row, previous=previous,
+                                    restatement=restatement if restatement and not as_published else None))
     changes = tuple((c.month, figs.plotly_text(c.label())) for c in trust.source_changes(series))
     ctx = figs.FigureContext(month_label=format_month(month), scope_label=figs.plotly_text(scope.label()),
                              currency=str(settings.CLV_CURRENCY), assumption_version=row["assumption_set__version"],

@@ -167,6 +167,23 @@ def tile_restatement(metric: str, restatement: Restatement) -> TileRestatement |
     return TileRestatement(published=published, change=_signed(total, money=money, decimals=decimals), parts=parts)
 
 
+def referral_restatement(restatement: Restatement) -> TileRestatement | None:
+    """The referrals tile's line on a closed month: the referred new customers as published and
+    their restatement since (the tile's rate and share are shares, which are not split, like the
+    retention rate). None for a month closed before referral figures were published."""
+    split = restatement.splits.get("referred_new_customers")
+    if split is None or split.published is None:
+        return None
+    published = _("%(count)s referred") % {"count": f"{int(split.published):,}"}
+    total = split.total
+    if not total or split.data is None or split.assumptions is None:
+        return TileRestatement(published=published, change="", parts="")
+    parts = _("data %(data)s, assumptions %(assumptions)s") % {
+        "data": _signed(split.data, money=False, decimals=0),
+        "assumptions": _signed(split.assumptions, money=False, decimals=0)}
+    return TileRestatement(published=published, change=_signed(total, money=False, decimals=0), parts=parts)
+
+
 def close_summary(restatement: Restatement) -> str:
     """One line on a closed month: when, by whom, under which version, and whether restated."""
     close = restatement.close

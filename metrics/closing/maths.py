@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-# The figures a restatement is given for: every money metric and every customer count.
+# The figures a restatement is given for: every money metric and every customer count, the
+# referrals' included (a month closed before they were published has none: no split).
 COUNT_FIGURES: tuple[str, ...] = (
     "customers_start", "customers_end", "new_customers", "retained_customers", "reactivated_customers",
-    "churned_customers",
+    "churned_customers", "referred_new_customers",
 )
 MONEY_FIGURES: tuple[str, ...] = (
     "revenue", "gross_margin", "margin_per_customer", "clv", "customer_equity", "acquisition_cost",
-    "retention_cost", "acquisition_equity", "retention_equity", "cac",
+    "retention_cost", "acquisition_equity", "retention_equity", "cac", "referral_equity",
 )
 RESTATED_FIGURES: tuple[str, ...] = COUNT_FIGURES + MONEY_FIGURES
 CENT = Decimal("0.01")

@@ -135,7 +135,7 @@ def published_export(restatement: Restatement) -> dict[str, Any]:
 
 def data_fingerprint() -> str:
     """A digest of every input of the figures: transactions, cost entries and the customers'
-    segment values. Equal digests mean a recompute would give the same figures."""
+    segment values and referrers. Equal digests mean a recompute would give the same figures."""
     if connection.vendor == "postgresql":
         sql = """SELECT
             (SELECT COUNT(*) || ':' || COALESCE(SUM(hashtext(concat_ws('|', customer_id, order_id, order_date,
@@ -143,7 +143,7 @@ def data_fingerprint() -> str:
             (SELECT COUNT(*) || ':' || COALESCE(SUM(hashtext(concat_ws('|', month, kind, amount, segment_dimension,
                     segment_value))::bigint), 0) FROM customers_costentry),
             (SELECT COUNT(*) || ':' || COALESCE(SUM(hashtext(concat_ws('|', id, region, product_line,
-                    business_unit, acquisition_channel))::bigint), 0) FROM customers_customer)"""
+                    business_unit, acquisition_channel, referred_by))::bigint), 0) FROM customers_customer)"""
     else:
         sql = """SELECT
             (SELECT COUNT(*) || ':' || TOTAL(revenue) || ':' || TOTAL(COALESCE(cost, 0)) || ':'
@@ -153,7 +153,9 @@ def data_fingerprint() -> str:
                     || GROUP_CONCAT(kind || segment_dimension || segment_value, ',') FROM customers_costentry),
             (SELECT COUNT(*) || ':' || TOTAL(id * (LENGTH(region) + 3 * LENGTH(product_line)
                     + 7 * LENGTH(business_unit) + 11 * LENGTH(acquisition_channel))) || ':'
+                    || TOTAL(id * LENGTH(COALESCE(referred_by, '-'))) || ':'
                     || GROUP_CONCAT(DISTINCT region || product_line || business_unit || acquisition_channel)
+                    || ':' || COALESCE(GROUP_CONCAT(DISTINCT referred_by), '')
              FROM customers_customer)"""
     with connection.cursor() as cursor:
         cursor.execute(sql)

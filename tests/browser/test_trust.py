@@ -18,7 +18,7 @@ from django.core.management import call_command
 from clv_dashboard import roles
 from metrics.calculations import month_from_index, month_index
 from metrics.closing.services import month_close
-from metrics.models import MonthlySnapshot
+from metrics.models import MonthlySnapshot, PublishedSnapshot
 from metrics.services import assumptions_record
 from tests.browser.test_board import wait_for_charts
 from tests.metrics.board.builders import default_assumptions
@@ -87,6 +87,13 @@ def test_the_warm_up_the_source_change_and_a_restated_month_are_shown(
     assert published.startswith("Published: ¥") and "restated" in published and "data" in published
     assert f"{int(demo_closed['published']):,}"[:5] in published.replace("¥", "")
     page.locator('.tile[data-metric="customer_equity"]').screenshot(path=str(artifacts_dir / "trust-restated-tile-en.png"))
+    # The referrals tile says its referred new customers as published (a new rate changes the
+    # referral equity, not the count: no restatement line on the tile).
+    referred = PublishedSnapshot.objects.get(close__month=demo_closed["closed"], scope_dimension="company",
+                                             close__reopened_at__isnull=True).referred_new_customers
+    assert referred
+    referral = page.locator('.tile[data-metric="referral_rate"] [data-role=published]').inner_text()
+    assert referral == f"Published: {referred:,} referred"
 
     # The next month: the bridge starts from the published equity and steps through the restatement.
     page.goto(f"{page.base_url}/board/?month={demo_closed['latest']:%Y-%m}")
@@ -107,6 +114,7 @@ def test_the_warm_up_the_source_change_and_a_restated_month_are_shown(
     wait_for_charts(phone)
     assert "已发布" in phone.locator('.tile[data-metric="customer_equity"] [data-role=published]').inner_text()
     assert "结账" in phone.locator("#closed-notice").inner_text()
+    assert "推荐" in phone.locator('.tile[data-metric="referral_rate"] [data-role=published]').inner_text()
     phone.screenshot(path=str(artifacts_dir / "trust-restated-zh-phone.png"), full_page=True)
     phone.goto(f"{page.base_url}/board/?month={first_measured:%Y-%m}")
     wait_for_charts(phone)

@@ -171,3 +171,60 @@ def test_a_close_publishes_the_referral_figures_and_keeps_them_when_the_data_cha
         referred_new_customers=None, referral_share=None, referral_rate=None, referral_equity=None)
     (row,) = [r for r in published_series(dimension="company", value="") if r["month"] == april]
     assert row["referred_new_customers"] is None and row["referral_equity"] is None
+
+
+def test_a_closed_month_restates_its_referral_figures_in_data_and_assumptions(
+        business: dict[str, Customer]) -> None:
+    """Referred new customers and referral equity are a count and money: current - published =
+    data + assumptions (METRICS.md, Closing a month), on the board's tile and in the export. A
+    change of referrer alone is a change of the data (the basis is recomputed for it)."""
+    from metrics.board.assemble import board_get
+    from metrics.board.selectors import COMPANY_SCOPE
+    from metrics.closing.selectors import restatement_for, restatements_by_key
+    from metrics.closing.services import month_close
+    from metrics.services import assumptions_record
+
+    april = dt.date(2024, 4, 1)
+    snapshots_recompute(trigger="test")
+    month_close(month=april, today=dt.date(2024, 7, 15))
+    published = snap(4).referral_equity
+    # Data: D was referred by R1 after all (same assumption version: basis = current).
+    Customer.objects.filter(pk=business["D"].pk).update(referred_by="R1")
+    snapshots_recompute(trigger="test")
+    basis = snap(4).referral_equity
+    # Assumptions: a higher discount rate lowers the CLV, so the referral equity, not the count.
+    assumptions_record(user=None, note="rate up", recompute=False, annual_discount_rate=Decimal("0.30"))
+    snapshots_recompute(trigger="test")
+    current = snap(4).referral_equity
+    assert snap(4).referred_new_customers == 2 and published < basis and current < basis
+
+    restatement = restatement_for(month=april)
+    assert restatement is not None and restatement.restated
+    referred = restatement.splits["referred_new_customers"]
+    assert (referred.published, referred.current, referred.data, referred.assumptions) == (1, 2, 1, 0)
+    equity = restatement.splits["referral_equity"]
+    assert (equity.published, equity.current) == (published, current)
+    assert (equity.data, equity.assumptions) == (basis - published, current - basis)
+    parts = restatements_by_key()[(april, "company", "")].parts()
+    assert parts["referred_new_customers"] == {"data": 1, "assumptions": 0}
+    assert parts["referral_equity"] == {"data": str(basis - published), "assumptions": str(current - basis)}
+
+    tile = board_get(scope=COMPANY_SCOPE, month=april, dimension=None).tiles[-1]
+    assert tile.metric == "referral_rate"
+    assert (tile.published, tile.restated, tile.restated_parts) == ("1 referred", "+1", "data +1, assumptions ±0")
+    # As published, the tile shows the published figures themselves, with no restatement line.
+    printed = board_get(scope=COMPANY_SCOPE, month=april, dimension=None, as_published=True).tiles[-1]
+    assert (printed.published, printed.restated) == ("", "")
+    assert printed.raw == "0.2"
+    # A month closed before referral figures were published has no referral split to show.
+    # (Published rows never change; the board's cache is keyed on the data, so it is emptied.)
+    from django.core.cache import cache
+
+    from metrics.models import PublishedSnapshot
+
+    PublishedSnapshot.objects.filter(month=april).update(
+        referred_new_customers=None, referral_share=None, referral_rate=None, referral_equity=None)
+    cache.clear()
+    restatement = restatement_for(month=april)
+    assert restatement is not None and restatement.splits["referred_new_customers"].total is None
+    assert board_get(scope=COMPANY_SCOPE, month=april, dimension=None).tiles[-1].published == ""
