@@ -18,6 +18,9 @@
    but 200, or a connection broken twice) and the CPU per request (web, PostgreSQL, client),
    from which the capacity of the idle machine follows. Targets, judged on the first run:
    0 errors, board p95 < 300 ms, API p95 < 100 ms.
+5. With --floor, a third run: the same users flat out on /favicon.ico only (no query, no
+   template). Its latency is what gunicorn and Django alone cost at that concurrency on this
+   machine: a page flat out cannot answer faster than that.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clv_load REDIS_URL=redis://127.0.0.1:6379/14 \\
       .venv/bin/python bench/load.py --workers 2 --threads 8
@@ -47,6 +50,9 @@ PAGES = {
     "customers": "/customers/",
 }
 TARGET_P95_MS = {"board": 300.0, "api": 100.0}
+# --floor: the cheapest page the application serves (a small icon read from disk, no query, no
+# template), requested the same way: what the server alone costs per request at that concurrency.
+FLOOR_PAGES = {"icon": "/favicon.ico"}
 # The count of requests sent again on a new connection after the server closed a keep-alive one.
 RETRIED = "retried"
 
@@ -174,8 +180,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def user(port: int, cookie: str, until: float, offset: int,
-               results: dict[str, list[float]], errors: dict[str, int], think: float) -> None:
-    names = list(PAGES)
+               results: dict[str, list[float]], errors: dict[str, int], think: float,
+               pages: dict[str, str]) -> None:
+    names = list(pages)
     pauses = random.Random(offset)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = offset
@@ -183,7 +190,7 @@ async def user(port: int, cookie: str, until: float, offset: int,
         while time.monotonic() < until:
             name = names[i % len(names)]
             i += 1
-            request = (f"GET {PAGES[name]} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n"
+            request = (f"GET {pages[name]} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n"
                        "Accept-Encoding: identity\r\nConnection: keep-alive\r\n\r\n")
             started = time.perf_counter()
             status = 0
@@ -215,24 +222,25 @@ async def user(port: int, cookie: str, until: float, offset: int,
         writer.close()
 
 
-async def load(port: int, cookie: str, users: int, seconds: float,
-               think: float) -> tuple[dict[str, list[float]], dict[str, int], float]:
-    results: dict[str, list[float]] = {name: [] for name in PAGES}
-    errors = dict.fromkeys([*PAGES, RETRIED], 0)
+async def load(port: int, cookie: str, users: int, seconds: float, think: float,
+               pages: dict[str, str] = PAGES) -> tuple[dict[str, list[float]], dict[str, int], float]:
+    results: dict[str, list[float]] = {name: [] for name in pages}
+    errors = dict.fromkeys([*pages, RETRIED], 0)
     started = time.monotonic()
     until = started + seconds
-    await asyncio.gather(*(user(port, cookie, until, n, results, errors, think) for n in range(users)))
+    await asyncio.gather(*(user(port, cookie, until, n, results, errors, think, pages) for n in range(users)))
     return results, errors, time.monotonic() - started
 
 
-def measure(*, server_pid: int, port: int, cookie: str, users: int, seconds: float, think: float) -> bool:
+def measure(*, server_pid: int, port: int, cookie: str, users: int, seconds: float, think: float,
+            pages: dict[str, str] = PAGES) -> bool:
     """One run of the client; prints its figures and says whether the targets were met."""
     load_before = os.getloadavg()[0]
     # The web's CPU as one total (a worker recycled meanwhile moves its CPU to the master's).
     web_before = sum(_cpu_seconds(_server_pids(server_pid), reaped=True).values())
     db_before = _cpu_seconds(_database_pids())
     client_before = time.process_time()
-    results, errors, elapsed = asyncio.run(load(port, cookie, users, seconds, think))
+    results, errors, elapsed = asyncio.run(load(port, cookie, users, seconds, think, pages))
     client_cpu = time.process_time() - client_before
     web_cpu = sum(_cpu_seconds(_server_pids(server_pid), reaped=True).values()) - web_before
     db_cpu = _cpu_delta(db_before, _cpu_seconds(_database_pids()))
@@ -240,6 +248,8 @@ def measure(*, server_pid: int, port: int, cookie: str, users: int, seconds: flo
 
     pace = (f"each reading {think:g} s on average between requests" if think > 0
             else "flat out, each request as soon as the previous answered")
+    if pages is not PAGES:
+        pace += f", only {', '.join(pages.values())} (the server's floor)"
     total = sum(len(v) for v in results.values())
     failed = sum(errors.values()) - errors[RETRIED]
     print(f"\n{users} users for {elapsed:.0f} s, {pace}; load average {load_before:.1f} before, "
@@ -275,6 +285,9 @@ def main() -> int:
     parser.add_argument("--transactions", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument("--floor", action="store_true",
+                        help="then the same users flat out on /favicon.ico only: the latency of the "
+                             "server and the framework alone at that concurrency, which no page can beat")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
         parser.error("set DATABASE_URL (a PostgreSQL database of the benchmark's own; REDIS_URL for the cache)")
@@ -321,6 +334,9 @@ def main() -> int:
                       think=args.think)
         if args.think > 0:
             measure(server_pid=server.pid, port=port, cookie=cookie, users=args.users, seconds=args.seconds, think=0)
+        if args.floor:
+            measure(server_pid=server.pid, port=port, cookie=cookie, users=args.users, seconds=args.seconds, think=0,
+                    pages=FLOOR_PAGES)
     finally:
         server.terminate()
         server.wait(timeout=30)
