@@ -5,10 +5,12 @@ own and their groups'); every page and API call checks them. This backend keeps 
 set in the cache, keyed by the user and by a permissions version that any change to users'
 groups, users' or groups' permissions, or a group, a permission or a user saved or deleted,
 replaces (connect() wires the signals; metrics.apps calls it). An entry is therefore read only
-while nothing that could change it has changed; PERMISSIONS_SECONDS bounds the life of one
-that a change made outside the ORM (raw SQL), or made while Redis was unreachable (the new
-version is then not written), would leave behind. Without Redis (or with it down) every request
-computes the set from the database, as Django does.
+while nothing that could change it has changed. A change made while Redis is unreachable cannot
+replace the version there: the process that made it keeps the new version pending and writes it
+on its next request that finds Redis back, and PERMISSIONS_SECONDS (30 s) bounds the life of any
+entry that such a change (should that process end first) or a change outside the ORM (raw SQL)
+would leave behind. Without Redis (or with it down) every request computes the set from the
+database, as Django does.
 """
 
 from __future__ import annotations
@@ -22,12 +24,25 @@ from django.core.cache import cache
 
 PREFIX = "clv:perms"
 VERSION_KEY = f"{PREFIX}:version"
-PERMISSIONS_SECONDS = 300
+PERMISSIONS_SECONDS = 30
+# A new version this process could not write (Redis unreachable at the change), written on the
+# next request that finds Redis back.
+_pending: str | None = None
+
+
+def _version_write(version: str) -> bool:
+    """Replace the version; whether Redis now holds it (a cache that is down drops the write)."""
+    cache.set(VERSION_KEY, version, timeout=None)
+    return bool(cache.get(VERSION_KEY) == version)
 
 
 def permissions_version() -> str:
     """The current version: made on first use and kept without expiry (if Redis loses it, a new
     one is made, so an entry written under an older version is never read again)."""
+    global _pending
+    pending = _pending
+    if pending is not None and _version_write(pending):
+        _pending = None
     version = cache.get(VERSION_KEY)
     if version is None:
         cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
@@ -38,9 +53,11 @@ def permissions_version() -> str:
 def permissions_changed(*, update_fields: Any = None, **_: Any) -> None:
     """Every cached permission set is out of date from now on (except after a login, which
     saves only the user's last_login)."""
+    global _pending
     if update_fields is not None and set(update_fields) <= {"last_login"}:
         return
-    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    version = uuid.uuid4().hex
+    _pending = None if _version_write(version) else version
 
 
 def _key(user_pk: Any) -> str:

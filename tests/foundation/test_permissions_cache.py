@@ -85,3 +85,25 @@ def test_pages_still_check_permissions_through_the_cache(executive: Any) -> None
     assert client.get("/audit/").status_code == 403  # the audit log is for admins
     executive.groups.set([Group.objects.get(name=roles.ADMIN)])
     assert client.get("/audit/").status_code == 200
+
+
+def test_a_change_made_while_redis_is_unreachable_is_seen_once_redis_is_back(executive: Any, settings: Any) -> None:
+    from django.core.cache import cache
+
+    from clv_dashboard import permissions
+    from tests.foundation.test_redis_down import _closed_cache
+
+    reachable = settings.CACHES
+    assert _fresh(executive).has_perm(PERM) is True  # cached under the current version
+    cached = f"{permissions.PREFIX}:{settings.CLV_DATA_CACHE_SALT}:{permissions_version()}:{executive.pk}"
+    settings.CACHES = _closed_cache()
+    executive.groups.clear()  # the new version cannot be written
+    assert _perm_queries(_fresh(executive)) == (False, 2)  # computed from the database meanwhile
+    settings.CACHES = reachable
+    assert cache.get(cached) is not None  # the entry written before the outage is still in Redis
+    # The next request of the process that made the change writes its version first.
+    assert _perm_queries(_fresh(executive)) == (False, 2)
+    assert permissions._pending is None
+    # Should that process have ended first, the old entry lives at most PERMISSIONS_SECONDS.
+    client: Any = cache._cache.get_client()  # type: ignore[attr-defined]
+    assert 0 < client.ttl(cache.make_key(cached)) <= permissions.PERMISSIONS_SECONDS <= 30
