@@ -177,19 +177,29 @@ PROJECTION_NOTE_RATIO = 2.0
 PROJECTION_NOTE_MONTHS = 12
 
 
-def projection_note(v: ScopeValuation) -> str:
-    """A warning, in words, when the projection takes new customers far from today's level by
-    the end of the horizon (a log-linear trend compounds for the whole horizon); "" otherwise."""
+def _projection_drift(v: ScopeValuation) -> tuple[float, float, float] | None:
+    """(ratio, now, end): the projected new customers a month over the horizon's last year
+    against the history's last year, when they are far apart; None otherwise."""
     p = v.projection
     if p is None or v.result is None or len(p.history) == 0 or len(p.projected) == 0:
-        return ""
+        return None
     now = float(np.mean(p.history[-PROJECTION_NOTE_MONTHS:]))
     end = float(np.mean(p.projected[-PROJECTION_NOTE_MONTHS:]))
     if now <= 0 or not np.isfinite(end):
-        return ""
+        return None
     ratio = end / now
     if 1 / PROJECTION_NOTE_RATIO < ratio < PROJECTION_NOTE_RATIO:
+        return None
+    return ratio, now, end
+
+
+def projection_note(v: ScopeValuation) -> str:
+    """A warning, in words, when the projection takes new customers far from today's level by
+    the end of the horizon (a log-linear trend compounds for the whole horizon); "" otherwise."""
+    drift = _projection_drift(v)
+    if drift is None or v.result is None:
         return ""
+    ratio, now, end = drift
     total = v.result.total
     values = {"model": model_label(v.model), "end": format_number(end, decimals=0), "now": format_number(now, decimals=0),
               "ratio": format_number(ratio, decimals=1),
@@ -203,6 +213,18 @@ def projection_note(v: ScopeValuation) -> str:
                  "month in the last year; future customers make {future} of the customer-based value. Compare it with "
                  "the flat and the logistic projections before relying on it.")
     return text.format(**values)
+
+
+def projection_caution(v: ScopeValuation) -> str:
+    """The same warning in a few words, under the headline value, so that a reader of the
+    tiles alone sees what the value leans on; "" when there is no warning."""
+    drift = _projection_drift(v)
+    if drift is None:
+        return ""
+    ratio = format_number(drift[0], decimals=1)
+    if drift[0] >= PROJECTION_NOTE_RATIO:
+        return _("Leans on a projection of %(ratio)s times today's new customers a month: see below.") % {"ratio": ratio}
+    return _("Leans on a projection of new customers falling to %(ratio)s times today's: see below.") % {"ratio": ratio}
 
 
 def elasticities_figure(v: ScopeValuation) -> dict[str, Any] | None:

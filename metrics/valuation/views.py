@@ -48,6 +48,7 @@ def _investor_context(params: ValuationParams) -> dict[str, Any]:
         "headline": presenters.headline(v) if v.result else None,
         "gap": presenters.gap_sentence(v),
         "projection_note": presenters.projection_note(v),
+        "projection_caution": presenters.projection_caution(v),
         "fit": presenters.fit_row(v),
         "figures": presenters.figures(v),
         "elasticities": [{"label": presenters.elasticity_label(e.key), "key": e.key,

@@ -13,7 +13,7 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from clv_dashboard import roles
-from metrics.models import MarketValue
+from metrics.models import AssumptionSet, MarketValue
 from metrics.services import snapshots_recompute
 
 from .db import assumptions, growing_business
@@ -149,8 +149,26 @@ def test_a_projection_far_from_todays_new_customers_is_called_out(client_as: Cal
     note = trend.context["projection_note"]
     assert "trend (log-linear)" in note and f"{ratio:.1f} times" in note
     assert 'id="projection-note"' in trend.content.decode()
+    # The headline tile says so too, for a reader of the tiles alone.
+    caution = trend.context["projection_caution"]
+    assert f"{ratio:.1f} times today's new customers" in caution
+    assert 'id="value-caution"' in trend.content.decode() and 'href="#projection-note"' in trend.content.decode()
     flat = client.get(URL, {"model": "flat", "horizon": "120"})
-    assert flat.context["projection_note"] == ""
-    assert 'id="projection-note"' not in flat.content.decode()
+    assert flat.context["projection_note"] == "" and flat.context["projection_caution"] == ""
+    assert 'id="projection-note"' not in flat.content.decode() and 'id="value-caution"' not in flat.content.decode()
     chinese = client.get(URL, {"model": "trend", "horizon": "120"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "依赖这一结果之前" in chinese.context["projection_note"]
+    assert f"依赖新客户增至目前每月 {ratio:.1f} 倍的预测" in chinese.context["projection_caution"]
+
+
+def test_the_board_packs_investor_page_carries_the_projection_warning(
+        client_as: Callable[[str | None], Client], business: None) -> None:
+    latest = AssumptionSet.objects.order_by("-pk").first()
+    assert latest is not None and latest.acquisition_projection == "trend" and latest.valuation_horizon_months == 120
+    response = client_as(roles.EXECUTIVE).get("/board/pack/", {"investor": "1"})
+    html = response.content.decode()
+    investor = response.context["investor"]
+    assert investor["v"].model == "trend" and investor["projection_note"] and investor["projection_caution"]
+    page = html[html.index('id="pack-investor-page"'):]
+    assert 'id="projection-note"' in page and investor["projection_note"] in page
+    assert 'id="value-caution"' in page
