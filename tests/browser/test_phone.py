@@ -16,6 +16,7 @@ from clv_dashboard import roles
 from customers.models import Customer, ImportJob
 from metrics.closing.services import month_close
 from metrics.models import MonthlySnapshot, PredictiveFit
+from tests.browser.test_board import wait_for_charts
 from tests.metrics.board.builders import default_assumptions
 from tests.metrics.board.conftest import private_cache
 
@@ -79,8 +80,6 @@ def test_no_screen_scrolls_sideways_on_a_phone(page_for: Callable[..., Any], dem
 
 def _screens_checked(page: Any, demo: dict[str, int], artifacts_dir: Path, language: str) -> dict[str, Any]:
     """What sticks out on each screen (none expected); a screenshot of each that has something."""
-    from tests.browser.test_board import wait_for_charts
-
     urls = ["/board/", "/board/?scope=region:North", f"/customers/{demo['customer']}/", "/customers/",
             "/customers/model-check/", "/profitability/", "/valuation/", "/imports/", f"/imports/{demo['import']}/",
             "/assumptions/", "/audit/", "/aliases/"]

@@ -116,7 +116,7 @@ def test_a_customers_page_lists_their_allocated_costs_month_by_month(
     last = table.locator("tbody tr").last.locator("td").nth(4).inner_text()
     assert abs(float(last) - float(stored.net_profit_to_date)) <= 0.01
     # Every column is on the phone's screen: the months are labelled blocks, nothing scrolls sideways.
-    assert page.evaluate("""() => { const w = document.querySelector('#profit-months .table-wrap');
+    assert page.evaluate("""() => { const w = document.querySelector('#profit-months .table-scroll');
                                     return w.scrollWidth <= w.clientWidth; }""")
     assert table.locator("tbody tr").last.locator("td").nth(4).is_visible()
     page.locator("#profit-months").screenshot(path=str(artifacts_dir / f"customer-profit-months-{language}.png"))
