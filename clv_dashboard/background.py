@@ -16,7 +16,9 @@ import contextlib
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -53,6 +55,7 @@ def task_send(task: Any, *, args: tuple[Any, ...] = (), kwargs: dict[str, Any] |
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
+_outstanding: set[Future[Any]] = set()  # submitted and not finished yet
 
 
 def tasks_in_thread() -> bool:
@@ -82,7 +85,31 @@ def in_process_submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Futu
         finally:
             connections.close_all()
 
-    return _executor_get().submit(run)
+    future = _executor_get().submit(run)
+    with _executor_lock:
+        _outstanding.add(future)
+    future.add_done_callback(_finished)
+    return future
+
+
+def _finished(future: Future[Any]) -> None:
+    with _executor_lock:
+        _outstanding.discard(future)
+
+
+def in_process_wait(timeout: float) -> bool:
+    """Wait until no background job is queued or running, including jobs those jobs queue
+    (an import queues its recompute); False if some are still there after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _executor_lock:
+            pending = list(_outstanding)
+        if not pending:
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        futures.wait(pending, timeout=left)
 
 
 def dead_before() -> dt.datetime:

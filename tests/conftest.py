@@ -83,6 +83,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytest.skip(missing)
 
 
+@pytest.fixture
+def tasks_in_thread(settings: Any) -> Iterator[None]:
+    """In-process tasks run in the background thread, as in the demo. The test waits for that
+    thread's jobs at the end (an import queues its recompute), so that a job still running
+    cannot meet the flush of the test database, even when the test failed halfway."""
+    from clv_dashboard.background import in_process_wait
+
+    settings.CLV_TASKS_IN_THREAD = True
+    yield
+    assert in_process_wait(timeout=180), "a background job was still running 180 s after the test"
+
+
 # --- Users and roles --------------------------------------------------------------------------
 
 

@@ -19,9 +19,8 @@ ROWS = 60_000
 
 @pytest.mark.browser
 def test_in_the_demo_the_upload_returns_at_once_and_the_progress_bar_moves(
-    settings: Any, page_for: Callable[..., Any], tmp_path: Path, artifacts_dir: Path,
+    tasks_in_thread: None, settings: Any, page_for: Callable[..., Any], tmp_path: Path, artifacts_dir: Path,
 ) -> None:
-    settings.CLV_TASKS_IN_THREAD = True
     assert settings.CELERY_TASK_ALWAYS_EAGER  # no worker: the web process runs the import
     path = tmp_path / "orders.csv"
     with path.open("w", encoding="utf-8") as f:

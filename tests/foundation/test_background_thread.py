@@ -41,9 +41,8 @@ def test_a_submitted_job_runs_in_another_thread() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_upload_returns_before_the_import_runs_and_the_board_is_recomputed(
-    settings: Any, tmp_path: Path, client_as: Callable[[str | None], Client],
+    tasks_in_thread: None, settings: Any, tmp_path: Path, client_as: Callable[[str | None], Client],
 ) -> None:
-    settings.CLV_TASKS_IN_THREAD = True
     settings.MEDIA_ROOT = tmp_path / "media"
     client = client_as(roles.ANALYST)
     started = time.monotonic()
