@@ -95,7 +95,12 @@
     var rowsCount = 0;
     var data = (figure.data || []).map(function (trace, i) {
       rowsCount = Math.max(rowsCount, (trace.y || []).length);
-      return Object.assign({}, trace, { yaxis: i < 2 ? "y" : "y2", textposition: "inside",
+      // A long bar carries its amount inside; a short one (a small segment) beside it, where it
+      // stays readable instead of shrinking to fit the bar.
+      var values = (trace.x || []).map(function (v) { return Math.abs(Number(v) || 0); });
+      var longest = Math.max.apply(null, values.concat([0]));
+      var positions = values.map(function (v) { return v >= 0.45 * longest ? "inside" : "outside"; });
+      return Object.assign({}, trace, { yaxis: i < 2 ? "y" : "y2", textposition: positions,
                                         textfont: { size: 10 }, insidetextanchor: "end" });
     });
     ["xaxis", "xaxis2", "xaxis3", "xaxis4"].forEach(function (key, i) {
