@@ -417,7 +417,8 @@ def segments_figure(*, rows: Sequence[Mapping[str, Any]], dimension_label: str, 
         ]
         suffix = "" if col == 1 else str(col)
         traces.append(
-            go.Bar(y=marked, x=values, orientation="h", marker={"color": colour, "opacity": opacity},
+            # A missing figure is a bar of no length that still says "n/a" (a null bar shows nothing).
+            go.Bar(y=marked, x=[0.0 if v is None else v for v in values], orientation="h", marker={"color": colour, "opacity": opacity},
                    name=titles[col - 1], text=texts, textposition="auto", insidetextanchor="end", cliponaxis=False,
                    xaxis=f"x{suffix}", yaxis="y",
                    # The scope each bar opens when clicked (drill-down), and the leaning note.

@@ -1,5 +1,5 @@
 /* Shared helpers: poll a JSON progress endpoint until the job is finished; the Plotly
-   configuration every chart uses; the language switch. No inline script or handler anywhere:
+   configuration every chart uses; chart titles wrapped to a narrow chart; the language switch. No inline script or handler anywhere:
    the Content-Security-Policy allows scripts from this site's files only. */
 (function () {
   "use strict";
@@ -32,6 +32,41 @@
     config.sendData = false;
     config.modeBarButtonsToRemove = (config.modeBarButtonsToRemove || []).concat(["sendDataToCloud", "editInChartStudio"]);
     return config;
+  };
+
+  // A chart title (or subtitle) longer than a narrow chart is wide goes on two lines or more
+  // (Plotly would cut it at the edge): at spaces, or between any two characters of Chinese text.
+  var WIDE = /[\u3000-\u9fff\uff00-\uffef]/;
+  function lines(text, size, width) {
+    var room = Math.max(12, Math.floor((width - 24) / (size * 0.58)));
+    var out = [], line = "", used = 0;
+    var tokens = String(text).match(/[\u3000-\u9fff\uff00-\uffef]|[^\s\u3000-\u9fff\uff00-\uffef]+|\s+/g) || [];
+    tokens.forEach(function (token) {
+      if (/^\s+$/.test(token)) { if (used) { line += " "; used += 1; } return; }
+      var cost = WIDE.test(token) ? 1.8 : token.length;
+      if (used && used + cost > room) { out.push(line.replace(/\s+$/, "")); line = ""; used = 0; }
+      line += token; used += cost;
+    });
+    if (line) out.push(line);
+    return out;
+  }
+  window.clvWrapTitle = function (layout, width) {
+    var title = layout.title;
+    if (!title || !title.text) return layout;
+    var size = (title.font && title.font.size) || 15;
+    var head = lines(title.text, size, width);
+    var sub = title.subtitle && title.subtitle.text ? title.subtitle : null;
+    var subSize = (sub && sub.font && sub.font.size) || 12;
+    var tail = sub ? lines(sub.text, subSize, width) : [];
+    var extra = (head.length - 1) * Math.round(size * 1.3) + Math.max(tail.length - 1, 0) * Math.round(subSize * 1.3);
+    if (!extra) return layout;
+    layout = Object.assign({}, layout);
+    layout.title = Object.assign({}, title, { text: head.join("<br>") });
+    if (sub) layout.title.subtitle = Object.assign({}, sub, { text: tail.join("<br>") });
+    var margin = layout.margin || {};
+    layout.margin = Object.assign({}, margin, { t: (margin.t || 72) + extra + 10 });
+    layout.height = (layout.height || 360) + extra;  // the plot keeps its height
+    return layout;
   };
 
   var language = document.getElementById("language-select");

@@ -48,6 +48,8 @@
     if (width < NARROW) {
       layout = merge(layout, { title: { font: { size: 14 }, subtitle: { font: { size: 11 } } },
                                legend: { font: { size: 11 } } });
+      // Not in the pack: its boxes have the paper's fixed heights, which a taller title would overrun.
+      if (!isPack) layout = window.clvWrapTitle(layout, width);
       if (name === "segments" || name === "tornado") {
         layout = merge(layout, { margin: { l: 10, r: 10 } });
       }

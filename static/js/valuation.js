@@ -32,39 +32,6 @@
   }
 
   var pending = charts.length;
-  // A chart title (or subtitle) longer than a narrow chart is wide goes on two lines or more
-  // (Plotly would cut it at the edge): at spaces, or between any two characters of Chinese text.
-  var WIDE = /[\u3000-\u9fff\uff00-\uffef]/;
-  function lines(text, size, width) {
-    var room = Math.max(12, Math.floor((width - 24) / (size * 0.58)));
-    var out = [], line = "", used = 0;
-    var tokens = String(text).match(/[\u3000-\u9fff\uff00-\uffef]|[^\s\u3000-\u9fff\uff00-\uffef]+|\s+/g) || [];
-    tokens.forEach(function (token) {
-      if (/^\s+$/.test(token)) { if (used) { line += " "; used += 1; } return; }
-      var cost = WIDE.test(token) ? 1.8 : token.length;
-      if (used && used + cost > room) { out.push(line.replace(/\s+$/, "")); line = ""; used = 0; }
-      line += token; used += cost;
-    });
-    if (line) out.push(line);
-    return out;
-  }
-  function wrapTitle(layout, width) {
-    var title = layout.title;
-    if (!title || !title.text) return;
-    var size = (title.font && title.font.size) || 15;
-    var head = lines(title.text, size, width);
-    var sub = title.subtitle && title.subtitle.text ? title.subtitle : null;
-    var subSize = (sub && sub.font && sub.font.size) || 12;
-    var tail = sub ? lines(sub.text, subSize, width) : [];
-    var extra = (head.length - 1) * Math.round(size * 1.3) + Math.max(tail.length - 1, 0) * Math.round(subSize * 1.3);
-    if (!extra) return;
-    layout.title = Object.assign({}, title, { text: head.join("<br>") });
-    if (sub) layout.title.subtitle = Object.assign({}, sub, { text: tail.join("<br>") });
-    var margin = layout.margin || {};
-    layout.margin = Object.assign({}, margin, { t: (margin.t || 72) + extra + 10 });
-    layout.height = (layout.height || 360) + extra;  // the plot keeps its height
-  }
-
   Array.prototype.forEach.call(charts, function (target) {
     var figure = figures[target.getAttribute("data-figure")];
     if (!figure) { pending -= 1; return; }
@@ -76,7 +43,7 @@
       // Fewer dates on a narrow time axis: they fit without standing on end.
       if (layout.xaxis && !layout.xaxis.tickvals) layout.xaxis = Object.assign({}, layout.xaxis, { nticks: 5 });
     }
-    if (narrow) wrapTitle(layout, target.clientWidth || window.innerWidth);
+    if (narrow) layout = window.clvWrapTitle(layout, target.clientWidth || window.innerWidth);
     window.Plotly.newPlot(target, figure.data, layout, window.clvPlotConfig({ responsive: true }))
       .then(function () {
         target.setAttribute("data-rendered", "true");

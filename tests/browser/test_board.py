@@ -45,6 +45,31 @@ def board_page(page_for: Callable[..., Any], role: str | None, **kwargs: Any) ->
     return page_for(role, **kwargs)
 
 
+# What a phone's width does to a chart: a title cut at the chart's edge, a bar's amount scaled
+# down or turned on its side to fit the bar.
+SQUEEZED_JS = """(selector) => {
+  const found = {cut: [], squeezed: []};
+  document.querySelectorAll(selector).forEach(div => {
+    const svg = div.querySelector('.main-svg').getBoundingClientRect();
+    div.querySelectorAll('.gtitle, .gtitle-subtitle').forEach(t => {
+      if (t.getBoundingClientRect().right > svg.right + 1) found.cut.push(t.textContent);
+    });
+    div.querySelectorAll('.bartext').forEach(t => {
+      if (/rotate\\((?!0[ ,)])|scale\\(0\\./.test(t.getAttribute('transform') || '')
+          || t.getBoundingClientRect().height < 8) found.squeezed.push(t.textContent);
+    });
+  });
+  return found;
+}"""
+
+
+def squeezed(page: Any, chart: str) -> dict[str, list[str]]:
+    """The titles cut at the chart's edge and the bar amounts squeezed, of the chart with id
+    `chart` (or of every chart a CSS selector starting with '.' picks); both empty when it reads well."""
+    found: dict[str, list[str]] = page.evaluate(SQUEEZED_JS, chart if chart.startswith(".") else f"#{chart}")
+    return found
+
+
 def wait_for_charts(page: Any) -> int:
     """Wait until every chart on the page is drawn (Plotly made its SVG); return how many."""
     expected = page.locator("[data-figure]").count()

@@ -11,6 +11,7 @@ import pytest
 
 from clv_dashboard import roles
 from metrics.services import snapshots_recompute
+from tests.browser.test_board import squeezed
 from tests.metrics.valuation.db import assumptions, growing_business
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -60,27 +61,13 @@ def test_the_investor_view_draws_its_charts_and_the_analyst_chooses_the_model(
     assert page.console_errors == []
 
 
-# What a phone's width does to a chart: a title cut at the chart's edge, a bar's amount scaled
-# down or turned on its side to fit the bar.
-SQUEEZED_JS = """(id) => {
-  const div = document.getElementById(id);
-  const svg = div.querySelector('.main-svg').getBoundingClientRect();
-  const cut = Array.from(div.querySelectorAll('.gtitle, .gtitle-subtitle'))
-    .filter(t => t.getBoundingClientRect().right > svg.right + 1).map(t => t.textContent);
-  const squeezed = Array.from(div.querySelectorAll('.bartext')).filter(t =>
-    /rotate\\((?!0[ ,)])|scale\\(0\\./.test(t.getAttribute('transform') || '')
-    || t.getBoundingClientRect().height < 8).map(t => t.textContent);
-  return {cut: cut, squeezed: squeezed};
-}"""
-
-
 def test_the_investor_view_reads_on_a_phone_in_both_languages(page_for: Callable[..., Any], artifacts_dir: Path,
                                                               business: None) -> None:
     page = page_for(roles.EXECUTIVE, language="en", viewport=(390, 844))
     page.goto(f"{page.base_url}/valuation/")
     _drawn(page)
     for name in CHARTS:
-        assert page.evaluate(SQUEEZED_JS, f"chart-{name}") == {"cut": [], "squeezed": []}, name
+        assert squeezed(page, f"chart-{name}") == {"cut": [], "squeezed": []}, name
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(artifacts_dir / "valuation-en-phone.png"), full_page=True)
     assert page.console_errors == []
@@ -92,7 +79,7 @@ def test_the_investor_view_reads_on_a_phone_in_both_languages(page_for: Callable
     assert page.locator("#gap-sentence").inner_text().startswith("按同期群曲线，一位新客户价值 ¥")
     assert "从现有客户到基于客户的价值" in page.locator("#chart-waterfall").inner_text().replace("\n", "")
     for name in CHARTS:
-        assert page.evaluate(SQUEEZED_JS, f"chart-{name}") == {"cut": [], "squeezed": []}, name
+        assert squeezed(page, f"chart-{name}") == {"cut": [], "squeezed": []}, name
     # Nothing wider than the phone's screen but the tables that scroll inside their box.
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
