@@ -1,5 +1,6 @@
 /* Shared helpers: poll a JSON progress endpoint until the job is finished; the Plotly
-   configuration every chart uses; chart titles wrapped to a narrow chart; the language switch. No inline script or handler anywhere:
+   configuration every chart uses; bridges turned on their side and chart titles wrapped in a
+   narrow chart; the language switch. No inline script or handler anywhere:
    the Content-Security-Policy allows scripts from this site's files only. */
 (function () {
   "use strict";
@@ -67,6 +68,32 @@
     layout.margin = Object.assign({}, margin, { t: (margin.t || 72) + extra + 10 });
     layout.height = (layout.height || 360) + extra;  // the plot keeps its height
     return layout;
+  };
+
+  // A bridge (waterfall) in a narrow chart turns on its side: the step names become the y axis
+  // labels, one per line, readable, instead of columns of words that run together.
+  // options: right and bottom margins, rowHeight per step, trace (more settings of the bars).
+  window.clvSideways = function (figure, options) {
+    options = options || {};
+    var layout = Object.assign({}, figure.layout || {});
+    var steps = 0;
+    var data = (figure.data || []).map(function (trace) {
+      if (trace.type !== "waterfall") return trace;
+      steps = Math.max(steps, (trace.x || []).length);
+      return Object.assign({}, trace, {
+        orientation: "h", x: trace.y, y: (trace.x || []).map(function (label) { return String(label).replace(/<br>/g, " ").replace(/([\u3400-\u9fff]) ([\u3400-\u9fff])/g, "$1$2"); }),
+        hoverinfo: "y+text", textposition: "outside"
+      }, options.trace || {});
+    });
+    if (!steps) return figure;
+    layout.xaxis = Object.assign({}, layout.yaxis || {}, { automargin: true, tickfont: { size: 10 } });
+    layout.yaxis = { autorange: "reversed", automargin: true, tickfont: { size: 11 }, gridcolor: "rgba(0,0,0,0)" };
+    var margin = { l: 10, r: options.right || 30 };
+    if (options.bottom) margin.b = options.bottom;
+    layout.margin = Object.assign({}, layout.margin || {}, margin);
+    layout.height = Math.max(layout.height || 0, 150 + (options.rowHeight || 34) * steps);
+    (layout.annotations || []).forEach(function (note) { if (note.yanchor === "bottom") note.y = 1.0; });
+    return { data: data, layout: layout };
   };
 
   var language = document.getElementById("language-select");

@@ -66,28 +66,6 @@
     return layout;
   }
 
-  // A bridge in a narrow chart turns on its side: the step names become the y axis labels, one
-  // per line, readable, instead of columns of words that run together.
-  function sideways(figure) {
-    var layout = Object.assign({}, figure.layout || {});
-    var steps = 0;
-    var data = (figure.data || []).map(function (trace) {
-      if (trace.type !== "waterfall") return trace;
-      steps = Math.max(steps, (trace.x || []).length);
-      return Object.assign({}, trace, {
-        orientation: "h", x: trace.y, y: (trace.x || []).map(function (label) { return String(label).replace(/<br>/g, " ").replace(/([\u3400-\u9fff]) ([\u3400-\u9fff])/g, "$1$2"); }),
-        hoverinfo: "y+text", textposition: "outside"
-      });
-    });
-    var value = Object.assign({}, layout.yaxis || {});
-    layout.xaxis = Object.assign(value, { automargin: true, tickfont: { size: 10 } });
-    layout.yaxis = { autorange: "reversed", automargin: true, tickfont: { size: 11 }, gridcolor: "rgba(0,0,0,0)" };
-    layout.margin = Object.assign({}, layout.margin || {}, { l: 10, r: 30, b: 40 });
-    layout.height = Math.max(layout.height || 0, 150 + 34 * steps);
-    (layout.annotations || []).forEach(function (note) { if (note.yanchor === "bottom") note.y = 1.0; });
-    return { data: data, layout: layout };
-  }
-
   // The four segment panels in a narrow chart: two by two instead of four in a row, so that
   // their titles and amounts have room and never run into each other.
   function twoByTwo(figure) {
@@ -125,7 +103,7 @@
     var name = div.getAttribute("data-figure");
     var narrow = (div.clientWidth || 1000) < NARROW;
     if ((name === "equity_bridge" || name === "customer_bridge") && narrow) {
-      figure = sideways(figure);
+      figure = window.clvSideways(figure, { right: 30, bottom: 40, rowHeight: 34 });
     }
     if (name === "segments" && narrow && !isPack) {
       figure = twoByTwo(figure);

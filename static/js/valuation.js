@@ -7,28 +7,19 @@
   var charts = document.querySelectorAll(".js-valuation-chart");
   var narrow = window.matchMedia && window.matchMedia("(max-width: 720px)").matches;
 
-  // On a narrow screen the bridge turns on its side: the step names become readable y axis
-  // labels and the amounts keep their size beside the bars (upright, they shrank to fit them).
+  // On a narrow screen the bridge turns on its side (app.js), its amounts at their own size
+  // beside the bars (upright, they shrank to fit them) and every other amount on its axis.
   function sideways(figure) {
-    var layout = Object.assign({}, figure.layout || {});
-    var steps = 0;
-    var data = (figure.data || []).map(function (trace) {
-      if (trace.type !== "waterfall") return trace;
-      steps = Math.max(steps, (trace.x || []).length);
-      return Object.assign({}, trace, { orientation: "h", x: trace.y, y: trace.x, hoverinfo: "y+text",
-                                        textposition: "outside", constraintext: "none", textfont: { size: 11 } });
-    });
-    if (!steps) return figure;
-    layout.xaxis = Object.assign({}, layout.yaxis || {}, { automargin: true, tickfont: { size: 10 }, tickangle: 0 });
-    if (layout.xaxis.tickvals && layout.xaxis.tickvals.length > 3) {  // every other amount: they fit upright
+    figure = window.clvSideways(figure, { right: 64, rowHeight: 40,
+                                          trace: { constraintext: "none", textfont: { size: 11 } } });
+    var axis = figure.layout.xaxis;
+    axis.tickangle = 0;
+    if (axis.tickvals && axis.tickvals.length > 3) {
       var keep = function (v, i) { return i % 2 === 0; };
-      layout.xaxis.tickvals = layout.xaxis.tickvals.filter(keep);
-      layout.xaxis.ticktext = (layout.xaxis.ticktext || []).filter(keep);
+      axis.tickvals = axis.tickvals.filter(keep);
+      axis.ticktext = (axis.ticktext || []).filter(keep);
     }
-    layout.yaxis = { autorange: "reversed", automargin: true, tickfont: { size: 11 }, gridcolor: "rgba(0,0,0,0)" };
-    layout.margin = Object.assign({}, layout.margin || {}, { l: 10, r: 64 });
-    layout.height = Math.max(layout.height || 0, 150 + 40 * steps);
-    return { data: data, layout: layout };
+    return figure;
   }
 
   var pending = charts.length;
