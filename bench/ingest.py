@@ -10,7 +10,8 @@
 3. Times `manage.py import_csv transactions FILE` in a child process, end to end (start-up,
    validation, staging, the set-based write, commit), and reads that process's peak memory.
 4. Times a bare `COPY ... FROM STDIN` of the same file into a table with the same indexes as
-   customers_transaction (primary key, unique order id, order date, customer + date, import job).
+   customers_transaction (primary key, unique order id, order date, customer + date, import job)
+   and the same byte-ordered order-id column (COLLATE "C", migration customers 0008).
 5. Prints both times, their ratio (target <= 1.3; the first release's was 2.0) and the peak
    memory (target < 500 MB).
 6. With --reimport, also times importing the same file a second time (every order replaced).
@@ -110,7 +111,8 @@ def run_copy(path: Path, database_url: str) -> float:
     with conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS bench_copy")
         cur.execute(
-            "CREATE TABLE bench_copy (id bigserial PRIMARY KEY, customer_id text NOT NULL, order_id varchar(100) NOT NULL,"
+            "CREATE TABLE bench_copy (id bigserial PRIMARY KEY, customer_id text NOT NULL,"
+            ' order_id varchar(100) COLLATE "C" NOT NULL,'
             " order_date date NOT NULL, revenue numeric(18,2) NOT NULL, cost numeric(18,2), import_job_id bigint)"
         )
         cur.execute("CREATE UNIQUE INDEX ON bench_copy (order_id) WHERE NOT (order_id = '')")

@@ -132,7 +132,9 @@ class Transaction(models.Model):
     # Both foreign keys are served by the indexes in Meta (customer + date; import job): a
     # second index of their own would cost every imported row two more index insertions.
     customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="transactions", db_index=False)
-    # Blank when the source file had no order ids; otherwise unique across the data.
+    # Blank when the source file had no order ids; otherwise unique across the data. On
+    # PostgreSQL the column is COLLATE "C" (migration 0008, byte order; the import relies on
+    # it): an AlterField of this field must keep that collation.
     order_id = models.CharField(_("order id"), max_length=100, blank=True, default="")
     order_date = models.DateField(_("order date"))
     # Negative revenue is a refund or return.

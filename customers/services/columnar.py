@@ -97,13 +97,13 @@ def _trailing_blank_lines(path: Path, size: int) -> int:
 
 
 class ColumnarReader:
-    def __init__(self, *, source: SourceFile, plan: ColumnPlan, block_bytes: int = BLOCK_BYTES) -> None:
+    def __init__(self, *, source: SourceFile, plan: ColumnPlan, block_bytes: int | None = None) -> None:
         self.source = source
         self.plan = plan
         # Rows may carry more fields than the header (a trailing delimiter): the extra ones must
         # then be blank, as the row validator requires.
         self.width = max(_first_row_width(source), len(plan.header))
-        self.block_bytes = block_bytes
+        self.block_bytes = block_bytes or BLOCK_BYTES
         self.records = 0
         self._bad_row: Any = None
         self._counter: CountingReader | None = None
@@ -218,24 +218,31 @@ class ColumnarReader:
             picked = [c.take(pa.array(positions)).to_pylist() for c in raw]
             leftovers = [(first_line + p, [col[k] for col in picked]) for k, p in enumerate(positions)]
         if self.order_ids_ascending:
-            self._order_ids_follow(staged.column("order_id").combine_chunks(), leftovers)
+            self._order_ids_follow(staged, leftovers)
         return Block(staged=staged, leftovers=leftovers, bytes_read=self.bytes_read)
 
-    def _order_ids_follow(self, ids: pa.Array, leftovers: list[tuple[int, list[str]]]) -> None:
-        """Keep order_ids_ascending true while the block's order ids (blank ones aside) rise
-        strictly from the last block's. A leftover row with an order id (staged, if valid, by
-        the row validator in its own order) ends it: the import then looks for line items."""
+    def _order_ids_follow(self, staged: pa.Table, leftovers: list[tuple[int, list[str]]]) -> None:
+        """Keep order_ids_ascending true while the block's order ids (blank ones aside), in the
+        file's line order, rise strictly from the last block's. A row left to the row validator
+        counts in its line's place, with the order id that validator would keep (stripped)."""
         index = self.plan.indexes["order_id"]
-        if any(index < len(values) and (values[index] or "").strip() for _, values in leftovers):
-            self.order_ids_ascending = False
+        lines, ids = staged.column("line"), staged.column("order_id")
+        extra = [(line, values[index].strip()) for line, values in leftovers
+                 if index < len(values) and (values[index] or "").strip()]
+        if extra:
+            merged = pa.table({
+                "line": pa.concat_arrays([lines.combine_chunks(), pa.array([line for line, _ in extra], pa.int64())]),
+                "id": pa.concat_arrays([ids.combine_chunks(), pa.array([i for _, i in extra], pa.string())]),
+            }).sort_by("line")
+            ids = merged.column("id")
+        flat = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+        flat = flat.filter(pc.greater(pc.utf8_length(flat), 0))
+        if not len(flat):
             return
-        ids = ids.filter(pc.greater(pc.utf8_length(ids), 0))
-        if not len(ids):
-            return
-        rising = len(ids) < 2 or pc.all(pc.less(ids[:-1], ids[1:])).as_py()
-        after_last = self._last_order_id is None or ids[0].as_py() > self._last_order_id
+        rising = len(flat) < 2 or pc.all(pc.less(flat[:-1], flat[1:])).as_py()
+        after_last = self._last_order_id is None or flat[0].as_py() > self._last_order_id
         self.order_ids_ascending = bool(rising and after_last)
-        self._last_order_id = ids[-1].as_py()
+        self._last_order_id = flat[-1].as_py()
 
 
 def _any(masks: list[pa.Array]) -> pa.Array:

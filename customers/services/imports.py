@@ -24,6 +24,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,6 +42,7 @@ from customers.models import CostEntry, ImportJob, Transaction
 
 from . import loading
 from .columnar import ColumnarReader, NotColumnar, columnar_applies
+from .direct import DirectWriter, NotDirect, direct_applies
 from .headers import header_mapping_find, header_mapping_learn
 from .parsing import (
     DATE_ORDERS,
@@ -101,6 +103,10 @@ MSG_UNDONE = _("Undone: {transactions} transaction(s) and {costs} cost entr(ies)
 # (files whose records are not one per line, whitespace-separated files, other encodings).
 READER_COLUMNAR = "columnar"
 READER_ROWS = "rows"
+# How the rows were written (job.detected["writer"]): through the staging table after reading,
+# or straight into the transactions table while reading (direct.py).
+WRITER_STAGED = "staged"
+WRITER_DIRECT = "direct"
 
 REPORT_HEADER = (_("line"), _("column"), _("value"), _("reason"))
 REPORT_HEADER_WORKBOOK = (_("row"), _("column"), _("value"), _("reason"), _("cell"))
@@ -349,12 +355,48 @@ def _save_progress(job: ImportJob, **fields: Any) -> None:
     ImportJob.objects.filter(pk=job.pk).update(**fields)
 
 
+class _ProgressBeside:
+    """Progress saved from a thread of its own, on its own connection, in its own transactions:
+    for an import whose rows are written while they are read, inside a transaction that the
+    page cannot see into until it commits. The saves are sent in order without waiting;
+    `close()` waits for them and closes that connection."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-progress")
+        self._closed = False
+
+    def save(self, job: ImportJob, **fields: Any) -> None:
+        for name, value in fields.items():
+            setattr(job, name, value)
+        self._thread.submit(self._update, job.pk, fields)
+
+    @staticmethod
+    def _update(pk: int, fields: dict[str, Any]) -> None:
+        try:
+            ImportJob.objects.filter(pk=pk).update(**fields)
+        except DatabaseError:
+            logger.warning("progress of import %s not saved", pk, exc_info=True)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._thread.submit(self._connection_close)
+        self._thread.shutdown(wait=True)
+
+    @staticmethod
+    def _connection_close() -> None:
+        connection.close()  # looked up in this thread: its own connection
+
+
 class _Tally:
     """Rows seen and invalid ones; each row validated, staged or reported; progress saved."""
 
     def __init__(self, *, job: ImportJob, size: int, plan: ColumnPlan, validate: Callable[[int, list[str]], Validated],
-                 stager: loading.Stager, report: ErrorReport, skip_invalid: bool) -> None:
+                 stager: loading.Stager | DirectWriter, report: ErrorReport, skip_invalid: bool,
+                 save: Callable[..., None] = _save_progress) -> None:
         self.job, self.size, self.validate, self.stager, self.report = job, max(size, 1), validate, stager, report
+        self.save = save
         self.plan = plan
         self.skip_invalid = skip_invalid
         self.total = self.invalid = 0
@@ -380,22 +422,27 @@ class _Tally:
         percent = min(bytes_read * 90 // self.size, 90)
         if percent >= self._next_percent:
             self._next_percent = percent + 1
-            _save_progress(self.job, rows_parsed=self.total, rows_invalid=self.invalid, progress=percent)
+            self.save(self.job, rows_parsed=self.total, rows_invalid=self.invalid, progress=percent)
 
 
 def _stage(
-    *, job: ImportJob, source: SourceFile, plan: ColumnPlan, dates: DateParser, stager: loading.Stager,
-    report: ErrorReport, skip_invalid: bool, columnar: bool,
+    *, job: ImportJob, source: SourceFile, plan: ColumnPlan, dates: DateParser, stager: loading.Stager | DirectWriter,
+    report: ErrorReport, skip_invalid: bool, columnar: bool, save: Callable[..., None] = _save_progress,
 ) -> tuple[int, int]:
-    """Step 1: validate every row, stage the valid ones. Returns (rows, invalid rows).
+    """Step 1: validate every row, stage the valid ones (or, with a DirectWriter, write them).
+    Returns (rows, invalid rows).
 
-    Raises NotColumnar when the columnar reader finds it cannot number the file's lines."""
+    Raises NotColumnar when the columnar reader finds it cannot number the file's lines, and
+    NotDirect when a DirectWriter is given a file whose order ids do not rise."""
     tally = _Tally(job=job, size=source.size, plan=plan, validate=row_validator(plan=plan, dates=dates), stager=stager,
-                   report=report, skip_invalid=skip_invalid)
+                   report=report, skip_invalid=skip_invalid, save=save)
+    direct = isinstance(stager, DirectWriter)
     if columnar:
         reader = ColumnarReader(source=source, plan=plan)
         # While a block is copied in the background, the next one is read and checked.
         for block in reader.blocks():
+            if direct and not reader.order_ids_ascending:
+                raise NotDirect("the order ids do not rise")
             for line, values in block.leftovers:
                 if not row_is_blank(values):
                     tally.row(line, values)
@@ -413,7 +460,7 @@ def _stage(
             if tally.total % 2048 == 0:
                 tally.progress(source.bytes_read)
     stager.finish()
-    _save_progress(job, rows_parsed=tally.total, rows_total=tally.total, rows_invalid=tally.invalid, progress=90)
+    save(job, rows_parsed=tally.total, rows_total=tally.total, rows_invalid=tally.invalid, progress=90)
     return tally.total, tally.invalid
 
 
@@ -584,10 +631,26 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
     started = time.monotonic()
     try:
         columnar = columnar_applies(source=source, plan=plan)
+        direct = direct_applies(connection=connection, kind=job.kind, has_order_ids=plan.has("order_id"),
+                                attributes=_attributes(plan), columnar=columnar)
         while True:
             dates = DateParser(order=date_order)
             dates.line_offset = converted.row_offset if converted is not None else 0
             report.reset()
+            if direct:
+                try:
+                    needed = _run_direct(job=job, source=source, plan=plan, dates=dates, report=report,
+                                         skip_invalid=skip_invalid, date_order=date_order, started=started)
+                except (NotDirect, NotColumnar) as exc:
+                    # Rolled back: read again, into the staging table (row by row if need be).
+                    logger.info("import %s: written through the staging table (%s)", job.pk, exc)
+                    direct = False
+                    columnar = columnar and not isinstance(exc, NotColumnar)
+                    continue
+                if needed is None:
+                    return
+                date_order = needed  # the file settles it the other way: read it again that way
+                continue
             stager.create()
             try:
                 total, invalid = _stage(job=job, source=source, plan=plan, dates=dates, stager=stager, report=report,
@@ -602,20 +665,11 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             if needed is None:
                 break
             date_order = needed  # the file settles it the other way: read it again that way
-        job.detected["date_order"] = date_order or ""
-        job.detected["reader"] = READER_COLUMNAR if columnar else READER_ROWS
+        job.detected.update(date_order=date_order or "", reader=READER_COLUMNAR if columnar else READER_ROWS,
+                            writer=WRITER_STAGED)
         if job.kind == ImportJob.Kind.TRANSACTIONS and plan.has("order_id"):
             invalid += _order_conflicts_check(plan=plan, stager=stager, report=report, skip_invalid=skip_invalid)
-        report.close()
-        job.rows_total, job.rows_invalid = total, invalid
-        job.error_report = report.first
-        job.error_report_file = str(report.relative) if report.count else ""
-        if total == 0:
-            raise refused(ERR_NO_DATA_ROWS)
-        if invalid and not skip_invalid:
-            raise refused(ERR_INVALID_ROWS, count=f"{invalid:,}")
-        if invalid >= total:
-            raise refused(ERR_NOTHING_VALID, count=invalid)
+        _counts_check(job=job, report=report, total=total, invalid=invalid, skip_invalid=skip_invalid)
         _save_progress(job, progress=92)
         _write(job=job, plan=plan, stager=stager, skipped=invalid if skip_invalid else 0,
                validate_seconds=time.monotonic() - started)
@@ -627,16 +681,96 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             logger.info("staging table of import %s went with its connection", job.pk)
 
 
+def _attributes(plan: ColumnPlan) -> tuple[str, ...]:
+    return tuple(a for a in loading.ATTRIBUTES if plan.has(a))
+
+
+def _counts_check(*, job: ImportJob, report: ErrorReport, total: int, invalid: int, skip_invalid: bool) -> None:
+    """After reading: the error report recorded on the job, and the file refused when it has no
+    valid row, or invalid ones that are not to be skipped."""
+    report.close()
+    job.rows_total, job.rows_invalid = total, invalid
+    job.error_report = report.first
+    job.error_report_file = str(report.relative) if report.count else ""
+    if total == 0:
+        raise refused(ERR_NO_DATA_ROWS)
+    if invalid and not skip_invalid:
+        raise refused(ERR_INVALID_ROWS, count=f"{invalid:,}")
+    if invalid >= total:
+        raise refused(ERR_NOTHING_VALID, count=invalid)
+
+
+def _still_ours(job: ImportJob, *, lock: bool) -> None:
+    """Refuse to go on when the job is no longer this attempt's (a sweep gave the worker up)."""
+    jobs = ImportJob.objects.select_for_update() if lock else ImportJob.objects
+    current = jobs.only("status", "attempts").get(pk=job.pk)
+    if current.status != ImportJob.Status.RUNNING or current.attempts != job.attempts:
+        raise refused(ERR_NOT_RUNNING)
+
+
+class _ReadAgain(Exception):
+    """Leave the transaction (rolled back) to read the file again with this date order."""
+
+    def __init__(self, date_order: str) -> None:
+        super().__init__(date_order)
+        self.date_order = date_order
+
+
+def _run_direct(
+    *, job: ImportJob, source: SourceFile, plan: ColumnPlan, dates: DateParser, report: ErrorReport,
+    skip_invalid: bool, date_order: str | None, started: float,
+) -> str | None:
+    """Read and write in one transaction (direct.py): the file's blocks go into the
+    transactions table while the next is read, and the job is marked loaded at the end. Returns
+    None once loaded, or the date order to read the file again with (nothing kept). Raises
+    NotDirect or NotColumnar, after rolling back, when the file needs the staging table."""
+    writer = DirectWriter(connection=connection, job_id=job.pk)
+    progress = _ProgressBeside()
+    try:
+        with transaction.atomic():
+            # No lock on the job row while reading: the progress is saved beside this transaction.
+            _still_ours(job, lock=False)
+            loading.imports_lock(connection=connection)
+            loading.foreign_key_checks_defer_to_the_join(connection=connection)
+            try:
+                total, invalid = _stage(job=job, source=source, plan=plan, dates=dates, stager=writer, report=report,
+                                        skip_invalid=skip_invalid, columnar=True, save=progress.save)
+            except BaseException:
+                # The block being written must end before the rollback uses the connection.
+                writer.wait(raise_error=False)
+                raise
+            progress.close()
+            needed, problem = dates.order_problem()
+            if problem:
+                raise ImportRefused(problem)
+            if needed is not None:
+                raise _ReadAgain(needed)
+            job.detected.update(date_order=date_order or "", reader=READER_COLUMNAR, writer=WRITER_DIRECT)
+            _counts_check(job=job, report=report, total=total, invalid=invalid, skip_invalid=skip_invalid)
+            writing = time.monotonic()
+            _still_ours(job, lock=True)
+            if not writer.has_order_ids:
+                _duplicate_refuse(job)
+            result = writer.result()
+            _loaded(job=job, result=result, relabelled={}, new_values=[], referrals=[],
+                    skipped=invalid if skip_invalid else 0, validate_seconds=writing - started, started=writing)
+    except _ReadAgain as again:
+        return again.date_order
+    finally:
+        progress.close()
+        writer.drop()
+    _request_recompute(from_month=result.earliest, trigger="import")
+    return None
+
+
 def _write(
     *, job: ImportJob, plan: ColumnPlan, stager: loading.Stager, skipped: int, validate_seconds: float
 ) -> None:
     """Step 2: everything the file changes, in one transaction."""
     started = time.monotonic()
-    attributes = tuple(a for a in loading.ATTRIBUTES if plan.has(a))
+    attributes = _attributes(plan)
     with transaction.atomic():
-        locked = ImportJob.objects.select_for_update().only("status", "attempts").get(pk=job.pk)
-        if locked.status != ImportJob.Status.RUNNING or locked.attempts != job.attempts:
-            raise refused(ERR_NOT_RUNNING)
+        _still_ours(job, lock=True)
         loading.imports_lock(connection=connection)
         loading.foreign_key_checks_defer_to_the_join(connection=connection)
         loading.aggregation_memory_raise(connection=connection)
@@ -658,24 +792,33 @@ def _write(
         # Referrals that cannot count as things stand: reported, never refused (METRICS.md, Referrals).
         referrals = (loading.referral_problems(connection=connection, stager=stager)
                      if "referred_by" in attributes else [])
-        job.rows_written = result.rows_written
-        job.rows_skipped = skipped
-        job.rows_parsed = job.rows_total
-        job.result = {**result.as_dict(), "aliases_applied": relabelled, "new_segment_values": new_values,
-                      "referral_warnings": referrals,
-                      "seconds_validating": round(validate_seconds, 2),
-                      "seconds_writing": round(time.monotonic() - started, 2)}
-        job.progress = 100
-        job.status = ImportJob.Status.SUCCEEDED
-        job.finished_at = timezone.now()
-        loaded = (message_part(MSG_LOADED_SKIPPED, rows=f"{result.rows_written:,}", skipped=f"{skipped:,}")
-                  if skipped else message_part(MSG_LOADED, rows=f"{result.rows_written:,}"))
-        job.message = str(MSG_LOADED_SKIPPED if skipped else MSG_LOADED).format(**loaded["params"])
-        job.message_parts = [loaded]
-        job.save()
-        header_mapping_learn(job=job)
+        _loaded(job=job, result=result, relabelled=relabelled, new_values=new_values, referrals=referrals,
+                skipped=skipped, validate_seconds=validate_seconds, started=started)
     # A customers file can move any customer between segments: recompute everything.
     _request_recompute(from_month=None if job.kind == ImportJob.Kind.CUSTOMERS else result.earliest, trigger="import")
+
+
+def _loaded(
+    *, job: ImportJob, result: loading.WriteResult, relabelled: dict[str, int], new_values: list[dict[str, Any]],
+    referrals: list[dict[str, Any]], skipped: int, validate_seconds: float, started: float,
+) -> None:
+    """The job marked loaded, with what the write did (inside the write's transaction)."""
+    job.rows_written = result.rows_written
+    job.rows_skipped = skipped
+    job.rows_parsed = job.rows_total
+    job.result = {**result.as_dict(), "aliases_applied": relabelled, "new_segment_values": new_values,
+                  "referral_warnings": referrals,
+                  "seconds_validating": round(validate_seconds, 2),
+                  "seconds_writing": round(time.monotonic() - started, 2)}
+    job.progress = 100
+    job.status = ImportJob.Status.SUCCEEDED
+    job.finished_at = timezone.now()
+    loaded = (message_part(MSG_LOADED_SKIPPED, rows=f"{result.rows_written:,}", skipped=f"{skipped:,}")
+              if skipped else message_part(MSG_LOADED, rows=f"{result.rows_written:,}"))
+    job.message = str(MSG_LOADED_SKIPPED if skipped else MSG_LOADED).format(**loaded["params"])
+    job.message_parts = [loaded]
+    job.save()
+    header_mapping_learn(job=job)
 
 
 # --- Undo and run again -----------------------------------------------------------------------

@@ -304,10 +304,18 @@ def test_the_reader_promises_no_repeated_order_id_only_when_the_ids_rise_strictl
     assert _ascending(path) is ascending
 
 
-def test_a_row_left_to_the_row_validator_with_an_order_id_ends_the_promise(tmp_path: Path) -> None:
-    # "¥1 234,50" is not a columnar amount: that row goes to the row validator, in its own order.
+def test_a_row_left_to_the_row_validator_counts_in_its_lines_place(tmp_path: Path) -> None:
+    # "¥1 234,50" is not a columnar amount: that row goes to the row validator. Its order id
+    # (stripped, as the validator keeps it) must still rise from the row before and to the next.
+    header = ["customer_id", "order_id", "order_date", "revenue", "cost"]
     rows = [[f"C{i}", f"SO{i:06d}", "2024-03-05", "¥1 234,50" if i == 50 else "1.00", ""] for i in range(100)]
-    path = _write(tmp_path / "t.csv", ["customer_id", "order_id", "order_date", "revenue", "cost"], rows)
-    assert _ascending(path) is False
-    rows[50][3] = "1.00"
-    assert _ascending(_write(tmp_path / "t.csv", ["customer_id", "order_id", "order_date", "revenue", "cost"], rows))
+    assert _ascending(_write(tmp_path / "t.csv", header, rows))
+    rows[50][1] = " SO000050 "
+    assert _ascending(_write(tmp_path / "t.csv", header, rows))
+    rows[50][1] = "SO000049"  # the line before's id again
+    assert _ascending(_write(tmp_path / "t.csv", header, rows)) is False
+    rows[50][1] = "SO000051"  # the next line's id
+    assert _ascending(_write(tmp_path / "t.csv", header, rows)) is False
+    rows[50][1], rows[99][3] = "SO000050", "¥2"  # the last row of the file, out of order
+    rows[99][1] = "SO000001"
+    assert _ascending(_write(tmp_path / "t.csv", header, rows)) is False
