@@ -753,7 +753,8 @@ def _run_direct(
                 _duplicate_refuse(job)
             result = writer.result()
             _loaded(job=job, result=result, relabelled={}, new_values=[], referrals=[],
-                    skipped=invalid if skip_invalid else 0, validate_seconds=writing - started, started=writing)
+                    skipped=invalid if skip_invalid else 0, validate_seconds=writing - started, started=writing,
+                    reading="seconds_reading_and_writing")
     except _ReadAgain as again:
         return again.date_order
     finally:
@@ -801,14 +802,16 @@ def _write(
 def _loaded(
     *, job: ImportJob, result: loading.WriteResult, relabelled: dict[str, int], new_values: list[dict[str, Any]],
     referrals: list[dict[str, Any]], skipped: int, validate_seconds: float, started: float,
+    reading: str = "seconds_validating",
 ) -> None:
-    """The job marked loaded, with what the write did (inside the write's transaction)."""
+    """The job marked loaded, with what the write did (inside the write's transaction).
+    `reading` names the time before `started`: validating, or (written while read) both."""
     job.rows_written = result.rows_written
     job.rows_skipped = skipped
     job.rows_parsed = job.rows_total
     job.result = {**result.as_dict(), "aliases_applied": relabelled, "new_segment_values": new_values,
                   "referral_warnings": referrals,
-                  "seconds_validating": round(validate_seconds, 2),
+                  reading: round(validate_seconds, 2),
                   "seconds_writing": round(time.monotonic() - started, 2)}
     job.progress = 100
     job.status = ImportJob.Status.SUCCEEDED

@@ -67,6 +67,9 @@ class Command(BaseCommand):
                       + (f", hidden sheets not read: {', '.join(workbook['hidden_sheets'])}" if workbook["hidden_sheets"] else ""))
         if detected:
             out.write(f"  encoding {detected.get('encoding')}, delimiter {detected.get('delimiter')}")
+            if detected.get("reader"):
+                written = {"direct": "while read", "staged": "through the staging table"}.get(detected.get("writer", ""))
+                out.write(f"  read by the {detected['reader']} reader" + (f", written {written}" if written else ""))
             if detected.get("encoding_note"):
                 out.write(f"  note: {detected['encoding_note']}")
             columns = ", ".join(f"{k}={v!r}" for k, v in detected.get("columns", {}).items())
