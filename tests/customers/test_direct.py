@@ -50,20 +50,26 @@ def staged_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_rising_file_is_written_while_read_with_the_rows_of_the_staged_write(
     run_import: Run, small_blocks: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    content = TX + rising(900) + "C999,,2024-02-01,5.00,\n" + "C998,,2024-02-02,\"1,234.50\",1\n"
-    job = run_import("transactions", content)
+    # The last two rows are for the row validator (a day-first date, a sign after a space): in
+    # their lines' place, they are written with the block.
+    content = (TX + rising(900) + "C999,,2024-02-01,5.00,\n" + "C998,,2024-02-02,\"1,234.50\",1\n"
+               + "C997,SO000900,05/03/2024,7.00,2.5\n" + "C996,SO000901,2024-03-06,¥ 1 234.5,\n")
+    job = run_import("transactions", content, date_order="dmy")
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
     assert job.detected["writer"] == imports_service.WRITER_DIRECT
-    assert job.result["transactions_inserted"] == 902 and job.result["customers_created"] == 39
-    assert job.result["rows_written"] == 902
+    assert job.result["transactions_inserted"] == 904 and job.result["customers_created"] == 41
+    assert job.result["rows_written"] == 904
     direct_rows = [row[:-1] for row in stored()]
     customers = sorted(Customer.objects.values_list("external_id", "name", "region", "referred_by"))
     assert Transaction.objects.get(customer__external_id="C998").revenue == Decimal("1234.50")
+    late = Transaction.objects.get(order_id="SO000900")
+    assert (late.order_date, late.revenue, late.cost) == (dt.date(2024, 3, 5), Decimal("7.00"), Decimal("2.50"))
+    assert Transaction.objects.get(order_id="SO000901").revenue == Decimal("1234.50")
 
     Transaction.objects.all().delete()
     Customer.objects.all().delete()
     staged_only(monkeypatch)
-    again = run_import("transactions", content)
+    again = run_import("transactions", content, date_order="dmy")
     assert again.detected["writer"] == imports_service.WRITER_STAGED
     assert [row[:-1] for row in stored()] == direct_rows
     assert sorted(Customer.objects.values_list("external_id", "name", "region", "referred_by")) == customers
