@@ -37,7 +37,10 @@
 
   // A chart title (or subtitle) longer than a narrow chart is wide goes on two lines or more
   // (Plotly would cut it at the edge): at spaces, or between any two characters of Chinese text.
+  // A separator or closing punctuation never starts a line: it stays at the end of the line
+  // before ("Equity · 2026-11", not a line that starts with "·").
   var WIDE = /[\u3000-\u9fff\uff00-\uffef]/;
+  var TRAILING = /^[\u00b7\u2022|\u2013\u2014:;,.!?)\]\u3001\u3002\uff0c\uff1b\uff1a\uff09\u300d\u300f]+$/;
   function lines(text, size, width) {
     var room = Math.max(12, Math.floor((width - 24) / (size * 0.58)));
     var out = [], line = "", used = 0;
@@ -45,7 +48,7 @@
     tokens.forEach(function (token) {
       if (/^\s+$/.test(token)) { if (used) { line += " "; used += 1; } return; }
       var cost = WIDE.test(token) ? 1.8 : token.length;
-      if (used && used + cost > room) { out.push(line.replace(/\s+$/, "")); line = ""; used = 0; }
+      if (used && used + cost > room && !TRAILING.test(token)) { out.push(line.replace(/\s+$/, "")); line = ""; used = 0; }
       line += token; used += cost;
     });
     if (line) out.push(line);

@@ -45,14 +45,19 @@ def board_page(page_for: Callable[..., Any], role: str | None, **kwargs: Any) ->
     return page_for(role, **kwargs)
 
 
-# What a phone's width does to a chart: a title cut at the chart's edge, a bar's amount scaled
-# down or turned on its side to fit the bar.
+# What a phone's width does to a chart: a title cut at the chart's edge (or wrapped so that a
+# line starts with a separator), a bar's amount scaled down or turned on its side to fit the bar.
 SQUEEZED_JS = """(selector) => {
   const found = {cut: [], squeezed: []};
+  const stranded = /^\\s*[\u00b7\u2022|\u2013\u2014:;,.\u3001\u3002\uff0c\uff1b\uff1a]/;
   document.querySelectorAll(selector).forEach(div => {
     const svg = div.querySelector('.main-svg').getBoundingClientRect();
     div.querySelectorAll('.gtitle, .gtitle-subtitle').forEach(t => {
       if (t.getBoundingClientRect().right > svg.right + 1) found.cut.push(t.textContent);
+      // A wrapped line that starts with a separator reads as a cut too.
+      t.querySelectorAll('tspan.line').forEach(l => {
+        if (stranded.test(l.textContent)) found.cut.push('line starts with a separator: ' + l.textContent);
+      });
     });
     div.querySelectorAll('.bartext').forEach(t => {
       if (/rotate\\((?!0[ ,)])|scale\\(0\\./.test(t.getAttribute('transform') || '')
