@@ -223,8 +223,11 @@ def recompute_run_finish(*, run: RecomputeRun, status: str = RecomputeRun.Status
     if message:
         run.message = message[:2000]
         run.message_parts = parts or []
-    run.save(update_fields=["status", "finished_at", "duration_seconds", "message", "message_parts"])
-    stage_drop(run_id=run.pk, label=None)
+    # One transaction: whoever sees the run ended sees its stage gone (a worker dying between
+    # the two left the tables behind, and a reader could see them for a moment).
+    with transaction.atomic():
+        run.save(update_fields=["status", "finished_at", "duration_seconds", "message", "message_parts"])
+        stage_drop(run_id=run.pk, label=None)
     if status == RecomputeRun.Status.SUCCEEDED and run.trigger == SCHEDULE_TRIGGER:
         month_close_due()
     if deferred:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from aliases.services import alias_add
 from clv_dashboard import roles
 from customers.models import Customer, ImportJob
 from metrics.closing.services import month_close
@@ -55,7 +56,8 @@ BROKEN_HEADINGS = """() => Array.from(document.querySelectorAll('th')).filter(th
 
 @pytest.fixture
 def demo_everything(transactional_db: None, settings: Any) -> dict[str, int]:
-    """The demo with a fitted model, a closed month and an import on record: a customer's id and the import's."""
+    """The demo with a fitted model, a closed month, an alias and an import on record: a customer's
+    id and the import's."""
     settings.CACHES = private_cache()
     default_assumptions()
     call_command("seed_demo", customers=400, months=24, stdout=io.StringIO())
@@ -64,6 +66,7 @@ def demo_everything(transactional_db: None, settings: Any) -> dict[str, int]:
     months = list(MonthlySnapshot.objects.filter(scope_dimension="company").order_by("month")
                   .values_list("month", flat=True))
     month_close(month=months[-2], note="board pack")
+    alias_add(dimension="region", value="华东", canonical="East")  # the aliases page shows its table
     customer = Customer.objects.order_by("pk").first()
     job = ImportJob.objects.order_by("pk").first()
     assert customer is not None and job is not None
