@@ -234,3 +234,26 @@ def test_progress_is_seen_by_others_while_the_write_transaction_is_open(transact
         transaction.set_rollback(True)
     assert seen == (42, 1000, 0)
     assert others == 0
+
+
+def test_a_file_that_settles_its_date_order_at_the_end_is_written_again_that_way(
+    run_import: Run, small_blocks: None
+) -> None:
+    """Day or month first is unsettled until the last line (12/25): the first reading's writes
+    are rolled back and the file is written again month first, each order once."""
+    rows = "".join(f"C{i % 7},SO{i:06d},0{i % 9 + 1}/0{i % 8 + 1}/2024,1.00,\n" for i in range(500))
+    job = run_import("transactions", TX + rows + "C1,SO000500,12/25/2024,2.00,\n")
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert (job.detected["writer"], job.detected["date_order"]) == (imports_service.WRITER_DIRECT, "mdy")
+    assert Transaction.objects.count() == 501 and Customer.objects.count() == 7
+    assert Transaction.objects.get(order_id="SO000010").order_date == dt.date(2024, 2, 3)
+
+
+def test_a_file_the_columnar_reader_cannot_number_is_read_row_by_row_through_the_staging_table(
+    run_import: Run, small_blocks: None
+) -> None:
+    # A quoted line break late in the file: its records stop being one per line.
+    job = run_import("transactions", TX + rising(300) + '"C0\n01",SO000300,2024-03-05,1.00,\n')
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert (job.detected["writer"], job.detected["reader"]) == (imports_service.WRITER_STAGED, "rows")
+    assert Transaction.objects.count() == 301 and Customer.objects.count() == 38
