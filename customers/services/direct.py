@@ -14,8 +14,8 @@ import's one transaction, while the next block is read and checked:
 3. the block is copied (COPY) into customers_transaction with the customer ids put in.
 
 The moment the file stops fitting (its order ids, in the order of its lines, stop rising;
-columnar.py checks), `NotDirect` is raised: the caller rolls the transaction back and imports the file through the staging table
-(loading.py). Nothing is committed here.
+columnar.py checks), `NotDirect` is raised: the caller rolls the transaction back and imports
+the file through the staging table (loading.py). Nothing is committed here.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -72,10 +73,18 @@ def direct_applies(*, connection: BaseDatabaseWrapper, kind: str, has_order_ids:
     return collation in ("C", "POSIX") or (collation == "default" and database in ("C", "POSIX"))
 
 
+@dataclass
+class _Prepared:
+    data: io.BytesIO  # the block as COPY text
+    rows: int
+    named: pa.Array  # its non-blank order ids
+    first: dt.date | None  # its earliest order date
+
+
 class DirectWriter:
     """The Stager's interface (add, add_table, wait, finish, drop) for a file written straight
-    into customers_transaction. A block is written in the background while the next is read:
-    `wait()` before anything else uses the connection."""
+    into customers_transaction. Blocks are written in the background while the next is read:
+    `settle()` before anything else uses the connection."""
 
     def __init__(self, *, connection: BaseDatabaseWrapper, job_id: int) -> None:
         self.connection = connection
@@ -92,8 +101,10 @@ class DirectWriter:
         # while every stored customer was created by this writer and is still in the cache.
         self._stored_unseen: bool | None = None
         self._buffer: list[tuple[Any, ...]] = []
-        self._writing: Future[None] | None = None
+        self._pending: list[Future[None]] = []  # with the connection's thread, oldest first
         self._writer: ThreadPoolExecutor | None = None
+        self._prepared: Future[_Prepared] | None = None
+        self._preparer: ThreadPoolExecutor | None = None
 
     # --- The Stager's interface -----------------------------------------------------------------
 
@@ -115,26 +126,41 @@ class DirectWriter:
             self._submit(pa.concat_tables(parts) if len(parts) > 1 else parts[0])
 
     def wait(self, *, raise_error: bool = True) -> None:
-        writing, self._writing = self._writing, None
-        if writing is None:
-            return
-        try:
-            with self.connection.wrap_database_errors:
-                writing.result()
-        except Exception:
-            if raise_error:
-                raise
+        """Until at most one block is still with the connection's thread (so that the next one
+        can be queued behind it and the database never waits for this thread); an error of the
+        blocks waited for is raised here."""
+        self._wait_until(1, raise_error=raise_error)
+
+    def settle(self, *, raise_error: bool = True) -> None:
+        """Until the connection's thread has nothing left to do (before anything else uses the
+        connection)."""
+        self._wait_until(0, raise_error=raise_error)
+
+    def _wait_until(self, pending: int, *, raise_error: bool) -> None:
+        while len(self._pending) > pending:
+            writing = self._pending.pop(0)
+            try:
+                with self.connection.wrap_database_errors:
+                    writing.result()
+            except Exception:
+                if raise_error:
+                    raise
 
     def finish(self) -> None:
         if self._buffer:
             self._submit(self._rows_table())
-        self.wait()
+        self._pending.append(self._executor().submit(self._copy_prepared, self.connection.connection))
+        self.settle()
 
     def drop(self) -> None:
-        self.wait(raise_error=False)
-        if self._writer is not None:
-            self._writer.shutdown()
-            self._writer = None
+        self.settle(raise_error=False)
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None:
+            prepared.exception()  # ended, whatever it raised
+        for pool in (self._writer, self._preparer):
+            if pool is not None:
+                pool.shutdown()
+        self._writer = self._preparer = None
 
     def result(self) -> WriteResult:
         return WriteResult(
@@ -144,6 +170,12 @@ class DirectWriter:
         )
 
     # --- One block --------------------------------------------------------------------------------
+    #
+    # Three threads share the work so that the database is kept busy: this one reads and checks
+    # the next block while the connection's thread resolves a block's customers and then copies
+    # the block before it, whose rows (customer ids put in, as CSV) a third thread prepared
+    # meanwhile; a block waits in the connection thread's queue, so the database does not wait
+    # for this thread either.
 
     def _rows_table(self) -> pa.Table:
         rows, self._buffer = self._buffer, []
@@ -153,45 +185,73 @@ class DirectWriter:
         ]
         return pa.table(columns, schema=_SCHEMA)
 
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-direct")
+        return self._writer
+
     def _submit(self, table: pa.Table) -> None:
         self.wait()
         self.connection.ensure_connection()
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-direct")
+        unique = pc.unique(table.column("customer_ext").combine_chunks())
         raw = self.connection.connection  # the driver's connection: Django's is bound to this thread
-        self._writing = self._writer.submit(self._write, raw, table)
+        self._pending.append(self._executor().submit(self._block, raw, table, unique, unique.to_pylist()))
 
-    def _write(self, raw: Any, table: pa.Table) -> None:
-        customers = table.column("customer_ext").to_pylist()
+    def _block(self, raw: Any, table: pa.Table, unique: pa.Array, names: list[str]) -> None:
+        """On the connection's thread: resolve this block's customers, hand the block to be
+        prepared, and copy the block before it."""
+        unknown = [name for name in names if name not in self._ids]
         with raw.cursor() as cursor:
-            self._customers_resolve(cursor, customers)
-            ids = self._ids
-            customer_ids = pa.array([ids[c] for c in customers], pa.int64())
-            order_ids = table.column("order_id")
-            named = order_ids.filter(pc.greater(pc.utf8_length(order_ids), 0))
-            if len(named):
+            if unknown:
+                self._customers_resolve(cursor, unknown)
+        ids = self._ids  # this block's customers are all here (a full cache is replaced, not emptied)
+        if len(ids) > CUSTOMER_CACHE:
+            self._ids, self._stored_unseen = {}, True
+        if self._preparer is None:
+            self._preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-prepare")
+        before, self._prepared = self._prepared, self._preparer.submit(self._prepare, table, unique, names, ids)
+        if before is not None:
+            self._copy(raw, before.result())
+
+    def _copy_prepared(self, raw: Any) -> None:
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None:
+            self._copy(raw, prepared.result())
+
+    def _prepare(self, table: pa.Table, unique: pa.Array, names: list[str], ids: dict[str, int]) -> _Prepared:
+        """The block as COPY text, with the customers' ids put in (no database work)."""
+        id_of_unique = pa.array([ids[name] for name in names], pa.int64())
+        customer_ids = pc.take(id_of_unique, pc.index_in(table.column("customer_ext"), value_set=unique))
+        order_ids = table.column("order_id")
+        named = order_ids.filter(pc.greater(pc.utf8_length(order_ids), 0))
+        first = pc.min(table.column("order_date")).as_py()
+        rows = pa.table(
+            [customer_ids, order_ids, table.column("order_date"), table.column("revenue"), table.column("cost"),
+             pa.repeat(pa.scalar(self.job_id, pa.int64()), table.num_rows)],
+            names=["customer_id", "order_id", "order_date", "revenue", "cost", "import_job_id"],
+        )
+        data = io.BytesIO()
+        pcsv.write_csv(rows, data, write_options=pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+        data.seek(0)
+        named_array = named.combine_chunks() if isinstance(named, pa.ChunkedArray) else named
+        return _Prepared(data=data, rows=table.num_rows, named=named_array,
+                         first=dt.date.fromisoformat(first) if first is not None else None)
+
+    def _copy(self, raw: Any, block: _Prepared) -> None:
+        """On the connection's thread: the stored orders the block replaces deleted, then the
+        block copied in."""
+        with raw.cursor() as cursor:
+            if len(block.named):
                 self.has_order_ids = True
-                self._replaced_delete(cursor, named)
-            first = pc.min(table.column("order_date")).as_py()
-            if first is not None:
-                day = dt.date.fromisoformat(first)
-                self.earliest = day if self.earliest is None else min(self.earliest, day)
-            rows = pa.table(
-                [customer_ids, order_ids, table.column("order_date"), table.column("revenue"), table.column("cost"),
-                 pa.repeat(pa.scalar(self.job_id, pa.int64()), table.num_rows)],
-                names=["customer_id", "order_id", "order_date", "revenue", "cost", "import_job_id"],
-            )
-            data = io.BytesIO()
-            pcsv.write_csv(rows, data, write_options=pcsv.WriteOptions(include_header=False, quoting_style="needed"))
-            data.seek(0)
+                self._replaced_delete(cursor, block.named)
+            if block.first is not None:
+                self.earliest = block.first if self.earliest is None else min(self.earliest, block.first)
             cursor.copy_expert(
                 "COPY customers_transaction (customer_id, order_id, order_date, revenue, cost, import_job_id) "
                 "FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL (order_id))",
-                data, size=1 << 20,
+                block.data, size=1 << 20,
             )
-        self.rows += table.num_rows
-        if len(self._ids) > CUSTOMER_CACHE:
-            self._ids, self._stored_unseen = {}, True
+        self.rows += block.rows
 
     def _customers_resolve(self, cursor: Any, customers: list[str]) -> None:
         """Put the id of every customer of the block in the cache: the stored ones looked up

@@ -736,8 +736,8 @@ def _run_direct(
                 total, invalid = _stage(job=job, source=source, plan=plan, dates=dates, stager=writer, report=report,
                                         skip_invalid=skip_invalid, columnar=True, save=progress.save)
             except BaseException:
-                # The block being written must end before the rollback uses the connection.
-                writer.wait(raise_error=False)
+                # The blocks being written must end before the rollback uses the connection.
+                writer.settle(raise_error=False)
                 raise
             progress.close()
             needed, problem = dates.order_problem()

@@ -6,6 +6,7 @@ through the staging table with nothing of the first attempt left."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -227,10 +228,15 @@ def test_progress_is_seen_by_others_while_the_write_transaction_is_open(transact
             seen = c.fetchone()
         other.close()
         with connection.cursor() as c:
-            # The saving thread's own connection is closed with it.
-            c.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                      "AND pid <> pg_backend_pid()")
-            others = c.fetchone()[0]
+            # The saving thread's own connection is closed with it (a closed connection's server
+            # process may take a moment to leave the list).
+            for _ in range(50):
+                c.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                          "AND pid <> pg_backend_pid()")
+                others = c.fetchone()[0]
+                if not others:
+                    break
+                time.sleep(0.1)
         transaction.set_rollback(True)
     assert seen == (42, 1000, 0)
     assert others == 0
