@@ -302,8 +302,8 @@ class DirectWriter:
             return
         cursor.execute(
             "WITH d AS (DELETE FROM customers_transaction WHERE order_id BETWEEN %s AND %s "
-            "AND order_id = ANY(%s) RETURNING order_date) SELECT count(*), min(order_date) FROM d",
-            [low, high, named.to_pylist()],
+            "AND order_id = ANY(%s::text[]) RETURNING order_date) SELECT count(*), min(order_date) FROM d",
+            [low, high, _text_array(named.to_pylist())],
         )
         count, earliest = cursor.fetchone()
         self.transactions_replaced += int(count)
