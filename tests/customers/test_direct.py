@@ -231,8 +231,10 @@ def test_progress_is_seen_by_others_while_the_write_transaction_is_open(transact
             # The saving thread's own connection is closed with it (a closed connection's server
             # process may take a moment to leave the list).
             for _ in range(50):
+                # The session whose last statement was this job's progress update.
                 c.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                          "AND pid <> pg_backend_pid()")
+                          "AND pid <> pg_backend_pid() AND query LIKE 'UPDATE \"customers_importjob\"%%' "
+                          "AND query LIKE %s", [f'%"customers_importjob"."id" = {job.pk}%'])
                 others = c.fetchone()[0]
                 if not others:
                     break
