@@ -200,10 +200,8 @@ class DirectWriter:
     def _block(self, raw: Any, table: pa.Table, unique: pa.Array, names: list[str]) -> None:
         """On the connection's thread: resolve this block's customers, hand the block to be
         prepared, and copy the block before it."""
-        unknown = [name for name in names if name not in self._ids]
         with raw.cursor() as cursor:
-            if unknown:
-                self._customers_resolve(cursor, unknown)
+            self._customers_resolve(cursor, names)
         ids = self._ids  # this block's customers are all here (a full cache is replaced, not emptied)
         if len(ids) > CUSTOMER_CACHE:
             self._ids, self._stored_unseen = {}, True
