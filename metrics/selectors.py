@@ -142,7 +142,10 @@ def _label(label: str) -> str:
     return label
 
 
-STAGE_TABLES = ["cm", "fp", "iv", "cust", "mev", "cev", "csz", "scp", "sc", "ref"]
+# sg, cg, gmev: the segment groups (each combination of the four values, numbered within the
+# table that built them: a partition's own), each customer's group and first purchase month, and
+# mev by group number (the allocation of a single-pass full run reads them, metrics.profitability).
+STAGE_TABLES = ["cm", "fp", "iv", "cust", "mev", "cev", "csz", "scp", "sc", "ref", "sg", "cg", "gmev"]
 
 
 def tune_postgres(cursor: Any) -> None:
@@ -239,8 +242,14 @@ def stage_statements(*, stage: Stage, assumptions: Assumptions,
               "as_of": stage.last_month}
     cutoff = f"WHERE t.order_date >= %(cutoff)s AND {keep_t}" if truncated or use_state else f"WHERE {keep_t}"
     state = CustomerActivityState._meta.db_table
-    cm, fp, iv, cust, mev, cev, csz, scp, sct, ref = (stage.table(n) for n in STAGE_TABLES)
+    cm, fp, iv, cust, mev, cev, csz, scp, sct, ref, sg, cg, gmev = (stage.table(n) for n in STAGE_TABLES)
+    # The customer-month GROUP BY has about as many groups as rows (a customer buys in a month
+    # once or twice): a hash aggregate spills most of them to disk and its parallel partial
+    # states are merged again serially; sorting in the parallel workers and merging their sorted
+    # output took half the time at 10,000,000 transactions (docs/scaling.md).
+    no_hash, hash_back = (["SET LOCAL enable_hashagg = off"], ["RESET enable_hashagg"]) if _is_postgres() else ([], [])
     statements = [
+        *no_hash,
         f"""CREATE {unlogged}TABLE {cm} AS
         SELECT t.customer_id, {month_t} AS m,
                MAX(CASE WHEN t.revenue >= 0 THEN 1 ELSE 0 END) AS bought,
@@ -250,6 +259,7 @@ def stage_statements(*, stage: Stage, assumptions: Assumptions,
                SUM(CASE WHEN t.cost IS NULL THEN t.revenue * %(rate)s ELSE t.revenue - t.cost END) AS margin
         FROM customers_transaction t {cutoff}
         GROUP BY t.customer_id, {month_t}""",
+        *hash_back,
     ]
     if use_state:
         statements += [
@@ -301,59 +311,86 @@ def stage_statements(*, stage: Stage, assumptions: Assumptions,
             f"CREATE {unlogged}TABLE {cust} AS SELECT customer_id FROM {cm} UNION SELECT customer_id FROM {iv}"
         )
     # Pre-aggregate by the customers' four segment values at once: every scope group then sums
-    # a few thousand rows instead of joining the customer-months again.
+    # a few thousand rows instead of joining the customer-months again. The sums run over a
+    # number per combination of the four values (sg; cg holds each customer's), and the values
+    # are put back on the few thousand rows of the result: grouping millions of rows by four
+    # strings cost more than the sums themselves.
     scope_cols = ", ".join(f"{_scope_expr(d)} AS s_{d}" for d in SegmentDimension.values)
-    group_cols = ", ".join(f"sc.s_{d}" for d in SegmentDimension.values)
+    seg_cols = ", ".join(f"s_{d}" for d in SegmentDimension.values)
+    sg_cols = ", ".join(f"sg.s_{d}" for d in SegmentDimension.values)
+    same_group = " AND ".join(f"sg.s_{d} = sc.s_{d}" for d in SegmentDimension.values)
     # Each customer's four segment values, computed once.
     statements.append(
         f"CREATE {unlogged}TABLE {sct} AS SELECT c.id AS customer_id, {scope_cols} FROM customers_customer c WHERE {keep_c}"
     )
+    statements += [
+        f"""CREATE {unlogged}TABLE {sg} AS
+        SELECT ROW_NUMBER() OVER (ORDER BY {seg_cols}) AS g, {seg_cols}
+        FROM (SELECT DISTINCT {seg_cols} FROM {sct}) x""",
+        f"""CREATE {unlogged}TABLE {cg} AS
+        SELECT sc.customer_id, sg.g, fp.first_m
+        FROM {sct} sc JOIN {sg} sg ON {same_group} LEFT JOIN {fp} fp ON fp.customer_id = sc.customer_id""",
+    ]
+    if _is_postgres():
+        statements += [f"ANALYZE {sg}", f"ANALYZE {cg}"]
     # The referrals that count, on the data as a whole (fp holds every customer's first purchase
     # month whatever months are read): one event at the referred customer's first purchase month.
     if part is None:
         statements.append(f"CREATE {unlogged}TABLE {ref} AS {counted_referrals_select(first_months=fp)}")
+    # Zeros of the customer-months' types: a branch of a UNION that needs its columns converted
+    # keeps PostgreSQL from running the union in its parallel workers.
+    zero_money, zero_count = "CAST(0 AS NUMERIC)", "CAST(0 AS BIGINT)"
     referral_events = "" if part is not None else f"""
             UNION ALL
-            SELECT customer_id, m, 0, 0, 0, 0, 0, 1 FROM {ref}"""
-    sc = f"sc AS (SELECT * FROM {sct})"
-    ivs = f"ivs AS (SELECT iv.customer_id, fp.first_m, iv.a, iv.b FROM {iv} iv JOIN {fp} fp ON fp.customer_id = iv.customer_id)"
+            SELECT cg.g, r.m, 0, 0, 0, {zero_money}, {zero_money}, 1, {zero_count}, {zero_count}
+            FROM {ref} r JOIN {cg} cg ON cg.customer_id = r.customer_id"""
+    # Every customer with an interval has a first purchase month (cg.first_m is not null).
+    # Not materialised on PostgreSQL: read twice, but each reading can run in the parallel workers.
+    inline = " NOT MATERIALIZED" if _is_postgres() else ""
+    ivs = (f"ivs AS{inline} (SELECT cg.g, cg.first_m, iv.a, iv.b FROM {iv} iv "
+           f"JOIN {cg} cg ON cg.customer_id = iv.customer_id)")
     statements += [
-        f"""CREATE {unlogged}TABLE {mev} AS
-        WITH {sc}, {ivs},
+        f"""CREATE {unlogged}TABLE {gmev} AS
+        WITH {ivs},
         ev AS (
-            SELECT customer_id, a AS m, CASE WHEN a = first_m THEN 1 ELSE 0 END AS n_new,
-                   CASE WHEN a = first_m THEN 0 ELSE 1 END AS n_react, 0 AS n_end, 0 AS revenue, 0 AS margin,
-                   0 AS n_ref
+            SELECT g, a AS m, CASE WHEN a = first_m THEN 1 ELSE 0 END AS n_new,
+                   CASE WHEN a = first_m THEN 0 ELSE 1 END AS n_react, 0 AS n_end,
+                   {zero_money} AS revenue, {zero_money} AS margin, 0 AS n_ref, {zero_count} AS purchases,
+                   {zero_count} AS transactions
             FROM ivs
             UNION ALL
-            SELECT customer_id, b + 1, 0, 0, 1, 0, 0, 0 FROM ivs WHERE b + 1 <= %(last)s
+            SELECT g, b + 1, 0, 0, 1, {zero_money}, {zero_money}, 0, {zero_count}, {zero_count}
+            FROM ivs WHERE b + 1 <= %(last)s
             UNION ALL
-            SELECT customer_id, m, 0, 0, 0, revenue, margin, 0 FROM {cm}{referral_events}
+            SELECT cg.g, cm.m, 0, 0, 0, cm.revenue, cm.margin, 0, cm.purchases, cm.transactions
+            FROM {cm} cm JOIN {cg} cg ON cg.customer_id = cm.customer_id{referral_events}
         )
-        SELECT {group_cols}, ev.m, SUM(ev.n_new) AS n_new, SUM(ev.n_react) AS n_react, SUM(ev.n_end) AS n_end,
-               SUM(ev.revenue) AS revenue, SUM(ev.margin) AS margin, SUM(ev.n_ref) AS n_ref
-        FROM ev JOIN sc ON sc.customer_id = ev.customer_id
-        GROUP BY {group_cols}, ev.m""",
+        SELECT g, m, SUM(n_new) AS n_new, SUM(n_react) AS n_react, SUM(n_end) AS n_end,
+               SUM(revenue) AS revenue, SUM(margin) AS margin, SUM(n_ref) AS n_ref,
+               SUM(purchases) AS purchases, SUM(transactions) AS transactions
+        FROM ev GROUP BY g, m""",
+        f"""CREATE {unlogged}TABLE {mev} AS
+        SELECT {sg_cols}, x.m, x.n_new, x.n_react, x.n_end, x.revenue, x.margin, x.n_ref
+        FROM {gmev} x JOIN {sg} sg ON sg.g = x.g""",
         f"""CREATE {unlogged}TABLE {cev} AS
-        WITH {sc}, {ivs},
+        WITH {ivs},
         ev AS (
-            SELECT customer_id, first_m AS c, a AS m, 1 AS d, 0 AS buy FROM ivs
+            SELECT g, first_m AS c, a AS m, 1 AS d, 0 AS buy FROM ivs
             UNION ALL
-            SELECT customer_id, first_m, b + 1, -1, 0 FROM ivs WHERE b + 1 <= %(last)s
+            SELECT g, first_m, b + 1, -1, 0 FROM ivs WHERE b + 1 <= %(last)s
             UNION ALL
-            SELECT cm.customer_id, fp.first_m, cm.m, 0, 1
-            FROM {cm} cm JOIN {fp} fp ON fp.customer_id = cm.customer_id WHERE cm.bought = 1
+            SELECT cg.g, cg.first_m, cm.m, 0, 1
+            FROM {cm} cm JOIN {cg} cg ON cg.customer_id = cm.customer_id WHERE cm.bought = 1
         )
-        SELECT {group_cols}, ev.c, ev.m, SUM(ev.d) AS d, SUM(ev.buy) AS buy
-        FROM ev JOIN sc ON sc.customer_id = ev.customer_id
-        GROUP BY {group_cols}, ev.c, ev.m""",
+        SELECT {sg_cols}, x.c, x.m, x.d, x.buy
+        FROM (SELECT g, c, m, SUM(d) AS d, SUM(buy) AS buy FROM ev GROUP BY g, c, m) x JOIN {sg} sg ON sg.g = x.g""",
         f"""CREATE {unlogged}TABLE {csz} AS
-        WITH {sc}
-        SELECT {group_cols}, fp.first_m AS c, COUNT(*) AS n
-        FROM {fp} fp JOIN sc ON sc.customer_id = fp.customer_id GROUP BY {group_cols}, fp.first_m""",
+        SELECT {sg_cols}, x.c, x.n
+        FROM (SELECT g, first_m AS c, COUNT(*) AS n FROM {cg} WHERE first_m IS NOT NULL GROUP BY g, first_m) x
+        JOIN {sg} sg ON sg.g = x.g""",
         f"""CREATE {unlogged}TABLE {scp} AS
-        WITH {sc}
-        SELECT DISTINCT {group_cols} FROM sc JOIN {cust} cu ON cu.customer_id = sc.customer_id""",
+        SELECT {sg_cols} FROM {sg} sg
+        WHERE sg.g IN (SELECT cg.g FROM {cg} cg JOIN {cust} cu ON cu.customer_id = cg.customer_id)""",
     ]
     params["last"] = stage.last_month
     return statements, params

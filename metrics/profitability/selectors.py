@@ -53,6 +53,18 @@ class AllocationTotals:
     net_profit_to_date: Decimal
 
 
+@dataclass(frozen=True)
+class StageGroups:
+    """Tables of a single-pass full recompute's stage (metrics.selectors.STAGE_TABLES): the
+    segment groups numbered (sg: g and the four values), each customer's group and first
+    purchase month (cg), and per group and month the purchases, transactions and margin of the
+    customer months (gmev). The allocation reads them instead of grouping the customers again."""
+
+    sg: str
+    cg: str
+    gmev: str
+
+
 def _scope(column: str) -> str:
     return f"COALESCE(NULLIF(TRIM({column}), ''), '{UNASSIGNED}')"
 
@@ -102,28 +114,27 @@ def _reads(*, stage_cm: str | None, stage_iv: str | None, stored: bool = False) 
     ]
 
 
-def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decimal, driver: str,
-                     stage_cm: str | None = None, stage_iv: str | None = None,
-                     stored: bool = False) -> AllocationTotals:
-    """Build the temporary table `p_result` (RESULT_COLUMNS, one row per customer) of the
-    allocation to the close of `month` on PostgreSQL, in the caller's transaction (the tables
-    are dropped at its commit), and return the totals.
-
-    `stage_cm`, `stage_iv`: the customer-month and interval tables of a full recompute's stage
-    (metrics.selectors.stage_build, same W and margin rate), read instead of the transactions;
-    `stored`: read the stored customer-month table instead (metrics.profitability.services keeps
-    it up to date with the margin rate given)."""
-    if connection.vendor != "postgresql":
-        raise ValueError(ERROR_NOT_POSTGRES)
-    params: dict[str, Any] = {"t": month, "w": window, "rate": margin_rate, "before": month_from_index(month + 1),
-                              "purchase": driver == "purchase"}
-    groups = ", ".join(f"s_{d}" for d in DIMENSIONS)
-    applies = " OR ".join(f"(e.dimension = '{d}' AND g.s_{d} = e.value)" for d in DIMENSIONS)
-    cm, reads = _reads(stage_cm=stage_cm, stage_iv=stage_iv, stored=stored)
-    statements = [
-        *reads,
+def _groups_statements(*, cm: str, groups: StageGroups | None) -> list[str]:
+    """The statements that make p_g (the segment groups), p_c (each customer's group, first
+    purchase month and margin to the close of t) and p_gcm (per group and month: purchases and
+    margin): from the stage's groups when given, otherwise from the customers and `cm`."""
+    dims = ", ".join(f"s_{d}" for d in DIMENSIONS)
+    if groups is not None:
+        return [
+            f"CREATE TEMP TABLE p_g ON COMMIT DROP AS SELECT g, {dims} FROM {groups.sg}",
+            f"""CREATE TEMP TABLE p_c ON COMMIT DROP AS
+            SELECT cg.customer_id, cg.g, CASE WHEN cg.first_m <= %(t)s THEN cg.first_m END AS first_m,
+                   COALESCE(x.margin, 0) AS margin
+            FROM {groups.cg} cg
+            LEFT JOIN (SELECT customer_id, SUM(margin) AS margin FROM {cm} WHERE m <= %(t)s GROUP BY customer_id) x
+                   ON x.customer_id = cg.customer_id""",
+            # The rows of the groups and months that hold customer months (transactions > 0).
+            f"""CREATE TEMP TABLE p_gcm ON COMMIT DROP AS
+            SELECT g, m, purchases AS p, margin FROM {groups.gmev} WHERE transactions > 0 AND m <= %(t)s""",
+        ]
+    return [
         f"""CREATE TEMP TABLE p_g ON COMMIT DROP AS
-        SELECT ROW_NUMBER() OVER () AS g, {groups} FROM (
+        SELECT ROW_NUMBER() OVER () AS g, {dims} FROM (
             SELECT DISTINCT {", ".join(f"{_scope('c.' + d)} AS s_{d}" for d in DIMENSIONS)} FROM customers_customer c
         ) x""",
         f"""CREATE TEMP TABLE p_c ON COMMIT DROP AS
@@ -132,15 +143,39 @@ def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decim
         JOIN p_g g ON {" AND ".join(f"g.s_{d} = {_scope('c.' + d)}" for d in DIMENSIONS)}
         LEFT JOIN (SELECT customer_id, MIN(CASE WHEN purchases > 0 THEN m END) AS first_m, SUM(margin) AS margin
                    FROM {cm} WHERE m <= %(t)s GROUP BY customer_id) x ON x.customer_id = c.id""",
-        f"""CREATE TEMP TABLE p_e ON COMMIT DROP AS
-        SELECT ROW_NUMBER() OVER () AS e, {month_expr('ce.month')} AS m, ce.kind, ce.segment_dimension AS dimension,
-               {_scope('ce.segment_value')} AS value, CAST(ce.amount AS NUMERIC(38, 18)) AS amount
-        FROM customers_costentry ce WHERE ce.month < %(before)s""",
         # Per group and month: purchases and margin (one pass over the customer months, read
         # again by the monthly totals).
         f"""CREATE TEMP TABLE p_gcm ON COMMIT DROP AS
         SELECT c.g, cm.m, SUM(cm.purchases) AS p, SUM(cm.margin) AS margin
         FROM {cm} cm JOIN p_c c ON c.customer_id = cm.customer_id WHERE cm.m <= %(t)s GROUP BY c.g, cm.m""",
+    ]
+
+
+def allocation_build(*, cursor: Any, month: int, window: int, margin_rate: Decimal, driver: str,
+                     stage_cm: str | None = None, stage_iv: str | None = None,
+                     stage_groups: StageGroups | None = None, stored: bool = False) -> AllocationTotals:
+    """Build the temporary table `p_result` (RESULT_COLUMNS, one row per customer) of the
+    allocation to the close of `month` on PostgreSQL, in the caller's transaction (the tables
+    are dropped at its commit), and return the totals.
+
+    `stage_cm`, `stage_iv`: the customer-month and interval tables of a full recompute's stage
+    (metrics.selectors.stage_build, same W and margin rate), read instead of the transactions;
+    `stage_groups`: that stage's segment groups (StageGroups, a single pass's only);
+    `stored`: read the stored customer-month table instead (metrics.profitability.services keeps
+    it up to date with the margin rate given)."""
+    if connection.vendor != "postgresql":
+        raise ValueError(ERROR_NOT_POSTGRES)
+    params: dict[str, Any] = {"t": month, "w": window, "rate": margin_rate, "before": month_from_index(month + 1),
+                              "purchase": driver == "purchase"}
+    applies = " OR ".join(f"(e.dimension = '{d}' AND g.s_{d} = e.value)" for d in DIMENSIONS)
+    cm, reads = _reads(stage_cm=stage_cm, stage_iv=stage_iv, stored=stored)
+    statements = [
+        *reads,
+        *_groups_statements(cm=cm, groups=stage_groups if stage_cm else None),
+        f"""CREATE TEMP TABLE p_e ON COMMIT DROP AS
+        SELECT ROW_NUMBER() OVER () AS e, {month_expr('ce.month')} AS m, ce.kind, ce.segment_dimension AS dimension,
+               {_scope('ce.segment_value')} AS value, CAST(ce.amount AS NUMERIC(38, 18)) AS amount
+        FROM customers_costentry ce WHERE ce.month < %(before)s""",
         # Per group and month: new customers, active customers (running sum of interval starts
         # and ends) and purchases; then each entry's reach over the groups it applies to.
         f"""CREATE TEMP TABLE p_reach ON COMMIT DROP AS

@@ -35,6 +35,7 @@ from .maths.months import TOTAL_COLUMNS, group_shares, money, monthly_totals
 from .selectors import (
     RESULT_COLUMNS,
     AllocationTotals,
+    StageGroups,
     allocation_build,
     allocation_compute,
     allocation_frames,
@@ -275,6 +276,34 @@ def _months_store_sql(*, cursor: Any, month: int, assumption_set_id: int, comput
     )
 
 
+def _emptied_without_indexes(*, cursor: Any, table: str) -> list[str]:
+    """Empty `table` (TRUNCATE) and drop its unique constraints and indexes but the primary key,
+    in the caller's transaction; return the statements that put them back once it is filled.
+
+    Every recompute rewrites all the per-customer rows. A DELETE and INSERT left a million dead
+    rows per run at 1,000,000 customers, and every insert checked its unique key against the
+    dead versions of that key: 28 s after one earlier run, 53 s after four without a VACUUM.
+    Filling an empty table and building the indexes after took 10 s (docs/scaling.md).
+    TRUNCATE locks the table until the commit: a page reading these rows meanwhile waits for the
+    end of the allocation's transaction (its last seconds), then sees the new rows whole."""
+    cursor.execute(
+        """SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+        WHERE conrelid = %s::regclass AND contype = 'u' ORDER BY conname""", [table])
+    constraints = cursor.fetchall()
+    cursor.execute(
+        """SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+        WHERE x.indrelid = %s::regclass AND NOT x.indisprimary
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) ORDER BY i.relname""", [table])
+    indexes = cursor.fetchall()
+    cursor.execute(f"TRUNCATE {table}")
+    for name, _definition in constraints:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _definition in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+    return ([f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for name, definition in constraints]
+            + [definition for _name, definition in indexes] + [f"ANALYZE {table}"])
+
+
 def _stored_clear() -> None:
     CustomerProfitability.objects.all().delete()
     ProfitabilityTotals.objects.all().delete()
@@ -284,13 +313,14 @@ def _stored_clear() -> None:
 
 
 def profitability_store(*, month: int | None, assumption_set: AssumptionSet, stage_cm: str | None = None,
-                        stage_iv: str | None = None, from_month: int | None = None) -> AllocationTotals | None:
+                        stage_iv: str | None = None, stage_groups: StageGroups | None = None,
+                        from_month: int | None = None) -> AllocationTotals | None:
     """Replace the stored per-customer profitability, the group shares and the monthly totals
     with the allocation to the close of `month` (the latest month of the data), in one
     transaction; None (and nothing stored) when there are no transactions.
 
     PostgreSQL, set-based (INSERT ... SELECT): a full recompute's stage tables are read when
-    given; otherwise the stored customer-month table, of which only the months from
+    given (and its segment groups, a single pass's); otherwise the stored customer-month table, of which only the months from
     `from_month` on (an incremental recompute's) are re-read from the transactions when the
     earlier ones still match them (_customer_months_refresh)."""
     computed_at = timezone.now()
@@ -310,12 +340,14 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
             started = time.monotonic()
             how = _customer_months_refresh(cursor=cursor, month=month, margin_rate=rate, stage_cm=stage_cm,
                                            from_month=from_month)
-            logger.info("profitability: customer months (%s) in %.2fs", how, time.monotonic() - started)
+            logger.info("profitability: customer months (%s)%s in %.2fs", how,
+                        ", segment groups (stage)" if stage_groups and stage_cm else "", time.monotonic() - started)
             totals = allocation_build(cursor=cursor, month=month, window=window, margin_rate=rate, driver=driver,
-                                      stage_cm=stage_cm, stage_iv=stage_iv, stored=not stage_cm)
+                                      stage_cm=stage_cm, stage_iv=stage_iv, stage_groups=stage_groups,
+                                      stored=not stage_cm)
             _months_store_sql(cursor=cursor, month=month,
                                     assumption_set_id=assumption_set.pk, computed_at=computed_at)
-            cursor.execute(f"DELETE FROM {table}")
+            rebuild = _emptied_without_indexes(cursor=cursor, table=table)
             cursor.execute(
                 f"""INSERT INTO {table} (customer_id, month, margin_to_date, acquisition_cost_allocated,
                         retention_cost_allocated, net_profit_to_date, referrals_made, referral_margin,
@@ -327,6 +359,8 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
                        ON x.referrer_id = r.customer_id""",
                 [month_from_index(month), assumption_set.pk, computed_at],
             )
+            for sql in rebuild:
+                cursor.execute(sql)
             _totals_store(totals=totals, month=month, assumption_set=assumption_set, computed_at=computed_at)
         return totals
     frame, totals = profitability_rows(month=month, assumption_set=assumption_set)
@@ -349,17 +383,24 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
     return totals
 
 
-def _full_stage_tables(*, run: RecomputeRun) -> tuple[str | None, str | None]:
+def _full_stage_tables(*, run: RecomputeRun) -> tuple[str | None, str | None, StageGroups | None]:
     """The customer-month and interval tables of the run's stage when it read every transaction
     (a full run; metrics.selectors.Stage.table names them), so the allocation need not read the
-    transactions again; (None, None) otherwise."""
+    transactions again, and the stage's segment groups when it has them (a single pass: the
+    partitions number their groups each on their own and their sum keeps no groups);
+    (None, None, None) otherwise."""
     if connection.vendor != "postgresql" or run.from_month is not None:
-        return None, None
-    names = (f"metrics_stage_{int(run.pk)}_cm", f"metrics_stage_{int(run.pk)}_iv")
+        return None, None, None
+    prefix = f"metrics_stage_{int(run.pk)}_"
+    names = [prefix + name for name in ("cm", "iv", "sg", "cg", "gmev")]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL", list(names))
-        (present,) = cursor.fetchone()
-    return names if present else (None, None)
+        cursor.execute("SELECT to_regclass(n) IS NOT NULL FROM unnest(%s::text[]) WITH ORDINALITY AS x(n, i) ORDER BY i",
+                       [names])
+        present = [row[0] for row in cursor.fetchall()]
+    if not (present[0] and present[1]):
+        return None, None, None
+    groups = StageGroups(sg=names[2], cg=names[3], gmev=names[4]) if all(present[2:]) else None
+    return names[0], names[1], groups
 
 
 def profitability_recompute(*, run: RecomputeRun) -> AllocationTotals | None:
@@ -371,9 +412,9 @@ def profitability_recompute(*, run: RecomputeRun) -> AllocationTotals | None:
     started = time.monotonic()
     data_range = transactions_month_range()
     assumption_set = run.assumption_set or assumptions_ensure()
-    stage_cm, stage_iv = _full_stage_tables(run=run)
+    stage_cm, stage_iv, stage_groups = _full_stage_tables(run=run)
     totals = profitability_store(month=data_range.last_month if data_range else None, assumption_set=assumption_set,
-                                 stage_cm=stage_cm, stage_iv=stage_iv,
+                                 stage_cm=stage_cm, stage_iv=stage_iv, stage_groups=stage_groups,
                                  from_month=month_index(run.from_month) if run.from_month else None)
     logger.info("recompute #%s: profitability of %s customers in %.2fs", run.pk,
                 totals.customers if totals else 0, time.monotonic() - started)

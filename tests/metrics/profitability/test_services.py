@@ -18,6 +18,7 @@ from metrics.models import (
     ProfitabilityTotals,
     RecomputeRun,
 )
+from metrics.profitability.services import profitability_store
 from metrics.services import assumptions_record, snapshots_recompute
 
 from .db import buy
@@ -91,6 +92,28 @@ def _everything_stored() -> dict[str, list[tuple[object, ...]]]:
         "customer_months": sorted(ProfitabilityCustomerMonth.objects.values_list(
             "customer_id", "month", "purchases", "transactions", "margin")),
     }
+
+
+@pytest.mark.parametrize("driver", ["equal", "purchase"])
+def test_a_full_run_allocates_from_its_stages_segment_groups_as_from_the_transactions(
+        business: dict[str, int], driver: str, caplog: pytest.LogCaptureFixture) -> None:
+    assumptions_record(user=None, note="W of 3", recompute=False, activity_window_months=3,
+                       cost_to_serve_driver=driver)
+    # A customer with refunds only (a margin, no first purchase) and one with no transactions.
+    buy(Customer.objects.create(external_id="G", region="North", product_line="Toys"), dt.date(2024, 3, 5), "-12.50")
+    Customer.objects.create(external_id="H", region="South")
+    with caplog.at_level(logging.INFO, logger="metrics.profitability.services"):
+        run = snapshots_recompute(trigger="test")
+    assert run.status == RecomputeRun.Status.SUCCEEDED
+    assert "customer months (stage), segment groups (stage)" in caplog.text
+    from_stage = _everything_stored()
+    assert len(from_stage["customers"]) == 7
+    # The same allocation read from the transactions (no stage): the same rows, to the cent.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="metrics.profitability.services"):
+        profitability_store(month=month_index(dt.date(2024, 6, 1)), assumption_set=run.assumption_set)
+    assert "customer months (all) in" in caplog.text
+    assert _everything_stored() == from_stage
 
 
 @pytest.mark.parametrize(("day", "from_month"), [
