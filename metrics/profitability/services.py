@@ -13,6 +13,7 @@ import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 
+from metrics.bulk import emptied_for_refill
 from metrics.calculations import month_from_index, month_index
 from metrics.models import (
     COMPANY,
@@ -152,18 +153,20 @@ def _customer_months_refresh(*, cursor: Any, month: int, margin_rate: Decimal, s
     params = {"rate": margin_rate, "before": month_from_index(month + 1), "t": month,
               "after": month_from_index(from_month) if from_month is not None else dt.date(1, 1, 1)}
     if stage_cm:
-        cursor.execute(f"TRUNCATE {table}")
+        rebuild = emptied_for_refill(cursor=cursor, table=table, primary_key=True)
         cursor.execute(insert + f"SELECT customer_id, m, purchases, transactions, margin FROM {stage_cm} "
                        "WHERE m <= %(t)s", params)
-        cursor.execute(f"ANALYZE {table}")
+        for sql in rebuild:
+            cursor.execute(sql)
         return "stage"
     if from_month is not None and _customer_months_valid(cursor=cursor, before=from_month, margin_rate=margin_rate):
         cursor.execute(f"DELETE FROM {table} WHERE m >= %(f)s", {"f": from_month})
         cursor.execute(insert + select, params)
         return "months"
-    cursor.execute(f"TRUNCATE {table}")
+    rebuild = emptied_for_refill(cursor=cursor, table=table, primary_key=True)
     cursor.execute(insert + select, {**params, "after": dt.date(1, 1, 1)})
-    cursor.execute(f"ANALYZE {table}")
+    for sql in rebuild:
+        cursor.execute(sql)
     return "all"
 
 
@@ -276,34 +279,6 @@ def _months_store_sql(*, cursor: Any, month: int, assumption_set_id: int, comput
     )
 
 
-def _emptied_without_indexes(*, cursor: Any, table: str) -> list[str]:
-    """Empty `table` (TRUNCATE) and drop its unique constraints and indexes but the primary key,
-    in the caller's transaction; return the statements that put them back once it is filled.
-
-    Every recompute rewrites all the per-customer rows. A DELETE and INSERT left a million dead
-    rows per run at 1,000,000 customers, and every insert checked its unique key against the
-    dead versions of that key: 28 s after one earlier run, 53 s after four without a VACUUM.
-    Filling an empty table and building the indexes after took 10 s (docs/scaling.md).
-    TRUNCATE locks the table until the commit: a page reading these rows meanwhile waits for the
-    end of the allocation's transaction (its last seconds), then sees the new rows whole."""
-    cursor.execute(
-        """SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
-        WHERE conrelid = %s::regclass AND contype = 'u' ORDER BY conname""", [table])
-    constraints = cursor.fetchall()
-    cursor.execute(
-        """SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-        WHERE x.indrelid = %s::regclass AND NOT x.indisprimary
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) ORDER BY i.relname""", [table])
-    indexes = cursor.fetchall()
-    cursor.execute(f"TRUNCATE {table}")
-    for name, _definition in constraints:
-        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-    for name, _definition in indexes:
-        cursor.execute(f'DROP INDEX "{name}"')
-    return ([f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for name, definition in constraints]
-            + [definition for _name, definition in indexes] + [f"ANALYZE {table}"])
-
-
 def _stored_clear() -> None:
     CustomerProfitability.objects.all().delete()
     ProfitabilityTotals.objects.all().delete()
@@ -347,7 +322,7 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
                                       stored=not stage_cm)
             _months_store_sql(cursor=cursor, month=month,
                                     assumption_set_id=assumption_set.pk, computed_at=computed_at)
-            rebuild = _emptied_without_indexes(cursor=cursor, table=table)
+            rebuild = emptied_for_refill(cursor=cursor, table=table)
             cursor.execute(
                 f"""INSERT INTO {table} (customer_id, month, margin_to_date, acquisition_cost_allocated,
                         retention_cost_allocated, net_profit_to_date, referrals_made, referral_margin,
