@@ -185,8 +185,9 @@ def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool =
     cm: customer, month, purchased, purchases, transactions, revenue, gross margin (GROUP BY;
     the customer profitability of a full run reads it too, metrics.profitability);
     fp: each customer's first purchase month; cust: customers with any transaction;
-    iv: active intervals [a, b] (window functions: LAG, running SUM); then the pre-aggregates
-    by the four segment values that the scope groups read (stage_statements).
+    iv: active intervals [a, b] (window functions: LAG, running SUM); sg, cg: the segment
+    groups numbered and each customer's; then the pre-aggregates by the four segment values that
+    the scope groups read (stage_statements).
     metrics.partitions builds the same tables in customer-hash partitions and sums them."""
     statements, params = stage_statements(stage=stage, assumptions=assumptions)
     stage_drop(run_id=stage.run_id, label=stage.label)
