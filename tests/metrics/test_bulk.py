@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
 
 from metrics.bulk import emptied_for_refill
 from metrics.models import CustomerActivityState, CustomerProfitability
@@ -27,7 +28,7 @@ def _state_rows() -> list[tuple[int, int, int]]:
 
 
 @pytest.mark.parametrize(("model", "primary_key"), [(CustomerProfitability, False), (CustomerActivityState, True)])
-def test_the_keys_and_indexes_come_back_as_they_were(model: type, primary_key: bool) -> None:
+def test_the_keys_and_indexes_come_back_as_they_were(model: type[Model], primary_key: bool) -> None:
     table = model._meta.db_table
     before = _schema(table)
     assert before[1], "the table has indexes to drop and build again"

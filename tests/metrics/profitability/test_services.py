@@ -111,6 +111,7 @@ def test_a_full_run_allocates_from_its_stages_segment_groups_as_from_the_transac
     # The same allocation read from the transactions (no stage): the same rows, to the cent.
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="metrics.profitability.services"):
+        assert run.assumption_set is not None
         profitability_store(month=month_index(dt.date(2024, 6, 1)), assumption_set=run.assumption_set)
     assert "customer months (all) in" in caplog.text
     assert _everything_stored() == from_stage
