@@ -124,6 +124,11 @@ def gamma_gamma_fit(frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGam
     if n < MIN_SPENDERS:
         raise ModelFitError(GG_NO_SPENDERS, count=n, minimum=MIN_SPENDERS)
     (x, m_raw), _, weights = distinct_rows(x_all[keep], m_all[keep])
+    if float(np.ptp(m_raw)) == 0.0:
+        # Every repeat buyer spends the same: the likelihood rises without end as p and q grow
+        # together, so the fit would stop wherever the optimiser's tolerance (and the machine's
+        # rounding) left it. Said at once instead, with the edge it runs to.
+        raise ModelFitError(GG_AT_BOUND, name="p", value=float(np.exp(LOG_BOUND)))
     # Spend is fitted in units of its mean, so the bounds fit any currency; gamma scales back.
     scale = float(np.average(m_raw, weights=weights))
     m = m_raw / scale
