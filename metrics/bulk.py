@@ -11,7 +11,11 @@ transaction (its last seconds), then sees the new rows whole."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from django.db import connection
 
 
 def emptied_for_refill(*, cursor: Any, table: str, primary_key: bool = False) -> list[str]:
@@ -35,3 +39,19 @@ def emptied_for_refill(*, cursor: Any, table: str, primary_key: bool = False) ->
         cursor.execute(f'DROP INDEX "{name}"')
     return ([f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for name, definition in constraints]
             + [definition for _name, definition in indexes] + [f"ANALYZE {table}"])
+
+
+@contextmanager
+def table_refilled(*, cursor: Any, table: str, primary_key: bool = False) -> Iterator[None]:
+    """Around the statements that fill `table` again, in the caller's transaction: emptied
+    before them and its keys and indexes built after (emptied_for_refill) on PostgreSQL; a plain
+    DELETE elsewhere (the embedded SQLite database). An error inside leaves the rebuild to the
+    transaction's rollback."""
+    if connection.vendor != "postgresql":
+        cursor.execute(f"DELETE FROM {table}")
+        yield
+        return
+    rebuild = emptied_for_refill(cursor=cursor, table=table, primary_key=primary_key)
+    yield
+    for sql in rebuild:
+        cursor.execute(sql)

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from customers.models import UNASSIGNED, CostEntry, SegmentDimension, Transaction
 
-from .bulk import emptied_for_refill
+from .bulk import table_refilled
 from .calculations import Assumptions, month_from_index, month_index
 from .models import (
     COMPANY,
@@ -412,16 +412,12 @@ def _activity_state_rebuild(*, cursor: Any, cm: str, as_of: int) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(b"clv-recompute:activity-state")])
     # On PostgreSQL the table is emptied and its key built after the rows (metrics.bulk): a DELETE
     # left every customer's old row dead for the next rebuild's key checks.
-    rebuild = emptied_for_refill(cursor=cursor, table=state, primary_key=True) if _is_postgres() else []
-    if not rebuild:
-        cursor.execute(f"DELETE FROM {state}")
-    cursor.execute(
-        f"""INSERT INTO {state} (customer_id, first_purchase_month, last_purchase_month)
-        SELECT customer_id, MIN(m), MAX(m) FROM {cm} WHERE bought = 1 AND m < %s GROUP BY customer_id""",
-        [as_of],
-    )
-    for sql in rebuild:
-        cursor.execute(sql)
+    with table_refilled(cursor=cursor, table=state, primary_key=True):
+        cursor.execute(
+            f"""INSERT INTO {state} (customer_id, first_purchase_month, last_purchase_month)
+            SELECT customer_id, MIN(m), MAX(m) FROM {cm} WHERE bought = 1 AND m < %s GROUP BY customer_id""",
+            [as_of],
+        )
     RecomputeState.objects.all().delete()
     RecomputeState.objects.create(as_of_month=as_of, transactions_before=transactions_before(month=as_of))
 

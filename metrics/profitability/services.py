@@ -13,7 +13,7 @@ import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 
-from metrics.bulk import emptied_for_refill
+from metrics.bulk import table_refilled
 from metrics.calculations import month_from_index, month_index
 from metrics.models import (
     COMPANY,
@@ -153,20 +153,16 @@ def _customer_months_refresh(*, cursor: Any, month: int, margin_rate: Decimal, s
     params = {"rate": margin_rate, "before": month_from_index(month + 1), "t": month,
               "after": month_from_index(from_month) if from_month is not None else dt.date(1, 1, 1)}
     if stage_cm:
-        rebuild = emptied_for_refill(cursor=cursor, table=table, primary_key=True)
-        cursor.execute(insert + f"SELECT customer_id, m, purchases, transactions, margin FROM {stage_cm} "
-                       "WHERE m <= %(t)s", params)
-        for sql in rebuild:
-            cursor.execute(sql)
+        with table_refilled(cursor=cursor, table=table, primary_key=True):
+            cursor.execute(insert + f"SELECT customer_id, m, purchases, transactions, margin FROM {stage_cm} "
+                           "WHERE m <= %(t)s", params)
         return "stage"
     if from_month is not None and _customer_months_valid(cursor=cursor, before=from_month, margin_rate=margin_rate):
         cursor.execute(f"DELETE FROM {table} WHERE m >= %(f)s", {"f": from_month})
         cursor.execute(insert + select, params)
         return "months"
-    rebuild = emptied_for_refill(cursor=cursor, table=table, primary_key=True)
-    cursor.execute(insert + select, {**params, "after": dt.date(1, 1, 1)})
-    for sql in rebuild:
-        cursor.execute(sql)
+    with table_refilled(cursor=cursor, table=table, primary_key=True):
+        cursor.execute(insert + select, {**params, "after": dt.date(1, 1, 1)})
     return "all"
 
 
@@ -295,9 +291,9 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
     transaction; None (and nothing stored) when there are no transactions.
 
     PostgreSQL, set-based (INSERT ... SELECT): a full recompute's stage tables are read when
-    given (and its segment groups, a single pass's); otherwise the stored customer-month table, of which only the months from
-    `from_month` on (an incremental recompute's) are re-read from the transactions when the
-    earlier ones still match them (_customer_months_refresh)."""
+    given (and its segment groups, a single pass's); otherwise the stored customer-month table,
+    of which only the months from `from_month` on (an incremental recompute's) are re-read from
+    the transactions when the earlier ones still match them (_customer_months_refresh)."""
     computed_at = timezone.now()
     if month is None:
         with transaction.atomic():
@@ -322,20 +318,18 @@ def profitability_store(*, month: int | None, assumption_set: AssumptionSet, sta
                                       stored=not stage_cm)
             _months_store_sql(cursor=cursor, month=month,
                                     assumption_set_id=assumption_set.pk, computed_at=computed_at)
-            rebuild = emptied_for_refill(cursor=cursor, table=table)
-            cursor.execute(
-                f"""INSERT INTO {table} (customer_id, month, margin_to_date, acquisition_cost_allocated,
-                        retention_cost_allocated, net_profit_to_date, referrals_made, referral_margin,
-                        assumption_set_id, computed_at)
-                SELECT r.customer_id, %s, r.margin_to_date, r.acquisition_cost_allocated, r.retention_cost_allocated,
-                       r.net_profit_to_date, COALESCE(x.referrals_made, 0), COALESCE(x.referral_margin, 0), %s, %s
-                FROM p_result r
-                LEFT JOIN ({referrals_per_customer_select(first_months="p_c", margins="p_result")}) x
-                       ON x.referrer_id = r.customer_id""",
-                [month_from_index(month), assumption_set.pk, computed_at],
-            )
-            for sql in rebuild:
-                cursor.execute(sql)
+            with table_refilled(cursor=cursor, table=table):
+                cursor.execute(
+                    f"""INSERT INTO {table} (customer_id, month, margin_to_date, acquisition_cost_allocated,
+                            retention_cost_allocated, net_profit_to_date, referrals_made, referral_margin,
+                            assumption_set_id, computed_at)
+                    SELECT r.customer_id, %s, r.margin_to_date, r.acquisition_cost_allocated, r.retention_cost_allocated,
+                           r.net_profit_to_date, COALESCE(x.referrals_made, 0), COALESCE(x.referral_margin, 0), %s, %s
+                    FROM p_result r
+                    LEFT JOIN ({referrals_per_customer_select(first_months="p_c", margins="p_result")}) x
+                           ON x.referrer_id = r.customer_id""",
+                    [month_from_index(month), assumption_set.pk, computed_at],
+                )
             _totals_store(totals=totals, month=month, assumption_set=assumption_set, computed_at=computed_at)
         return totals
     frame, totals = profitability_rows(month=month, assumption_set=assumption_set)
