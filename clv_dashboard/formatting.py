@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from django.conf import settings
 from django.utils import formats, translation
@@ -25,8 +25,13 @@ UNITS_EN: tuple[tuple[float, float, str], ...] = ((1e9, 1e9, "B"), (1e6, 1e6, "M
 
 
 def _rounded(value: Decimal | float, decimals: int) -> Decimal:
-    """Round half up first: Django's number_format cuts off the digits beyond `decimals`."""
-    return Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    """Round half up first: Django's number_format cuts off the digits beyond `decimals`. With the
+    precision the number needs (the default 28 digits would refuse 1e28 and beyond)."""
+    number = Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    context = Context(prec=max(28, number.adjusted() + decimals + 2))
+    return number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP, context=context)
 
 
 def is_chinese() -> bool:

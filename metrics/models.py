@@ -485,12 +485,17 @@ class CustomerPrediction(models.Model):
 
 class CustomerActivityState(models.Model):
     """Per customer, what a recompute needs from the months before RecomputeState.as_of_month:
-    first and last purchase month (month indexes, year * 12 + month - 1). Rebuilt by every full
+    first and last purchase month (month indexes, year * 12 + month - 1), and the month the
+    customer first lapses in on those months with the state's activity window W (the first
+    active interval's last purchase month + W; metrics.valuation's cohorts). Rebuilt by every full
     recompute, so that an incremental recompute of the latest months reads only their transactions."""
 
     customer_id = models.BigIntegerField(_("customer id"), primary_key=True)
     first_purchase_month = models.IntegerField(_("first purchase month"))
     last_purchase_month = models.IntegerField(_("last purchase month"))
+    # When it equals last_purchase_month + W, the first interval was still running at as_of_month:
+    # a purchase within W months after it extends it.
+    first_lapse_month = models.IntegerField(_("first lapse month"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("customer activity state")
@@ -501,10 +506,12 @@ class CustomerActivityState(models.Model):
 
 
 class RecomputeState(models.Model):
-    """Which months CustomerActivityState covers, with a fingerprint of their transactions."""
+    """Which months CustomerActivityState covers, with a fingerprint of their transactions, and
+    the activity window its first lapse months were computed with."""
 
     as_of_month = models.IntegerField(_("as of month"))
     transactions_before = models.BigIntegerField(_("transactions before"))
+    activity_window = models.PositiveSmallIntegerField(_("activity window (months)"), null=True, blank=True)
     built_at = models.DateTimeField(_("built at"), auto_now=True)
 
     class Meta:
@@ -710,3 +717,26 @@ class CustomerValuation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.scope_dimension}={self.scope_value} {self.total_value}"
+
+
+class ValuationLapseCount(models.Model):
+    """How many customers of a scope first purchased in month `cohort` and first lapsed in month
+    `lapse` (month indexes) with the activity window `window`: the counts the valuation fits its
+    retention curve to (metrics.valuation.selectors.first_lapses), as the last successful
+    recompute found them. The Investor view and the board pack read them instead of a pass over
+    every customer's purchase months; rewritten with the stored valuations."""
+
+    window = models.PositiveSmallIntegerField(_("activity window (months)"))
+    scope_dimension = models.CharField(_("scope dimension"), max_length=30, default=COMPANY, choices=SCOPE_DIMENSIONS)
+    scope_value = models.CharField(_("scope value"), max_length=100, blank=True, default="")
+    cohort = models.IntegerField(_("first purchase month"))
+    lapse = models.IntegerField(_("first lapse month"))
+    customers = models.BigIntegerField(_("customers"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("valuation lapse count")
+        verbose_name_plural = _("valuation lapse counts")
+
+    def __str__(self) -> str:
+        return f"W={self.window} {self.scope_dimension}={self.scope_value} {self.cohort}->{self.lapse}: {self.customers}"

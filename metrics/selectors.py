@@ -196,13 +196,14 @@ def stage_build(*, stage: Stage, assumptions: Assumptions, rebuild_state: bool =
             tune_postgres(cursor)
         for sql in statements:
             cursor.execute(sql, params)
-        stage_finish(cursor=cursor, stage=stage, rebuild_state=rebuild_state)
+        stage_finish(cursor=cursor, stage=stage, rebuild_state=rebuild_state, window=assumptions.activity_window)
 
 
-def stage_finish(*, cursor: Any, stage: Stage, rebuild_state: bool) -> None:
+def stage_finish(*, cursor: Any, stage: Stage, rebuild_state: bool, window: int) -> None:
     """After the stage tables are built (in the same transaction): statistics for the planner,
     and the activity state that later incremental runs start from (a full run rebuilds it from
-    cm; a run that recomputed months the state covers invalidates it)."""
+    cm and iv, with the activity window W of the run; a run that recomputed months the state
+    covers invalidates it)."""
     if _is_postgres():
         for name in ("mev", "cev", "csz", "scp"):
             cursor.execute(f"ANALYZE {stage.table(name)}")
@@ -210,7 +211,8 @@ def stage_finish(*, cursor: Any, stage: Stage, rebuild_state: bool) -> None:
     if not rebuild_state:
         pass
     elif not truncated and stage.state_as_of is None:
-        _activity_state_rebuild(cursor=cursor, cm=stage.table("cm"), as_of=stage.last_month)
+        _activity_state_rebuild(cursor=cursor, cm=stage.table("cm"), iv=stage.table("iv"), as_of=stage.last_month,
+                                window=window)
     elif stage.keep_from < _state_as_of():
         # Months the state covers may have changed: it is rebuilt by the next full recompute.
         RecomputeState.objects.all().delete()
@@ -403,9 +405,16 @@ def _state_as_of() -> int:
     return state.as_of_month if state else 10**6
 
 
-def _activity_state_rebuild(*, cursor: Any, cm: str, as_of: int) -> None:
+def _activity_state_rebuild(*, cursor: Any, cm: str, iv: str, as_of: int, window: int) -> None:
     """Store each customer's first and last purchase month before `as_of` (the last month of
-    the data), and how many transactions those months hold, for later incremental runs."""
+    the data), the month they first lapse in on those months (with W = `window`), and how many
+    transactions those months hold, for later incremental runs.
+
+    The first lapse comes from the run's intervals (iv, over every month): the first interval
+    [a, b] ends with its last purchase month b - W + 1. If that is before `as_of`, the customer
+    first lapses in b + 1 whatever the later months hold; otherwise the interval runs into
+    `as_of`, and on the months before it ends with the last purchase before `as_of`: the lapse is
+    that month + W. The smaller of the two is always the right one."""
     state = CustomerActivityState._meta.db_table
     if _is_postgres():
         # Two full recomputes at once take turns here (their DELETE and INSERT would collide).
@@ -414,22 +423,29 @@ def _activity_state_rebuild(*, cursor: Any, cm: str, as_of: int) -> None:
     # left every customer's old row dead for the next rebuild's key checks.
     with table_refilled(cursor=cursor, table=state, primary_key=True):
         cursor.execute(
-            f"""INSERT INTO {state} (customer_id, first_purchase_month, last_purchase_month)
-            SELECT customer_id, MIN(m), MAX(m) FROM {cm} WHERE bought = 1 AND m < %s GROUP BY customer_id""",
-            [as_of],
+            f"""INSERT INTO {state} (customer_id, first_purchase_month, last_purchase_month, first_lapse_month)
+            SELECT s.customer_id, s.f, s.l, CASE WHEN e.b1 + 1 < s.l + %(w)s THEN e.b1 + 1 ELSE s.l + %(w)s END
+            FROM (SELECT customer_id, MIN(m) AS f, MAX(m) AS l FROM {cm} WHERE bought = 1 AND m < %(as_of)s
+                  GROUP BY customer_id) s
+            JOIN (SELECT customer_id, MIN(b) AS b1 FROM {iv} GROUP BY customer_id) e ON e.customer_id = s.customer_id""",
+            {"as_of": as_of, "w": int(window)},
         )
     RecomputeState.objects.all().delete()
-    RecomputeState.objects.create(as_of_month=as_of, transactions_before=transactions_before(month=as_of))
+    RecomputeState.objects.create(as_of_month=as_of, transactions_before=transactions_before(month=as_of),
+                                  activity_window=int(window))
 
 
 def transactions_before(*, month: int) -> int:
     return Transaction.objects.filter(order_date__lt=month_from_index(month)).count()
 
 
-def activity_state_as_of() -> int | None:
-    """The month before which CustomerActivityState is valid, or None (absent or out of date)."""
+def activity_state_as_of(*, window: int | None = None) -> int | None:
+    """The month before which CustomerActivityState is valid, or None (absent or out of date);
+    with `window`, only if its first lapse months were computed with that activity window."""
     state = RecomputeState.objects.first()
-    if state is None or transactions_before(month=state.as_of_month) != state.transactions_before:
+    if state is None or (window is not None and state.activity_window != window):
+        return None
+    if transactions_before(month=state.as_of_month) != state.transactions_before:
         return None
     return state.as_of_month
 

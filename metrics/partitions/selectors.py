@@ -87,7 +87,7 @@ def _sum_statements(*, stage: Stage, parts: int) -> list[str]:
     return statements
 
 
-def stage_combine(*, stage: Stage, parts: int, rebuild_state: bool = True) -> None:
+def stage_combine(*, stage: Stage, parts: int, window: int, rebuild_state: bool = True) -> None:
     """Sum the partitions into the run's stage, in one transaction (a rerun replaces it): the
     scope groups, the profitability and the valuation then read it as a single pass's."""
     check_partitions(parts)
@@ -96,7 +96,7 @@ def stage_combine(*, stage: Stage, parts: int, rebuild_state: bool = True) -> No
         tune_postgres(cursor)
         for sql in _sum_statements(stage=stage, parts=parts):
             cursor.execute(sql)
-        stage_finish(cursor=cursor, stage=stage, rebuild_state=rebuild_state)
+        stage_finish(cursor=cursor, stage=stage, rebuild_state=rebuild_state, window=window)
 
 
 def partition_sizes(*, stage: Stage, parts: int) -> list[dict[str, Any]]:

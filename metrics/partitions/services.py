@@ -75,7 +75,8 @@ def stage_partitions_combine(*, run: RecomputeRun, stage: Stage, parts: int) -> 
     if not _running(run):
         return False
     started = time.monotonic()
-    stage_combine(stage=stage, parts=parts)
+    assert run.assumption_set is not None  # set when the run started
+    stage_combine(stage=stage, parts=parts, window=int(run.assumption_set.activity_window_months))
     if not _keep_if_running(run):
         return False
     logger.info("recompute #%s: %s stage partitions summed in %.2fs", run.pk, parts, time.monotonic() - started)

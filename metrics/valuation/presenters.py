@@ -15,6 +15,7 @@ from ..board.figures import BLUE, FONT, GREEN, GREY, GRID, INK, ORANGE, SKY, VER
 from ..board.selectors import Scope
 from ..calculations import month_from_index, month_index
 from ..models import AcquisitionProjection
+from .maths.projection import growth_multiple
 from .maths.value import value_of_future_customers
 from .services import ScopeValuation
 
@@ -180,17 +181,12 @@ PROJECTION_NOTE_MONTHS = 12
 def _projection_drift(v: ScopeValuation) -> tuple[float, float, float] | None:
     """(ratio, now, end): the projected new customers a month over the horizon's last year
     against the history's last year, when they are far apart; None otherwise."""
-    p = v.projection
-    if p is None or v.result is None or len(p.history) == 0 or len(p.projected) == 0:
+    if v.projection is None or v.result is None:
         return None
-    now = float(np.mean(p.history[-PROJECTION_NOTE_MONTHS:]))
-    end = float(np.mean(p.projected[-PROJECTION_NOTE_MONTHS:]))
-    if now <= 0 or not np.isfinite(end):
+    drift = growth_multiple(v.projection, months=PROJECTION_NOTE_MONTHS)
+    if drift is None or not np.isfinite(drift[2]) or 1 / PROJECTION_NOTE_RATIO < drift[0] < PROJECTION_NOTE_RATIO:
         return None
-    ratio = end / now
-    if 1 / PROJECTION_NOTE_RATIO < ratio < PROJECTION_NOTE_RATIO:
-        return None
-    return ratio, now, end
+    return drift
 
 
 def projection_note(v: ScopeValuation) -> str:

@@ -12,9 +12,17 @@ from django.db.models import Max, Min
 
 from customers.models import SegmentDimension
 
-from ..calculations import month_index
-from ..models import COMPANY, CustomerValuation, MarketValue, MonthlySnapshot, RecomputeRun
-from ..selectors import _scope_expr, month_expr
+from ..calculations import month_from_index, month_index
+from ..models import (
+    COMPANY,
+    CustomerActivityState,
+    CustomerValuation,
+    MarketValue,
+    MonthlySnapshot,
+    RecomputeRun,
+    ValuationLapseCount,
+)
+from ..selectors import _scope_expr, activity_state_as_of, month_expr
 
 SEGMENT_COLUMNS = [f"s_{d}" for d in SegmentDimension.values]
 # One row per scope (the company: dimension "company", value ""), cohort and first-lapse month.
@@ -39,14 +47,22 @@ def _lapse_frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
                          "customers": "int64"})
 
 
-def first_lapses(*, window: int) -> pd.DataFrame:
+def first_lapses(*, window: int, use_state: bool = True) -> pd.DataFrame:
     """Customers by scope (the company and each segment), first-purchase month and first-lapse
-    month (month indexes): one GROUP BY over the purchase months of every customer.
+    month (month indexes).
 
     Purchase months closer than W months apart chain into one active interval (as the recompute's
     intervals do); the first interval ends with the first purchase month m whose next purchase
     month is more than W months later (or that has none), and the customer first lapses in m + W
-    (which may lie beyond the data: not lapsed yet)."""
+    (which may lie beyond the data: not lapsed yet).
+
+    With an activity state of the same W that is still valid (metrics.selectors: rebuilt by every
+    full recompute), only the transactions from its month on are read (first_lapses_since);
+    otherwise, or with use_state=False, one GROUP BY over the purchase months of every customer."""
+    if use_state:
+        as_of = activity_state_as_of(window=int(window))
+        if as_of is not None:
+            return first_lapses_since(as_of=as_of, window=window)
     month_t = month_expr("t.order_date")
     scopes = ", ".join(f"{_scope_expr(d)} AS s_{d}" for d in SegmentDimension.values)
     sql = f"""
@@ -72,6 +88,59 @@ def first_lapses(*, window: int) -> pd.DataFrame:
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, {"w": int(window)})
+        return _lapse_frame(cursor.fetchall())
+
+
+def first_lapses_since(*, as_of: int, window: int) -> pd.DataFrame:
+    """first_lapses() from the activity state (each customer's first and last purchase month and
+    first lapse month before month `as_of`, with W = `window`) and the transactions from `as_of`
+    on: at 10,000,000 transactions over 36 months, a thirty-sixth of them instead of all.
+
+    A customer whose first interval had ended before `as_of` keeps the state's lapse. One whose
+    first interval was still running there (lapse = last purchase + W) and who bought since:
+    their last purchase before `as_of` and the purchase months since chain as in first_lapses().
+    A customer new since `as_of`: their purchase months since, on their own."""
+    month_t = month_expr("t.order_date")
+    scopes = ", ".join(f"{_scope_expr(d)} AS s_{d}" for d in SegmentDimension.values)
+    state = CustomerActivityState._meta.db_table
+    sql = f"""
+    WITH n AS (
+        SELECT t.customer_id, {month_t} AS m FROM customers_transaction t
+        WHERE t.order_date >= %(since)s AND t.revenue >= 0 GROUP BY t.customer_id, {month_t}
+    ),
+    p AS (
+        SELECT n.customer_id, n.m FROM n LEFT JOIN {state} st ON st.customer_id = n.customer_id
+        WHERE st.customer_id IS NULL OR st.first_lapse_month = st.last_purchase_month + %(w)s
+        UNION ALL
+        SELECT st.customer_id, st.last_purchase_month FROM {state} st
+        WHERE st.first_lapse_month = st.last_purchase_month + %(w)s
+          AND st.customer_id IN (SELECT customer_id FROM n)
+    ),
+    g AS (
+        SELECT customer_id, m,
+               LEAD(m) OVER (PARTITION BY customer_id ORDER BY m) AS nxt,
+               MIN(m) OVER (PARTITION BY customer_id) AS first_m
+        FROM p
+    ),
+    r AS (
+        SELECT customer_id, MIN(first_m) AS cohort, MIN(m) + %(w)s AS lapse
+        FROM g WHERE nxt IS NULL OR nxt - m > %(w)s GROUP BY customer_id
+    ),
+    e AS (
+        SELECT r.customer_id, COALESCE(st.first_purchase_month, r.cohort) AS cohort, r.lapse
+        FROM r LEFT JOIN {state} st ON st.customer_id = r.customer_id
+        UNION ALL
+        SELECT st.customer_id, st.first_purchase_month, st.first_lapse_month FROM {state} st
+        WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.customer_id = st.customer_id)
+    ),
+    s AS (
+        SELECT e.cohort, e.lapse, {scopes}
+        FROM e JOIN customers_customer c ON c.id = e.customer_id
+    )
+    {_per_scope("s")}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"w": int(window), "since": month_from_index(int(as_of))})
         return _lapse_frame(cursor.fetchall())
 
 
@@ -104,6 +173,27 @@ def first_lapses_of_run(*, run: RecomputeRun) -> tuple[int, pd.DataFrame] | None
     if not present:
         return None
     return int(run.assumption_set.activity_window_months), first_lapses_from_stage(iv=iv, sc=sc)
+
+
+def lapse_counts_stored(*, window: int) -> pd.DataFrame | None:
+    """The first lapses the last successful recompute stored (ValuationLapseCount), if they were
+    counted with this W and after the snapshots were last written (a recompute whose valuation
+    failed leaves older counts: not used); otherwise None."""
+    latest = ValuationLapseCount.objects.filter(window=window).order_by("-computed_at").values_list(
+        "computed_at", flat=True).first()
+    written = MonthlySnapshot.objects.aggregate(at=Max("computed_at"))["at"]
+    if latest is None or (written is not None and latest < written):
+        return None
+    rows = ValuationLapseCount.objects.filter(window=window, computed_at=latest).values_list(
+        "scope_dimension", "scope_value", "cohort", "lapse", "customers")
+    return _lapse_frame(list(rows))
+
+
+def lapses_for(*, window: int) -> pd.DataFrame:
+    """The first lapses for the pages (the Investor view, the board pack): the stored counts when
+    they are current, otherwise first_lapses()."""
+    stored = lapse_counts_stored(window=window)
+    return stored if stored is not None else first_lapses(window=window)
 
 
 def company_latest_window() -> int | None:

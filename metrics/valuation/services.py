@@ -15,22 +15,32 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pandas as pd
 from django.db import transaction
+from django.db.models import DecimalField
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
+from clv_dashboard.formatting import format_number
 
 from ..board.selectors import COMPANY_SCOPE, Scope
 from ..calculations import month_index
-from ..models import AcquisitionProjection, AssumptionSet, CustomerValuation, MarketValue, RecomputeRun
+from ..models import (
+    AcquisitionProjection,
+    AssumptionSet,
+    CustomerValuation,
+    MarketValue,
+    RecomputeRun,
+    ValuationLapseCount,
+)
 from .maths.cohorts import CohortSurvival, cohort_survivors, pooled_survival
-from .maths.projection import MIN_MONTHS, Projection, project
+from .maths.projection import MIN_MONTHS, RUNAWAY_MULTIPLE, Projection, growth_multiple, project
 from .maths.sbg import SbgFit, sbg_fit
 from .maths.value import Elasticity, Valuation, ValuationInputs, curve_survival, elasticities, valuation
 from .selectors import (
@@ -39,6 +49,7 @@ from .selectors import (
     first_lapses,
     first_lapses_of_run,
     lapse_rows,
+    lapses_for,
     market_value_current,
     scope_series,
     segment_scopes,
@@ -80,6 +91,8 @@ class ScopeValuation:
     elasticities: list[Elasticity] = field(default_factory=list)
     market_value: MarketValue | None = None
     shortfalls: list[str] = field(default_factory=list)
+    # The projection runs away (growth_multiple beyond RUNAWAY_MULTIPLE): no value is given on it.
+    runaway: bool = False
     # The first lapses read for this valuation, for the segments valued next to it.
     lapses: pd.DataFrame | None = field(default=None, repr=False)
 
@@ -164,7 +177,7 @@ def valuation_compute(*, scope: Scope = COMPANY_SCOPE, month: dt.date | None = N
     observable_from = first + w
     # 1. The curve.
     if lapses is None:
-        lapses = first_lapses(window=w)
+        lapses = lapses_for(window=w)
     out.lapses = lapses
     curve = curve_fit_for(lapse_rows(lapses, dimension=scope.dimension, value=scope.value), last_month=t, window=w,
                           first_cohort=observable_from)
@@ -197,6 +210,8 @@ def valuation_compute(*, scope: Scope = COMPANY_SCOPE, month: dt.date | None = N
             out.projection = project(history, model=out.model, window=window, horizon=out.horizon)
         except ValueError as exc:
             out.shortfalls.append(_("The projection of new customers could not be made: {reason}").format(reason=exc))
+    if out.projection is not None:
+        _refuse_runaway(out)
     if out.fit is None or out.projection is None:
         return out
     inputs = ValuationInputs(
@@ -208,6 +223,26 @@ def valuation_compute(*, scope: Scope = COMPANY_SCOPE, month: dt.date | None = N
     out.result = valuation(inputs)
     out.elasticities = elasticities(inputs)
     return out
+
+
+def _refuse_runaway(out: ScopeValuation) -> None:
+    """A projection that takes new customers a month beyond RUNAWAY_MULTIPLE times the last
+    year's by the end of the horizon is an extrapolation, not a forecast: the value of future
+    customers is not computed on it, and the shortfall says why and what to choose instead."""
+    assert out.projection is not None
+    drift = growth_multiple(out.projection)
+    if drift is None or drift[0] <= RUNAWAY_MULTIPLE:
+        return
+    out.runaway = True
+    multiple, now, end = drift
+    out.shortfalls.append(_(
+        "The {model} projection runs away: it reaches {end} new customers a month by the end of the {horizon}-month "
+        "horizon, {multiple} times the {now} a month of the last year. No value of future customers is given on it: "
+        "choose the flat or the logistic projection, or a shorter horizon.").format(
+            model=AcquisitionProjection(out.model).label, horizon=out.horizon, now=format_number(now, decimals=1),
+            end=format_number(end, decimals=0) if math.isfinite(end) else "∞",
+            multiple=format_number(multiple, decimals=0) if math.isfinite(multiple) else "∞"))
+    out.projection = None
 
 
 def _company_first_month() -> tuple[int, int] | None:
@@ -261,6 +296,22 @@ def _money(value: float) -> Decimal:
     return Decimal(repr(float(value))).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def _storable(v: ScopeValuation) -> bool:
+    """Whether the valuation's money fits CustomerValuation's columns (finite, within their
+    digits). One that does not is left out with a warning rather than failing every scope's."""
+    assert v.result is not None
+    figures = {"current_value": v.result.current_value, "future_value": v.result.future_value,
+               "total_value": v.result.total, "v_new": v.result.v_new}
+    for name, value in figures.items():
+        column = CustomerValuation._meta.get_field(name)
+        assert isinstance(column, DecimalField) and column.max_digits is not None and column.decimal_places is not None
+        limit = 10.0 ** (column.max_digits - column.decimal_places)
+        if not math.isfinite(value) or abs(value) >= limit:
+            logger.warning("valuation of %s not stored: its %s (%s) does not fit the column", v.scope, name, value)
+            return False
+    return True
+
+
 def valuation_details(v: ScopeValuation) -> dict[str, Any]:
     """The projected new customers, the elasticities and the figures behind the value, as JSON."""
     assert v.result is not None and v.projection is not None and v.fit is not None
@@ -280,16 +331,21 @@ def valuation_details(v: ScopeValuation) -> dict[str, Any]:
 
 def valuations_recompute(*, run: RecomputeRun | None = None) -> int:
     """Value the company and every segment for the latest month with the stored assumptions and
-    write them (replacing the earlier rows); returns how many were stored. After a full run
-    (`run`), the first lapses come from its stage tables when they were built with the same W."""
-    staged = first_lapses_of_run(run=run) if run is not None else None
-    same_window = staged is not None and company_latest_window() == staged[0]
-    company = valuation_compute(lapses=staged[1] if staged is not None and same_window else None)
-    if company.month is None or company.assumption_set is None:
-        CustomerValuation.objects.all().delete()
+    write them, with the first-lapse counts they were fitted to (replacing the earlier rows);
+    returns how many valuations were stored. The first lapses come from the stage tables of a
+    full run (`run`) built with the same W, otherwise from first_lapses() (which reads only the
+    months after a valid activity state's, as after an incremental run)."""
+    window = company_latest_window()
+    staged = first_lapses_of_run(run=run) if run is not None and window is not None else None
+    lapses = None
+    if window is not None:
+        lapses = staged[1] if staged is not None and staged[0] == window else first_lapses(window=window)
+    company = valuation_compute(lapses=lapses)
+    if window is None or lapses is None or company.month is None or company.assumption_set is None:
+        with transaction.atomic():
+            CustomerValuation.objects.all().delete()
+            ValuationLapseCount.objects.all().delete()
         return 0
-    # The company's valuation has read the lapses already (one pass over every purchase month).
-    lapses = company.lapses if company.lapses is not None else first_lapses(window=company.window)
     curve = company_curve_for(valuation_=company, lapses=lapses)
     scopes = [company, *valuations_for_segments(month=company.month, model=company.model, horizon=company.horizon,
                                                 lapses=lapses, company_curve=curve)]
@@ -302,10 +358,16 @@ def valuations_recompute(*, run: RecomputeRun | None = None) -> int:
             sbg_alpha=v.fit.alpha, sbg_beta=v.fit.beta, sbg_alpha_se=v.fit.alpha_se, sbg_beta_se=v.fit.beta_se,
             details=valuation_details(v), computed_at=now,
         )
-        for v in scopes if v.result is not None and v.fit is not None and v.month is not None
+        for v in scopes if v.result is not None and v.fit is not None and v.month is not None and _storable(v)
+    ]
+    counts = [
+        ValuationLapseCount(window=window, scope_dimension=dimension, scope_value=value, cohort=cohort, lapse=lapse,
+                            customers=customers, computed_at=now)
+        for dimension, value, cohort, lapse, customers in lapses.itertuples(index=False)
     ]
     with transaction.atomic():
         CustomerValuation.objects.all().delete()
         CustomerValuation.objects.bulk_create(rows)
+        ValuationLapseCount.objects.all().delete()
+        ValuationLapseCount.objects.bulk_create(counts, batch_size=5000)
     return len(rows)
-

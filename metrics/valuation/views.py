@@ -37,7 +37,7 @@ def _investor_context(params: ValuationParams) -> dict[str, Any]:
     v = services.valuation_compute(scope=params.scope, month=params.month, model=params.model, horizon=params.horizon)
     segments: list[services.ScopeValuation] = []
     if v.month is not None and v.assumption_set is not None:
-        lapses = v.lapses if v.lapses is not None else selectors.first_lapses(window=v.window)
+        lapses = v.lapses if v.lapses is not None else selectors.lapses_for(window=v.window)
         company = v if v.scope.is_company else services.valuation_compute(
             month=v.month, model=v.model, horizon=v.horizon, lapses=lapses)
         curve = services.company_curve_for(valuation_=company, lapses=lapses)

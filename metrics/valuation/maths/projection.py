@@ -10,6 +10,11 @@ Each comes with a band: the fitted values plus and minus BAND_Z standard deviati
 fit's residuals (for `trend`, in logs, so the band is a factor), widening with the square root of
 the months ahead relative to the fitted span for `trend` and `logistic` (a projection further out
 is less sure); never below zero.
+
+`growth_multiple` compares the projection's last year with the history's last year: the board
+calls a projection out from 2 times (presenters), and the valuation refuses one beyond
+RUNAWAY_MULTIPLE (a log-linear trend fitted to a few noisy months of a small segment can compound
+to billions of new customers a month over a ten-year horizon).
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ ERROR_TOO_SHORT = "The {model} projection needs at least {minimum} months of new
 # Months of history each model needs (trend: two points for a line; logistic: three parameters
 # and a few more to tell them apart).
 MIN_MONTHS = {"flat": 1, "trend": 3, "logistic": 6}
+# growth_multiple looks at this many months at each end.
+MULTIPLE_MONTHS = 12
+# Beyond this multiple of today's new customers a month the projection is a runaway
+# extrapolation, not a forecast: no value of future customers is given on it.
+RUNAWAY_MULTIPLE = 100.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,19 @@ def project_logistic(series: Sequence[float], *, horizon: int) -> Projection:
     spread = BAND_Z * sd * _band_growth(horizon, len(history))
     return Projection("logistic", history, fitted, projected, np.maximum(projected - spread, 0.0), projected + spread,
                       {"alpha": alpha, "beta": beta, "gamma": gamma}, sd)
+
+
+def growth_multiple(projection: Projection, *, months: int = MULTIPLE_MONTHS) -> tuple[float, float, float] | None:
+    """(multiple, now, end): the mean projected new customers a month over the horizon's last
+    `months` months against the history's last `months` months; None when the history's are 0
+    (no level to compare with) or there is nothing projected."""
+    if len(projection.history) == 0 or len(projection.projected) == 0:
+        return None
+    now = float(np.mean(projection.history[-months:]))
+    end = float(np.mean(projection.projected[-months:]))
+    if now <= 0:
+        return None
+    return (end / now if np.isfinite(end) else float("inf")), now, end
 
 
 def project(series: Sequence[float], *, model: str, window: int, horizon: int) -> Projection:

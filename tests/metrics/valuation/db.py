@@ -70,3 +70,14 @@ def growing_business(*, months: int = 24, seed: int = 7) -> None:
         CostEntry.objects.create(month=month_from_index(start + k), kind="acquisition", amount=Decimal("600"))
         CostEntry.objects.create(month=month_from_index(start + k), kind="retention", amount=Decimal("200"))
     Transaction.objects.bulk_create(rows, batch_size=2000)
+
+
+def spiking_region(*, months: int = 24) -> None:
+    """Beside growing_business(months): region "Spike", whose new customers of the last six
+    months double at the end (1, 1, 1, 2, 4, 8), each buying every other month."""
+    start = month_index(m(2024, 1))
+    for k, count in zip(range(months - 6, months), [1, 1, 1, 2, 4, 8], strict=True):
+        for j in range(count):
+            person = Customer.objects.create(external_id=f"S{k}-{j}", region="Spike")
+            for later in range(k, months, 2):
+                buy(person, month_from_index(start + later))

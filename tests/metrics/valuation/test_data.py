@@ -20,7 +20,7 @@ from metrics.valuation.maths.value import value_of_future_customers
 from metrics.valuation.selectors import first_lapses, lapse_rows
 from metrics.valuation.services import MIN_CURVE_CUSTOMERS, valuation_compute
 
-from .db import assumptions, growing_business, m, tiny_cohorts
+from .db import assumptions, growing_business, m, spiking_region, tiny_cohorts
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +105,26 @@ def test_the_recompute_stores_the_valuations_with_their_assumption_version(busin
     assert float(company.total_value) == pytest.approx(v.result.total, abs=0.01)
     assert company.sbg_alpha == pytest.approx(v.fit.alpha)
     assert len(company.details["projected_new_customers"]) == 120
+
+
+def test_a_runaway_trend_of_a_small_segment_gives_no_value_and_stops_no_other(no_fit: None) -> None:
+    """A small region whose new customers double each month at the end (1, 1, 1, 2, 4, 8): its
+    log-linear trend would reach millions a month in five years. It gets no value and a note that
+    says why and what to choose instead; the company and the other segments are valued and stored
+    as before, and the flat projection values the small region."""
+    assumptions(window=2, smoothing=6, valuation_horizon_months=60)
+    growing_business()
+    spiking_region()
+    snapshots_recompute(trigger="test")
+    spike = valuation_compute(scope=Scope("region", "Spike"))
+    assert spike.model == "trend" and spike.runaway and spike.result is None and spike.projection is None
+    assert any("runs away" in text and "flat or the logistic" in text for text in spike.shortfalls)
+    stored = set(CustomerValuation.objects.values_list("scope_dimension", "scope_value"))
+    assert {(COMPANY, ""), ("region", "North"), ("region", "South")} <= set(stored)
+    assert ("region", "Spike") not in stored
+    assert valuation_compute().result is not None
+    flat = valuation_compute(scope=Scope("region", "Spike"), model="flat")
+    assert flat.result is not None and not flat.runaway
 
 
 def test_the_recompute_reads_the_purchase_months_for_the_lapses_once(business: None) -> None:

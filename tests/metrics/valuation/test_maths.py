@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metrics.valuation.maths.projection import logistic_cumulative, project
+from metrics.valuation.maths.projection import RUNAWAY_MULTIPLE, growth_multiple, logistic_cumulative, project
 from metrics.valuation.maths.sbg import (
     ERROR_NOT_DECREASING,
     SbgParams,
@@ -220,6 +220,21 @@ def test_logistic_projection_recovers_an_exact_logistic() -> None:
     assert p.params["gamma"] == pytest.approx(gamma, rel=1e-5)
     future = np.diff(logistic_cumulative(np.arange(24, 30, dtype=float), alpha, beta, gamma))
     np.testing.assert_allclose(p.projected, future, rtol=1e-5)
+
+
+def test_growth_multiple_compares_the_last_years_at_each_end() -> None:
+    """n(t) = 50 x 1.05^t: the horizon's last 12 months are 24 months after the history's last 12,
+    so the multiple is 1.05^24; at 2% a month over 120 months it is 1.02^120 = 10.8, at 5% 1.05^120
+    = 349 (a runaway); a history whose last year has no new customers has no level to compare."""
+    series = [50 * 1.05**t for t in range(12)]
+    multiple, now, end = growth_multiple(project(series, model="trend", window=12, horizon=24)) or (0, 0, 0)
+    assert multiple == pytest.approx(1.05**24) and now == pytest.approx(np.mean(series))
+    assert end == pytest.approx(np.mean([50 * 1.05**t for t in range(24, 36)]))
+    slow = growth_multiple(project([50 * 1.02**t for t in range(12)], model="trend", window=12, horizon=120))
+    fast = growth_multiple(project(series, model="trend", window=12, horizon=120))
+    assert slow is not None and slow[0] == pytest.approx(1.02**120) and slow[0] < RUNAWAY_MULTIPLE
+    assert fast is not None and fast[0] == pytest.approx(1.05**120) and fast[0] > RUNAWAY_MULTIPLE
+    assert growth_multiple(project([5.0] + [0.0] * 12, model="flat", window=12, horizon=12)) is None
 
 
 def test_projection_needs_enough_months() -> None:

@@ -16,7 +16,7 @@ from clv_dashboard import roles
 from metrics.models import AssumptionSet, MarketValue
 from metrics.services import snapshots_recompute
 
-from .db import assumptions, growing_business
+from .db import assumptions, growing_business, spiking_region
 
 pytestmark = pytest.mark.django_db
 URL = "/valuation/"
@@ -159,6 +159,29 @@ def test_a_projection_far_from_todays_new_customers_is_called_out(client_as: Cal
     chinese = client.get(URL, {"model": "trend", "horizon": "120"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "依赖这一结果之前" in chinese.context["projection_note"]
     assert f"依赖新客户增至目前每月 {ratio:.1f} 倍的预测" in chinese.context["projection_caution"]
+
+
+def test_a_runaway_projection_gives_no_value_and_says_what_to_choose(
+        client_as: Callable[[str | None], Client], settings: Any) -> None:
+    settings.CLV_FIT_AFTER_RECOMPUTE = False
+    settings.CLV_PROFITABILITY_AFTER_RECOMPUTE = False
+    assumptions(window=2, smoothing=6, valuation_horizon_months=60)
+    growing_business()
+    spiking_region()
+    snapshots_recompute(trigger="test")
+    client = client_as(roles.EXECUTIVE)
+    page = client.get(URL, {"scope": "region:Spike"})
+    html = page.content.decode()
+    assert page.status_code == 200 and page.context["v"].runaway
+    assert "No customer-based value on this projection" in html and "runs away" in html
+    assert 'id="value-total"' not in html and "the value waits for the projection" not in html
+    # The company's table row for the region has no figure either, and the page stays whole.
+    company = client.get(URL).content.decode()
+    assert 'id="value-total"' in company and "Spike" in company and "runs away" in company
+    chinese = client.get(URL, {"scope": "region:Spike"}, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "按此预测不给出基于客户的价值" in chinese and "预测失控" in chinese
+    flat = client.get(URL, {"scope": "region:Spike", "model": "flat"}).content.decode()
+    assert 'id="value-total"' in flat and "runs away" not in flat
 
 
 def test_the_board_packs_investor_page_carries_the_projection_warning(
