@@ -120,11 +120,15 @@ def test_the_board_fits_a_phone_and_a_full_hd_screen_in_both_languages(
                                    timeout=10_000)
             assert_fits(page)
             assert page.console_errors == []
-    # The board pack opened on a phone (it is made for paper): every chart is drawn.
+    # The board pack opened on a phone (it is made for paper): every chart is drawn, and the
+    # sheet takes the phone's layout (two tiles a row, no value cut, no sideways scroll).
     for language in LANGUAGES:
         page = board_page(page_for, roles.EXECUTIVE, language=language, viewport=PHONE)
         page.goto(f"{page.base_url}/board/pack/")
         wait_for_charts(page)
+        page.wait_for_timeout(300)
+        assert_fits(page)
+        page.screenshot(path=str(artifacts_dir / f"pack-{language}-{PHONE[0]}x{PHONE[1]}.png"), full_page=True)
         assert page.console_errors == [], page.console_errors
     # The narrowest phone the board is made for.
     page = board_page(page_for, roles.EXECUTIVE, language="zh-hans", viewport=(360, 740))
