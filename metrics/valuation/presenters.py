@@ -15,7 +15,7 @@ from ..board.figures import BLUE, FONT, GREEN, GREY, GRID, INK, ORANGE, SKY, VER
 from ..board.selectors import Scope
 from ..calculations import month_from_index, month_index
 from ..models import AcquisitionProjection
-from .maths.projection import growth_multiple
+from .maths.projection import MULTIPLE_MONTHS, growth_multiple
 from .maths.value import value_of_future_customers
 from .services import ScopeValuation
 
@@ -175,7 +175,7 @@ def projection_figure(v: ScopeValuation) -> dict[str, Any] | None:
 # The projection is called out when new customers at the end of the horizon are this many times
 # (or this fraction of) those of the last year: an extrapolation the value leans on.
 PROJECTION_NOTE_RATIO = 2.0
-PROJECTION_NOTE_MONTHS = 12
+PROJECTION_NOTE_MONTHS = MULTIPLE_MONTHS
 
 
 def _projection_drift(v: ScopeValuation) -> tuple[float, float, float] | None:

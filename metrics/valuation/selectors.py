@@ -47,6 +47,31 @@ def _lapse_frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
                          "customers": "int64"})
 
 
+def _first_interval_ends(purchases: str, *, into: str) -> str:
+    """CTEs `g` and `into` (customer_id, cohort, lapse) over the CTE `purchases` (customer_id, m:
+    their purchase months): months closer than W apart (%(w)s) chain, the first chain ends with
+    the first month whose next is more than W later (or that has none), the lapse W after it."""
+    return f"""g AS (
+        SELECT customer_id, m,
+               LEAD(m) OVER (PARTITION BY customer_id ORDER BY m) AS nxt,
+               MIN(m) OVER (PARTITION BY customer_id) AS first_m
+        FROM {purchases}
+    ),
+    {into} AS (
+        SELECT customer_id, MIN(first_m) AS cohort, MIN(m) + %(w)s AS lapse
+        FROM g WHERE nxt IS NULL OR nxt - m > %(w)s GROUP BY customer_id
+    )"""
+
+
+def _scoped(lapses: str) -> str:
+    """CTE `s`: each customer's cohort and lapse (from CTE `lapses`) with their four segment values."""
+    scopes = ", ".join(f"{_scope_expr(d)} AS s_{d}" for d in SegmentDimension.values)
+    return f"""s AS (
+        SELECT {lapses}.cohort, {lapses}.lapse, {scopes}
+        FROM {lapses} JOIN customers_customer c ON c.id = {lapses}.customer_id
+    )"""
+
+
 def first_lapses(*, window: int, use_state: bool = True) -> pd.DataFrame:
     """Customers by scope (the company and each segment), first-purchase month and first-lapse
     month (month indexes).
@@ -64,26 +89,13 @@ def first_lapses(*, window: int, use_state: bool = True) -> pd.DataFrame:
         if as_of is not None:
             return first_lapses_since(as_of=as_of, window=window)
     month_t = month_expr("t.order_date")
-    scopes = ", ".join(f"{_scope_expr(d)} AS s_{d}" for d in SegmentDimension.values)
     sql = f"""
     WITH p AS (
         SELECT t.customer_id, {month_t} AS m FROM customers_transaction t
         WHERE t.revenue >= 0 GROUP BY t.customer_id, {month_t}
     ),
-    g AS (
-        SELECT customer_id, m,
-               LEAD(m) OVER (PARTITION BY customer_id ORDER BY m) AS nxt,
-               MIN(m) OVER (PARTITION BY customer_id) AS first_m
-        FROM p
-    ),
-    e AS (
-        SELECT customer_id, MIN(first_m) AS cohort, MIN(m) + %(w)s AS lapse
-        FROM g WHERE nxt IS NULL OR nxt - m > %(w)s GROUP BY customer_id
-    ),
-    s AS (
-        SELECT e.cohort, e.lapse, {scopes}
-        FROM e JOIN customers_customer c ON c.id = e.customer_id
-    )
+    {_first_interval_ends("p", into="e")},
+    {_scoped("e")}
     {_per_scope("s")}
     """
     with connection.cursor() as cursor:
@@ -101,7 +113,6 @@ def first_lapses_since(*, as_of: int, window: int) -> pd.DataFrame:
     their last purchase before `as_of` and the purchase months since chain as in first_lapses().
     A customer new since `as_of`: their purchase months since, on their own."""
     month_t = month_expr("t.order_date")
-    scopes = ", ".join(f"{_scope_expr(d)} AS s_{d}" for d in SegmentDimension.values)
     state = CustomerActivityState._meta.db_table
     sql = f"""
     WITH n AS (
@@ -116,16 +127,7 @@ def first_lapses_since(*, as_of: int, window: int) -> pd.DataFrame:
         WHERE st.first_lapse_month = st.last_purchase_month + %(w)s
           AND st.customer_id IN (SELECT customer_id FROM n)
     ),
-    g AS (
-        SELECT customer_id, m,
-               LEAD(m) OVER (PARTITION BY customer_id ORDER BY m) AS nxt,
-               MIN(m) OVER (PARTITION BY customer_id) AS first_m
-        FROM p
-    ),
-    r AS (
-        SELECT customer_id, MIN(first_m) AS cohort, MIN(m) + %(w)s AS lapse
-        FROM g WHERE nxt IS NULL OR nxt - m > %(w)s GROUP BY customer_id
-    ),
+    {_first_interval_ends("p", into="r")},
     e AS (
         SELECT r.customer_id, COALESCE(st.first_purchase_month, r.cohort) AS cohort, r.lapse
         FROM r LEFT JOIN {state} st ON st.customer_id = r.customer_id
@@ -133,10 +135,7 @@ def first_lapses_since(*, as_of: int, window: int) -> pd.DataFrame:
         SELECT st.customer_id, st.first_purchase_month, st.first_lapse_month FROM {state} st
         WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.customer_id = st.customer_id)
     ),
-    s AS (
-        SELECT e.cohort, e.lapse, {scopes}
-        FROM e JOIN customers_customer c ON c.id = e.customer_id
-    )
+    {_scoped("e")}
     {_per_scope("s")}
     """
     with connection.cursor() as cursor:

@@ -27,12 +27,6 @@ pytestmark = pytest.mark.django_db
 DATA = Path(__file__).resolve().parents[2] / "data" / "valuation" / "sbg_retention.csv"
 
 
-@pytest.fixture
-def no_fit(settings: Any) -> None:
-    settings.CLV_FIT_AFTER_RECOMPUTE = False
-    settings.CLV_PROFITABILITY_AFTER_RECOMPUTE = False
-
-
 def _survivors(dimension: str, value: str) -> list[CohortSurvival]:
     rows = lapse_rows(first_lapses(window=2), dimension=dimension, value=value)
     return cohort_survivors(rows, last_month=month_index(m(2024, 8)), window=2, first_cohort=month_index(m(2024, 3)))

@@ -34,12 +34,6 @@ STATE_TABLE = CustomerActivityState._meta.db_table
 FULL_PASS = "LEAD(m) OVER"
 
 
-@pytest.fixture
-def recompute_only(settings: Any) -> None:
-    settings.CLV_FIT_AFTER_RECOMPUTE = False
-    settings.CLV_PROFITABILITY_AFTER_RECOMPUTE = False
-
-
 class Business:
     """Random purchase histories: each customer starts in a random month and buys in a month
     with their own probability (so gaps of every length occur), sometimes a refund beside a
@@ -105,7 +99,7 @@ def _reference_first_lapses(*, before: int, window: int) -> dict[int, int]:
 
 @pytest.mark.parametrize(("seed", "window"), [(1, 1), (2, 2), (3, 3)])
 def test_the_state_and_the_months_since_give_the_lapses_of_every_transaction(
-        recompute_only: None, seed: int, window: int) -> None:
+        no_fit: None, seed: int, window: int) -> None:
     assumptions(window=window, smoothing=3)
     business = Business(seed)
     business.add(70, months=range(0, 12))
@@ -135,7 +129,7 @@ def test_the_state_and_the_months_since_give_the_lapses_of_every_transaction(
     assert _sorted(other).equals(_sorted(first_lapses(window=window + 1, use_state=False)))
 
 
-def test_a_state_from_before_its_window_was_recorded_is_not_used(recompute_only: None) -> None:
+def test_a_state_from_before_its_window_was_recorded_is_not_used(no_fit: None) -> None:
     assumptions(window=2, smoothing=3)
     Business(4).add(30, months=range(0, 8))
     snapshots_recompute(trigger="test")
@@ -143,7 +137,7 @@ def test_a_state_from_before_its_window_was_recorded_is_not_used(recompute_only:
     assert activity_state_as_of() is not None and activity_state_as_of(window=2) is None
 
 
-def test_an_incremental_run_values_from_the_state_what_the_transactions_give(recompute_only: None) -> None:
+def test_an_incremental_run_values_from_the_state_what_the_transactions_give(no_fit: None) -> None:
     assumptions(window=2, smoothing=3)
     business = Business(5)
     business.add(120, months=range(0, 14))
@@ -160,7 +154,7 @@ def test_an_incremental_run_values_from_the_state_what_the_transactions_give(rec
     assert _sorted(stored).equals(_sorted(first_lapses(window=2, use_state=False)))
 
 
-def test_the_pages_read_the_counts_the_recompute_stored(recompute_only: None, settings: Any,
+def test_the_pages_read_the_counts_the_recompute_stored(no_fit: None, settings: Any,
                                                         client_as: Callable[[str | None], Client]) -> None:
     assumptions(window=2, smoothing=3)
     Business(6).add(150, months=range(0, 16))

@@ -23,9 +23,7 @@ URL = "/valuation/"
 
 
 @pytest.fixture
-def business(settings: Any) -> None:
-    settings.CLV_FIT_AFTER_RECOMPUTE = False
-    settings.CLV_PROFITABILITY_AFTER_RECOMPUTE = False
+def business(no_fit: None) -> None:
     assumptions(window=2, smoothing=6)
     growing_business(months=20)
     snapshots_recompute(trigger="test")
@@ -162,9 +160,7 @@ def test_a_projection_far_from_todays_new_customers_is_called_out(client_as: Cal
 
 
 def test_a_runaway_projection_gives_no_value_and_says_what_to_choose(
-        client_as: Callable[[str | None], Client], settings: Any) -> None:
-    settings.CLV_FIT_AFTER_RECOMPUTE = False
-    settings.CLV_PROFITABILITY_AFTER_RECOMPUTE = False
+        client_as: Callable[[str | None], Client], no_fit: None) -> None:
     assumptions(window=2, smoothing=6, valuation_horizon_months=60)
     growing_business()
     spiking_region()
