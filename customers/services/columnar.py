@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from .parsing import FIELDS, STAGED_COLUMNS, ColumnPlan, CountingReader, SourceFile
+from .parsing import FIELDS, STAGED_COLUMNS, TIME_OF_DAY, ColumnPlan, CountingReader, SourceFile
 
 COLUMNAR_KINDS = ("transactions", "customers")
 BLOCK_BYTES = 1 << 20
@@ -45,7 +45,7 @@ _THOUSANDS_AMOUNT = r"^-?\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,2})?$"
 # A currency sign before the number: ¥1,234.50, -$5, ￥ 3.00 (other forms: the row validator).
 _SIGNED_AMOUNT = r"^(?P<sign>-?)[¥￥$€£]\s*(?P<number>\d{1,16}(?:\.\d{1,2})?|\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,2})?)$"
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
-_TIME = r"(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_TIME = rf"(?:{TIME_OF_DAY})?"
 _YEAR_FIRST = rf"^(?P<y>\d{{4}})[-/.](?P<m>\d{{1,2}})[-/.](?P<d>\d{{1,2}}){_TIME}$"
 _COMPACT = rf"^(?P<y>\d{{4}})(?P<m>\d{{2}})(?P<d>\d{{2}}){_TIME}$"
 _CHINESE = r"^(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日?$"

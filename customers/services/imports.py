@@ -48,6 +48,7 @@ from .parsing import (
     DATE_ORDERS,
     ENCODING_LABELS,
     FIELDS,
+    NOTE_EXCEL_DAY_NUMBERS,
     NOTE_WESTERN_ENCODING,
     REASON_ORDER_CUSTOMERS,
     WESTERN,
@@ -667,6 +668,7 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             date_order = needed  # the file settles it the other way: read it again that way
         job.detected.update(date_order=date_order or "", reader=READER_COLUMNAR if columnar else READER_ROWS,
                             writer=WRITER_STAGED)
+        _dates_note(job, dates)
         if job.kind == ImportJob.Kind.TRANSACTIONS and plan.has("order_id"):
             invalid += _order_conflicts_check(plan=plan, stager=stager, report=report, skip_invalid=skip_invalid)
         _counts_check(job=job, report=report, total=total, invalid=invalid, skip_invalid=skip_invalid)
@@ -679,6 +681,14 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             stager.drop()
         except (DatabaseError, InterfaceError):
             logger.info("staging table of import %s went with its connection", job.pk)
+
+
+def _dates_note(job: ImportJob, dates: DateParser) -> None:
+    """Say on the import when dates were read from Excel day numbers (45356 = 2024-03-05)."""
+    if dates.serial_example is not None:
+        raw, value, line = dates.serial_example
+        job.detected["date_note"] = str(NOTE_EXCEL_DAY_NUMBERS).format(example=raw, line=line + dates.line_offset,
+                                                                        date=value)
 
 
 def _attributes(plan: ColumnPlan) -> tuple[str, ...]:
@@ -746,6 +756,7 @@ def _run_direct(
             if needed is not None:
                 raise _ReadAgain(needed)
             job.detected.update(date_order=date_order or "", reader=READER_COLUMNAR, writer=WRITER_DIRECT)
+            _dates_note(job, dates)
             _counts_check(job=job, report=report, total=total, invalid=invalid, skip_invalid=skip_invalid)
             writing = time.monotonic()
             _still_ours(job, lock=True)

@@ -34,6 +34,11 @@ NOTE_WESTERN_ENCODING = _(
     "because its accented letters fit that encoding. Check that a name such as \"{example}\" looks right; "
     "if not, save the file as \"CSV UTF-8\" and upload it again."
 )
+NOTE_EXCEL_DAY_NUMBERS = _(
+    "Some dates are Excel day numbers (\"{example}\" on line {line}, read as {date}): the date column "
+    "was exported in the General format. If that column does not hold dates, undo this import and map "
+    "order_date to the right column."
+)
 ERR_DECODE = _("The file stops being valid {encoding} text near line {line}. Save it again as \"CSV UTF-8\".")
 ERR_EMPTY_FILE = _("The file is empty: it needs a header row and at least one data row.")
 ERR_NO_DATA_ROWS = _("The file has a header row but no data rows.")
@@ -126,6 +131,20 @@ def _norm(text: str) -> str:
     return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
 
 
+# A currency unit after a column's name: 金额(元), 销售额（人民币）, Revenue (USD), 金额/元. Only a
+# currency: 金额(万元) is in ten thousands and is not taken for 金额.
+_CURRENCY_UNIT = re.compile(
+    r"\s*(?:[(\[【]\s*(?:元|人民币|rmb|cny|usd|us\$|\$|¥|eur|€|hkd|gbp|£)\s*[)\]】]|/\s*(?:元|人民币|rmb|cny|usd))\s*$",
+    re.IGNORECASE,
+)
+
+
+def header_forms(text: str) -> set[str]:
+    """The normalised names a header cell is known by: as written, and without a currency unit."""
+    plain = unicodedata.normalize("NFKC", text)
+    return {_norm(plain), _norm(_CURRENCY_UNIT.sub("", plain))} - {""}
+
+
 _ATTRIBUTES = (
     FieldSpec("region", _("region"), False, ("region", "area", "salesregion", "区域", "地区", "大区", "销售区域")),
     FieldSpec("product_line", _("product line"), False, ("productline", "productcategory", "产品线", "产品系列")),
@@ -194,6 +213,51 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
           for a in _ATTRIBUTES if a.name in ("region", "product_line", "business_unit", "acquisition_channel")),
     ),
 }
+# Names of back-office and shop exports (Kingdee, Yonyou, SAP, Taobao/Tmall, JD, Shopify...),
+# taken for a field only when no column has one of its names above: a file with both `customer_id`
+# and `email` takes `customer_id`, and a file with `email` alone takes that.
+FALLBACK_NAMES: dict[str, tuple[str, ...]] = {
+    "customer_id": (
+        "customerkey", "customerref", "customerreference", "clientcode", "clientno", "clientnumber", "accountno",
+        "accountnumber", "account", "buyer", "memberno", "membercode", "membernumber", "email", "customeremail", "soldto", "soldtoparty",
+        "买家会员名", "买家账号", "买家id", "会员号", "会员卡号", "用户编号", "用户名", "客户编码", "往来单位编码",
+        "客户手机号", "会员手机号", "手机号",
+    ),
+    "order_id": (
+        "orderref", "orderreference", "salesorder", "salesorderno", "salesordernumber", "sonumber", "sono",
+        "documentno", "documentnumber", "docno", "receiptno", "receiptnumber", "transactionno", "transactionnumber",
+        "txnid", "billingdocument", "billingdoc", "主订单编号", "交易号", "交易单号", "单据编号", "单据号", "销售单号", "销售订单号", "发票号码",
+        "流水号", "小票号",
+    ),
+    "order_date": (
+        "ordertime", "orderdatetime", "createdat", "created", "createdate", "creationdate", "orderedat", "paidat",
+        "paymentdate", "transactiontime", "transactiondatetime", "datetime", "postingdate", "documentdate",
+        "billingdate", "下单时间", "订单创建时间", "创建时间", "付款时间", "支付时间", "成交时间", "交易时间",
+        "订单时间", "单据日期", "业务日期", "开票日期", "记账日期", "过账日期",
+    ),
+    "revenue": (
+        "netamount", "ordertotal", "orderamount", "ordervalue", "grandtotal", "grosssales", "totalprice",
+        "amountpaid", "paidamount", "salesvalue", "linetotal", "netvalue", "invoiceamount", "totalsales",
+        "实付金额", "实付款", "支付金额", "买家实际支付金额", "订单总金额", "成交金额", "交易金额", "价税合计",
+        "含税金额", "销售收入", "总金额", "合计金额", "实收", "实收款", "结算金额", "收款金额",
+    ),
+    "cost": ("costamount", "costofsales", "成本金额", "商品成本", "营业成本"),
+    "name": ("buyername", "fullname", "customerfullname", "companyname", "买家姓名", "会员名称", "会员姓名",
+             "单位名称", "往来单位", "往来单位名称", "公司名称"),
+    "region": ("territory", "salesterritory", "zone", "salesarea", "片区", "销售大区", "所属区域", "区域名称"),
+    "product_line": ("category", "productgroup", "productfamily", "itemcategory", "品类", "产品类别", "商品类目",
+                     "商品分类", "产品大类", "类目"),
+    "business_unit": ("department", "dept", "业务部门", "部门", "销售部门", "所属事业部"),
+    "acquisition_channel": ("source", "ordersource", "marketingchannel", "销售渠道", "订单来源", "来源", "渠道名称",
+                            "平台"),
+}
+
+
+def known_names(kind: str) -> set[str]:
+    """Every normalised column name some field of `kind` is known by (fallbacks included)."""
+    return {n for spec in FIELDS[kind] for n in (*spec.synonyms, *FALLBACK_NAMES.get(spec.name, ()))}
+
+
 # The cost file's columns named by a dimension: field name -> dimension.
 COST_SEGMENT_COLUMNS = {s.name: s.name.removeprefix("segment_") for s in FIELDS["costs"]
                         if s.name.startswith("segment_") and s.name not in ("segment_dimension", "segment_value")}
@@ -540,6 +604,7 @@ def columns_resolve(*, kind: str, header: list[str], mapping: dict[str, str] | N
     by_name = {s.name: s for s in specs}
     indexes: dict[str, int] = {}
     normalised = [_norm(h) for h in header]
+    forms = [header_forms(h) for h in header]
     found = ", ".join(f'"{h}"' for h in header) or "-"
     for field_name, column in (mapping or {}).items():
         if field_name not in by_name:
@@ -555,19 +620,22 @@ def columns_resolve(*, kind: str, header: list[str], mapping: dict[str, str] | N
                 ERR_MAPPING_UNKNOWN_COLUMN, field_name=field_name, column=column, found=found
             )
     taken = set(indexes.values())
-    for spec in specs:
-        if spec.name in indexes:
-            continue
-        synonyms = set(spec.synonyms)
-        matches = [i for i, h in enumerate(normalised) if h in synonyms and i not in taken]
-        if len(matches) > 1:
-            raise refused(
-                ERR_DUPLICATE_COLUMN, first=f'"{header[matches[0]]}"', second=f'"{header[matches[1]]}"', field=spec.label,
-                    field_name=spec.name,
-            )
-        if matches:
-            indexes[spec.name] = matches[0]
-            taken.add(matches[0])
+    # The fields' own names first, for every field; then, for a field still without a column,
+    # the names of other systems' exports (FALLBACK_NAMES).
+    for names_of in (lambda spec: spec.synonyms, lambda spec: FALLBACK_NAMES.get(spec.name, ())):
+        for spec in specs:
+            if spec.name in indexes:
+                continue
+            synonyms = set(names_of(spec))
+            matches = [i for i, h in enumerate(forms) if h & synonyms and i not in taken]
+            if len(matches) > 1:
+                raise refused(
+                    ERR_DUPLICATE_COLUMN, first=f'"{header[matches[0]]}"', second=f'"{header[matches[1]]}"',
+                    field=spec.label, field_name=spec.name,
+                )
+            if matches:
+                indexes[spec.name] = matches[0]
+                taken.add(matches[0])
     missing = [s for s in specs if s.required and s.name not in indexes]
     if missing:
         raise refused(
@@ -586,11 +654,45 @@ _YEAR_FIRST = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _YEAR_LAST = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{4})$")
 _CHINESE = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$")
-_TIME_SUFFIX = re.compile(r"^(\S+?)(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+# A time of day after the date, dropped (the date is taken as written, whatever the zone):
+# 14:23, 14:23:11.123, 2:15 PM, 下午2:15:00, then a zone: Z, UTC, +08:00, +0800. Shared with the
+# columnar reader (RE2), so no look-around.
+TIME_OF_DAY = (r"[ T]+(?:(?:上午|下午)\s*)?\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?"
+               r"(?:\s*(?:[AaPp]\.?[Mm]\.?|上午|下午))?(?:\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?))?")
+_TIME_SUFFIX = re.compile(f"(?:{TIME_OF_DAY})$")
+# Month names (English, any case, abbreviated or whole), as in 5-Mar-2024, 05 MAR 24,
+# Mar 5, 2024 or Tue, 05 Mar 2024: the name settles which number is the day.
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_NAME = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+               r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*)?"
+_NAMED_DAY_FIRST = re.compile(rf"^{_WEEKDAY}(\d{{1,2}})(?:st|nd|rd|th)?[\s./-]*{_MONTH_NAME}[\s./,-]*(\d{{4}}|\d{{2}})$",
+                              re.IGNORECASE)
+_NAMED_MONTH_FIRST = re.compile(rf"^{_WEEKDAY}{_MONTH_NAME}[\s./-]*(\d{{1,2}})(?:st|nd|rd|th)?,?[\s./-]*(\d{{4}})$",
+                                re.IGNORECASE)
+# A date column exported from Excel as its day numbers (General format): 45356 is 2024-03-05.
+# Five digits only (1927-05-18 to 2173), a fraction being the time of day; read as Excel does,
+# counting from 1899-12-30.
+_EXCEL_SERIAL = re.compile(r"^(\d{5})(?:\.\d+)?$")
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
+def _month_number(name: str) -> int:
+    return _MONTH_NAMES.index(name[:3].lower()) + 1
+
+
+def _year_of(text: str) -> int:
+    """A four-digit year, or a two-digit one as strptime's %y reads it (69-99: 1900s)."""
+    year = int(text)
+    if len(text) == 2:
+        year += 1900 if year >= 69 else 2000
+    return year
 
 
 class DateParser:
-    """Dates in ISO, YYYY/M/D, YYYYMMDD, D.M.YYYY (and M/D/YYYY when chosen), with a time part ignored.
+    """Dates in ISO, YYYY/M/D, YYYYMMDD, 2024年3月5日, D.M.YYYY (and M/D/YYYY when chosen), with
+    an English month name (5-Mar-2024, Mar 5, 2024) or as Excel day numbers (45356), a time of
+    day (and its zone) ignored.
 
     Year-last dates need a day/month order. Without a chosen order the parser reads them day
     first and notes the evidence; `order_problem` then says whether the file settles it."""
@@ -599,6 +701,8 @@ class DateParser:
         self.order = order
         self.evidence: dict[str, tuple[str, int]] = {}  # order -> first example (value, line)
         self.ambiguous: tuple[str, int] | None = None
+        # The first Excel day number read as a date: (as written, the date, line), for a note.
+        self.serial_example: tuple[str, str, int] | None = None
         self._cache: dict[str, str] = {}
         # Added to the line numbers in the messages: a workbook's CSV line N is its sheet row N + offset.
         self.line_offset = 0
@@ -617,13 +721,28 @@ class DateParser:
         text = raw.strip()
         if _ISO_DATE.match(text):
             return _iso(int(text[:4]), int(text[5:7]), int(text[8:10])), True
-        m = _TIME_SUFFIX.match(text)
-        if m:
-            text = m.group(1)
+        m = _TIME_SUFFIX.search(text)
+        if m and m.start() > 0:
+            text = text[:m.start()]
         for pattern in (_YEAR_FIRST, _COMPACT, _CHINESE):
             m = pattern.match(text)
             if m:
                 return _iso(int(m.group(1)), int(m.group(2)), int(m.group(3))), True
+        m = _NAMED_DAY_FIRST.match(text)
+        if m:
+            return _iso(_year_of(m.group(3)), _month_number(m.group(2)), int(m.group(1))), True
+        m = _NAMED_MONTH_FIRST.match(text)
+        if m:
+            return _iso(int(m.group(3)), _month_number(m.group(1)), int(m.group(2))), True
+        m = _EXCEL_SERIAL.match(text)
+        if m:
+            day = _EXCEL_EPOCH + dt.timedelta(days=int(m.group(1)))
+            if not 1900 <= day.year <= 2100:
+                raise Reason(REASON_DATE_RANGE)
+            value = day.isoformat()
+            if self.serial_example is None:
+                self.serial_example = (raw.strip(), value, line)
+            return value, True
         m = _YEAR_LAST.match(text)
         if not m:
             raise Reason(REASON_DATE)
@@ -736,18 +855,30 @@ def amount_parse(raw: str) -> str:
 
 _MONTH_YEAR_FIRST = re.compile(r"^(\d{4})\s*(?:[-/.]|年)?\s*(\d{1,2})\s*月?$")
 _MONTH_YEAR_LAST = re.compile(r"^(\d{1,2})[-/.](\d{4})$")
+# Mar-24, March 2024, MAR.2024 (Excel's month formats), 2024-Mar.
+_MONTH_NAMED = re.compile(rf"^{_MONTH_NAME}[\s./,-]*(\d{{4}}|\d{{2}})$", re.IGNORECASE)
+_MONTH_NAMED_YEAR_FIRST = re.compile(rf"^(\d{{4}})[\s./-]*{_MONTH_NAME}$", re.IGNORECASE)
 
 
 def month_parse(raw: str, line: int, dates: DateParser) -> str:
-    """The first day of the month, ISO: 2024-03, 2024/3, 202403, 2024年3月, 3/2024, or any date."""
+    """The first day of the month, ISO: 2024-03, 2024/3, 202403, 2024年3月, 3/2024, Mar-24,
+    March 2024, or any date."""
     text = raw.strip()
     m = _MONTH_YEAR_FIRST.match(text)
+    if m and not 1900 <= int(m.group(1)) <= 2100 and _EXCEL_SERIAL.match(text):
+        m = None  # 45356: an Excel day number (read as a date below), not the year 4535
     if m and len(text) != 8:
         year, month = int(m.group(1)), int(m.group(2))
     else:
         m = _MONTH_YEAR_LAST.match(text)
+        named = _MONTH_NAMED.match(text)
+        named_after = _MONTH_NAMED_YEAR_FIRST.match(text)
         if m:
             year, month = int(m.group(2)), int(m.group(1))
+        elif named:
+            year, month = _year_of(named.group(2)), _month_number(named.group(1))
+        elif named_after:
+            year, month = int(named_after.group(1)), _month_number(named_after.group(2))
         else:
             try:
                 day = dt.date.fromisoformat(dates.parse(text, line))

@@ -37,7 +37,7 @@ from xml.etree import ElementTree
 
 from django.utils.translation import gettext_lazy as _
 
-from .parsing import FIELDS, _norm, refused
+from .parsing import _norm, header_forms, known_names, refused
 from .xlsx_stream import XlsxBook
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -194,7 +194,7 @@ def _sheet_choose(infos: list[SheetInfo], wanted: str) -> str:
 
 
 def _known_names(kind: str, mapping: dict[str, str]) -> set[str]:
-    known = {syn for spec in FIELDS[kind] for syn in spec.synonyms}
+    known = known_names(kind)
     known.update(_norm(column) for column in mapping.values())
     return known
 
@@ -208,7 +208,7 @@ def _header_pick(rows: list[list[str]], known: set[str]) -> tuple[int, list[str]
         header = [v.strip() for v in row]
         if i > 0:
             header = _header_join(header, rows[i - 1], known)
-        hits = len({_norm(v) for v in header if v and _norm(v) in known})
+        hits = len({form for v in header if v for form in header_forms(v) if form in known})
         if hits > best_known:
             best, best_known, best_header = i, hits, header
     if best >= 0:

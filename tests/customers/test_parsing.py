@@ -127,6 +127,51 @@ def test_a_mapping_to_a_missing_column_is_refused() -> None:
         p.mapping_parse(items="revenue")
 
 
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        # Taobao/Tmall order export
+        (["买家会员名", "订单编号", "付款时间", "买家实际支付金额", "订单来源"],
+         {"customer_id": "买家会员名", "order_id": "订单编号", "order_date": "付款时间", "revenue": "买家实际支付金额",
+          "acquisition_channel": "订单来源"}),
+        # Kingdee/Yonyou sales invoice list
+        (["往来单位编码", "往来单位名称", "单据编号", "单据日期", "价税合计", "部门"],
+         {"customer_id": "往来单位编码", "name": "往来单位名称", "order_id": "单据编号", "order_date": "单据日期",
+          "revenue": "价税合计", "business_unit": "部门"}),
+        # SAP billing documents
+        (["Sold-to party", "Billing Document", "Billing Date", "Net Value"],
+         {"customer_id": "Sold-to party", "order_id": "Billing Document", "order_date": "Billing Date",
+          "revenue": "Net Value"}),
+        # A currency unit after the name
+        (["客户编号", "订单日期", "金额（元）", "成本(元)"],
+         {"customer_id": "客户编号", "order_date": "订单日期", "revenue": "金额（元）", "cost": "成本(元)"}),
+        (["Customer", "Date", "Revenue (USD)", "Cost [USD]"],
+         {"customer_id": "Customer", "order_date": "Date", "revenue": "Revenue (USD)", "cost": "Cost [USD]"}),
+        # A field's own name wins over another system's: Email stays unused beside Customer ID.
+        (["Customer ID", "Email", "Created at", "Order Date", "Total"],
+         {"customer_id": "Customer ID", "order_date": "Order Date", "revenue": "Total"}),
+        (["Email", "Created at", "Total"], {"customer_id": "Email", "order_date": "Created at", "revenue": "Total"}),
+    ],
+    ids=["taobao", "kingdee", "sap", "yuan", "usd", "own-name-first", "email-alone"],
+)
+def test_the_headers_of_back_office_and_shop_exports(header: list[str], expected: dict[str, str]) -> None:
+    plan = p.columns_resolve(kind="transactions", header=header)
+    assert {field: header[i] for field, i in plan.indexes.items()} == expected
+
+
+def test_an_amount_in_ten_thousands_is_not_taken_for_the_revenue() -> None:
+    with pytest.raises(p.ImportRefused, match="revenue"):
+        p.columns_resolve(kind="transactions", header=["客户编号", "订单日期", "金额(万元)"])
+
+
+def test_two_columns_of_other_systems_for_one_field_must_be_mapped_by_hand() -> None:
+    with pytest.raises(p.ImportRefused, match="付款时间"):
+        p.columns_resolve(kind="transactions", header=["客户编号", "下单时间", "付款时间", "金额"])
+    plan = p.columns_resolve(kind="transactions", header=["客户编号", "下单时间", "付款时间", "金额"],
+                             mapping={"order_date": "付款时间"})
+    assert plan.indexes["order_date"] == 2 and "下单时间" in plan.unknown
+
+
 def test_two_columns_for_one_field_must_be_mapped_by_hand() -> None:
     with pytest.raises(p.ImportRefused, match="both look like"):
         p.columns_resolve(kind="transactions", header=["customer_id", "date", "金额", "销售额"])
@@ -147,6 +192,24 @@ def test_two_columns_for_one_field_must_be_mapped_by_hand() -> None:
         ("2024/3/31 0:00", "2024-03-31"),
         ("2024-03-31T08:00", "2024-03-31"),
         ("2024年3月31日", "2024-03-31"),
+        # ISO 8601 timestamps of shops and APIs: the date as written, whatever the zone.
+        ("2024-03-31T23:30:00Z", "2024-03-31"),
+        ("2024-03-31T08:00:00.123+08:00", "2024-03-31"),
+        ("2024-03-31 08:00:00 +0800", "2024-03-31"),
+        ("2024/3/31 下午2:15:00", "2024-03-31"),
+        ("2024-03-31 2:15 PM", "2024-03-31"),
+        ("31.3.2024 11:59 p.m.", "2024-03-31"),
+        # Month names: the name says which number is the day.
+        ("31-Mar-2024", "2024-03-31"),
+        ("31-MAR-24", "2024-03-31"),
+        ("01-jan-70", "1970-01-01"),
+        ("31 March 2024", "2024-03-31"),
+        ("31MAR2024", "2024-03-31"),
+        ("Mar 31, 2024", "2024-03-31"),
+        ("March 31st 2024", "2024-03-31"),
+        ("Sun, 31 Mar 2024 10:00:00 GMT", "2024-03-31"),
+        ("Sunday, March 31, 2024", "2024-03-31"),
+        ("30 Sept 2024", "2024-09-30"),
     ],
 )
 def test_date_forms(raw: str, expected: str) -> None:
@@ -155,10 +218,40 @@ def test_date_forms(raw: str, expected: str) -> None:
     assert parser.order_problem() == (None, None)
 
 
-@pytest.mark.parametrize("raw", ["2024-02-30", "31/31/2024", "yesterday", "2024-13-01", "1850-01-01", "24-3-1"])
+@pytest.mark.parametrize("raw", ["2024-02-30", "31/31/2024", "yesterday", "2024-13-01", "1850-01-01", "24-3-1",
+                                 "30-Feb-2024", "Marc 5 2024", "5 Mar", "Mar 5, 24", "99999", "4535", "2024-03-31 25h"])
 def test_impossible_dates_are_errors(raw: str) -> None:
     with pytest.raises(ValueError, match=r"date|years"):
         p.DateParser().parse(raw, 2)
+
+
+def test_excel_day_numbers_are_read_as_excel_dates_and_the_first_is_kept_for_a_note() -> None:
+    parser = p.DateParser()
+    assert parser.serial_example is None
+    parser.parse("2024-03-04", 2)
+    assert parser.serial_example is None
+    assert parser.parse("45356", 3) == "2024-03-05"
+    assert parser.parse("45357.75", 4) == "2024-03-06"  # a time of day as the fraction
+    assert parser.parse("10000", 5) == "1927-05-18"
+    assert parser.serial_example == ("45356", "2024-03-05", 3)
+    assert parser.order_problem() == (None, None)
+    with pytest.raises(ValueError, match="years"):
+        parser.parse("99999", 6)  # 2173
+
+
+def test_the_columnar_reader_reads_timestamps_as_the_row_validator_does() -> None:
+    import pyarrow as pa
+
+    from customers.services.columnar import _dates
+
+    values = ["2024-03-31T23:30:00Z", "2024-03-31T08:00:00.123+08:00", "2024/3/31 下午2:15:00", "2024-03-31 2:15 PM",
+              "20240331 08:00:00 +0800", "31-Mar-2024", "45356"]
+    iso, ok = _dates(pa.array(values))
+    parser = p.DateParser()
+    for value, date, fits in zip(values, iso.to_pylist(), ok.to_pylist(), strict=True):
+        if fits:  # the columnar reader's own forms; the others are left to the row validator
+            assert date == parser.parse(value, 2), value
+    assert ok.to_pylist() == [True] * 5 + [False, False]
 
 
 def test_day_month_order_ambiguous_across_the_file_is_refused() -> None:
@@ -239,7 +332,10 @@ def test_bad_amounts_are_errors(raw: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [("2024-03", "2024-03-01"), ("2024/3", "2024-03-01"), ("202403", "2024-03-01"), ("2024年3月", "2024-03-01"),
-     ("3/2024", "2024-03-01"), ("2024-03-15", "2024-03-01"), ("20240315", "2024-03-01")],
+     ("3/2024", "2024-03-01"), ("2024-03-15", "2024-03-01"), ("20240315", "2024-03-01"),
+     # Excel's month formats, and a month exported as its first day's Excel day number.
+     ("Mar-24", "2024-03-01"), ("March 2024", "2024-03-01"), ("MAR.2024", "2024-03-01"), ("2024-Mar", "2024-03-01"),
+     ("45352", "2024-03-01"), ("20243", "2024-03-01"), ("2024-03-01T00:00:00Z", "2024-03-01")],
 )
 def test_month_forms(raw: str, expected: str) -> None:
     assert p.month_parse(raw, 2, p.DateParser()) == expected

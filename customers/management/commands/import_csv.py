@@ -72,6 +72,8 @@ class Command(BaseCommand):
                 out.write(f"  read by the {detected['reader']} reader" + (f", written {written}" if written else ""))
             if detected.get("encoding_note"):
                 out.write(f"  note: {detected['encoding_note']}")
+            if detected.get("date_note"):
+                out.write(f"  note: {detected['date_note']}")
             columns = ", ".join(f"{k}={v!r}" for k, v in detected.get("columns", {}).items())
             out.write(f"  columns: {columns}")
             if detected.get("learned_mapping"):

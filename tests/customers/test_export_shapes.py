@@ -1,0 +1,87 @@
+"""Files as back offices and shops export them, end to end: a Taobao-style order export in GBK
+with timestamps and its own column names, and dates exported from Excel as day numbers (read as
+dates, and said so on the import page and by the command)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from customers.models import CostEntry, Customer, ImportJob, Transaction
+from customers.services import import_claim, import_create, import_run
+
+Run = Callable[..., ImportJob]
+
+TAOBAO = (
+    "订单编号,买家会员名,付款时间,买家实际支付金额（元）,订单来源,宝贝标题\n"
+    "1001,淘宝用户甲,2024-03-05 14:23:11,\"1,299.00\",手机淘宝,电饭煲\n"
+    "1002,淘宝用户乙,2024/3/31 下午11:59:59,88.50,天猫,保温杯\n"
+    "1003,淘宝用户甲,2024-04-01T00:00:05+08:00,-88.50,手机淘宝,退款\n"
+)
+
+
+def test_a_taobao_order_export_in_gbk_loads_with_its_own_column_names(run_import: Run) -> None:
+    job = run_import("transactions", TAOBAO, encoding="gbk")
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert job.detected["encoding"] == "GB18030/GBK"
+    assert job.detected["columns"] == {"customer_id": "买家会员名", "order_id": "订单编号", "order_date": "付款时间",
+                                       "revenue": "买家实际支付金额（元）", "acquisition_channel": "订单来源"}
+    assert job.detected["ignored"] == ["宝贝标题"]
+    rows = sorted(Transaction.objects.values_list("order_id", "customer__external_id", "order_date", "revenue"))
+    assert rows == [
+        ("1001", "淘宝用户甲", dt.date(2024, 3, 5), Decimal("1299.00")),
+        ("1002", "淘宝用户乙", dt.date(2024, 3, 31), Decimal("88.50")),  # the date as written, not the next day
+        ("1003", "淘宝用户甲", dt.date(2024, 4, 1), Decimal("-88.50")),
+    ]
+    assert dict(Customer.objects.values_list("external_id", "acquisition_channel")) == {
+        "淘宝用户甲": "手机淘宝", "淘宝用户乙": "天猫"}
+    assert "date_note" not in job.detected
+
+
+DAY_NUMBERS = "customer_id,order_id,order_date,revenue\nC1,O1,2024-03-04,10\nC2,O2,45356,20\nC1,O3,45383.5,5\n"
+
+
+def test_excel_day_numbers_are_read_as_dates_and_the_import_says_so(
+    run_import: Run, client_as: Callable[[str | None], object]
+) -> None:
+    job = run_import("transactions", DAY_NUMBERS)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert dict(Transaction.objects.values_list("order_id", "order_date")) == {
+        "O1": dt.date(2024, 3, 4), "O2": dt.date(2024, 3, 5), "O3": dt.date(2024, 4, 1)}
+    note = job.detected["date_note"]
+    assert '"45356" on line 3' in note and "2024-03-05" in note
+    page = client_as("Analyst").get(f"/imports/{job.pk}/")  # type: ignore[attr-defined]
+    assert 'id="date-note"' in page.content.decode() and "Excel day numbers" in page.content.decode()
+
+
+def test_the_day_number_note_is_in_the_language_of_the_upload(db: None) -> None:
+    job = import_create(kind="transactions", chunks=[DAY_NUMBERS.encode()], original_name="d.csv", enqueue=False,
+                        language="zh-hans")
+    claimed = import_claim(job_id=job.pk)
+    assert claimed is not None
+    done = import_run(job=claimed)
+    assert done.status == ImportJob.Status.SUCCEEDED, done.message
+    assert "Excel 日期序号" in done.detected["date_note"] and "第 3 行" in done.detected["date_note"]
+
+
+def test_the_command_prints_the_day_number_note(db: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "days.csv"
+    path.write_text(DAY_NUMBERS, encoding="utf-8")
+    call_command("import_csv", "transactions", str(path))
+    out = capsys.readouterr().out
+    assert "note: Some dates are Excel day numbers" in out and '"45356" on line 3' in out
+
+
+def test_a_cost_file_with_excel_month_formats(run_import: Run) -> None:
+    job = run_import("costs", "month,kind,amount\nMar-24,acquisition,100\nApril 2024,retention,50\n45444,acquisition,7\n")
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert sorted(CostEntry.objects.values_list("month", "kind", "amount")) == [
+        (dt.date(2024, 3, 1), "acquisition", Decimal("100.00")),
+        (dt.date(2024, 4, 1), "retention", Decimal("50.00")),
+        (dt.date(2024, 6, 1), "acquisition", Decimal("7.00")),
+    ]
