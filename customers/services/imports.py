@@ -49,6 +49,7 @@ from .parsing import (
     ENCODING_LABELS,
     FIELDS,
     NOTE_EXCEL_DAY_NUMBERS,
+    NOTE_SUMMARY_ROWS,
     NOTE_WESTERN_ENCODING,
     REASON_ORDER_CUSTOMERS,
     WESTERN,
@@ -62,6 +63,7 @@ from .parsing import (
     delimiter_label,
     refused,
     row_is_blank,
+    row_is_summary,
     row_nul_error,
     row_validator,
     source_open,
@@ -401,6 +403,7 @@ class _Tally:
         self.plan = plan
         self.skip_invalid = skip_invalid
         self.total = self.invalid = 0
+        self.summaries: list[int] = []  # the lines of totals rows, not read (parsing.row_is_summary)
         self._next_percent = 1
 
     @property
@@ -409,6 +412,9 @@ class _Tally:
         return self.invalid == 0 or self.skip_invalid
 
     def row(self, line: int, values: list[str], *, nul_possible: bool = False) -> None:
+        if row_is_summary(plan=self.plan, values=values):
+            self.summaries.append(line)
+            return
         self.total += 1
         nul = row_nul_error(plan=self.plan, line=line, values=values) if nul_possible else None
         row, errors = (None, [nul]) if nul is not None else self.validate(line, values)
@@ -429,9 +435,9 @@ class _Tally:
 def _stage(
     *, job: ImportJob, source: SourceFile, plan: ColumnPlan, dates: DateParser, stager: loading.Stager | DirectWriter,
     report: ErrorReport, skip_invalid: bool, columnar: bool, save: Callable[..., None] = _save_progress,
-) -> tuple[int, int]:
+) -> tuple[int, int, list[int]]:
     """Step 1: validate every row, stage the valid ones (or, with a DirectWriter, write them).
-    Returns (rows, invalid rows).
+    Returns (rows, invalid rows, lines of totals rows not read).
 
     Raises NotColumnar when the columnar reader finds it cannot number the file's lines, and
     NotDirect when a DirectWriter is given a file whose order ids do not rise."""
@@ -462,7 +468,7 @@ def _stage(
                 tally.progress(source.bytes_read)
     stager.finish()
     save(job, rows_parsed=tally.total, rows_total=tally.total, rows_invalid=tally.invalid, progress=90)
-    return tally.total, tally.invalid
+    return tally.total, tally.invalid, tally.summaries
 
 
 def _order_conflicts_check(
@@ -654,8 +660,8 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
                 continue
             stager.create()
             try:
-                total, invalid = _stage(job=job, source=source, plan=plan, dates=dates, stager=stager, report=report,
-                                        skip_invalid=skip_invalid, columnar=columnar)
+                total, invalid, summaries = _stage(job=job, source=source, plan=plan, dates=dates, stager=stager,
+                                                   report=report, skip_invalid=skip_invalid, columnar=columnar)
             except NotColumnar as exc:
                 logger.info("import %s: read again row by row (%s)", job.pk, exc)
                 columnar = False
@@ -668,7 +674,7 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             date_order = needed  # the file settles it the other way: read it again that way
         job.detected.update(date_order=date_order or "", reader=READER_COLUMNAR if columnar else READER_ROWS,
                             writer=WRITER_STAGED)
-        _dates_note(job, dates)
+        _dates_note(job, dates, summaries)
         if job.kind == ImportJob.Kind.TRANSACTIONS and plan.has("order_id"):
             invalid += _order_conflicts_check(plan=plan, stager=stager, report=report, skip_invalid=skip_invalid)
         _counts_check(job=job, report=report, total=total, invalid=invalid, skip_invalid=skip_invalid)
@@ -683,8 +689,12 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             logger.info("staging table of import %s went with its connection", job.pk)
 
 
-def _dates_note(job: ImportJob, dates: DateParser) -> None:
-    """Say on the import when dates were read from Excel day numbers (45356 = 2024-03-05)."""
+def _dates_note(job: ImportJob, dates: DateParser, summaries: list[int]) -> None:
+    """Say on the import when dates were read from Excel day numbers (45356 = 2024-03-05), and
+    which totals rows were not read (line numbers of the sheet for a workbook)."""
+    if summaries:
+        shown = ", ".join(str(line + dates.line_offset) for line in summaries[:10]) + (", …" if len(summaries) > 10 else "")
+        job.detected["summary_note"] = str(NOTE_SUMMARY_ROWS).format(count=len(summaries), lines=shown)
     if dates.serial_example is not None:
         raw, value, line = dates.serial_example
         job.detected["date_note"] = str(NOTE_EXCEL_DAY_NUMBERS).format(example=raw, line=line + dates.line_offset,
@@ -743,8 +753,9 @@ def _run_direct(
             loading.imports_lock(connection=connection)
             loading.foreign_key_checks_defer_to_the_join(connection=connection)
             try:
-                total, invalid = _stage(job=job, source=source, plan=plan, dates=dates, stager=writer, report=report,
-                                        skip_invalid=skip_invalid, columnar=True, save=progress.save)
+                total, invalid, summaries = _stage(job=job, source=source, plan=plan, dates=dates, stager=writer,
+                                                   report=report, skip_invalid=skip_invalid, columnar=True,
+                                                   save=progress.save)
             except BaseException:
                 # The blocks being written must end before the rollback uses the connection.
                 writer.settle(raise_error=False)
@@ -756,7 +767,7 @@ def _run_direct(
             if needed is not None:
                 raise _ReadAgain(needed)
             job.detected.update(date_order=date_order or "", reader=READER_COLUMNAR, writer=WRITER_DIRECT)
-            _dates_note(job, dates)
+            _dates_note(job, dates, summaries)
             _counts_check(job=job, report=report, total=total, invalid=invalid, skip_invalid=skip_invalid)
             writing = time.monotonic()
             _still_ours(job, lock=True)

@@ -39,6 +39,9 @@ NOTE_EXCEL_DAY_NUMBERS = _(
     "was exported in the General format. If that column does not hold dates, undo this import and map "
     "order_date to the right column."
 )
+NOTE_SUMMARY_ROWS = _(
+    "{count} total row(s) not read: a total or subtotal with no date, as exports add under the data (line {lines})."
+)
 ERR_DECODE = _("The file stops being valid {encoding} text near line {line}. Save it again as \"CSV UTF-8\".")
 ERR_EMPTY_FILE = _("The file is empty: it needs a header row and at least one data row.")
 ERR_NO_DATA_ROWS = _("The file has a header row but no data rows.")
@@ -469,6 +472,26 @@ class CountingReader(io.RawIOBase):
                 self.odd_spaces += 1
             self.last = data[-1:]
         return n
+
+
+# The totals line some exports put under the data (or under each group): its first filled cell
+# says so, and it has no date (its date cell is blank, or is that first cell). Not a row of data: not read, not an error, listed on the import.
+SUMMARY_WORDS = frozenset(_norm(w) for w in (
+    "合计", "总计", "小计", "共计", "总合计", "合计金额", "本页合计", "Total", "Totals", "Grand total", "Subtotal", "Sum",
+))
+_DATE_FIELDS = {"transactions": "order_date", "costs": "month"}
+
+
+def row_is_summary(*, plan: ColumnPlan, values: list[str]) -> bool:
+    """A totals line of a transactions or costs file (see SUMMARY_WORDS)."""
+    field = _DATE_FIELDS.get(plan.kind)
+    i = plan.indexes.get(field or "")
+    if field is None or i is None:
+        return False
+    first = next((n for n, v in enumerate(values) if v.strip()), None)
+    if first is None or _norm(values[first]) not in SUMMARY_WORDS:
+        return False
+    return first == i or i >= len(values) or not values[i].strip()  # the date cell: blank, or the word itself
 
 
 def row_is_blank(values: list[str]) -> bool:

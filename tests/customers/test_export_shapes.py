@@ -59,14 +59,15 @@ def test_excel_day_numbers_are_read_as_dates_and_the_import_says_so(
     assert 'id="date-note"' in page.content.decode() and "Excel day numbers" in page.content.decode()
 
 
-def test_the_day_number_note_is_in_the_language_of_the_upload(db: None) -> None:
-    job = import_create(kind="transactions", chunks=[DAY_NUMBERS.encode()], original_name="d.csv", enqueue=False,
-                        language="zh-hans")
+def test_the_notes_are_in_the_language_of_the_upload(db: None) -> None:
+    job = import_create(kind="transactions", chunks=[(DAY_NUMBERS + "合计,,,35\n").encode()], original_name="d.csv",
+                        enqueue=False, language="zh-hans")
     claimed = import_claim(job_id=job.pk)
     assert claimed is not None
     done = import_run(job=claimed)
     assert done.status == ImportJob.Status.SUCCEEDED, done.message
     assert "Excel 日期序号" in done.detected["date_note"] and "第 3 行" in done.detected["date_note"]
+    assert done.detected["summary_note"].startswith("未读取 1 个合计行") and "第 5 行" in done.detected["summary_note"]
 
 
 def test_the_command_prints_the_day_number_note(db: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -85,3 +86,47 @@ def test_a_cost_file_with_excel_month_formats(run_import: Run) -> None:
         (dt.date(2024, 4, 1), "retention", Decimal("50.00")),
         (dt.date(2024, 6, 1), "acquisition", Decimal("7.00")),
     ]
+
+
+@pytest.mark.parametrize("footer", ["合计,,,1299.00,,\n", ",合计：,,\"1,299.00\",,\n", "Grand Total,,,1299.00,,\n"])
+def test_a_totals_row_under_the_data_is_not_read_and_is_listed(run_import: Run, footer: str) -> None:
+    content = ("订单编号,买家会员名,付款时间,实付金额,订单来源,备注\n"
+               "1001,甲,2024-03-05,1000.00,天猫,\n" "1002,乙,2024-03-06,299.00,天猫,\n" + footer)
+    job = run_import("transactions", content)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert job.rows_total == 2 and job.rows_invalid == 0
+    assert Transaction.objects.count() == 2 and not Customer.objects.filter(external_id__contains="合计").exists()
+    assert job.detected["summary_note"].startswith("1 total row(s) not read") and "(line 4)" in job.detected["summary_note"]
+
+
+def test_subtotals_between_groups_are_listed_and_a_customer_named_total_with_a_date_is_data(run_import: Run) -> None:
+    content = ("customer_id,order_date,revenue\n" "A,2024-03-05,1\n" "小计,,1\n" "B,2024-03-06,2\n" "小计,,2\n"
+               "Total,2024-03-07,3\n")
+    job = run_import("transactions", content)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert sorted(Customer.objects.values_list("external_id", flat=True)) == ["A", "B", "Total"]
+    assert "2 total row(s)" in job.detected["summary_note"] and "(line 3, 5)" in job.detected["summary_note"]
+
+
+def test_a_totals_row_of_a_cost_file_is_not_read(run_import: Run) -> None:
+    job = run_import("costs", "月份,类型,金额\n2024-03,获客,100\n2024-04,留存,50\n合计,,150\n")
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert CostEntry.objects.count() == 2 and "(line 4)" in job.detected["summary_note"]
+
+
+def test_a_totals_row_in_a_workbook_is_named_by_its_sheet_row(run_import: Run) -> None:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["销售明细"])
+    sheet.append(["客户编号", "订单日期", "金额"])
+    sheet.append(["C1", dt.date(2024, 3, 5), 10])
+    sheet.append(["合计", None, 10])
+    data = io.BytesIO()
+    book.save(data)
+    job = run_import("transactions", data.getvalue(), name="sales.xlsx")
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert Transaction.objects.count() == 1 and "(line 4)" in job.detected["summary_note"]

@@ -74,6 +74,8 @@ class Command(BaseCommand):
                 out.write(f"  note: {detected['encoding_note']}")
             if detected.get("date_note"):
                 out.write(f"  note: {detected['date_note']}")
+            if detected.get("summary_note"):
+                out.write(f"  note: {detected['summary_note']}")
             columns = ", ".join(f"{k}={v!r}" for k, v in detected.get("columns", {}).items())
             out.write(f"  columns: {columns}")
             if detected.get("learned_mapping"):
