@@ -218,11 +218,11 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
 }
 # Names of back-office and shop exports (Kingdee, Yonyou, SAP, Taobao/Tmall, JD, Shopify...),
 # taken for a field only when no column has one of its names above: a file with both `customer_id`
-# and `email` takes `customer_id`, and a file with `email` alone takes that.
+# and `email` takes `customer_id`, and a file with `email` alone takes that. In order of
+# preference: a Taobao export has both 买家实际支付金额 (paid) and 总金额 (before discounts).
 FALLBACK_NAMES: dict[str, tuple[str, ...]] = {
     "customer_id": (
-        "customerkey", "customerref", "customerreference", "clientcode", "clientno", "clientnumber", "accountno",
-        "accountnumber", "account", "buyer", "memberno", "membercode", "membernumber", "email", "customeremail", "soldto", "soldtoparty",
+        "customerkey", "customerref", "customerreference", "clientcode", "clientno", "clientnumber", "buyer", "memberno", "membercode", "membernumber", "email", "customeremail", "soldto", "soldtoparty",
         "买家会员名", "买家账号", "买家id", "会员号", "会员卡号", "用户编号", "用户名", "客户编码", "往来单位编码",
         "客户手机号", "会员手机号", "手机号",
     ),
@@ -233,16 +233,17 @@ FALLBACK_NAMES: dict[str, tuple[str, ...]] = {
         "流水号", "小票号",
     ),
     "order_date": (
-        "ordertime", "orderdatetime", "createdat", "created", "createdate", "creationdate", "orderedat", "paidat",
-        "paymentdate", "transactiontime", "transactiondatetime", "datetime", "postingdate", "documentdate",
-        "billingdate", "下单时间", "订单创建时间", "创建时间", "付款时间", "支付时间", "成交时间", "交易时间",
-        "订单时间", "单据日期", "业务日期", "开票日期", "记账日期", "过账日期",
+        "下单时间", "订单创建时间", "创建时间", "订单时间", "成交时间", "交易时间", "付款时间", "订单付款时间", "支付时间",
+        "单据日期", "业务日期", "开票日期", "记账日期", "过账日期",
+        "ordertime", "orderdatetime", "orderedat", "createdat", "created", "createdate", "creationdate",
+        "transactiontime", "transactiondatetime", "datetime", "documentdate", "billingdate", "postingdate", "paidat",
+        "paymentdate",
     ),
     "revenue": (
-        "netamount", "ordertotal", "orderamount", "ordervalue", "grandtotal", "grosssales", "totalprice",
-        "amountpaid", "paidamount", "salesvalue", "linetotal", "netvalue", "invoiceamount", "totalsales",
-        "实付金额", "实付款", "支付金额", "买家实际支付金额", "订单总金额", "成交金额", "交易金额", "价税合计",
-        "含税金额", "销售收入", "总金额", "合计金额", "实收", "实收款", "结算金额", "收款金额",
+        "买家实际支付金额", "实付金额", "实付款", "支付金额", "实收金额合计", "实收", "实收款", "收款金额", "结算金额",
+        "成交金额", "交易金额", "价税合计", "含税金额", "销售收入", "订单总金额", "总金额", "合计金额",
+        "amountpaid", "paidamount", "netamount", "netvalue", "netsales", "ordertotal", "orderamount", "ordervalue",
+        "grandtotal", "totalprice", "invoiceamount", "salesvalue", "linetotal", "totalsales", "grosssales",
     ),
     "cost": ("costamount", "costofsales", "成本金额", "商品成本", "营业成本"),
     "name": ("buyername", "fullname", "customerfullname", "companyname", "买家姓名", "会员名称", "会员姓名",
@@ -251,7 +252,7 @@ FALLBACK_NAMES: dict[str, tuple[str, ...]] = {
     "product_line": ("category", "productgroup", "productfamily", "itemcategory", "品类", "产品类别", "商品类目",
                      "商品分类", "产品大类", "类目"),
     "business_unit": ("department", "dept", "业务部门", "部门", "销售部门", "所属事业部"),
-    "acquisition_channel": ("source", "ordersource", "marketingchannel", "销售渠道", "订单来源", "来源", "渠道名称",
+    "acquisition_channel": ("ordersource", "marketingchannel", "销售渠道", "订单来源", "来源", "渠道名称",
                             "平台"),
 }
 
@@ -645,12 +646,16 @@ def columns_resolve(*, kind: str, header: list[str], mapping: dict[str, str] | N
     taken = set(indexes.values())
     # The fields' own names first, for every field; then, for a field still without a column,
     # the names of other systems' exports (FALLBACK_NAMES).
-    for names_of in (lambda spec: spec.synonyms, lambda spec: FALLBACK_NAMES.get(spec.name, ())):
-        for spec in specs:
+    # A field's own names are equals (two columns named by them are refused); other systems'
+    # names go in their order of preference (the amount actually paid before the total), and
+    # only two columns of the same name are refused.
+    passes = [(spec, [set(spec.synonyms)]) for spec in specs]
+    passes += [(spec, [{name} for name in FALLBACK_NAMES.get(spec.name, ())]) for spec in specs]
+    for spec, tiers in passes:
+        for names in tiers:
             if spec.name in indexes:
-                continue
-            synonyms = set(names_of(spec))
-            matches = [i for i, h in enumerate(forms) if h & synonyms and i not in taken]
+                break
+            matches = [i for i, h in enumerate(forms) if h & names and i not in taken]
             if len(matches) > 1:
                 raise refused(
                     ERR_DUPLICATE_COLUMN, first=f'"{header[matches[0]]}"', second=f'"{header[matches[1]]}"',

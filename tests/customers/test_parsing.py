@@ -164,12 +164,24 @@ def test_an_amount_in_ten_thousands_is_not_taken_for_the_revenue() -> None:
         p.columns_resolve(kind="transactions", header=["客户编号", "订单日期", "金额(万元)"])
 
 
-def test_two_columns_of_other_systems_for_one_field_must_be_mapped_by_hand() -> None:
+def test_other_systems_names_go_in_their_order_of_preference() -> None:
+    # A Taobao export: the amount paid before the total, the order's creation before its payment.
+    header = ["订单编号", "买家会员名", "总金额", "买家实际支付金额", "订单付款时间", "订单创建时间"]
+    plan = p.columns_resolve(kind="transactions", header=header)
+    assert {field: header[i] for field, i in plan.indexes.items()} == {
+        "order_id": "订单编号", "customer_id": "买家会员名", "revenue": "买家实际支付金额", "order_date": "订单创建时间"}
+    assert plan.unknown == ["总金额", "订单付款时间"]
+    # A hand mapping still chooses.
+    mapped = p.columns_resolve(kind="transactions", header=header, mapping={"order_date": "订单付款时间"})
+    assert header[mapped.indexes["order_date"]] == "订单付款时间"
+
+
+def test_two_columns_of_one_other_systems_name_must_be_mapped_by_hand() -> None:
     with pytest.raises(p.ImportRefused, match="付款时间"):
-        p.columns_resolve(kind="transactions", header=["客户编号", "下单时间", "付款时间", "金额"])
-    plan = p.columns_resolve(kind="transactions", header=["客户编号", "下单时间", "付款时间", "金额"],
-                             mapping={"order_date": "付款时间"})
-    assert plan.indexes["order_date"] == 2 and "下单时间" in plan.unknown
+        p.columns_resolve(kind="transactions", header=["客户编号", "付款时间", "付款 时间", "金额"])
+    plan = p.columns_resolve(kind="transactions", header=["客户编号", "付款时间", "付款 时间", "金额"],
+                             mapping={"order_date": "#3"})
+    assert plan.indexes["order_date"] == 2 and "付款时间" in plan.unknown
 
 
 def test_two_columns_for_one_field_must_be_mapped_by_hand() -> None:
