@@ -674,7 +674,7 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             date_order = needed  # the file settles it the other way: read it again that way
         job.detected.update(date_order=date_order or "", reader=READER_COLUMNAR if columnar else READER_ROWS,
                             writer=WRITER_STAGED)
-        _dates_note(job, dates, summaries)
+        _reading_notes(job, dates, summaries)
         if job.kind == ImportJob.Kind.TRANSACTIONS and plan.has("order_id"):
             invalid += _order_conflicts_check(plan=plan, stager=stager, report=report, skip_invalid=skip_invalid)
         _counts_check(job=job, report=report, total=total, invalid=invalid, skip_invalid=skip_invalid)
@@ -689,7 +689,7 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             logger.info("staging table of import %s went with its connection", job.pk)
 
 
-def _dates_note(job: ImportJob, dates: DateParser, summaries: list[int]) -> None:
+def _reading_notes(job: ImportJob, dates: DateParser, summaries: list[int]) -> None:
     """Say on the import when dates were read from Excel day numbers (45356 = 2024-03-05), and
     which totals rows were not read (line numbers of the sheet for a workbook)."""
     if summaries:
@@ -767,7 +767,7 @@ def _run_direct(
             if needed is not None:
                 raise _ReadAgain(needed)
             job.detected.update(date_order=date_order or "", reader=READER_COLUMNAR, writer=WRITER_DIRECT)
-            _dates_note(job, dates, summaries)
+            _reading_notes(job, dates, summaries)
             _counts_check(job=job, report=report, total=total, invalid=invalid, skip_invalid=skip_invalid)
             writing = time.monotonic()
             _still_ours(job, lock=True)

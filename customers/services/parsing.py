@@ -490,9 +490,9 @@ def row_is_summary(*, plan: ColumnPlan, values: list[str]) -> bool:
     if field is None or i is None:
         return False
     first = next((n for n, v in enumerate(values) if v.strip()), None)
-    if first is None or _norm(values[first]) not in SUMMARY_WORDS:
-        return False
-    return first == i or i >= len(values) or not values[i].strip()  # the date cell: blank, or the word itself
+    if first is None or (first != i and i < len(values) and values[i].strip()):
+        return False  # the date cell holds something other than the first filled cell: a row of data
+    return _norm(values[first]) in SUMMARY_WORDS
 
 
 def row_is_blank(values: list[str]) -> bool:
