@@ -216,21 +216,22 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
           for a in _ATTRIBUTES if a.name in ("region", "product_line", "business_unit", "acquisition_channel")),
     ),
 }
-# Names of back-office and shop exports (Kingdee, Yonyou, SAP, Taobao/Tmall, JD, Shopify...),
+# Names of back-office and shop exports (Kingdee, Yonyou, SAP, Taobao/Tmall, web shops),
 # taken for a field only when no column has one of its names above: a file with both `customer_id`
 # and `email` takes `customer_id`, and a file with `email` alone takes that. In order of
 # preference: a Taobao export has both 买家实际支付金额 (paid) and 总金额 (before discounts).
 FALLBACK_NAMES: dict[str, tuple[str, ...]] = {
     "customer_id": (
-        "customerkey", "customerref", "customerreference", "clientcode", "clientno", "clientnumber", "buyer", "memberno", "membercode", "membernumber", "email", "customeremail", "soldto", "soldtoparty",
+        "customerkey", "customerref", "customerreference", "clientcode", "clientno", "clientnumber", "buyer",
+        "memberno", "membercode", "membernumber", "email", "customeremail", "soldto", "soldtoparty",
         "买家会员名", "买家账号", "买家id", "会员号", "会员卡号", "用户编号", "用户名", "客户编码", "往来单位编码",
         "客户手机号", "会员手机号", "手机号",
     ),
     "order_id": (
         "orderref", "orderreference", "salesorder", "salesorderno", "salesordernumber", "sonumber", "sono",
         "documentno", "documentnumber", "docno", "receiptno", "receiptnumber", "transactionno", "transactionnumber",
-        "txnid", "billingdocument", "billingdoc", "主订单编号", "交易号", "交易单号", "单据编号", "单据号", "销售单号", "销售订单号", "发票号码",
-        "流水号", "小票号",
+        "txnid", "billingdocument", "billingdoc", "主订单编号", "交易号", "交易单号", "单据编号", "单据号",
+        "销售单号", "销售订单号", "发票号码", "流水号", "小票号",
     ),
     "order_date": (
         "下单时间", "订单创建时间", "创建时间", "订单时间", "成交时间", "交易时间", "付款时间", "订单付款时间", "支付时间",
@@ -476,7 +477,8 @@ class CountingReader(io.RawIOBase):
 
 
 # The totals line some exports put under the data (or under each group): its first filled cell
-# says so, and it has no date (its date cell is blank, or is that first cell). Not a row of data: not read, not an error, listed on the import.
+# says so, and it has no date (its date cell is blank, or is that first cell). Not a row of
+# data: not read, not counted, not an error, and listed on the import.
 SUMMARY_WORDS = frozenset(_norm(w) for w in (
     "合计", "总计", "小计", "共计", "总合计", "合计金额", "本页合计", "Total", "Totals", "Grand total", "Subtotal", "Sum",
 ))
@@ -644,11 +646,10 @@ def columns_resolve(*, kind: str, header: list[str], mapping: dict[str, str] | N
                 ERR_MAPPING_UNKNOWN_COLUMN, field_name=field_name, column=column, found=found
             )
     taken = set(indexes.values())
-    # The fields' own names first, for every field; then, for a field still without a column,
-    # the names of other systems' exports (FALLBACK_NAMES).
-    # A field's own names are equals (two columns named by them are refused); other systems'
-    # names go in their order of preference (the amount actually paid before the total), and
-    # only two columns of the same name are refused.
+    # The fields' own names first, for every field, as equals (two columns named by them are
+    # refused); then, for a field still without a column, other systems' names (FALLBACK_NAMES)
+    # in their order of preference (the amount paid before the total): only two columns of the
+    # same name are refused.
     passes = [(spec, [set(spec.synonyms)]) for spec in specs]
     passes += [(spec, [{name} for name in FALLBACK_NAMES.get(spec.name, ())]) for spec in specs]
     for spec, tiers in passes:
@@ -699,8 +700,8 @@ _NAMED_DAY_FIRST = re.compile(rf"^{_WEEKDAY}(\d{{1,2}})(?:st|nd|rd|th)?[\s./-]*{
 _NAMED_MONTH_FIRST = re.compile(rf"^{_WEEKDAY}{_MONTH_NAME}[\s./-]*(\d{{1,2}})(?:st|nd|rd|th)?,?[\s./-]*(\d{{4}})$",
                                 re.IGNORECASE)
 # A date column exported from Excel as its day numbers (General format): 45356 is 2024-03-05.
-# Five digits only (1927-05-18 to 2173), a fraction being the time of day; read as Excel does,
-# counting from 1899-12-30.
+# Five digits only (from 1927-05-18; the years after 2100 are refused), a fraction being the
+# time of day; read as Excel does, counting from 1899-12-30.
 _EXCEL_SERIAL = re.compile(r"^(\d{5})(?:\.\d+)?$")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
