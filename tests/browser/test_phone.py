@@ -15,6 +15,7 @@ from django.core.management import call_command
 from aliases.services import alias_add
 from clv_dashboard import roles
 from customers.models import Customer, ImportJob
+from customers.services import import_claim, import_create, import_run
 from metrics.closing.services import month_close
 from metrics.models import MonthlySnapshot, PredictiveFit
 from tests.browser.test_board import wait_for_charts
@@ -70,7 +71,12 @@ def demo_everything(transactional_db: None, settings: Any) -> dict[str, int]:
     customer = Customer.objects.order_by("pk").first()
     job = ImportJob.objects.order_by("pk").first()
     assert customer is not None and job is not None
-    return {"customer": int(customer.pk), "import": int(job.pk)}
+    # An upload with its result table and reading notes (a totals row, an Excel day number).
+    upload = import_create(kind="transactions", original_name="订单.csv", enqueue=False, chunks=[
+        "订单编号,买家会员名,订单创建时间,买家实际支付金额（元）\nP1,淘宝用户甲,46300,88.50\n合计,,,88.50\n".encode()])
+    claimed = import_claim(job_id=upload.pk)
+    assert claimed is not None and import_run(job=claimed).status == ImportJob.Status.SUCCEEDED
+    return {"customer": int(customer.pk), "import": int(job.pk), "loaded": int(upload.pk)}
 
 
 def test_no_screen_scrolls_sideways_on_a_phone(page_for: Callable[..., Any], demo_everything: dict[str, int],
@@ -85,7 +91,7 @@ def _screens_checked(page: Any, demo: dict[str, int], artifacts_dir: Path, langu
     """What sticks out on each screen (none expected); a screenshot of each that has something."""
     urls = ["/board/", "/board/?scope=region:North", f"/customers/{demo['customer']}/", "/customers/",
             "/customers/model-check/", "/profitability/", "/valuation/", "/imports/", f"/imports/{demo['import']}/",
-            "/assumptions/", "/audit/", "/aliases/"]
+            f"/imports/{demo['loaded']}/", "/assumptions/", "/audit/", "/aliases/"]
     # The pages whose tables were wider than a phone before they scrolled inside their cards.
     must_hold = {"/customers/": "#parameter-errors", "/profitability/": "#most-table",
                  "/imports/": ".imports-table", "/assumptions/": "table.history"}
@@ -102,6 +108,11 @@ def _screens_checked(page: Any, demo: dict[str, int], artifacts_dir: Path, langu
             problems[url] = {"page width": found["page"], "sticking out": found["out"], "headings broken": broken}
             page.screenshot(path=str(artifacts_dir / f"phone-{language}-{url.strip('/').replace('/', '-')}.png"),
                             full_page=True)
+        if url == f"/imports/{demo['loaded']}/":
+            # The result's counts are on the screen, not scrolled out of sight beside their labels.
+            counts = page.evaluate("() => Array.from(document.querySelectorAll('.imports-result td')).map("
+                                   "td => [td.textContent.trim(), td.getBoundingClientRect().right])")
+            assert counts and all(text and right <= PHONE[0] for text, right in counts), (language, counts)
         if url in must_hold:
             table = page.locator(must_hold[url]).first
             assert table.count() == 1, (url, must_hold[url])
