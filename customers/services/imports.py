@@ -697,8 +697,9 @@ def _reading_notes(job: ImportJob, dates: DateParser, summaries: list[int]) -> N
         job.detected["summary_note"] = str(NOTE_SUMMARY_ROWS).format(count=len(summaries), lines=shown)
     if dates.serial_example is not None:
         raw, value, line = dates.serial_example
+        field = "month" if job.kind == ImportJob.Kind.COSTS else "order_date"
         job.detected["date_note"] = str(NOTE_EXCEL_DAY_NUMBERS).format(example=raw, line=line + dates.line_offset,
-                                                                        date=value)
+                                                                        date=value, field=field)
 
 
 def _attributes(plan: ColumnPlan) -> tuple[str, ...]:

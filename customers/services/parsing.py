@@ -37,7 +37,7 @@ NOTE_WESTERN_ENCODING = _(
 NOTE_EXCEL_DAY_NUMBERS = _(
     "Some dates are Excel day numbers (\"{example}\" on line {line}, read as {date}): the date column "
     "was exported in the General format. If that column does not hold dates, undo this import and map "
-    "order_date to the right column."
+    "{field} to the right column."
 )
 NOTE_SUMMARY_ROWS = _(
     "{count} total row(s) not read: a total or subtotal with no date, as exports add under the data (line {lines})."
@@ -900,14 +900,12 @@ def month_parse(raw: str, line: int, dates: DateParser) -> str:
         year, month = int(m.group(1)), int(m.group(2))
     else:
         m = _MONTH_YEAR_LAST.match(text)
-        named = _MONTH_NAMED.match(text)
-        named_after = _MONTH_NAMED_YEAR_FIRST.match(text)
         if m:
             year, month = int(m.group(2)), int(m.group(1))
-        elif named:
+        elif named := _MONTH_NAMED.match(text):
             year, month = _year_of(named.group(2)), _month_number(named.group(1))
-        elif named_after:
-            year, month = int(named_after.group(1)), _month_number(named_after.group(2))
+        elif named := _MONTH_NAMED_YEAR_FIRST.match(text):
+            year, month = int(named.group(1)), _month_number(named.group(2))
         else:
             try:
                 day = dt.date.fromisoformat(dates.parse(text, line))

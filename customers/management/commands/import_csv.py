@@ -70,12 +70,9 @@ class Command(BaseCommand):
             if detected.get("reader"):
                 written = {"direct": "while read", "staged": "through the staging table"}.get(detected.get("writer", ""))
                 out.write(f"  read by the {detected['reader']} reader" + (f", written {written}" if written else ""))
-            if detected.get("encoding_note"):
-                out.write(f"  note: {detected['encoding_note']}")
-            if detected.get("date_note"):
-                out.write(f"  note: {detected['date_note']}")
-            if detected.get("summary_note"):
-                out.write(f"  note: {detected['summary_note']}")
+            for note in ("encoding_note", "summary_note", "date_note"):  # in the page's order
+                if detected.get(note):
+                    out.write(f"  note: {detected[note]}")
             columns = ", ".join(f"{k}={v!r}" for k, v in detected.get("columns", {}).items())
             out.write(f"  columns: {columns}")
             if detected.get("learned_mapping"):
