@@ -17,28 +17,15 @@ from typing import Any
 
 from django.db import connection
 
+from clv_dashboard.bulk import indexes_dropped
+
 
 def emptied_for_refill(*, cursor: Any, table: str, primary_key: bool = False) -> list[str]:
     """Empty `table` and drop its unique constraints and other indexes (and its primary key with
     `primary_key`), in the caller's transaction; return the statements that put them back, to run
     once it is filled (in the same transaction: a failure rolls all of it back)."""
-    kinds = ["u", "p"] if primary_key else ["u"]
-    cursor.execute(
-        """SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
-        WHERE conrelid = %s::regclass AND contype = ANY(%s) ORDER BY contype, conname""", [table, kinds])
-    constraints = cursor.fetchall()
-    cursor.execute(
-        """SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-        WHERE x.indrelid = %s::regclass AND NOT x.indisprimary
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) ORDER BY i.relname""", [table])
-    indexes = cursor.fetchall()
     cursor.execute(f"TRUNCATE {table}")
-    for name, _definition in constraints:
-        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-    for name, _definition in indexes:
-        cursor.execute(f'DROP INDEX "{name}"')
-    return ([f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for name, definition in constraints]
-            + [definition for _name, definition in indexes] + [f"ANALYZE {table}"])
+    return [*indexes_dropped(cursor=cursor, table=table, primary_key=primary_key), f"ANALYZE {table}"]
 
 
 @contextmanager

@@ -165,6 +165,11 @@ CLV_SWEEP_SECONDS = env.float("CLV_SWEEP_SECONDS", default=60)
 CLV_REQUEUE_WAITING_SECONDS = env.float("CLV_REQUEUE_WAITING_SECONDS", default=120)
 # An import whose worker died this many times is failed instead of queued again.
 CLV_IMPORT_MAX_ATTEMPTS = env.int("CLV_IMPORT_MAX_ATTEMPTS", default=3)
+# A transactions file of at least this size, imported into a table that holds few rows beside
+# it, has the table's indexes built after its rows instead of kept up to date row by row
+# (customers.services.bulkload), if the table's lock is free within the wait given.
+CLV_IMPORT_INDEX_BUILD_MIN_MB = env.float("CLV_IMPORT_INDEX_BUILD_MIN_MB", default=16)
+CLV_IMPORT_INDEX_LOCK_WAIT_SECONDS = env.float("CLV_IMPORT_INDEX_LOCK_WAIT_SECONDS", default=2)
 # The per-customer pass of a recompute in this many customer-hash partitions, one Celery task
 # each, summed at the end (metrics.partitions); 1 is a single pass. PostgreSQL only.
 CLV_RECOMPUTE_PARTITIONS = env.int("CLV_RECOMPUTE_PARTITIONS", default=1)

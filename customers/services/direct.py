@@ -13,6 +13,9 @@ import's one transaction, while the next block is read and checked:
    the range is looked into only when it holds a stored order;
 3. the block is copied (COPY) into customers_transaction with the customer ids put in.
 
+A large file written into a table that holds few rows beside it has the table's indexes set
+aside before its first block and built again after its last (bulkload.py).
+
 The moment the file stops fitting (its order ids, in the order of its lines, stop rising;
 columnar.py checks), `NotDirect` is raised: the caller rolls the transaction back and imports
 the file through the staging table (loading.py). Nothing is committed here.
@@ -32,6 +35,7 @@ import pyarrow.csv as pcsv
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from .bulkload import IndexesSetAside, indexes_set_aside
 from .loading import CHUNK_ROWS, WriteResult
 
 # Customer ids kept between blocks. A file naming more customers than this looks the rest up
@@ -86,9 +90,10 @@ class DirectWriter:
     into customers_transaction. Blocks are written in the background while the next is read:
     `settle()` before anything else uses the connection."""
 
-    def __init__(self, *, connection: BaseDatabaseWrapper, job_id: int) -> None:
+    def __init__(self, *, connection: BaseDatabaseWrapper, job_id: int, file_bytes: int = 0) -> None:
         self.connection = connection
         self.job_id = job_id
+        self.file_bytes = file_bytes
         self.rows = 0
         self.line_items: bool | None = False  # rising order ids: each on one line
         self.customers_created = 0
@@ -105,6 +110,8 @@ class DirectWriter:
         self._writer: ThreadPoolExecutor | None = None
         self._prepared: Future[_Prepared] | None = None
         self._preparer: ThreadPoolExecutor | None = None
+        # The indexes set aside before the first block (None: not decided yet; False: kept).
+        self._aside: IndexesSetAside | bool | None = None
 
     # --- The Stager's interface -----------------------------------------------------------------
 
@@ -151,6 +158,9 @@ class DirectWriter:
             self._submit(self._rows_table())
         self._pending.append(self._executor().submit(self._copy_prepared, self.connection.connection))
         self.settle()
+        if isinstance(self._aside, IndexesSetAside):
+            with self.connection.cursor() as cursor:
+                self._aside.build(cursor)
 
     def drop(self) -> None:
         self.settle(raise_error=False)
@@ -167,6 +177,7 @@ class DirectWriter:
             rows_written=self.rows, customers_created=self.customers_created,
             transactions_inserted=self.rows - self.transactions_replaced,
             transactions_replaced=self.transactions_replaced, has_order_ids=self.has_order_ids, earliest=self.earliest,
+            seconds_building_indexes=self._aside.seconds_building if isinstance(self._aside, IndexesSetAside) else None,
         )
 
     # --- One block --------------------------------------------------------------------------------
@@ -201,6 +212,8 @@ class DirectWriter:
         """On the connection's thread: resolve this block's customers, hand the block to be
         prepared, and copy the block before it."""
         with raw.cursor() as cursor:
+            if self._aside is None:
+                self._aside = indexes_set_aside(cursor=cursor, file_bytes=self.file_bytes) or False
             self._customers_resolve(cursor, names)
         ids = self._ids  # this block's customers are all here (a full cache is replaced, not emptied)
         if len(ids) > CUSTOMER_CACHE:
@@ -241,7 +254,9 @@ class DirectWriter:
         with raw.cursor() as cursor:
             if len(block.named):
                 self.has_order_ids = True
-                self._replaced_delete(cursor, block.named)
+                # An import into an empty table replaces nothing (the file's ids rise: none twice).
+                if not (isinstance(self._aside, IndexesSetAside) and self._aside.order_ids):
+                    self._replaced_delete(cursor, block.named)
             if block.first is not None:
                 self.earliest = block.first if self.earliest is None else min(self.earliest, block.first)
             cursor.copy_expert(

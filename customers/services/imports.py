@@ -745,7 +745,7 @@ def _run_direct(
     transactions table while the next is read, and the job is marked loaded at the end. Returns
     None once loaded, or the date order to read the file again with (nothing kept). Raises
     NotDirect or NotColumnar, after rolling back, when the file needs the staging table."""
-    writer = DirectWriter(connection=connection, job_id=job.pk)
+    writer = DirectWriter(connection=connection, job_id=job.pk, file_bytes=source.size)
     progress = _ProgressBeside()
     try:
         with transaction.atomic():
@@ -807,7 +807,7 @@ def _write(
             if not loading.staged_has_order_ids(connection=connection, stager=stager):
                 _duplicate_refuse(job)
             result = loading.transactions_write(
-                connection=connection, stager=stager, job_id=job.pk, attributes=attributes
+                connection=connection, stager=stager, job_id=job.pk, attributes=attributes, file_bytes=job.size_bytes
             )
         elif job.kind == ImportJob.Kind.CUSTOMERS:
             result = loading.customers_write(connection=connection, stager=stager, attributes=attributes)

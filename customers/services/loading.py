@@ -22,6 +22,7 @@ import pyarrow.csv as pcsv
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from .bulkload import indexes_set_aside
 from .parsing import STAGED_COLUMNS
 
 CHUNK_ROWS = 20_000
@@ -170,6 +171,7 @@ class WriteResult:
     costs_replaced: int = 0
     has_order_ids: bool = False
     earliest: dt.date | None = None
+    seconds_building_indexes: float | None = None  # set aside for the write and built after (bulkload.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -181,7 +183,7 @@ class WriteResult:
             "transactions_replaced": self.transactions_replaced,
             "costs_inserted": self.costs_inserted,
             "costs_replaced": self.costs_replaced,
-        }
+        } | ({} if self.seconds_building_indexes is None else {"seconds_building_indexes": self.seconds_building_indexes})
 
 
 def _one(connection: BaseDatabaseWrapper, sql: str, params: list[Any] | None = None) -> Any:
@@ -300,12 +302,14 @@ def customers_upsert(
 
 
 def transactions_write(
-    *, connection: BaseDatabaseWrapper, stager: Stager, job_id: int, attributes: tuple[str, ...]
+    *, connection: BaseDatabaseWrapper, stager: Stager, job_id: int, attributes: tuple[str, ...], file_bytes: int = 0
 ) -> WriteResult:
     """Customers first, then the transactions: an order id already stored is replaced (its row
     deleted, the file's inserted), the lines of one order are summed, and each line without an
     order id is a transaction of its own. Plain INSERT ... SELECT statements: concurrent imports
-    are serialised (imports_lock), so nothing else writes these order ids meanwhile."""
+    are serialised (imports_lock), so nothing else writes these order ids meanwhile. A large
+    file (of `file_bytes`) into a table holding few rows beside it is inserted with the table's
+    indexes set aside and built after (bulkload.py)."""
     t = stager.table
     pg = _is_pg(connection)
     result = WriteResult(has_order_ids=staged_has_order_ids(connection=connection, stager=stager))
@@ -340,6 +344,8 @@ def transactions_write(
 
     insert = "INSERT INTO customers_transaction (customer_id, order_id, order_date, revenue, cost, import_job_id) "
     with connection.cursor() as cursor:
+        # The replaced orders are deleted: the rows inserted repeat no stored order id.
+        aside = indexes_set_aside(cursor=cursor, file_bytes=file_bytes) if pg else None
         if line_items:
             rev = "sum(revenue)" if pg else "round(sum(revenue), 2)"
             cost = "sum(cost)" if pg else "round(sum(cost), 2)"
@@ -365,6 +371,9 @@ def transactions_write(
             [job_id],
         )
         result.transactions_inserted += int(cursor.rowcount)
+        if aside is not None:
+            aside.build(cursor)
+            result.seconds_building_indexes = aside.seconds_building
     # A replaced order is counted as replaced, not as inserted.
     result.transactions_inserted -= result.transactions_replaced
     return result

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from customers.models import ImportJob
-from customers.services import import_claim, import_create, import_run
+from customers.services import columnar, import_claim, import_create, import_run
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +37,12 @@ def run_import(db: None) -> Callable[..., ImportJob]:
         return import_run(job=claimed)
 
     return run
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of the columnar reader of about 2 KB (some 60 rows), so that a test file has many."""
+    monkeypatch.setattr(columnar, "BLOCK_BYTES", 2 << 10)
 
 
 def table_rows() -> dict[str, list[tuple[Any, ...]]]:

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection, transaction
 
 from customers.models import Customer, ImportJob, Transaction
-from customers.services import columnar, direct
+from customers.services import direct
 from customers.services import imports as imports_service
 
 Run = Callable[..., ImportJob]
@@ -24,12 +24,6 @@ Run = Callable[..., ImportJob]
 pytestmark = pytest.mark.postgres
 
 TX = "customer_id,order_id,order_date,revenue,cost\n"
-
-
-@pytest.fixture
-def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks of about 2 KB (some 60 rows), so that a test file has many."""
-    monkeypatch.setattr(columnar, "BLOCK_BYTES", 2 << 10)
 
 
 def rising(n: int, *, start: int = 0, customers: int = 37, day: str = "2024-03-05", cents: int = 0) -> str:
