@@ -57,9 +57,11 @@ class NotColumnar(Exception):
 
 
 def columnar_applies(*, source: SourceFile, plan: ColumnPlan) -> bool:
-    """Whether the columnar reader can read this file (otherwise: the row-by-row reader)."""
+    """Whether the columnar reader can read this file (otherwise: the row-by-row reader, which
+    also multiplies an amount column in a scale such as 万元)."""
     return (
         plan.kind in COLUMNAR_KINDS
+        and not plan.scales
         and source.delimiter in _DELIMITERS
         and source.encoding in _ENCODINGS
         and source.header_line == 1

@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,6 +49,7 @@ from .parsing import (
     DATE_ORDERS,
     ENCODING_LABELS,
     FIELDS,
+    NOTE_AMOUNT_SCALE,
     NOTE_EXCEL_DAY_NUMBERS,
     NOTE_SUMMARY_ROWS,
     NOTE_WESTERN_ENCODING,
@@ -674,7 +676,7 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             date_order = needed  # the file settles it the other way: read it again that way
         job.detected.update(date_order=date_order or "", reader=READER_COLUMNAR if columnar else READER_ROWS,
                             writer=WRITER_STAGED)
-        _reading_notes(job, dates, summaries)
+        _reading_notes(job, dates, summaries, plan)
         if job.kind == ImportJob.Kind.TRANSACTIONS and plan.has("order_id"):
             invalid += _order_conflicts_check(plan=plan, stager=stager, report=report, skip_invalid=skip_invalid)
         _counts_check(job=job, report=report, total=total, invalid=invalid, skip_invalid=skip_invalid)
@@ -689,9 +691,15 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             logger.info("staging table of import %s went with its connection", job.pk)
 
 
-def _reading_notes(job: ImportJob, dates: DateParser, summaries: list[int]) -> None:
-    """Say on the import when dates were read from Excel day numbers (45356 = 2024-03-05), and
-    which totals rows were not read (line numbers of the sheet for a workbook)."""
+def _reading_notes(job: ImportJob, dates: DateParser, summaries: list[int], plan: ColumnPlan) -> None:
+    """Say on the import which amount columns were multiplied by the scale in their names
+    (金额(万元)), which totals rows were not read (line numbers of the sheet for a workbook), and
+    when dates were read from Excel day numbers (45356 = 2024-03-05)."""
+    if plan.scales:
+        job.detected["scale_note"] = " ".join(
+            str(NOTE_AMOUNT_SCALE).format(column=plan.column_label(name), unit=unit, factor=f"{factor:,}",
+                                          example=f"{Decimal('1.5') * factor:,.2f}")
+            for name, (factor, unit) in plan.scales.items())
     if summaries:
         shown = ", ".join(str(line + dates.line_offset) for line in summaries[:10]) + (", …" if len(summaries) > 10 else "")
         job.detected["summary_note"] = str(NOTE_SUMMARY_ROWS).format(count=len(summaries), lines=shown)
@@ -768,7 +776,7 @@ def _run_direct(
             if needed is not None:
                 raise _ReadAgain(needed)
             job.detected.update(date_order=date_order or "", reader=READER_COLUMNAR, writer=WRITER_DIRECT)
-            _reading_notes(job, dates, summaries)
+            _reading_notes(job, dates, summaries, plan)
             _counts_check(job=job, report=report, total=total, invalid=invalid, skip_invalid=skip_invalid)
             writing = time.monotonic()
             _still_ours(job, lock=True)

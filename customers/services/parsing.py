@@ -39,6 +39,10 @@ NOTE_EXCEL_DAY_NUMBERS = _(
     "was exported in the General format. If that column does not hold dates, undo this import and map "
     "{field} to the right column."
 )
+NOTE_AMOUNT_SCALE = _(
+    "Column \"{column}\" is in {unit}: its amounts were multiplied by {factor} when stored (1.5 in the file is "
+    "stored as {example}). If the column holds plain amounts, undo this import and rename the column."
+)
 NOTE_SUMMARY_ROWS = _(
     "{count} total row(s) not read: a total or subtotal with no date, as exports add under the data (line {lines})."
 )
@@ -134,18 +138,48 @@ def _norm(text: str) -> str:
     return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
 
 
-# A currency unit after a column's name: 金额(元), 销售额（人民币）, Revenue (USD), 金额/元. Only a
-# currency: 金额(万元) is in ten thousands and is not taken for 金额.
+# A currency unit after a column's name: 金额(元), 销售额（人民币）, Revenue (USD), 金额/元.
 _CURRENCY_UNIT = re.compile(
     r"\s*(?:[(\[【]\s*(?:元|人民币|rmb|cny|usd|us\$|\$|¥|eur|€|hkd|gbp|£)\s*[)\]】]|/\s*(?:元|人民币|rmb|cny|usd))\s*$",
     re.IGNORECASE,
 )
+# A scale after an amount column's name, the currency before or after it or none: 金额(万元),
+# 营销费用（单位：万元）, 销售额/千元, 收入(人民币百万元), Revenue ($000), Sales (in thousands),
+# Spend (USD k), Revenue (EUR millions). The column's amounts are multiplied by it when stored,
+# and the import says so (AMOUNT_FIELDS; NOTE_AMOUNT_SCALE).
+_CURRENCY_WORD = r"(?:人民币|rmb|cny|usd|us\$|\$|¥|eur|€|hkd|gbp|£)"
+_SCALE_WORD = (r"(?P<zh>亿|千万|百万|万|千)元?"
+               r"|(?:in\s+)?(?P<en>thousands?|'?000s?|k|millions?|mn|mm|m(?=\s*[)\]】]))(?:\s+of)?")
+_SCALED_UNIT = re.compile(
+    rf"\s*(?:[(\[【]|/)\s*(?:单位\s*[:：]?\s*)?{_CURRENCY_WORD}?\s*(?:{_SCALE_WORD})\s*{_CURRENCY_WORD}?\s*[)\]】]?\s*$",
+    re.IGNORECASE,
+)
+_SCALES = {"亿": 10**8, "千万": 10**7, "百万": 10**6, "万": 10**4, "千": 10**3}
+# The fields holding amounts, which a scale in their column's name multiplies.
+AMOUNT_FIELDS = ("revenue", "cost", "amount")
+
+
+def amount_scale(text: str) -> tuple[int, str] | None:
+    """The scale an amount column's name gives its values, with the unit as written: (10000,
+    "万元") for 金额(万元), (1000, "$000") for Revenue ($000); None for a name without one."""
+    plain = unicodedata.normalize("NFKC", text)
+    m = _SCALED_UNIT.search(plain)
+    if m is None:
+        return None
+    if m.group("zh"):
+        factor = _SCALES[m.group("zh")]
+    else:
+        word = m.group("en").lower().lstrip("'")
+        factor = 10**3 if word.startswith(("thousand", "000", "k")) else 10**6
+    unit = re.sub(r"^单位\s*[:：]?\s*", "", m.group(0).strip().strip("()[]【】/").strip())
+    return factor, unit
 
 
 def header_forms(text: str) -> set[str]:
-    """The normalised names a header cell is known by: as written, and without a currency unit."""
+    """The normalised names a header cell is known by: as written, without a currency unit, and
+    without a scale (金额(万元) is known as 金额: its amounts are multiplied, see amount_scale)."""
     plain = unicodedata.normalize("NFKC", text)
-    return {_norm(plain), _norm(_CURRENCY_UNIT.sub("", plain))} - {""}
+    return {_norm(plain), _norm(_CURRENCY_UNIT.sub("", plain)), _norm(_SCALED_UNIT.sub("", plain))} - {""}
 
 
 _ATTRIBUTES = (
@@ -603,6 +637,8 @@ class ColumnPlan:
     indexes: dict[str, int]  # field name -> column index
     header: list[str]
     unknown: list[str]
+    # amount field -> (factor, unit as written) its column's name gives (金额(万元): 10000)
+    scales: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def column_label(self, field_name: str) -> str:
         return self.header[self.indexes[field_name]]
@@ -673,7 +709,9 @@ def columns_resolve(*, kind: str, header: list[str], mapping: dict[str, str] | N
                 needed=", ".join(f"{s.name} ({s.label})" for s in specs if s.required),
         )
     unknown = [h for i, h in enumerate(header) if i not in indexes.values()]
-    return ColumnPlan(kind=kind, indexes=indexes, header=header, unknown=unknown)
+    scales = {name: scale for name in AMOUNT_FIELDS
+              if name in indexes and (scale := amount_scale(header[indexes[name]])) is not None}
+    return ColumnPlan(kind=kind, indexes=indexes, header=header, unknown=unknown, scales=scales)
 
 
 # --- Values -----------------------------------------------------------------------------------
@@ -836,14 +874,15 @@ _CENT = Decimal("0.01")
 _LIMIT = Decimal("1e16")
 
 
-def amount_parse(raw: str) -> str:
+def amount_parse(raw: str, scale: int = 1) -> str:
     """A plain decimal string with at most 2 decimals; ValueError with the reason otherwise.
 
     Accepts currency signs and codes (¥ ￥ $ € £ 元 CNY RMB USD ...), thousands separators
     (1,234.50 1.234,50 1 234,50 1'234.50), a leading or trailing minus and accounting
-    negatives (12.50). Rounds half up to cents."""
+    negatives (12.50), and 万 or 亿 after the number (1.5万 is 15000). Multiplied by `scale`
+    (the column's, see amount_scale), then rounded half up to cents."""
     text = raw.strip()
-    if _PLAIN_AMOUNT.match(text):
+    if scale == 1 and _PLAIN_AMOUNT.match(text):
         return text
     text = unicodedata.normalize("NFKC", text).replace("\u2212", "-").strip()
     negative = False
@@ -860,6 +899,9 @@ def amount_parse(raw: str) -> str:
             break
         text = stripped
     text = re.sub(r"[\s'\u00a0\u202f\u2009]", "", text)
+    if text.endswith(("万", "亿")) and len(text) > 1:
+        scale *= 10**4 if text[-1] == "万" else 10**8
+        text = text[:-1]
     if "," in text and "." in text:
         text = text.replace(".", "").replace(",", ".") if text.rfind(",") > text.rfind(".") else text.replace(",", "")
     elif "," in text:
@@ -874,7 +916,7 @@ def amount_parse(raw: str) -> str:
     if not _DIGITS.match(text):
         raise Reason(REASON_AMOUNT)
     try:
-        value = Decimal(text).quantize(_CENT, rounding=ROUND_HALF_UP)
+        value = (Decimal(text) * scale).quantize(_CENT, rounding=ROUND_HALF_UP)
     except InvalidOperation:
         raise Reason(REASON_AMOUNT) from None
     if value >= _LIMIT:
@@ -988,11 +1030,13 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                 RowError(line, "", "", str(REASON_EXTRA_FIELDS).format(count=len(values), expected=width), [message_part(REASON_EXTRA_FIELDS, count=len(values), expected=width)])
             )
 
+    scales = {name: factor for name, (factor, _unit) in plan.scales.items()}
+
     def amount(value: str, name: str, line: int, errors: list[RowError]) -> str:
         if not value:
             return ""
         try:
-            return amount_parse(value)
+            return amount_parse(value, scales.get(name, 1))
         except ValueError as exc:
             errors.append(RowError(line, labels[name], value, str(exc), getattr(exc, "parts", [])))
             return ""
@@ -1003,7 +1047,8 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
         i_order, i_cost = idx.get("order_id"), idx.get("cost")
         attr_slots = [(idx[n], specs[n].max_length) if n in idx else None for n in _ATTRIBUTE_NAMES]
         date_cache = dates._cache
-        plain = _PLAIN_AMOUNT.match
+        # A scaled amount column takes the slow path, which multiplies.
+        plain = _PLAIN_AMOUNT.match if not scales else (lambda _text: None)
         no_errors: list[RowError] = []
 
         def validate(line: int, values: list[str]) -> Validated:

@@ -43,6 +43,11 @@ def test_a_taobao_order_export_in_gbk_loads_with_its_own_column_names(run_import
     assert "date_note" not in job.detected
 
 
+def _page_shows(client_as: Callable[[str | None], object], job: ImportJob, element_id: str, text: str) -> None:
+    page = client_as("Analyst").get(f"/imports/{job.pk}/").content.decode()  # type: ignore[attr-defined]
+    assert f'id="{element_id}"' in page and text in page
+
+
 DAY_NUMBERS = "customer_id,order_id,order_date,revenue\nC1,O1,2024-03-04,10\nC2,O2,45356,20\nC1,O3,45383.5,5\n"
 
 
@@ -55,8 +60,7 @@ def test_excel_day_numbers_are_read_as_dates_and_the_import_says_so(
         "O1": dt.date(2024, 3, 4), "O2": dt.date(2024, 3, 5), "O3": dt.date(2024, 4, 1)}
     note = job.detected["date_note"]
     assert '"45356" on line 3' in note and "2024-03-05" in note
-    page = client_as("Analyst").get(f"/imports/{job.pk}/")  # type: ignore[attr-defined]
-    assert 'id="date-note"' in page.content.decode() and "Excel day numbers" in page.content.decode()
+    _page_shows(client_as, job, "date-note", "Excel day numbers")
 
 
 def test_the_notes_are_in_the_language_of_the_upload(db: None) -> None:
@@ -130,3 +134,46 @@ def test_a_totals_row_in_a_workbook_is_named_by_its_sheet_row(run_import: Run) -
     job = run_import("transactions", data.getvalue(), name="sales.xlsx")
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
     assert Transaction.objects.count() == 1 and "(line 4)" in job.detected["summary_note"]
+
+
+SCALED_COSTS = "月份,费用类型,金额(万元)\n2024-03,获客,12.5\n2024-03,留存,0.75\n2024-04,获客,\"1,000\"\n"
+SCALED_ORDERS = "客户编号,订单编号,订单日期,销售额/千元,成本(元)\nC1,O1,2024-03-05,1.2345,100\nC2,O2,2024-03-06,-0.5,\n"
+
+
+def test_amounts_in_ten_thousands_are_stored_in_yuan_and_the_import_says_so(
+    run_import: Run, client_as: Callable[[str | None], object]
+) -> None:
+    job = run_import("costs", SCALED_COSTS)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert sorted(CostEntry.objects.values_list("month", "kind", "amount")) == [
+        (dt.date(2024, 3, 1), "acquisition", Decimal("125000.00")),
+        (dt.date(2024, 3, 1), "retention", Decimal("7500.00")),
+        (dt.date(2024, 4, 1), "acquisition", Decimal("10000000.00")),
+    ]
+    note = job.detected["scale_note"]
+    assert '"金额(万元)" is in 万元' in note and "multiplied by 10,000" in note and "15,000.00" in note
+    _page_shows(client_as, job, "scale-note", "multiplied by 10,000")
+
+    orders = run_import("transactions", SCALED_ORDERS)
+    assert orders.status == ImportJob.Status.SUCCEEDED, orders.message
+    assert dict(Transaction.objects.values_list("order_id", "revenue")) == {
+        "O1": Decimal("1234.50"), "O2": Decimal("-500.00")}
+    assert Transaction.objects.get(order_id="O1").cost == Decimal("100.00")  # the cost column is in yuan
+    assert '"销售额/千元" is in 千元' in orders.detected["scale_note"]
+
+
+def test_the_scale_note_is_in_the_language_of_the_upload_and_printed_by_the_command(
+    db: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = import_create(kind="costs", chunks=[SCALED_COSTS.encode()], original_name="c.csv", enqueue=False,
+                        language="zh-hans")
+    claimed = import_claim(job_id=job.pk)
+    assert claimed is not None
+    done = import_run(job=claimed)
+    assert done.detected["scale_note"].startswith("列“金额(万元)”的单位是 万元：其金额已乘以 10,000")
+    path = tmp_path / "orders.csv"
+    path.write_text(SCALED_ORDERS, encoding="utf-8")
+    call_command("import_csv", "transactions", str(path))
+    out = capsys.readouterr().out
+    assert 'note: Column "销售额/千元" is in 千元: its amounts were multiplied by 1,000' in out
+

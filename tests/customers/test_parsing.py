@@ -159,9 +159,55 @@ def test_the_headers_of_back_office_and_shop_exports(header: list[str], expected
     assert {field: header[i] for field, i in plan.indexes.items()} == expected
 
 
-def test_an_amount_in_ten_thousands_is_not_taken_for_the_revenue() -> None:
-    with pytest.raises(p.ImportRefused, match="revenue"):
-        p.columns_resolve(kind="transactions", header=["客户编号", "订单日期", "金额(万元)"])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("金额(万元)", (10_000, "万元")), ("营销费用（单位：万元）", (10_000, "万元")), ("销售额/千元", (1_000, "千元")),
+        ("收入(人民币百万元)", (10**6, "人民币百万元")), ("金额【亿元】", (10**8, "亿元")), ("金额(万元人民币)", (10_000, "万元人民币")),
+        ("Revenue ($000)", (1_000, "$000")), ("Revenue (USD '000)", (1_000, "USD '000")),
+        ("Sales (in thousands)", (1_000, "in thousands")), ("Spend (USD k)", (1_000, "USD k")),
+        ("Cost (thousands of USD)", (1_000, "thousands of USD")), ("Revenue (EUR millions)", (10**6, "EUR millions")),
+        ("Revenue (m)", (10**6, "m")), ("Net value (MM)", (10**6, "MM")),
+        ("金额(元)", None), ("Revenue (USD)", None), ("重量(千克)", None), ("Revenue", None), ("件数(万件)", None),
+        ("Distance (km)", None), ("Month", None),
+    ],
+)
+def test_the_scale_in_an_amount_columns_name(name: str, expected: tuple[int, str] | None) -> None:
+    assert p.amount_scale(name) == expected
+
+
+def test_an_amount_column_in_a_scale_is_taken_and_multiplied() -> None:
+    plan = p.columns_resolve(kind="transactions", header=["客户编号", "订单日期", "金额(万元)", "成本(元)"])
+    assert plan.column_label("revenue") == "金额(万元)" and plan.column_label("cost") == "成本(元)"
+    assert plan.scales == {"revenue": (10_000, "万元")}
+    costs = p.columns_resolve(kind="costs", header=["月份", "费用类型", "费用（单位：万元）"])
+    assert costs.scales == {"amount": (10_000, "万元")}
+    # Mapped by hand, the column's scale still counts; a scale on a column that is not an amount does not.
+    mapped = p.columns_resolve(kind="transactions", header=["Customer", "Date", "Net (USD thousands)", "Units (k)"],
+                               mapping={"revenue": "Net (USD thousands)"})
+    assert mapped.scales == {"revenue": (1_000, "USD thousands")}
+    # Two amount columns known by one name are still refused as ambiguous.
+    with pytest.raises(p.ImportRefused, match="金额"):
+        p.columns_resolve(kind="transactions", header=["客户编号", "订单日期", "金额(万元)", "金额(元)"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "scale", "expected"),
+    [
+        ("1.5", 10_000, "15000.00"), ("1.23456", 10_000, "12345.60"), ("(2.5)", 1_000, "-2500.00"),
+        ("1,234.5", 1_000, "1234500.00"), ("-0.001", 1_000, "-1.00"), ("12", 1, "12"),
+        ("1.5万", 1, "15000.00"), ("2亿", 1, "200000000.00"), ("¥3.2万", 1, "32000.00"), ("3.2万元", 1, "32000.00"),
+        ("-1.2万", 1, "-12000.00"),
+    ],
+)
+def test_amounts_are_multiplied_by_their_scale(raw: str, scale: int, expected: str) -> None:
+    assert p.amount_parse(raw, scale) == expected
+
+
+@pytest.mark.parametrize(("raw", "scale"), [("万", 1), ("1.5万万", 1), ("100000000", 10**8), ("1亿", 10**8)])
+def test_a_scaled_amount_out_of_range_or_malformed_is_refused(raw: str, scale: int) -> None:
+    with pytest.raises(ValueError):
+        p.amount_parse(raw, scale)
 
 
 def test_other_systems_names_go_in_their_order_of_preference() -> None:
