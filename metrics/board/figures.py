@@ -190,21 +190,49 @@ def _trust_marks(ctx: FigureContext, *, xrefs: Sequence[tuple[str, str]]) -> tup
     return shapes, annotations
 
 
+def _warm_up_apart(months: Sequence[str], values: Sequence[float | None],
+                   ctx: FigureContext) -> tuple[list[float | None], list[float | None]]:
+    """A series split into its warm-up months and the months after (None elsewhere), so that the
+    line is not drawn across the change of method: in the warm-up retention is assumed, after it
+    measured, and the step between them is not growth."""
+    if ctx.warm_up is None:
+        return [None] * len(values), list(values)
+    last = _month_str(ctx.warm_up[1])
+    warm = [v if m <= last else None for m, v in zip(months, values, strict=True)]
+    after = [v if m > last else None for m, v in zip(months, values, strict=True)]
+    return warm, after
+
+
 def equity_and_clv_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date, ctx: FigureContext) -> go.Figure:
-    """Customer equity (top panel) and CLV (bottom panel) over every month, the chosen month marked."""
+    """Customer equity (top panel) and CLV (bottom panel) over every month, the chosen month marked.
+    The warm-up months are drawn apart, dotted and paler (_warm_up_apart)."""
     months = [_month_str(r["month"]) for r in series]
     money = ctx.currency
     equity = [_num(r["customer_equity"]) for r in series]
     clv = [_num(r["clv"]) for r in series]
+    warm_equity, equity_after = _warm_up_apart(months, equity, ctx)
+    warm_clv, clv_after = _warm_up_apart(months, clv, ctx)
     traces = [
-        go.Scatter(x=months, y=equity, name=_("Customer equity"),
+        go.Scatter(x=months, y=equity_after, name=_("Customer equity"), legendgroup="equity",
                    mode="lines+markers", line={"color": BLUE, "width": 2.5}, marker={"size": 4},
                    fill="tozeroy", fillcolor="rgba(0,114,178,0.10)", xaxis="x", yaxis="y",
                    customdata=money_hovers(equity), hovertemplate="%{customdata}"),
-        go.Scatter(x=months, y=clv, name=_("CLV"), mode="lines+markers",
+        go.Scatter(x=months, y=clv_after, name=_("CLV"), legendgroup="clv", mode="lines+markers",
                    line={"color": ORANGE, "width": 2.5}, marker={"size": 4}, xaxis="x2", yaxis="y2",
                    customdata=money_hovers(clv, decimals=2), hovertemplate="%{customdata}"),
     ]
+    if ctx.warm_up is not None:
+        warm_name = _("%(series)s (warm-up: retention assumed)")
+        traces += [
+            go.Scatter(x=months, y=warm_equity, name=warm_name % {"series": _("Customer equity")},
+                       legendgroup="equity", showlegend=False, mode="lines+markers", opacity=0.6,
+                       line={"color": BLUE, "width": 2, "dash": "dot"}, marker={"size": 3}, xaxis="x", yaxis="y",
+                       customdata=money_hovers(equity), hovertemplate="%{customdata}"),
+            go.Scatter(x=months, y=warm_clv, name=warm_name % {"series": _("CLV")}, legendgroup="clv",
+                       showlegend=False, mode="lines+markers", opacity=0.6,
+                       line={"color": ORANGE, "width": 2, "dash": "dot"}, marker={"size": 3}, xaxis="x2", yaxis="y2",
+                       customdata=money_hovers(clv, decimals=2), hovertemplate="%{customdata}"),
+        ]
     x_common = _merge(AXIS_X, DATE_AXIS)
     layout = _layout(
         title=_("Customer equity and CLV by month"), subtitle=ctx.subtitle(month=False), height=420,
@@ -237,9 +265,14 @@ def acquisition_retention_figure(*, series: Sequence[Mapping[str, Any]], month: 
     labels = dict(columns)
     groups = {"acquisition_equity": "acquisition", "referral_equity": "acquisition", "retention_equity": "retention"}
 
+    # The warm-up's bars paler: their retention is assumed, not measured (see _warm_up_apart).
+    last_warm = _month_str(ctx.warm_up[1]) if ctx.warm_up is not None else ""
+    opacity = [0.45 if m <= last_warm else 1.0 for m in months]
+
     def bar(name: str, colour: str, **style: Any) -> go.Bar:
-        return go.Bar(x=months, y=ys[name], name=labels[name], marker_color=colour, offsetgroup=groups[name],
-                      customdata=money_hovers(ys[name]), hovertemplate="%{customdata}", **style)
+        return go.Bar(x=months, y=ys[name], name=labels[name], marker_color=colour, marker_opacity=opacity,
+                      offsetgroup=groups[name], customdata=money_hovers(ys[name]), hovertemplate="%{customdata}",
+                      **style)
 
     def line(name: str, colour: str, dash: str) -> go.Scatter:
         return go.Scatter(x=months, y=ys[name], name=labels[name], mode="lines",

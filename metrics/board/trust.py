@@ -41,7 +41,8 @@ class WarmUp:
     def caption(self) -> str:
         return _(
             "Shaded: the warm-up, %(first)s to %(last)s: too early for anyone to have lapsed, so retention is "
-            "assumed there and new customers include older ones."
+            "assumed there and new customers include older ones. Its figures are drawn dotted or paler: the step "
+            "where it ends is the change to measured retention, not growth."
         ) % {"first": format_month(self.first), "last": format_month(self.last)}
 
 

@@ -12,6 +12,7 @@ from django.utils import translation
 from metrics.board.bridge import EquityBridge
 from metrics.board.figures import (
     FigureContext,
+    acquisition_retention_figure,
     equity_and_clv_figure,
     equity_bridge_figure,
     tornado_figure,
@@ -95,3 +96,31 @@ def test_the_profitability_chart_says_a_closed_months_figures_are_current(settin
     assert net["name"] == "累计净利润" and list(net["y"]) == [50.0, 100.0, 150.0]
     assert "已结账月份" in net["customdata"][0] and "已结账月份" not in net["customdata"][1]
     assert figure["layout"]["barmode"] == "stack"
+
+
+def test_the_warm_up_is_drawn_apart_so_the_change_of_method_is_not_read_as_growth(settings: Any) -> None:
+    settings.CLV_CURRENCY = "CNY"
+    warm = FigureContext(month_label="2024年12月", scope_label="全公司", currency="CNY", assumption_version=1,
+                         warm_up=(dt.date(2024, 1, 1), dt.date(2024, 4, 1)))
+    with translation.override("zh-hans"):
+        data = equity_and_clv_figure(series=series(), month=dt.date(2024, 12, 1), ctx=warm).to_plotly_json()["data"]
+    by_name = {trace["name"]: trace for trace in data}
+    after, before = by_name["客户资产"], by_name["客户资产（预热期：留存率为假设值）"]
+    assert list(after["y"])[:4] == [None] * 4 and None not in list(after["y"])[4:]
+    assert list(before["y"])[4:] == [None] * 8 and list(before["y"])[:4] == [1_000_000 * m for m in range(1, 5)]
+    assert before["line"]["dash"] == "dot" and not before["showlegend"] and before["legendgroup"] == after["legendgroup"]
+    assert "fill" not in before  # only the measured months are filled
+    clv_before = by_name["客户终身价值 (CLV)（预热期：留存率为假设值）"]
+    assert list(clv_before["y"])[4:] == [None] * 8
+    # Without a warm-up (a scope whose data starts before its window), one line per series.
+    assert len(equity_and_clv_figure(series=series(), month=dt.date(2024, 12, 1), ctx=ctx()).to_plotly_json()["data"]) == 2
+
+
+def test_the_warm_up_bars_are_paler() -> None:
+    rows = [{"month": dt.date(2024, m, 1), "acquisition_equity": 10, "retention_equity": 20, "acquisition_cost": 1,
+             "retention_cost": 2, "referral_equity": 0} for m in range(1, 7)]
+    warm = FigureContext(month_label="2024-06", scope_label="Company", currency="CNY", assumption_version=1,
+                         warm_up=(dt.date(2024, 1, 1), dt.date(2024, 2, 1)))
+    bars = [t for t in acquisition_retention_figure(series=rows, month=dt.date(2024, 6, 1), ctx=warm).to_plotly_json()["data"]
+            if t["type"] == "bar"]
+    assert bars and all(list(t["marker"]["opacity"]) == [0.45, 0.45, 1, 1, 1, 1] for t in bars)
