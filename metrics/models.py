@@ -460,7 +460,7 @@ class CustomerPrediction(models.Model):
         BRONZE = "bronze", _("Bronze")
         NEW = "new", _("New")
         AT_RISK = "at_risk", _("At risk")
-        UNPROFITABLE = "unprofitable", _("Unprofitable")
+        UNPROFITABLE = "unprofitable", _("Unprofitable to date")
 
     customer = models.OneToOneField(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="prediction")
     fit = models.ForeignKey(PredictiveFit, verbose_name=_("fit"), on_delete=models.CASCADE, related_name="predictions")

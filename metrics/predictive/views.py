@@ -95,6 +95,7 @@ def customers_list(request: HttpRequest) -> HttpResponse:
         "fit_running": selectors.fit_is_running(latest),
         "tiers": tier_tiles(selectors.predictions_by_tier()) if current else [],
         "columns": columns,
+        "labels": {c["key"]: c["label"] for c in columns},  # each cell's, for the phone layout
         "query": query.urlencode(),
         "sort_query": sort_query.urlencode(),
         "can_refit": request.user.has_perm(REFIT_PERMISSION),

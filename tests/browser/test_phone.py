@@ -113,6 +113,12 @@ def _screens_checked(page: Any, demo: dict[str, int], artifacts_dir: Path, langu
             counts = page.evaluate("() => Array.from(document.querySelectorAll('.imports-result td')).map("
                                    "td => [td.textContent.trim(), td.getBoundingClientRect().right])")
             assert counts and all(text and right <= PHONE[0] for text, right in counts), (language, counts)
+        if url == "/customers/":
+            # Each customer's predicted CLV is on the screen, beside its label (no scrolling sideways).
+            cells = page.evaluate("() => Array.from(document.querySelectorAll('#predictions td[data-label]')).map("
+                                  "td => [getComputedStyle(td, '::before').content, td.getBoundingClientRect().right])")
+            assert cells and all(label not in ("none", '""') and right <= PHONE[0] for label, right in cells), (
+                language, cells[:8])
         if url in must_hold:
             table = page.locator(must_hold[url]).first
             assert table.count() == 1, (url, must_hold[url])
