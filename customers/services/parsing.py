@@ -78,6 +78,10 @@ REASON_DATE_RANGE = _("is outside the years 1900-2100")
 REASON_DATE_ORDER = _("is not a valid date in the chosen {order} order")
 REASON_AMOUNT = _("is not an amount (use 1234.50, 1,234.50, ¥1 234,50 or (12.50) for a negative)")
 REASON_AMOUNT_RANGE = _("is too large")
+REASON_AMOUNT_SCIENTIFIC = _(
+    "is in scientific notation, which Excel writes for a number too wide for its column and which may have "
+    "lost digits; format the column as Number with 2 decimals and save the file again"
+)
 REASON_MONTH = _("is not a month (use 2024-03, 2024/3, 202403 or a date in the month)")
 REASON_COST_KIND = _("is not a cost kind (use acquisition/获客 or retention/留存)")
 REASON_COST_NEGATIVE = _("is negative; a cost must be zero or more")
@@ -870,6 +874,7 @@ _THOUSANDS_COMMA = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 _THOUSANDS_DOT = re.compile(r"^\d{1,3}(?:\.\d{3}){2,}$")
 _DECIMAL_COMMA = re.compile(r"^\d+,\d{1,2}$")
 _DIGITS = re.compile(r"^\d+(?:\.\d+)?$")
+_SCIENTIFIC = re.compile(r"^\d+(?:[.,]\d+)?e[+-]?\d{1,3}$", re.IGNORECASE)
 _CENT = Decimal("0.01")
 _LIMIT = Decimal("1e16")
 
@@ -914,7 +919,7 @@ def amount_parse(raw: str, scale: int = 1) -> str:
     elif _THOUSANDS_DOT.match(text):
         text = text.replace(".", "")
     if not _DIGITS.match(text):
-        raise Reason(REASON_AMOUNT)
+        raise Reason(REASON_AMOUNT_SCIENTIFIC if _SCIENTIFIC.match(text) else REASON_AMOUNT)
     try:
         value = (Decimal(text) * scale).quantize(_CENT, rounding=ROUND_HALF_UP)
     except InvalidOperation:
