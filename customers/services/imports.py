@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -51,6 +52,7 @@ from .parsing import (
     FIELDS,
     NOTE_AMOUNT_SCALE,
     NOTE_EXCEL_DAY_NUMBERS,
+    NOTE_LONE_CELLS,
     NOTE_SUMMARY_ROWS,
     NOTE_WESTERN_ENCODING,
     REASON_ORDER_CUSTOMERS,
@@ -66,6 +68,7 @@ from .parsing import (
     refused,
     row_is_blank,
     row_is_summary,
+    row_lone_cell,
     row_nul_error,
     row_validator,
     source_open,
@@ -394,6 +397,15 @@ class _ProgressBeside:
         connection.close()  # looked up in this thread: its own connection
 
 
+@dataclass
+class NotRead:
+    """The lines of a file that are not rows of data, listed on the import: totals rows (their
+    line numbers) and lines of a single filled cell (with its text)."""
+
+    summaries: list[int]
+    lone_cells: list[tuple[int, str]]
+
+
 class _Tally:
     """Rows seen and invalid ones; each row validated, staged or reported; progress saved."""
 
@@ -406,6 +418,7 @@ class _Tally:
         self.skip_invalid = skip_invalid
         self.total = self.invalid = 0
         self.summaries: list[int] = []  # the lines of totals rows, not read (parsing.row_is_summary)
+        self.lone_cells: list[tuple[int, str]] = []  # lines of one filled cell, not read (parsing.row_lone_cell)
         self._next_percent = 1
 
     @property
@@ -416,6 +429,10 @@ class _Tally:
     def row(self, line: int, values: list[str], *, nul_possible: bool = False) -> None:
         if row_is_summary(plan=self.plan, values=values):
             self.summaries.append(line)
+            return
+        lone = row_lone_cell(plan=self.plan, values=values)
+        if lone is not None:
+            self.lone_cells.append((line, lone))
             return
         self.total += 1
         nul = row_nul_error(plan=self.plan, line=line, values=values) if nul_possible else None
@@ -437,9 +454,9 @@ class _Tally:
 def _stage(
     *, job: ImportJob, source: SourceFile, plan: ColumnPlan, dates: DateParser, stager: loading.Stager | DirectWriter,
     report: ErrorReport, skip_invalid: bool, columnar: bool, save: Callable[..., None] = _save_progress,
-) -> tuple[int, int, list[int]]:
+) -> tuple[int, int, NotRead]:
     """Step 1: validate every row, stage the valid ones (or, with a DirectWriter, write them).
-    Returns (rows, invalid rows, lines of totals rows not read).
+    Returns (rows, invalid rows, the lines not read as rows of data).
 
     Raises NotColumnar when the columnar reader finds it cannot number the file's lines, and
     NotDirect when a DirectWriter is given a file whose order ids do not rise."""
@@ -470,7 +487,7 @@ def _stage(
                 tally.progress(source.bytes_read)
     stager.finish()
     save(job, rows_parsed=tally.total, rows_total=tally.total, rows_invalid=tally.invalid, progress=90)
-    return tally.total, tally.invalid, tally.summaries
+    return tally.total, tally.invalid, NotRead(summaries=tally.summaries, lone_cells=tally.lone_cells)
 
 
 def _order_conflicts_check(
@@ -662,7 +679,7 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
                 continue
             stager.create()
             try:
-                total, invalid, summaries = _stage(job=job, source=source, plan=plan, dates=dates, stager=stager,
+                total, invalid, not_read = _stage(job=job, source=source, plan=plan, dates=dates, stager=stager,
                                                    report=report, skip_invalid=skip_invalid, columnar=columnar)
             except NotColumnar as exc:
                 logger.info("import %s: read again row by row (%s)", job.pk, exc)
@@ -676,7 +693,7 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             date_order = needed  # the file settles it the other way: read it again that way
         job.detected.update(date_order=date_order or "", reader=READER_COLUMNAR if columnar else READER_ROWS,
                             writer=WRITER_STAGED)
-        _reading_notes(job, dates, summaries, plan)
+        _reading_notes(job, dates, not_read, plan)
         if job.kind == ImportJob.Kind.TRANSACTIONS and plan.has("order_id"):
             invalid += _order_conflicts_check(plan=plan, stager=stager, report=report, skip_invalid=skip_invalid)
         _counts_check(job=job, report=report, total=total, invalid=invalid, skip_invalid=skip_invalid)
@@ -691,7 +708,7 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             logger.info("staging table of import %s went with its connection", job.pk)
 
 
-def _reading_notes(job: ImportJob, dates: DateParser, summaries: list[int], plan: ColumnPlan) -> None:
+def _reading_notes(job: ImportJob, dates: DateParser, not_read: NotRead, plan: ColumnPlan) -> None:
     """Say on the import which amount columns were multiplied by the scale in their names
     (金额(万元)), which totals rows were not read (line numbers of the sheet for a workbook), and
     when dates were read from Excel day numbers (45356 = 2024-03-05)."""
@@ -700,9 +717,16 @@ def _reading_notes(job: ImportJob, dates: DateParser, summaries: list[int], plan
             str(NOTE_AMOUNT_SCALE).format(column=plan.column_label(name), unit=unit, factor=f"{factor:,}",
                                           example=f"{Decimal('1.5') * factor:,.2f}")
             for name, (factor, unit) in plan.scales.items())
-    if summaries:
-        shown = ", ".join(str(line + dates.line_offset) for line in summaries[:10]) + (", …" if len(summaries) > 10 else "")
-        job.detected["summary_note"] = str(NOTE_SUMMARY_ROWS).format(count=len(summaries), lines=shown)
+    def lines(numbers: list[int]) -> str:
+        return ", ".join(str(line + dates.line_offset) for line in numbers[:10]) + (", …" if len(numbers) > 10 else "")
+
+    if not_read.summaries:
+        job.detected["summary_note"] = str(NOTE_SUMMARY_ROWS).format(count=len(not_read.summaries),
+                                                                     lines=lines(not_read.summaries))
+    if not_read.lone_cells:
+        job.detected["lone_cell_note"] = str(NOTE_LONE_CELLS).format(
+            count=len(not_read.lone_cells), example=not_read.lone_cells[0][1][:60],
+            lines=lines([line for line, _text in not_read.lone_cells]))
     if dates.serial_example is not None:
         raw, value, line = dates.serial_example
         field = "month" if job.kind == ImportJob.Kind.COSTS else "order_date"
@@ -762,7 +786,7 @@ def _run_direct(
             loading.imports_lock(connection=connection)
             loading.foreign_key_checks_defer_to_the_join(connection=connection)
             try:
-                total, invalid, summaries = _stage(job=job, source=source, plan=plan, dates=dates, stager=writer,
+                total, invalid, not_read = _stage(job=job, source=source, plan=plan, dates=dates, stager=writer,
                                                    report=report, skip_invalid=skip_invalid, columnar=True,
                                                    save=progress.save)
             except BaseException:
@@ -776,7 +800,7 @@ def _run_direct(
             if needed is not None:
                 raise _ReadAgain(needed)
             job.detected.update(date_order=date_order or "", reader=READER_COLUMNAR, writer=WRITER_DIRECT)
-            _reading_notes(job, dates, summaries, plan)
+            _reading_notes(job, dates, not_read, plan)
             _counts_check(job=job, report=report, total=total, invalid=invalid, skip_invalid=skip_invalid)
             writing = time.monotonic()
             _still_ours(job, lock=True)

@@ -43,6 +43,10 @@ NOTE_AMOUNT_SCALE = _(
     "Column \"{column}\" is in {unit}: its amounts were multiplied by {factor} when stored (1.5 in the file is "
     "stored as {example}). If the column holds plain amounts, undo this import and rename the column."
 )
+NOTE_LONE_CELLS = _(
+    "{count} line(s) with a single filled cell not read: a title or a note, not a row of data, such as "
+    "\"{example}\" (line {lines})."
+)
 NOTE_SUMMARY_ROWS = _(
     "{count} total row(s) not read: a total or subtotal with no date, as exports add under the data (line {lines})."
 )
@@ -533,6 +537,26 @@ def row_is_summary(*, plan: ColumnPlan, values: list[str]) -> bool:
     if first is None or (first != i and i < len(values) and values[i].strip()):
         return False  # the date cell holds something other than the first filled cell: a row of data
     return _norm(values[first]) in SUMMARY_WORDS
+
+
+_NOTE_TEXT = re.compile(r"[\s:：]")
+
+
+def row_lone_cell(*, plan: ColumnPlan, values: list[str]) -> str | None:
+    """The text of a transactions or costs row that has one filled cell only and reads as a title
+    or a note (制表人：张三, "Printed 2024-04-01 10:00", 数据来源 金蝶): its text holds a space or a
+    colon, or it stands in a column no field reads. Such a row cannot be a row of data (one needs
+    a customer, a date and an amount; a cost a month, a kind and an amount): not read, not
+    counted, not an error, and listed on the import. None for any other row: a lone code or
+    number in a column that is read (a customer id, an amount) stays an error, as a row of data
+    that lost its other values."""
+    if plan.kind not in _DATE_FIELDS:
+        return None
+    filled = [(i, v.strip()) for i, v in enumerate(values) if v.strip()]
+    if len(filled) != 1:
+        return None
+    column, text = filled[0]
+    return text if _NOTE_TEXT.search(text) or column not in plan.indexes.values() else None
 
 
 def row_is_blank(values: list[str]) -> bool:

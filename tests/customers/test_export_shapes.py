@@ -177,3 +177,30 @@ def test_the_scale_note_is_in_the_language_of_the_upload_and_printed_by_the_comm
     out = capsys.readouterr().out
     assert 'note: Column "销售额/千元" is in 千元: its amounts were multiplied by 1,000' in out
 
+
+
+FOOTED = ("客户编号,订单编号,订单日期,金额\nC1,O1,2024-03-05,10\nC2,O2,2024-03-06,20\n合计,,,30\n"
+          "制表人：张三,,,\n,,,打印日期 2024-04-01 10:00\n")
+
+
+def test_a_note_under_the_data_is_not_read_and_the_import_lists_it(
+    run_import: Run, client_as: Callable[[str | None], object]
+) -> None:
+    job = run_import("transactions", FOOTED)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert job.rows_total == 2 and Transaction.objects.count() == 2
+    note = job.detected["lone_cell_note"]
+    assert note.startswith("2 line(s) with a single filled cell not read") and '"制表人：张三"' in note
+    assert "(line 5, 6)" in note and "(line 4)" in job.detected["summary_note"]
+    _page_shows(client_as, job, "lone-cell-note", "制表人：张三")
+    # A cost file's footer too.
+    costs = run_import("costs", "month,kind,amount\n2024-03,acquisition,100\nSource: ERP export,,\n")
+    assert costs.status == ImportJob.Status.SUCCEEDED, costs.message
+    assert "Source: ERP export" in costs.detected["lone_cell_note"]
+
+
+def test_a_lone_code_or_amount_in_a_column_that_is_read_stays_an_error(run_import: Run) -> None:
+    for tail in ("C9,,,\n", ",,,30\n"):
+        job = run_import("transactions", "客户编号,订单编号,订单日期,金额\nC1,O1,2024-03-05,10\n" + tail)
+        assert job.status == ImportJob.Status.REJECTED, tail
+        assert job.rows_invalid == 1 and "lone_cell_note" not in job.detected
