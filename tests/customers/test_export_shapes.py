@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -118,22 +119,36 @@ def test_a_totals_row_of_a_cost_file_is_not_read(run_import: Run) -> None:
     assert CostEntry.objects.count() == 2 and "(line 4)" in job.detected["summary_note"]
 
 
-def test_a_totals_row_in_a_workbook_is_named_by_its_sheet_row(run_import: Run) -> None:
+def _workbook(rows: list[list[Any]]) -> bytes:
     import io
 
     from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
-    sheet.append(["销售明细"])
-    sheet.append(["客户编号", "订单日期", "金额"])
-    sheet.append(["C1", dt.date(2024, 3, 5), 10])
-    sheet.append(["合计", None, 10])
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
     data = io.BytesIO()
     book.save(data)
-    job = run_import("transactions", data.getvalue(), name="sales.xlsx")
+    return data.getvalue()
+
+
+def test_a_totals_row_in_a_workbook_is_named_by_its_sheet_row(run_import: Run) -> None:
+    content = _workbook([["销售明细"], ["客户编号", "订单日期", "金额"], ["C1", dt.date(2024, 3, 5), 10], ["合计", None, 10]])
+    job = run_import("transactions", content, name="sales.xlsx")
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
     assert Transaction.objects.count() == 1 and "(line 4)" in job.detected["summary_note"]
+
+
+def test_a_workbook_in_ten_thousands_with_a_note_under_it(run_import: Run) -> None:
+    content = _workbook([["营销费用"], ["月份", "费用类型", "金额（万元）"], ["2024-03", "获客", 12.5],
+                         ["2024-04", "留存", 3], ["制表人：张三"]])
+    job = run_import("costs", content, name="costs.xlsx")
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert sorted(CostEntry.objects.values_list("month", "amount")) == [
+        (dt.date(2024, 3, 1), Decimal("125000.00")), (dt.date(2024, 4, 1), Decimal("30000.00"))]
+    assert "(line 5)" in job.detected["lone_cell_note"] and "10,000" in job.detected["scale_note"]
 
 
 SCALED_COSTS = "月份,费用类型,金额(万元)\n2024-03,获客,12.5\n2024-03,留存,0.75\n2024-04,获客,\"1,000\"\n"
