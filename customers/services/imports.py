@@ -55,6 +55,7 @@ from .parsing import (
     NOTE_LONE_CELLS,
     NOTE_SUMMARY_ROWS,
     NOTE_WESTERN_ENCODING,
+    PROFILE_NOTES,
     REASON_ORDER_CUSTOMERS,
     WESTERN,
     ColumnPlan,
@@ -712,6 +713,8 @@ def _reading_notes(job: ImportJob, dates: DateParser, not_read: NotRead, plan: C
     """Say on the import which amount columns were multiplied by the scale in their names
     (金额(万元)), which totals rows were not read (line numbers of the sheet for a workbook), and
     when dates were read from Excel day numbers (45356 = 2024-03-05)."""
+    if plan.profile is not None:
+        job.detected.update(profile=plan.profile.key, profile_note=str(PROFILE_NOTES[plan.profile.key]))
     if plan.scales:
         job.detected["scale_note"] = " ".join(
             str(NOTE_AMOUNT_SCALE).format(column=plan.column_label(name), unit=unit, factor=f"{factor:,}",

@@ -300,6 +300,35 @@ FALLBACK_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class ExportProfile:
+    """An export known by its own columns (all of `signature` present), read by its own rules:
+    its fields' columns (`columns`, normalised names, where the file has them and no hand
+    mapping says otherwise), and `first_line_totals`: one line per item of an order, the
+    order's own values (its total, its customer and date) on its first line only, blank on the
+    others. The lines of an order are summed, as line items are (docs/csv-formats.md)."""
+
+    key: str
+    signature: frozenset[str]
+    columns: dict[str, str]
+    first_line_totals: bool
+
+
+# Shopify's orders export: the order is "Name" (#1001), the customer "Email", its name "Billing
+# Name"; one row per line item, the order's Total on its first row.
+SHOPIFY = ExportProfile(
+    key="shopify", signature=frozenset({"name", "email", "lineitemname", "financialstatus", "total"}),
+    columns={"order_id": "name", "customer_id": "email", "order_date": "createdat", "revenue": "total",
+             "name": "billingname"},
+    first_line_totals=True,
+)
+EXPORT_PROFILES = {"transactions": (SHOPIFY,)}
+PROFILE_NOTES = {
+    "shopify": _("Read as a Shopify orders export: each order is its Name (#1001), summed from its lines, with the "
+                 "Total of its first line (blank on the others); the customer is the Email, named by the Billing Name."),
+}
+
+
 def known_names(kind: str) -> set[str]:
     """Every normalised column name some field of `kind` is known by (fallbacks included)."""
     return {n for spec in FIELDS[kind] for n in (*spec.synonyms, *FALLBACK_NAMES.get(spec.name, ()))}
@@ -667,6 +696,7 @@ class ColumnPlan:
     unknown: list[str]
     # amount field -> (factor, unit as written) its column's name gives (金额(万元): 10000)
     scales: dict[str, tuple[int, str]] = field(default_factory=dict)
+    profile: ExportProfile | None = None  # an export read by its own rules (EXPORT_PROFILES)
 
     def column_label(self, field_name: str) -> str:
         return self.header[self.indexes[field_name]]
@@ -709,6 +739,11 @@ def columns_resolve(*, kind: str, header: list[str], mapping: dict[str, str] | N
             raise refused(
                 ERR_MAPPING_UNKNOWN_COLUMN, field_name=field_name, column=column, found=found
             )
+    profile = next((p for p in EXPORT_PROFILES.get(kind, ()) if p.signature <= set(normalised)), None)
+    if profile is not None:
+        for field_name, column in profile.columns.items():
+            if field_name not in indexes and column in normalised and normalised.index(column) not in indexes.values():
+                indexes[field_name] = normalised.index(column)
     taken = set(indexes.values())
     # The fields' own names first, for every field, as equals (two columns named by them are
     # refused); then, for a field still without a column, other systems' names (FALLBACK_NAMES)
@@ -739,7 +774,7 @@ def columns_resolve(*, kind: str, header: list[str], mapping: dict[str, str] | N
     unknown = [h for i, h in enumerate(header) if i not in indexes.values()]
     scales = {name: scale for name in AMOUNT_FIELDS
               if name in indexes and (scale := amount_scale(header[indexes[name]])) is not None}
-    return ColumnPlan(kind=kind, indexes=indexes, header=header, unknown=unknown, scales=scales)
+    return ColumnPlan(kind=kind, indexes=indexes, header=header, unknown=unknown, scales=scales, profile=profile)
 
 
 # --- Values -----------------------------------------------------------------------------------
@@ -1033,10 +1068,36 @@ STAGED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _first_line_totals(validate: Callable[[int, list[str]], Validated], *, order: int, inherited: tuple[int, ...],
+                       amounts: tuple[int, ...]) -> Callable[[int, list[str]], Validated]:
+    """`validate` for an export that gives an order's own values on its first line only
+    (ExportProfile.first_line_totals): a line of the same order as the line before takes that
+    line's customer and date where its own are blank, and 0 where its amounts are blank (the
+    order's lines are summed). Rows must come in the file's order (the row reader)."""
+    last: list[str] = []
+
+    def validate_line(line: int, values: list[str]) -> Validated:
+        nonlocal last
+        if (last and order < len(values) and values[order].strip()
+                and values[order].strip() == last[order].strip()):
+            values = list(values) + [""] * max(0, len(last) - len(values))
+            for i in inherited:
+                if not values[i].strip():
+                    values[i] = last[i]
+            for i in amounts:
+                if not values[i].strip():
+                    values[i] = "0"
+        last = values
+        return validate(line, values)
+
+    return validate_line
+
+
 def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list[str]], Validated]:
     """A function that checks one row and returns its normalised values (in STAGED_COLUMNS order)
     or the errors that name the line, the column, the value and the reason."""
     specs = {s.name: s for s in FIELDS[plan.kind]}
+    first_lines: dict[str, Any] = {}  # the rule of an export with its order's values on the first line
     width = len(plan.header)
     idx = plan.indexes
     labels = {name: plan.header[i] for name, i in idx.items()}
@@ -1122,6 +1183,10 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                 return None, errors
             return (line, customer, order_id, order_date, revenue, cost, *attrs), errors
 
+        if plan.profile is not None and plan.profile.first_line_totals and i_order is not None:
+            first_lines = {"order": i_order, "inherited": (i_customer, i_date),
+                           "amounts": (i_revenue, *((i_cost,) if i_cost is not None else ()))}
+
     elif plan.kind == "customers":
 
         def validate(line: int, values: list[str]) -> Validated:
@@ -1179,4 +1244,4 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                 return None, errors
             return (line, month, kind, value, dimension, segment_value), errors
 
-    return validate
+    return _first_line_totals(validate, **first_lines) if first_lines else validate
