@@ -14,7 +14,7 @@ from playwright.sync_api import Error as PlaywrightError
 from clv_dashboard import roles
 from customers.models import ImportJob
 
-ROWS = 60_000
+ROWS = 250_000  # long enough for several of the page's polls (every 0.7 s) on a fast machine
 
 
 @pytest.mark.browser
