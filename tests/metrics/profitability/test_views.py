@@ -122,7 +122,8 @@ def test_the_customers_page_and_its_export_show_net_profit_beside_predicted_clv(
     client = client_as(roles.EXECUTIVE)
     page = client.get("/customers/").content.decode()
     row = page.split('id="predictions"')[1].split("</table>")[0]
-    assert "Net profit" in row and '<td class="num">¥77.00</td>\n        <td class="num bad">−¥103.33</td>' in row
+    assert "Net profit" in row and ('<td class="num" data-label="Predicted CLV"><span>¥77.00</span></td>\n'
+                                    '        <td class="num bad" data-label="Net profit">−¥103.33</td>') in row
     rows = list(csv.reader(io.StringIO(streamed_body(client.get("/customers/export.csv")).decode())))
     header = rows[0]
     assert header[header.index("predicted_clv") + 1] == "net_profit_to_date"
