@@ -312,6 +312,9 @@ class ExportProfile:
     signature: frozenset[str]
     columns: dict[str, str]
     first_line_totals: bool
+    # A column whose amount is taken off the revenue of its line (a refund the export gives
+    # beside the order's total, with no date of its own): the order counts its net revenue.
+    refunded: str = ""
 
 
 # Shopify's orders export: the order is "Name" (#1001), the customer "Email", its name "Billing
@@ -320,12 +323,13 @@ SHOPIFY = ExportProfile(
     key="shopify", signature=frozenset({"name", "email", "lineitemname", "financialstatus", "total"}),
     columns={"order_id": "name", "customer_id": "email", "order_date": "createdat", "revenue": "total",
              "name": "billingname"},
-    first_line_totals=True,
+    first_line_totals=True, refunded="refundedamount",
 )
 EXPORT_PROFILES = {"transactions": (SHOPIFY,)}
 PROFILE_NOTES = {
     "shopify": _("Read as a Shopify orders export: each order is its Name (#1001), summed from its lines, with the "
-                 "Total of its first line (blank on the others); the customer is the Email, named by the Billing Name."),
+                 "Total of its first line (blank on the others) less its Refunded Amount; the customer is the Email, "
+                 "named by the Billing Name."),
 }
 
 
@@ -1069,11 +1073,13 @@ STAGED_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 def _first_line_totals(validate: Callable[[int, list[str]], Validated], *, order: int, inherited: tuple[int, ...],
-                       amounts: tuple[int, ...]) -> Callable[[int, list[str]], Validated]:
+                       amounts: tuple[int, ...], refund: tuple[int, int] | None,
+                       header: list[str]) -> Callable[[int, list[str]], Validated]:
     """`validate` for an export that gives an order's own values on its first line only
     (ExportProfile.first_line_totals): a line of the same order as the line before takes that
     line's customer and date where its own are blank, and 0 where its amounts are blank (the
-    order's lines are summed). Rows must come in the file's order (the row reader)."""
+    order's lines are summed). With `refund` (its column, the revenue's), a line's refunded
+    amount is taken off its revenue. Rows must come in the file's order (the row reader)."""
     last: list[str] = []
 
     def validate_line(line: int, values: list[str]) -> Validated:
@@ -1088,6 +1094,19 @@ def _first_line_totals(validate: Callable[[int, list[str]], Validated], *, order
                 if not values[i].strip():
                     values[i] = "0"
         last = values
+        if refund is not None and refund[0] < len(values) and values[refund[0]].strip() and values[refund[1]].strip():
+            column, revenue = refund
+            try:
+                refunded = Decimal(amount_parse(values[column]))
+            except ValueError as exc:
+                return None, [RowError(line, header[column], values[column].strip(), str(exc), getattr(exc, "parts", []))]
+            if refunded:
+                try:
+                    net = Decimal(amount_parse(values[revenue])) - refunded
+                except ValueError:
+                    pass  # the revenue's own error is reported by validate
+                else:
+                    values = [*values[:revenue], str(net), *values[revenue + 1:]]
         return validate(line, values)
 
     return validate_line
@@ -1184,8 +1203,11 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
             return (line, customer, order_id, order_date, revenue, cost, *attrs), errors
 
         if plan.profile is not None and plan.profile.first_line_totals and i_order is not None:
+            normalised = [_norm(h) for h in plan.header]
+            refunded = plan.profile.refunded
             first_lines = {"order": i_order, "inherited": (i_customer, i_date),
-                           "amounts": (i_revenue, *((i_cost,) if i_cost is not None else ()))}
+                           "amounts": (i_revenue, *((i_cost,) if i_cost is not None else ())),
+                           "refund": (normalised.index(refunded), i_revenue) if refunded in normalised else None}
 
     elif plan.kind == "customers":
 
@@ -1244,4 +1266,4 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                 return None, errors
             return (line, month, kind, value, dimension, segment_value), errors
 
-    return _first_line_totals(validate, **first_lines) if first_lines else validate
+    return _first_line_totals(validate, header=plan.header, **first_lines) if first_lines else validate

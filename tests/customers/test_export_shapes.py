@@ -222,16 +222,17 @@ def test_a_lone_code_or_amount_in_a_column_that_is_read_stays_an_error(run_impor
 
 
 SHOPIFY_HEADER = ("Name,Email,Financial Status,Paid at,Fulfillment Status,Currency,Subtotal,Shipping,Taxes,Total,"
-                  "Created at,Lineitem quantity,Lineitem name,Lineitem price,Billing Name,Id,Receipt Number\n")
+                  "Created at,Lineitem quantity,Lineitem name,Lineitem price,Billing Name,Refunded Amount,Id,"
+                  "Receipt Number\n")
 SHOPIFY = SHOPIFY_HEADER + (
     "#1001,ann@example.com,paid,2024-03-05 09:50:26 +0800,fulfilled,CNY,90.00,10.00,0.00,100.00,"
-    "2024-03-05 09:50:26 +0800,1,Tea,60.00,Ann Lee,5001,\n"
-    "#1001,ann@example.com,,,,,,,,,2024-03-05 09:50:26 +0800,1,Cup,30.00,,,\n"
-    "#1002,bo@example.com,paid,2024-03-06 10:00:00 +0800,,CNY,40.00,0.00,0.00,40.00,"
-    "2024-03-06 10:00:00 +0800,2,Tea,20.00,Bo Chen,5002,\n"
+    "2024-03-05 09:50:26 +0800,1,Tea,60.00,Ann Lee,0.00,5001,\n"
+    "#1001,ann@example.com,,,,,,,,,2024-03-05 09:50:26 +0800,1,Cup,30.00,,,,\n"
+    "#1002,bo@example.com,partially_refunded,2024-03-06 10:00:00 +0800,,CNY,40.00,0.00,0.00,40.00,"
+    "2024-03-06 10:00:00 +0800,2,Tea,20.00,Bo Chen,20.00,5002,\n"
     "#1003,ann@example.com,paid,2024-04-01 08:00:00 +0800,,CNY,15.00,0.00,0.00,15.00,"
-    "2024-04-01 08:00:00 +0800,1,Cup,15.00,Ann Lee,5003,\n"
-    "#1003,,,,,,,,,,,1,Spoon,5.00,,,\n"
+    "2024-04-01 08:00:00 +0800,1,Cup,15.00,Ann Lee,,5003,\n"
+    "#1003,,,,,,,,,,,1,Spoon,5.00,,,,\n"
 )
 
 
@@ -245,7 +246,7 @@ def test_a_shopify_orders_export_is_read_an_order_per_name_with_its_first_lines_
     assert job.detected["profile"] == "shopify"
     assert sorted(Transaction.objects.values_list("order_id", "customer__external_id", "order_date", "revenue")) == [
         ("#1001", "ann@example.com", dt.date(2024, 3, 5), Decimal("100.00")),
-        ("#1002", "bo@example.com", dt.date(2024, 3, 6), Decimal("40.00")),
+        ("#1002", "bo@example.com", dt.date(2024, 3, 6), Decimal("20.00")),  # its Total less its refund
         ("#1003", "ann@example.com", dt.date(2024, 4, 1), Decimal("15.00")),
     ]
     assert dict(Customer.objects.values_list("external_id", "name")) == {"ann@example.com": "Ann Lee",
@@ -258,3 +259,11 @@ def test_a_file_with_the_same_columns_but_not_shopifys_keeps_the_general_rules(r
     job = run_import("transactions", "Customer ID,Name,Order ID,Date,Total\nC1,Ann,O1,2024-03-05,10\nC1,Ann,O1,2024-03-05,\n")
     assert job.status == ImportJob.Status.REJECTED
     assert "profile" not in job.detected and job.rows_invalid == 1
+
+
+def test_a_shopify_refund_that_is_not_an_amount_is_an_error_of_its_own_column(run_import: Run) -> None:
+    bad = SHOPIFY.replace("Bo Chen,20.00,", "Bo Chen,twenty,")
+    job = run_import("transactions", bad)
+    assert job.status == ImportJob.Status.REJECTED
+    assert [(e["line"], e["column"], e["value"]) for e in job.error_report] == [(4, "Refunded Amount", "twenty")]
+
