@@ -775,7 +775,8 @@ def columns_resolve(*, kind: str, header: list[str], mapping: dict[str, str] | N
                 found=found,
                 needed=", ".join(f"{s.name} ({s.label})" for s in specs if s.required),
         )
-    unknown = [h for i, h in enumerate(header) if i not in indexes.values()]
+    read_too = {profile.refunded} if profile is not None and profile.refunded else set()
+    unknown = [h for i, h in enumerate(header) if i not in indexes.values() and normalised[i] not in read_too]
     scales = {name: scale for name in AMOUNT_FIELDS
               if name in indexes and (scale := amount_scale(header[indexes[name]])) is not None}
     return ColumnPlan(kind=kind, indexes=indexes, header=header, unknown=unknown, scales=scales, profile=profile)
