@@ -106,7 +106,8 @@ def _table_locked(cursor: Any) -> bool:
 def _pending_checks_run(cursor: Any) -> None:
     """Run the foreign-key checks this transaction has deferred to its commit (PostgreSQL
     refuses to drop or build an index of a table that has some pending): the rows written so
-    far are checked now instead, and later ones are deferred again. (The import skips these
-    checks where its database role may; see loading.foreign_key_checks_defer_to_the_join.)"""
+    far are checked now instead, and later ones are deferred again (every deferrable constraint
+    of the schema is INITIALLY DEFERRED: Django's foreign keys). The import skips these checks
+    where its database role may (loading.foreign_key_checks_defer_to_the_join)."""
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
