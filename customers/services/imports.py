@@ -681,7 +681,7 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             stager.create()
             try:
                 total, invalid, not_read = _stage(job=job, source=source, plan=plan, dates=dates, stager=stager,
-                                                   report=report, skip_invalid=skip_invalid, columnar=columnar)
+                                                  report=report, skip_invalid=skip_invalid, columnar=columnar)
             except NotColumnar as exc:
                 logger.info("import %s: read again row by row (%s)", job.pk, exc)
                 columnar = False
@@ -709,10 +709,16 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
             logger.info("staging table of import %s went with its connection", job.pk)
 
 
+def _lines_shown(numbers: list[int], offset: int) -> str:
+    """Line numbers for a note: the first ten, as the reader counts them (a workbook's rows)."""
+    return ", ".join(str(line + offset) for line in numbers[:10]) + (", …" if len(numbers) > 10 else "")
+
+
 def _reading_notes(job: ImportJob, dates: DateParser, not_read: NotRead, plan: ColumnPlan) -> None:
-    """Say on the import which amount columns were multiplied by the scale in their names
-    (金额(万元)), which totals rows were not read (line numbers of the sheet for a workbook), and
-    when dates were read from Excel day numbers (45356 = 2024-03-05)."""
+    """Say on the import how the file was read where a reader would not guess it: as an export
+    with its own rules (Shopify's), which amount columns were multiplied by the scale in their
+    names (金额(万元)), which totals rows and lone-cell notes were not read (line numbers of the
+    sheet for a workbook), and when dates were read from Excel day numbers (45356 = 2024-03-05)."""
     if plan.profile is not None:
         job.detected.update(profile=plan.profile.key, profile_note=str(PROFILE_NOTES[plan.profile.key]))
     if plan.scales:
@@ -720,16 +726,13 @@ def _reading_notes(job: ImportJob, dates: DateParser, not_read: NotRead, plan: C
             str(NOTE_AMOUNT_SCALE).format(column=plan.column_label(name), unit=unit, factor=f"{factor:,}",
                                           example=f"{Decimal('1.5') * factor:,.2f}")
             for name, (factor, unit) in plan.scales.items())
-    def lines(numbers: list[int]) -> str:
-        return ", ".join(str(line + dates.line_offset) for line in numbers[:10]) + (", …" if len(numbers) > 10 else "")
-
     if not_read.summaries:
-        job.detected["summary_note"] = str(NOTE_SUMMARY_ROWS).format(count=len(not_read.summaries),
-                                                                     lines=lines(not_read.summaries))
+        job.detected["summary_note"] = str(NOTE_SUMMARY_ROWS).format(
+            count=len(not_read.summaries), lines=_lines_shown(not_read.summaries, dates.line_offset))
     if not_read.lone_cells:
         job.detected["lone_cell_note"] = str(NOTE_LONE_CELLS).format(
             count=len(not_read.lone_cells), example=not_read.lone_cells[0][1][:60],
-            lines=lines([line for line, _text in not_read.lone_cells]))
+            lines=_lines_shown([line for line, _text in not_read.lone_cells], dates.line_offset))
     if dates.serial_example is not None:
         raw, value, line = dates.serial_example
         field = "month" if job.kind == ImportJob.Kind.COSTS else "order_date"
@@ -790,8 +793,8 @@ def _run_direct(
             loading.foreign_key_checks_defer_to_the_join(connection=connection)
             try:
                 total, invalid, not_read = _stage(job=job, source=source, plan=plan, dates=dates, stager=writer,
-                                                   report=report, skip_invalid=skip_invalid, columnar=True,
-                                                   save=progress.save)
+                                                  report=report, skip_invalid=skip_invalid, columnar=True,
+                                                  save=progress.save)
             except BaseException:
                 # The blocks being written must end before the rollback uses the connection.
                 writer.settle(raise_error=False)
