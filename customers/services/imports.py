@@ -66,6 +66,8 @@ from .parsing import (
     Validated,
     columns_resolve,
     delimiter_label,
+    header_key,
+    known_names,
     refused,
     row_is_blank,
     row_is_summary,
@@ -629,9 +631,14 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
     options = job.options or {}
     skip_invalid = bool(options.get("skip_invalid"))
     date_order = options.get("date_order") or None
-    source = source_open(path=path) if converted is None else source_open(path=path, encoding="utf-8", delimiter=",")
+    mapping = options.get("mapping") or {}
+    # A CSV's header may stand below title lines (a workbook's was found when it was converted).
+    known = known_names(job.kind) | {header_key(column) for column in mapping.values()}
+    source = (source_open(path=path, known=known) if converted is None
+              else source_open(path=path, encoding="utf-8", delimiter=","))
     job.detected = {
         **(job.detected if converted is not None else {}),
+        **({"header_line": source.header_line, "title_rows": source.title_lines} if source.title_lines else {}),
         "encoding": ENCODING_LABELS.get(source.encoding, source.encoding),
         "encoding_note": str(NOTE_WESTERN_ENCODING).format(example=source.encoding_example)
         if source.encoding == WESTERN else "",
@@ -639,7 +646,6 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
         "header": source.header,
     }
     job.save(update_fields=["detected"])
-    mapping = options.get("mapping") or {}
     if not mapping:
         learned = header_mapping_find(kind=job.kind, header=source.header)
         if learned:

@@ -146,6 +146,9 @@ def _norm(text: str) -> str:
     return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
 
 
+header_key = _norm  # the same, for the callers outside this module
+
+
 # A currency unit after a column's name: 金额(元), 销售额（人民币）, Revenue (USD), 金额/元.
 _CURRENCY_UNIT = re.compile(
     r"\s*(?:[(\[【]\s*(?:元|人民币|rmb|cny|usd|us\$|\$|¥|eur|€|hkd|gbp|£)\s*[)\]】]|/\s*(?:元|人民币|rmb|cny|usd))\s*$",
@@ -606,6 +609,9 @@ class SourceFile:
     delimiter: str
     header: list[str] = field(default_factory=list)
     header_line: int = 0
+    # The header's line when title lines stand above it (header_find); 0: the first line.
+    header_from: int = 0
+    title_lines: list[str] = field(default_factory=list)  # the lines above the header, as text
     size: int = 0
     # For a Windows-1252 file: a word with an accented letter, for the reader to check.
     encoding_example: str = ""
@@ -656,6 +662,8 @@ class SourceFile:
                 line_no = reader.line_num if reader is not None else line_no + 1
                 if row_is_blank(values):
                     continue
+                if not header_seen and start < self.header_from:
+                    continue  # a title line above the header
                 if not header_seen:
                     header_seen = True
                     if values and values[0].startswith("\ufeff"):
@@ -670,13 +678,23 @@ class SourceFile:
             text.close()
 
 
-def source_open(*, path: Path, encoding: str | None = None, delimiter: str | None = None) -> SourceFile:
-    """Detect what is not given and read the header row (without reading the whole file)."""
+# Lines looked at for a header below title lines (a report's name, its date of export).
+HEADER_SCAN_LINES = 20
+
+
+def source_open(*, path: Path, encoding: str | None = None, delimiter: str | None = None,
+                known: set[str] | None = None) -> SourceFile:
+    """Detect what is not given and read the header row (without reading the whole file).
+    With `known` (the normalised names the file's fields go by), a first line that names fewer
+    than two of them while a line below names more is a title: the header is that line, and
+    the lines above it are kept as `title_lines` (header_find)."""
     finding = EncodingFinding(encoding) if encoding else encoding_examine(path=path)
     source = SourceFile(path=path, encoding=finding.encoding, delimiter=delimiter or ",", size=path.stat().st_size,
                         encoding_example=finding.example)
     if delimiter is None:
         source.delimiter = delimiter_sniff(lines=source.sample_lines())
+    if known:
+        header_find(source, known)
     rows = source.rows()
     try:
         next(rows)
@@ -687,6 +705,44 @@ def source_open(*, path: Path, encoding: str | None = None, delimiter: str | Non
     if not source.header:
         raise refused(ERR_EMPTY_FILE)
     return source
+
+
+def _known_hits(values: list[str], known: set[str]) -> int:
+    return len({form for v in values if v.strip() for form in header_forms(v.strip()) if form in known})
+
+
+def header_find(source: SourceFile, known: set[str]) -> None:
+    """Set `source.header_from` when title lines stand above the header: among the first
+    HEADER_SCAN_LINES non-blank lines, the one naming the most distinct known names (two at
+    least, and more than the first line names), the first of equals. The delimiter is sniffed
+    again on the lines from there (a title line has none)."""
+    scanned: list[tuple[int, list[str]]] = []
+    rows = source.rows()
+    try:
+        for start, values in rows:
+            if not scanned:  # the first line, taken for the header by rows()
+                scanned.append((source.header_line, list(source.header)))
+            scanned.append((start, values))
+            if len(scanned) >= HEADER_SCAN_LINES:
+                break
+    except ImportRefused:
+        return  # the rows' own error is raised when they are read
+    finally:
+        rows.close()
+        source.header, source.header_line = [], 0
+    if not scanned:
+        return
+    hits = [_known_hits(values, known) for _start, values in scanned]
+    best = max(range(len(hits)), key=lambda i: (hits[i], -i))
+    if best == 0 or hits[best] < 2 or hits[best] <= hits[0]:
+        return
+    header_start = scanned[best][0]
+    lines = source.sample_lines()
+    below = lines[header_start - 1:] if header_start - 1 < len(lines) else []
+    if below:
+        source.delimiter = delimiter_sniff(lines=below)
+    source.header_from = header_start
+    source.title_lines = [" ".join(v.strip() for v in values if v.strip()) for _start, values in scanned[:best]][:3]
 
 
 # --- Columns ----------------------------------------------------------------------------------

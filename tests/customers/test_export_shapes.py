@@ -267,3 +267,31 @@ def test_a_shopify_refund_that_is_not_an_amount_is_an_error_of_its_own_column(ru
     assert job.status == ImportJob.Status.REJECTED
     assert [(e["line"], e["column"], e["value"]) for e in job.error_report] == [(4, "Refunded Amount", "twenty")]
 
+
+
+TITLED = ("销售明细表,,\n导出时间：2024-04-01 10:00,,\n\n客户编号,订单日期,金额\nC1,2024-03-05,10\nC2,2024-03-06,20\n"
+          "合计,,30\n")
+
+
+def test_a_csv_with_title_lines_above_its_header_is_read_from_the_header(
+    run_import: Run, client_as: Callable[[str | None], object]
+) -> None:
+    job = run_import("transactions", TITLED)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert job.detected["header"] == ["客户编号", "订单日期", "金额"] and job.detected["header_line"] == 4
+    assert job.detected["title_rows"] == ["销售明细表", "导出时间：2024-04-01 10:00"]
+    assert sorted(Transaction.objects.values_list("customer__external_id", "revenue")) == [
+        ("C1", Decimal("10.00")), ("C2", Decimal("20.00"))]
+    assert "(line 7)" in job.detected["summary_note"]  # lines keep the file's numbers
+    _page_shows(client_as, job, "title-rows", "Header on line 4")
+    # A bad row below such a header is reported on its own line of the file.
+    bad = run_import("transactions", TITLED.replace("C2,2024-03-06,20", "C2,not a date,20"))
+    assert [(e["line"], e["column"]) for e in bad.error_report] == [(6, "订单日期")]
+
+
+def test_a_header_on_the_first_line_is_kept_even_when_a_row_below_holds_known_names(run_import: Run) -> None:
+    # The hand-mapped header names nothing known by default; a data row holds words that are.
+    content = "who,when,how much\ncustomer_id,2024-03-05,10\n"
+    job = run_import("transactions", content, mapping={"customer_id": "who", "order_date": "when", "revenue": "how much"})
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert "title_rows" not in job.detected and Transaction.objects.get().customer.external_id == "customer_id"
