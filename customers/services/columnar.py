@@ -62,6 +62,7 @@ def columnar_applies(*, source: SourceFile, plan: ColumnPlan) -> bool:
     return (
         plan.kind in COLUMNAR_KINDS
         and not plan.scales
+        and not source.excel_text
         and not (plan.profile is not None and plan.profile.first_line_totals)
         and source.delimiter in _DELIMITERS
         and source.encoding in _ENCODINGS

@@ -52,6 +52,7 @@ from .parsing import (
     FIELDS,
     NOTE_AMOUNT_SCALE,
     NOTE_EXCEL_DAY_NUMBERS,
+    NOTE_EXCEL_TEXT,
     NOTE_LONE_CELLS,
     NOTE_SUMMARY_ROWS,
     NOTE_WESTERN_ENCODING,
@@ -639,6 +640,7 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
     job.detected = {
         **(job.detected if converted is not None else {}),
         **({"header_line": source.header_line, "title_rows": source.title_lines} if source.title_lines else {}),
+        **({"excel_text_note": str(NOTE_EXCEL_TEXT)} if source.excel_text else {}),
         "encoding": ENCODING_LABELS.get(source.encoding, source.encoding),
         "encoding_note": str(NOTE_WESTERN_ENCODING).format(example=source.encoding_example)
         if source.encoding == WESTERN else "",

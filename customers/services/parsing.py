@@ -47,6 +47,10 @@ NOTE_LONE_CELLS = _(
     "{count} line(s) with a single filled cell not read: a title or a note, not a row of data, such as "
     "\"{example}\" (line {lines})."
 )
+NOTE_EXCEL_TEXT = _(
+    "Cells written as =\"…\" (Excel's way to keep a code's leading zeros) were read as the text inside: "
+    "=\"00123\" as 00123."
+)
 NOTE_SUMMARY_ROWS = _(
     "{count} total row(s) not read: a total or subtotal with no date, as exports add under the data (line {lines})."
 )
@@ -595,6 +599,18 @@ def row_lone_cell(*, plan: ColumnPlan, values: list[str]) -> str | None:
     return text if _NOTE_TEXT.search(text) or column not in plan.indexes.values() else None
 
 
+_EXCEL_TEXT = re.compile(r'^\s*="(.*)"\s*$', re.DOTALL)
+
+
+def excel_text_unwrap(value: str) -> str:
+    """A cell written as an Excel formula of text, ="00123" (exports write codes so, to keep
+    their leading zeros and digits when the file is opened in Excel), as its text: 00123."""
+    if '="' not in value:
+        return value
+    m = _EXCEL_TEXT.match(value)
+    return m.group(1).replace('""', '"') if m else value
+
+
 def row_is_blank(values: list[str]) -> bool:
     """A row of nothing but delimiters and spaces: skipped, not counted, not an error."""
     return not values or (not values[0].strip() and not any(v.strip() for v in values))
@@ -612,6 +628,8 @@ class SourceFile:
     # The header's line when title lines stand above it (header_find); 0: the first line.
     header_from: int = 0
     title_lines: list[str] = field(default_factory=list)  # the lines above the header, as text
+    # Cells written ="00123" (Excel's way to keep a code's leading zeros), read as their text.
+    excel_text: bool = False
     size: int = 0
     # For a Windows-1252 file: a word with an accented letter, for the reader to check.
     encoding_example: str = ""
@@ -660,6 +678,8 @@ class SourceFile:
                         ERR_DECODE, encoding=ENCODING_LABELS.get(self.encoding, self.encoding), line=start
                     ) from exc
                 line_no = reader.line_num if reader is not None else line_no + 1
+                if self.excel_text:
+                    values = [excel_text_unwrap(v) for v in values]
                 if row_is_blank(values):
                     continue
                 if not header_seen and start < self.header_from:
@@ -693,6 +713,7 @@ def source_open(*, path: Path, encoding: str | None = None, delimiter: str | Non
                         encoding_example=finding.example)
     if delimiter is None:
         source.delimiter = delimiter_sniff(lines=source.sample_lines())
+    source.excel_text = any('="' in line for line in source.sample_lines())
     if known:
         header_find(source, known)
     rows = source.rows()

@@ -295,3 +295,16 @@ def test_a_header_on_the_first_line_is_kept_even_when_a_row_below_holds_known_na
     job = run_import("transactions", content, mapping={"customer_id": "who", "order_date": "when", "revenue": "how much"})
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
     assert "title_rows" not in job.detected and Transaction.objects.get().customer.external_id == "customer_id"
+
+
+def test_codes_written_as_excel_text_formulas_are_read_as_their_text(run_import: Run) -> None:
+    content = ('客户编号,订单编号,订单日期,金额\n="00123",="202403050001234567",2024-03-05,10\n'
+               '="00456",="202403060001234568",="2024-03-06",="20.50"\nC7,O7,2024-03-07,5\n')
+    job = run_import("transactions", content)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert sorted(Transaction.objects.values_list("customer__external_id", "order_id", "order_date", "revenue")) == [
+        ("00123", "202403050001234567", dt.date(2024, 3, 5), Decimal("10.00")),
+        ("00456", "202403060001234568", dt.date(2024, 3, 6), Decimal("20.50")),
+        ("C7", "O7", dt.date(2024, 3, 7), Decimal("5.00")),
+    ]
+    assert "00123" in job.detected["excel_text_note"]

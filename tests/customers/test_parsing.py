@@ -415,3 +415,9 @@ def test_an_amount_in_scientific_notation_is_refused_with_how_to_save_it_whole(r
     with pytest.raises(ValueError, match=r"scientific notation.*format the column as Number"):
         p.amount_parse(raw)
 
+
+
+@pytest.mark.parametrize(("raw", "expected"), [('="00123"', "00123"), (' ="A""B" ', 'A"B'), ('="', '="'),
+                                               ("=SUM(A1)", "=SUM(A1)"), ("plain", "plain"), ('x="1"', 'x="1"')])
+def test_excel_text_formulas_unwrap_to_their_text(raw: str, expected: str) -> None:
+    assert p.excel_text_unwrap(raw) == expected
