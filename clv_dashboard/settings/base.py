@@ -9,6 +9,7 @@ CLV_LOGIN_FAILURE_LIMIT, CLV_LOGIN_COOLOFF_MINUTES, CLV_TRUSTED_PROXIES, CLV_AUT
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import environ
@@ -229,8 +230,21 @@ CLV_AUTO_CLOSE_MONTH = env.bool("CLV_AUTO_CLOSE_MONTH", default=True)
 # ISO 4217 code of the currency every amount in the data is in.
 CLV_CURRENCY = env("CLV_CURRENCY", default="CNY")
 # Put in front of every cache key of data-versioned results (metrics.datacache, the board): a
-# new value makes every cached page part miss at once. The test suite sets one per test.
-CLV_DATA_CACHE_SALT = env("CLV_DATA_CACHE_SALT", default="")
+# new value makes every cached page part miss at once. The test suite sets one per test. By
+# default a digest of the code, templates and compiled translations, so that pages cached by
+# the release before an upgrade are not served after it (they are kept for up to an hour).
+def code_digest(base: Path = BASE_DIR) -> str:
+    """A digest of the application's code, templates and compiled translations under `base`."""
+    digest = hashlib.sha256()
+    patterns = [f"{app}/**/*.py" for app in ("clv_dashboard", "customers", "metrics", "audit", "aliases", "backups")]
+    for pattern in (*patterns, "templates/**/*.html", "locale/**/*.mo"):
+        for path in sorted(base.glob(pattern)):
+            digest.update(str(path.relative_to(base)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+CLV_DATA_CACHE_SALT = env("CLV_DATA_CACHE_SALT", default=None) or code_digest()
 
 # --- Files ----------------------------------------------------------------------------------
 STATIC_URL = "static/"
