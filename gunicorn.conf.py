@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 
+# Marks the web process: its queries wait for a table's lock at most CLV_WEB_LOCK_WAIT_SECONDS
+# (settings), workers' as long as it takes.
+os.environ.setdefault("CLV_WEB_PROCESS", "1")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 worker_class = "gthread"

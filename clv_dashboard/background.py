@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -72,12 +73,22 @@ def _executor_get() -> ThreadPoolExecutor:
         return _executor
 
 
+def _lock_wait_unlimited() -> None:
+    """A job run by the web process waits for locks as long as it takes, as a worker's does
+    (the web's own queries give up after CLV_WEB_LOCK_WAIT_SECONDS): on this thread's own
+    connection, closed after the job."""
+    if os.environ.get("CLV_WEB_PROCESS") and connections["default"].vendor == "postgresql":
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+
+
 def in_process_submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
     """Run fn(*args, **kwargs) in the background thread; its failures are logged (the job
     records its own status), and the thread's database connection is closed after each job."""
 
     def run() -> Any:
         try:
+            _lock_wait_unlimited()
             return fn(*args, **kwargs)
         except Exception:
             logger.exception("background job %s failed", getattr(fn, "__name__", fn))

@@ -20,6 +20,12 @@ make the server store what it is about to refuse.
 gives every response of the application a Content-Security-Policy (`CLV_CONTENT_SECURITY_POLICY`)
 and `Cache-Control: no-store`: pages, exports and API answers carry company data, which no browser
 or proxy cache may keep.
+
+`DatabaseBusyMiddleware`: in the web process a query waits at most `CLV_WEB_LOCK_WAIT_SECONDS`
+for a table that a write holds until it commits (a large import building the transactions'
+indexes after its rows, a recompute rewriting its per-customer tables); the request then
+answers 503 with Retry-After, saying the data are being written, instead of holding one of the
+server's threads until the write ends.
 """
 
 from __future__ import annotations
@@ -127,3 +133,38 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return security_headers_apply(self.get_response(request))
+
+
+MSG_DATA_BUSY = _(
+    "The data this page reads are being written (a large import or a recompute holds them until it "
+    "finishes). Nothing is lost: try again in a minute."
+)
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available: the lock_timeout ran out
+
+
+def lock_wait_ended(exception: BaseException) -> bool:
+    """Whether `exception` is a query that gave up waiting for a lock (lock_timeout)."""
+    return _LOCK_NOT_AVAILABLE in (getattr(exception, "pgcode", None), getattr(exception.__cause__, "pgcode", None))
+
+
+class DatabaseBusyMiddleware:
+    """A view whose query waited the web's lock_timeout for a table held by a write answers 503
+    (see the module's docstring); the JSON API answers the same as JSON."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not lock_wait_ended(exception):
+            return None
+        message = str(MSG_DATA_BUSY)
+        if request.path_info.startswith("/api/"):
+            response: HttpResponse = JsonResponse({"error": message}, status=503)
+        else:
+            response = render(request, "data_busy.html", {"message": message}, status=503)
+        response["Retry-After"] = "60"
+        return response
+

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from pathlib import Path
 
 import environ
@@ -56,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A view that gave up waiting for a table a write holds answers 503 (CLV_WEB_LOCK_WAIT_SECONDS).
+    "clv_dashboard.middleware.DatabaseBusyMiddleware",
     # Every page needs a login unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -99,6 +102,14 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+# In the web process (gunicorn.conf.py sets CLV_WEB_PROCESS), a query waits at most this long for
+# a lock a write holds until it commits (a large import, a recompute's rewrite); the page then
+# says the data are being written (503, clv_dashboard.middleware.DatabaseBusyMiddleware) instead
+# of holding a server thread. Workers and commands wait as long as it takes. 0: no limit.
+CLV_WEB_LOCK_WAIT_SECONDS = env.float("CLV_WEB_LOCK_WAIT_SECONDS", default=5)
+if (os.environ.get("CLV_WEB_PROCESS") and DATABASES["default"]["ENGINE"].endswith("postgresql")
+        and CLV_WEB_LOCK_WAIT_SECONDS > 0):
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c lock_timeout={int(CLV_WEB_LOCK_WAIT_SECONDS * 1000)}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ----------------------------------------------------------------

@@ -8,14 +8,10 @@ during and after: they must not grow by 1 MB. The other tests use the test clien
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,66 +23,10 @@ from django.utils import translation
 
 from clv_dashboard import middleware, roles
 from customers.models import ImportJob
-from tests.conftest import PASSWORD, REPO_ROOT, _database_url_of_test_db
+from tests.foundation.conftest import Server, dir_size, gunicorn_login
 
 MB = 1024 * 1024
 BOUNDARY = "----clvboundary7MA4YWxkTrZu0gW"
-
-
-def _dir_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
-
-
-@dataclass
-class Server:
-    url: str
-    port: int
-    tmp_dir: Path
-    media_dir: Path
-    log: Path
-
-    def disk_used(self) -> int:
-        """Bytes in the server's temp dir (its tempfile.gettempdir() and upload temp dir) and media dir."""
-        return _dir_size(self.tmp_dir) + _dir_size(self.media_dir)
-
-
-@pytest.fixture
-def gunicorn_server(transactional_db: None, tmp_path: Path) -> Iterator[Server]:
-    tmp_dir, media_dir = tmp_path / "server-tmp", tmp_path / "server-media"
-    tmp_dir.mkdir()
-    media_dir.mkdir()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "clv_dashboard.settings.test", "DATABASE_URL": _database_url_of_test_db(),
-        # TMPDIR is what tempfile.gettempdir() answers, and FILE_UPLOAD_TEMP_DIR is unset, so
-        # this is also where Django would write temporary upload files.
-        "TMPDIR": str(tmp_dir), "CLV_MEDIA_ROOT": str(media_dir), "CLV_MAX_UPLOAD_MB": "10",
-        # Tasks go to an in-memory broker that no worker reads: the import is stored, not run.
-        "REDIS_URL": "", "CELERY_TASK_ALWAYS_EAGER": "0",
-    }
-    log = tmp_path / "gunicorn.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "clv_dashboard.wsgi", "-b", f"127.0.0.1:{port}", "--workers", "1",
-         "--timeout", "60", "--worker-tmp-dir", str(tmp_path)],
-        cwd=REPO_ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{url}/login/", timeout=10)
-                break
-            except requests.RequestException:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start:\n{log.read_text(errors='replace')}") from None
-                time.sleep(0.2)
-        yield Server(url=url, port=port, tmp_dir=tmp_dir, media_dir=media_dir, log=log)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _multipart_post(server: Server, path: str, *, file_bytes: int, cookies: dict[str, str],
@@ -162,16 +102,6 @@ def _measured(server: Server, send: Callable[[], tuple[int, bytes]]) -> tuple[in
     return status, body, max(peak[0], after), after
 
 
-def _login(server: Server, username: str) -> dict[str, str]:
-    session = requests.Session()
-    session.get(f"{server.url}/login/", timeout=10)
-    response = session.post(f"{server.url}/login/", data={
-        "username": username, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-        timeout=10, allow_redirects=False)
-    assert response.status_code == 302, response.text[:500]
-    return {c.name: c.value or "" for c in session.cookies}
-
-
 @pytest.mark.postgres
 def test_an_anonymous_50_mb_multipart_post_is_refused_before_anything_is_stored(gunicorn_server: Server) -> None:
     csrf = requests.get(f"{gunicorn_server.url}/login/", timeout=10).cookies["csrftoken"] or ""
@@ -197,7 +127,7 @@ def test_an_anonymous_multipart_post_to_the_upload_page_is_refused_unread(gunico
 @pytest.mark.postgres
 def test_an_executive_cannot_send_a_multipart_body_anywhere(gunicorn_server: Server, make_user: Any) -> None:
     executive = make_user(roles.EXECUTIVE)
-    cookies = _login(gunicorn_server, executive.username)
+    cookies = gunicorn_login(gunicorn_server, executive.username)
     status, _, peak, growth = _measured(gunicorn_server, lambda: _multipart_post(
         gunicorn_server, "/board/", file_bytes=512 * 1024, cookies=cookies))
     assert status == 403
@@ -209,7 +139,7 @@ def test_an_analysts_upload_over_the_limit_is_refused_before_it_is_stored(
     gunicorn_server: Server, make_user: Any
 ) -> None:
     analyst = make_user(roles.ANALYST)
-    cookies = _login(gunicorn_server, analyst.username)
+    cookies = gunicorn_login(gunicorn_server, analyst.username)
     status, body, peak, growth = _measured(gunicorn_server, lambda: _multipart_post(
         gunicorn_server, "/imports/", file_bytes=50 * MB, cookies=cookies,
         fields={"csrfmiddlewaretoken": cookies["csrftoken"], "kind": "transactions"}))
@@ -225,14 +155,14 @@ def test_an_accepted_upload_is_written_once_into_the_media_dir_and_never_to_the_
     gunicorn_server: Server, make_user: Any
 ) -> None:
     analyst = make_user(roles.ANALYST)
-    cookies = _login(gunicorn_server, analyst.username)
-    tmp_before = _dir_size(gunicorn_server.tmp_dir)
+    cookies = gunicorn_login(gunicorn_server, analyst.username)
+    tmp_before = dir_size(gunicorn_server.tmp_dir)
     tmp_peak = [0]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            tmp_peak[0] = max(tmp_peak[0], _dir_size(gunicorn_server.tmp_dir) - tmp_before)
+            tmp_peak[0] = max(tmp_peak[0], dir_size(gunicorn_server.tmp_dir) - tmp_before)
             time.sleep(0.01)
 
     sampler = threading.Thread(target=sample)
