@@ -109,7 +109,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 CLV_WEB_LOCK_WAIT_SECONDS = env.float("CLV_WEB_LOCK_WAIT_SECONDS", default=5)
 if (os.environ.get("CLV_WEB_PROCESS") and DATABASES["default"]["ENGINE"].endswith("postgresql")
         and CLV_WEB_LOCK_WAIT_SECONDS > 0):
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c lock_timeout={int(CLV_WEB_LOCK_WAIT_SECONDS * 1000)}"
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c lock_timeout={int(CLV_WEB_LOCK_WAIT_SECONDS * 1000)}".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ----------------------------------------------------------------
