@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from .parsing import FIELDS, STAGED_COLUMNS, TIME_OF_DAY, ColumnPlan, CountingReader, SourceFile
+from .parsing import CODE_FIELDS, FIELDS, STAGED_COLUMNS, TIME_OF_DAY, ColumnPlan, CountingReader, SourceFile
 
 COLUMNAR_KINDS = ("transactions", "customers")
 BLOCK_BYTES = 1 << 20
@@ -190,6 +190,8 @@ class ColumnarReader:
         values: dict[str, pa.Array] = {}
         for name, index in self.plan.indexes.items():
             column = trimmed[index]
+            if name in CODE_FIELDS and pc.any(pc.starts_with(column, "'")).as_py():
+                column = pc.replace_substring_regex(column, r"^'([0-9+])", r"\1")  # parsing.code_text
             if odd_spaces:
                 ok = pc.and_(ok, pc.invert(pc.match_substring_regex(column, _EDGE_SPACE)))
             ok = pc.and_(ok, pc.less_equal(pc.utf8_length(column), self._limits[name]))

@@ -599,6 +599,17 @@ def row_lone_cell(*, plan: ColumnPlan, values: list[str]) -> str | None:
     return text if _NOTE_TEXT.search(text) or column not in plan.indexes.values() else None
 
 
+# The fields holding codes (ids), whose leading apostrophe before a digit or + is Excel's mark
+# of text ('00123, '13800138000: kept so in a cell, not part of the code): see code_text.
+CODE_FIELDS = frozenset({"customer_id", "order_id", "referred_by"})
+
+
+def code_text(value: str) -> str:
+    """A code without Excel's text mark: '00123 is 00123 (exports write phone numbers and codes
+    with leading zeros so); an apostrophe before anything else stays."""
+    return value[1:] if len(value) > 1 and value[0] == "'" and (value[1].isdigit() or value[1] == "+") else value
+
+
 _EXCEL_TEXT = re.compile(r'^\s*="(.*)"\s*$', re.DOTALL)
 
 
@@ -1202,6 +1213,8 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
     def text(values: list[str], name: str, errors: list[RowError], line: int) -> str:
         i = idx.get(name)
         value = "" if i is None or i >= len(values) else values[i].strip()
+        if name in CODE_FIELDS:
+            value = code_text(value)
         spec = specs[name]
         if not value:
             if spec.required:
@@ -1247,14 +1260,14 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                 revenue = values[i_revenue].strip()
                 cost = values[i_cost].strip() if i_cost is not None else ""
                 if (customer and order_date and len(customer) <= 100 and len(order_id) <= 100 and plain(revenue)
-                        and (not cost or plain(cost))):
+                        and (not cost or plain(cost)) and customer[0] != "'" and order_id[:1] != "'"):
                     attrs = []
                     for slot in attr_slots:
                         if slot is None:
                             attrs.append("")
                         else:
                             value = values[slot[0]].strip()
-                            if len(value) > slot[1]:
+                            if len(value) > slot[1] or value[:1] == "'":  # a referrer's code: the slow path
                                 break
                             attrs.append(value)
                     else:

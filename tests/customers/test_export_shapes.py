@@ -308,3 +308,19 @@ def test_codes_written_as_excel_text_formulas_are_read_as_their_text(run_import:
         ("C7", "O7", dt.date(2024, 3, 7), Decimal("5.00")),
     ]
     assert "00123" in job.detected["excel_text_note"]
+
+
+@pytest.mark.parametrize("reader", ["columnar", "rows"])
+def test_excels_text_mark_before_a_code_is_not_part_of_it(run_import: Run, small_blocks: None, reader: str) -> None:
+    # '13800138000: a phone number kept as text in a cell; the same customer as 13800138000.
+    body = "".join(f"'1380013800{i % 2},'00{i:04d},2024-03-05,10\n" for i in range(60))
+    extra = '="13800138001",X3,2024-03-08,1\n' if reader == "rows" else ""  # an Excel formula: the row reader
+    job = run_import("transactions", "customer_id,order_id,order_date,revenue\n" + extra + body
+                     + "13800138000,X1,2024-03-06,5\n'Alias,X2,2024-03-07,1\n")
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert job.detected["reader"] == reader
+    assert sorted(Customer.objects.values_list("external_id", flat=True)) == ["'Alias", "13800138000", "13800138001"]
+    assert Transaction.objects.filter(order_id="000001").count() == 1
+    customers = run_import("customers", "customer_id,region,referred_by\n'13800138000,East,'13800138001\n")
+    assert customers.status == ImportJob.Status.SUCCEEDED, customers.message
+    assert Customer.objects.get(external_id="13800138000").referred_by == "13800138001"
