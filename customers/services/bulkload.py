@@ -5,7 +5,7 @@ Every row written into customers_transaction updates its four secondary indexes 
 date, date, import job, order id), a random page of each per row. Building them once the rows
 are in costs one sort each. Measured on the 2-core machine, 1,000,000 rows into an empty table:
 COPY with the indexes 6.9 - 8.0 s; COPY without them 1.7 - 2.1 s, then 1.3 s to build all four
-(docs/scaling.md, "Imports"). A build sorts every row of the table, the stored ones too, while
+(docs/scaling.md, "Indexes built after the rows"). A build sorts every row of the table, the stored ones too, while
 the upkeep costs only the new rows, about four times as much per row: building wins while the
 table holds fewer than about three times the file's rows. The rule used keeps well inside that:
 
