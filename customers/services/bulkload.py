@@ -5,9 +5,10 @@ Every row written into customers_transaction updates its four secondary indexes 
 date, date, import job, order id), a random page of each per row. Building them once the rows
 are in costs one sort each. Measured on the 2-core machine, 1,000,000 rows into an empty table:
 COPY with the indexes 6.9 - 8.0 s; COPY without them 1.7 - 2.1 s, then 1.3 s to build all four
-(docs/scaling.md, "Indexes built after the rows"). A build sorts every row of the table, the stored ones too, while
-the upkeep costs only the new rows, about four times as much per row: building wins while the
-table holds fewer than about three times the file's rows. The rule used keeps well inside that:
+(docs/scaling.md, "Indexes built after the rows"). A build sorts every row of the table, the
+stored ones too, while the upkeep costs only the new rows, about four times as much per row:
+building wins while the table holds fewer than about three times the file's rows. The rule used
+keeps well inside that:
 
 - the file is at least `CLV_IMPORT_INDEX_BUILD_MIN_MB` (small files gain little and would lock
   the table for nothing), and
