@@ -6,12 +6,21 @@ is why the recompute's whole-table rewrites (metrics.bulk) and large imports
 (customers.services.bulkload) drop a table's indexes, write, and build them again, all in one
 transaction: a failure before the commit rolls the drop back with the rows.
 
-Dropping an index takes the table's ACCESS EXCLUSIVE lock until the commit."""
+Dropping an index takes the table's ACCESS EXCLUSIVE lock until the commit: whoever waits for
+it with a lock_timeout gets the error `lock_wait_ended` recognises."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from typing import Any
+
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available: the lock_timeout ran out
+
+
+def lock_wait_ended(exception: BaseException) -> bool:
+    """Whether `exception` (the driver's, or Django's around it) is a query that gave up waiting
+    for a lock (lock_timeout)."""
+    return _LOCK_NOT_AVAILABLE in (getattr(exception, "pgcode", None), getattr(exception.__cause__, "pgcode", None))
 
 
 def indexes_dropped(*, cursor: Any, table: str, primary_key: bool = False, keep: Collection[str] = ()) -> list[str]:

@@ -44,6 +44,7 @@ from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 
+from clv_dashboard.bulk import lock_wait_ended
 from customers.uploads import stored_uploads_discard, upload_paths
 
 ERR_UPLOAD_TOO_LARGE = _("The file is larger than the limit of %(limit)s MB. Split it into smaller files.")
@@ -139,14 +140,6 @@ MSG_DATA_BUSY = _(
     "The data this page reads are being written (a large import or a recompute holds them until it "
     "finishes). Nothing is lost: try again in a minute."
 )
-_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available: the lock_timeout ran out
-
-
-def lock_wait_ended(exception: BaseException) -> bool:
-    """Whether `exception` is a query that gave up waiting for a lock (lock_timeout)."""
-    return _LOCK_NOT_AVAILABLE in (getattr(exception, "pgcode", None), getattr(exception.__cause__, "pgcode", None))
-
-
 class DatabaseBusyMiddleware:
     """A view whose query waited the web's lock_timeout for a table held by a write answers 503
     (see the module's docstring); the JSON API answers the same as JSON."""

@@ -248,8 +248,8 @@ CLV_CURRENCY = env("CLV_CURRENCY", default="CNY")
 def code_digest(base: Path = BASE_DIR) -> str:
     """A digest of the application's code, templates and compiled translations under `base`."""
     digest = hashlib.sha256()
-    patterns = [f"{app}/**/*.py" for app in ("clv_dashboard", "customers", "metrics", "audit", "aliases", "backups")]
-    for pattern in (*patterns, "templates/**/*.html", "locale/**/*.mo"):
+    packages = ["clv_dashboard", *sorted(p.parent.name for p in base.glob("*/apps.py"))]  # the project and its apps
+    for pattern in (*(f"{package}/**/*.py" for package in packages), "templates/**/*.html", "locale/**/*.mo"):
         for path in sorted(base.glob(pattern)):
             digest.update(str(path.relative_to(base)).encode())
             digest.update(path.read_bytes())

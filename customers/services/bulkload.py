@@ -36,7 +36,7 @@ from typing import Any
 
 from django.conf import settings
 
-from clv_dashboard.bulk import indexes_dropped
+from clv_dashboard.bulk import indexes_dropped, lock_wait_ended
 
 TABLE = "customers_transaction"
 ORDER_ID_INDEX = "transaction_order_id_unique"
@@ -44,7 +44,6 @@ ORDER_ID_INDEX = "transaction_order_id_unique"
 STORED_BYTES_PER_FILE_BYTE = 2
 # Memory for each index build (PostgreSQL's default, 64 MB, sorts 10,000,000 rows on disk).
 BUILD_MEMORY = "256MB"
-_LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass
@@ -94,7 +93,7 @@ def _table_locked(cursor: Any) -> bool:
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{wait_ms}ms"])
         cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
     except Exception as exc:
-        if _LOCK_NOT_AVAILABLE not in (getattr(exc, "pgcode", None), getattr(exc.__cause__, "pgcode", None)):
+        if not lock_wait_ended(exc):
             raise
         cursor.execute("ROLLBACK TO SAVEPOINT transactions_indexes")  # the lock_timeout with it
         cursor.execute("RELEASE SAVEPOINT transactions_indexes")

@@ -190,17 +190,20 @@ def _trust_marks(ctx: FigureContext, *, xrefs: Sequence[tuple[str, str]]) -> tup
     return shapes, annotations
 
 
+def _in_warm_up(months: Sequence[str], ctx: FigureContext) -> list[bool]:
+    """For each month (as _month_str), whether it is in the warm-up, where retention is assumed."""
+    last = _month_str(ctx.warm_up[1]) if ctx.warm_up is not None else ""
+    return [m <= last for m in months]
+
+
 def _warm_up_apart(months: Sequence[str], values: Sequence[float | None],
                    ctx: FigureContext) -> tuple[list[float | None], list[float | None]]:
     """A series split into its warm-up months and the months after (None elsewhere), so that the
     line is not drawn across the change of method: in the warm-up retention is assumed, after it
     measured, and the step between them is not growth."""
-    if ctx.warm_up is None:
-        return [None] * len(values), list(values)
-    last = _month_str(ctx.warm_up[1])
-    warm = [v if m <= last else None for m, v in zip(months, values, strict=True)]
-    after = [v if m > last else None for m, v in zip(months, values, strict=True)]
-    return warm, after
+    warm = _in_warm_up(months, ctx)
+    return ([v if w else None for v, w in zip(values, warm, strict=True)],
+            [None if w else v for v, w in zip(values, warm, strict=True)])
 
 
 def equity_and_clv_figure(*, series: Sequence[Mapping[str, Any]], month: dt.date, ctx: FigureContext) -> go.Figure:
@@ -266,8 +269,7 @@ def acquisition_retention_figure(*, series: Sequence[Mapping[str, Any]], month: 
     groups = {"acquisition_equity": "acquisition", "referral_equity": "acquisition", "retention_equity": "retention"}
 
     # The warm-up's bars paler: their retention is assumed, not measured (see _warm_up_apart).
-    last_warm = _month_str(ctx.warm_up[1]) if ctx.warm_up is not None else ""
-    opacity = [0.45 if m <= last_warm else 1.0 for m in months]
+    opacity = [0.45 if warm else 1.0 for warm in _in_warm_up(months, ctx)]
 
     def bar(name: str, colour: str, **style: Any) -> go.Bar:
         return go.Bar(x=months, y=ys[name], name=labels[name], marker_color=colour, marker_opacity=opacity,

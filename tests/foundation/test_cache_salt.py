@@ -14,6 +14,7 @@ from clv_dashboard.settings.base import BASE_DIR, code_digest
 def test_a_change_to_a_template_or_the_code_changes_the_digest(tmp_path: Path) -> None:
     (tmp_path / "templates" / "board").mkdir(parents=True)
     (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "apps.py").write_text("", encoding="utf-8")  # an app of the project
     template, code = tmp_path / "templates" / "board" / "index.html", tmp_path / "metrics" / "views.py"
     template.write_text("<p>Unprofitable</p>", encoding="utf-8")
     code.write_text("LABEL = 1\n", encoding="utf-8")
