@@ -709,6 +709,9 @@ class SourceFile:
             text.close()
 
 
+# Excel's first line naming the delimiter (written by some exports, read by Excel itself).
+_SEP_DIRECTIVE = re.compile(r"^\ufeff?\s*sep=([,;\t|])\s*$", re.IGNORECASE)
+
 # Lines looked at for a header below title lines (a report's name, its date of export).
 HEADER_SCAN_LINES = 20
 
@@ -722,9 +725,14 @@ def source_open(*, path: Path, encoding: str | None = None, delimiter: str | Non
     finding = EncodingFinding(encoding) if encoding else encoding_examine(path=path)
     source = SourceFile(path=path, encoding=finding.encoding, delimiter=delimiter or ",", size=path.stat().st_size,
                         encoding_example=finding.example)
+    sample = source.sample_lines()
+    directive = _SEP_DIRECTIVE.match(sample[0]) if sample else None
+    if directive:
+        # Excel's "sep=;" first line names the delimiter; the header is the line below it.
+        source.header_from = 2
     if delimiter is None:
-        source.delimiter = delimiter_sniff(lines=source.sample_lines())
-    source.excel_text = any('="' in line for line in source.sample_lines())
+        source.delimiter = directive.group(1) if directive else delimiter_sniff(lines=sample)
+    source.excel_text = any('="' in line for line in sample)
     if known:
         header_find(source, known)
     rows = source.rows()
@@ -883,6 +891,14 @@ _CHINESE = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$")
 TIME_OF_DAY = (r"[ T]+(?:(?:上午|下午)\s*)?\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?"
                r"(?:\s*(?:[AaPp]\.?[Mm]\.?|上午|下午))?(?:\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?))?")
 _TIME_SUFFIX = re.compile(f"(?:{TIME_OF_DAY})$")
+# A day of the week after the date (or after its time), dropped like the time: 2024/1/5 星期五,
+# 2024-01-06 周六, 2024-01-05（五）, 2024-01-05 Fri, 05/01/2024 (Friday). A bare 日 or 天 is
+# not one: 2024年1月5日 ends the date itself.
+_WEEKDAY_SUFFIX = re.compile(
+    r"(?:\s+|(?<=\d)|(?<=日))(?:[(（]\s*(?:星期|周|礼拜)?[一二三四五六日天]\s*[)）]|(?:星期|周|礼拜)[一二三四五六日天]"
+    r"|[(（]?(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?[)）]?)\s*$",
+    re.IGNORECASE,
+)
 # Month names (English, any case, abbreviated or whole), as in 5-Mar-2024, 05 MAR 24,
 # Mar 5, 2024 or Tue, 05 Mar 2024: the name settles which number is the day.
 _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -915,7 +931,7 @@ def _year_of(text: str) -> int:
 class DateParser:
     """Dates in ISO, YYYY/M/D, YYYYMMDD, 2024年3月5日, D.M.YYYY (and M/D/YYYY when chosen), with
     an English month name (5-Mar-2024, Mar 5, 2024) or as Excel day numbers (45356), a time of
-    day (and its zone) ignored.
+    day (and its zone) and a day of the week after the date (星期五, 周六, Fri) ignored.
 
     Year-last dates need a day/month order. Without a chosen order the parser reads them day
     first and notes the evidence; `order_problem` then says whether the file settles it."""
@@ -944,9 +960,10 @@ class DateParser:
         text = raw.strip()
         if _ISO_DATE.match(text):
             return _iso(int(text[:4]), int(text[5:7]), int(text[8:10])), True
-        m = _TIME_SUFFIX.search(text)
-        if m and m.start() > 0:
-            text = text[:m.start()]
+        for suffix in (_WEEKDAY_SUFFIX, _TIME_SUFFIX, _WEEKDAY_SUFFIX):  # 2024-01-05 星期五 14:30, or 14:30 周五
+            m = suffix.search(text)
+            if m and m.start() > 0:
+                text = text[:m.start()]
         for pattern in (_YEAR_FIRST, _COMPACT, _CHINESE):
             m = pattern.match(text)
             if m:
@@ -1021,7 +1038,16 @@ def _order_label(order: str) -> str:
 
 # ASCII digits only: a full-width "１２.５０" is not plain; NFKC below turns it into 12.50.
 _PLAIN_AMOUNT = re.compile(r"^-?\d{1,16}(?:\.\d{1,2})?$", re.ASCII)
-_CURRENCY = re.compile(r"^(?:us\$|hk\$|[¥$€£]|cny|rmb|usd|eur|hkd|gbp)|(?:元|cny|rmb|usd|eur|hkd|gbp)$", re.IGNORECASE)
+# Currency signs and codes before or after the number: ¥ (￥ after NFKC), CN¥, RMB¥, JP¥, $ and
+# US$ HK$ NT$ S$ A$ C$ CA$ AU$, € £ ₩ ₹, the ISO codes of the currencies met in Chinese and
+# Asian trade, and their Chinese names (人民币 美元 港元 港币 日元 欧元 英镑 台币; 元 alone).
+_CURRENCY_CODES = "cny|rmb|usd|eur|hkd|gbp|jpy|twd|sgd|krw|aud|cad|chf|inr|myr|thb|mop|nzd"
+_CURRENCY_WORDS = "人民币|美元|港元|港币|日元|欧元|英镑|新台币|台币"
+_CURRENCY = re.compile(
+    rf"^(?:(?:cn|jp|rmb)?¥|[a-z]{{0,3}}\$|[€£₩₹]|{_CURRENCY_CODES}|{_CURRENCY_WORDS})"
+    rf"|(?:{_CURRENCY_WORDS}|元|{_CURRENCY_CODES})$",
+    re.IGNORECASE,
+)
 _THOUSANDS_COMMA = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 _THOUSANDS_DOT = re.compile(r"^\d{1,3}(?:\.\d{3}){2,}$")
 _DECIMAL_COMMA = re.compile(r"^\d+,\d{1,2}$")
@@ -1034,7 +1060,7 @@ _LIMIT = Decimal("1e16")
 def amount_parse(raw: str, scale: int = 1) -> str:
     """A plain decimal string with at most 2 decimals; ValueError with the reason otherwise.
 
-    Accepts currency signs and codes (¥ ￥ $ € £ 元 CNY RMB USD ...), thousands separators
+    Accepts currency signs, codes and names (¥ ￥ CN¥ $ US$ € £ 元 美元 CNY RMB USD ...), thousands separators
     (1,234.50 1.234,50 1 234,50 1'234.50), a leading or trailing minus and accounting
     negatives (12.50), and 万 or 亿 after the number (1.5万 is 15000). Multiplied by `scale`
     (the column's, see amount_scale), then rounded half up to cents."""

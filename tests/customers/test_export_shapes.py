@@ -289,6 +289,28 @@ def test_a_csv_with_title_lines_above_its_header_is_read_from_the_header(
     assert [(e["line"], e["column"]) for e in bad.error_report] == [(6, "订单日期")]
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t", ","])
+def test_excels_sep_line_names_the_delimiter_and_is_not_the_header(run_import: Run, delimiter: str) -> None:
+    rows = [["customer_id", "order_id", "order_date", "revenue"], ["C1", "O1", "2024-03-05", "10,50"],
+            ["C2", "O2", "2024-03-06", "20"]]
+    quoted = [[f'"{v}"' if delimiter in v else v for v in row] for row in rows]
+    content = f"sep={delimiter}\n" + "".join(delimiter.join(row) + "\n" for row in quoted)
+    job = run_import("transactions", content)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert job.detected["header"] == rows[0] and "title_rows" not in job.detected
+    assert sorted(Transaction.objects.values_list("customer__external_id", "revenue")) == [
+        ("C1", Decimal("10.50")), ("C2", Decimal("20.00"))]
+    bad = run_import("transactions", content.replace("2024-03-06", "not a date"))
+    assert [e["line"] for e in bad.error_report] == [4]  # the file's own line numbers
+
+
+def test_a_file_with_old_mac_line_ends_loads_every_row(run_import: Run) -> None:
+    job = run_import("transactions", "customer_id,order_date,revenue\rC1,2024-03-05,10\rC2,2024-03-06,20\r")
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert sorted(Transaction.objects.values_list("customer__external_id", "revenue")) == [
+        ("C1", Decimal("10.00")), ("C2", Decimal("20.00"))]
+
+
 def test_a_header_on_the_first_line_is_kept_even_when_a_row_below_holds_known_names(run_import: Run) -> None:
     # The hand-mapped header names nothing known by default; a data row holds words that are.
     content = "who,when,how much\ncustomer_id,2024-03-05,10\n"

@@ -268,6 +268,16 @@ def test_two_columns_for_one_field_must_be_mapped_by_hand() -> None:
         ("Sun, 31 Mar 2024 10:00:00 GMT", "2024-03-31"),
         ("Sunday, March 31, 2024", "2024-03-31"),
         ("30 Sept 2024", "2024-09-30"),
+        # A day of the week after the date, or after its time, as some back offices print it.
+        ("2024/01/05 星期五", "2024-01-05"),
+        ("2024-01-06 周六", "2024-01-06"),
+        ("2024-01-07（日）", "2024-01-07"),
+        ("2024年1月5日星期五", "2024-01-05"),
+        ("2024年1月5日 周五 14:30", "2024-01-05"),
+        ("2024-01-05 14:30:00 周五", "2024-01-05"),
+        ("2024-01-05 Fri", "2024-01-05"),
+        ("2024-01-05 (Friday)", "2024-01-05"),
+        ("25.1.2024 Thu.", "2024-01-25"),
     ],
 )
 def test_date_forms(raw: str, expected: str) -> None:
@@ -277,7 +287,8 @@ def test_date_forms(raw: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize("raw", ["2024-02-30", "31/31/2024", "yesterday", "2024-13-01", "1850-01-01", "24-3-1",
-                                 "30-Feb-2024", "Marc 5 2024", "5 Mar", "Mar 5, 24", "99999", "4535", "2024-03-31 25h"])
+                                 "30-Feb-2024", "Marc 5 2024", "5 Mar", "Mar 5, 24", "99999", "4535", "2024-03-31 25h",
+                                 "2024-01-05 日", "2024-01-05 周八", "2024-01-05 Fry", "星期五"])
 def test_impossible_dates_are_errors(raw: str) -> None:
     with pytest.raises(ValueError, match=r"date|years"):
         p.DateParser().parse(raw, 2)
@@ -375,13 +386,25 @@ def test_a_chosen_order_is_applied() -> None:
         ("+7", "7.00"),
         ("１２.５０", "12.50"),  # full-width digits, as typed with a Chinese input method
         ("￥１，２３４.５", "1234.50"),
+        # Signs with a country before them, more ISO codes, and the currencies' Chinese names.
+        ("CN¥1,234.00", "1234.00"),
+        ("RMB¥ 12", "12.00"),
+        ("JP¥500", "500.00"),
+        ("NT$1,200", "1200.00"),
+        ("(CA$5.00)", "-5.00"),
+        ("12 JPY", "12.00"),
+        ("SGD 3.50", "3.50"),
+        ("100美元", "100.00"),
+        ("人民币 88.8", "88.80"),
+        ("3.2万美元", "32000.00"),
     ],
 )
 def test_amount_forms(raw: str, expected: str) -> None:
     assert p.amount_parse(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["abc", "12.3.4", "1,2,3", "--", "12,3456", "99999999999999999"])
+@pytest.mark.parametrize("raw", ["abc", "12.3.4", "1,2,3", "--", "12,3456", "99999999999999999", "12 pcs", "¥",
+                                 "美元", "12 ABC"])
 def test_bad_amounts_are_errors(raw: str) -> None:
     with pytest.raises(ValueError, match=r"amount|too large"):
         p.amount_parse(raw)
