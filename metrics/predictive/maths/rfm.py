@@ -93,7 +93,8 @@ def rfm_summary(
     purchase_days = days[days["is_purchase"]]
     first = purchase_days.groupby("customer_id")["day"].min()
     days = days[days["customer_id"].isin(first.index)]
-    days = days.assign(first_day=days["customer_id"].map(first).to_numpy())
+    # reindex, not map: mapping an empty column onto dates fails in pandas 3 (no purchase at all).
+    days = days.assign(first_day=first.reindex(days["customer_id"]).to_numpy())
     days["repeat"] = np.where(days["is_purchase"] & (days["day"] > days["first_day"]), days["purchase"], 0.0)
     days["repeat_day"] = days["is_purchase"] & (days["day"] > days["first_day"])
 

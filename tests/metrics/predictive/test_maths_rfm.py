@@ -96,6 +96,16 @@ def test_a_customer_with_only_refunds_has_no_first_purchase_and_is_left_out() ->
     assert list(s.index) == ["A"]
 
 
+@pytest.mark.parametrize("rows", [
+    [("B", dt.date(2024, 1, 5), -10.0, None)],  # refunds only
+    [("A", dt.date(2025, 2, 1), 10.0, None)],  # every purchase after the end (a model check's early split)
+    [],
+])
+def test_no_purchase_before_the_end_gives_an_empty_summary(rows: list[tuple]) -> None:
+    s = _summary(rows)
+    assert s.empty and list(s.columns) == RFM_COLUMNS
+
+
 def test_transactions_after_the_observation_end_are_ignored() -> None:
     d = dt.date
     s = _summary([("A", d(2024, 1, 1), 10.0, None), ("A", d(2024, 6, 1), 10.0, None)], end=d(2024, 3, 1))
