@@ -445,8 +445,11 @@ class _Tally:
             self.invalid += 1
             for error in errors:
                 self.report.add(error)
-        elif row is not None and self.staging:
+        elif isinstance(row, tuple) and self.staging:
             self.stager.add(row)
+        elif isinstance(row, list) and self.staging:  # a wide cost row: an entry per kind
+            for each in row:
+                self.stager.add(each)
 
     def progress(self, bytes_read: int) -> None:
         percent = min(bytes_read * 90 // self.size, 90)

@@ -62,6 +62,10 @@ ERR_MISSING_COLUMNS = _(
     "Required column(s) missing: {missing}. Columns found in the file: {found}. Needed: {needed}. "
     "Rename the columns, or map them by hand (on the import page, or with --map FIELD=COLUMN)."
 )
+ERR_COST_SHAPES_MIXED = _(
+    "The file has both a kind and amount column ({long}) and a column per kind ({wide}). Use one shape: "
+    "a kind and an amount on each row, or one column per kind (acquisition cost, retention cost)."
+)
 ERR_DUPLICATE_COLUMN = _(
     "Columns {first} and {second} both look like \"{field}\". Map the one to use by hand "
     "(--map {field_name}=COLUMN)."
@@ -93,6 +97,7 @@ REASON_AMOUNT_SCIENTIFIC = _(
 REASON_MONTH = _("is not a month (use 2024-03, 2024/3, 202403 or a date in the month)")
 REASON_COST_KIND = _("is not a cost kind (use acquisition/获客 or retention/留存)")
 REASON_COST_NEGATIVE = _("is negative; a cost must be zero or more")
+REASON_COST_NO_AMOUNT = _("is empty, and so is every other cost column of the row: give at least one amount")
 REASON_DIMENSION = _("is not a segment dimension (use region, product_line, business_unit or acquisition_channel)")
 REASON_DIMENSION_WITHOUT_VALUE = _("is empty while the segment dimension is given")
 REASON_VALUE_WITHOUT_DIMENSION = _("is given without a segment dimension")
@@ -171,7 +176,7 @@ _SCALED_UNIT = re.compile(
 )
 _SCALES = {"亿": 10**8, "千万": 10**7, "百万": 10**6, "万": 10**4, "千": 10**3}
 # The fields holding amounts, which a scale in their column's name multiplies.
-AMOUNT_FIELDS = ("revenue", "cost", "amount")
+AMOUNT_FIELDS = ("revenue", "cost", "amount", "acquisition_amount", "retention_amount")
 
 
 def amount_scale(text: str) -> tuple[int, str] | None:
@@ -258,6 +263,14 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
             "segment_value", _("segment value"), False,
             ("segmentvalue", "value", "dimensionvalue", "segmentname", "维度值", "值", "分部", "细分值"),
         ),
+        # A column per kind, one row per month (and segment): "month, acquisition cost, retention
+        # cost", as a finance sheet lays them out; read instead of kind and amount (WIDE_COST_FIELDS).
+        FieldSpec("acquisition_amount", _("acquisition cost"), False,
+                  ("acquisitioncost", "acquisitioncosts", "acquisitionspend", "acquisitionamount", "acquisition",
+                   "获客成本", "获客费用", "获客", "拉新成本", "拉新费用", "新客成本", "新客费用")),
+        FieldSpec("retention_amount", _("retention cost"), False,
+                  ("retentioncost", "retentioncosts", "retentionspend", "retentionamount", "retention",
+                   "留存成本", "留存费用", "留存", "维系成本", "维系费用", "老客成本", "老客维护费用")),
         # A segment column named by its dimension, holding the value itself ("region": East);
         # a cost centre is a business unit.
         *(FieldSpec(f"segment_{a.name}", a.label, False,
@@ -348,6 +361,8 @@ def known_names(kind: str) -> set[str]:
 # The cost file's columns named by a dimension: field name -> dimension.
 COST_SEGMENT_COLUMNS = {s.name: s.name.removeprefix("segment_") for s in FIELDS["costs"]
                         if s.name.startswith("segment_") and s.name not in ("segment_dimension", "segment_value")}
+# The cost file's columns of one kind each (a wide file): field name -> cost kind.
+WIDE_COST_FIELDS = {"acquisition_amount": "acquisition", "retention_amount": "retention"}
 
 COST_KINDS = {
     "acquisition": ("acquisition", "acq", "获客", "获客成本", "拉新", "新客"),
@@ -864,7 +879,14 @@ def columns_resolve(*, kind: str, header: list[str], mapping: dict[str, str] | N
             if matches:
                 indexes[spec.name] = matches[0]
                 taken.add(matches[0])
-    missing = [s for s in specs if s.required and s.name not in indexes]
+    wide = [name for name in WIDE_COST_FIELDS if name in indexes] if kind == "costs" else []
+    if wide:
+        long = [name for name in ("kind", "amount") if name in indexes]
+        if long:
+            raise refused(ERR_COST_SHAPES_MIXED, long=", ".join(f'"{header[indexes[n]]}"' for n in long),
+                          wide=", ".join(f'"{header[indexes[n]]}"' for n in wide))
+    # A wide cost file has its kind and amount in the columns per kind.
+    missing = [s for s in specs if s.required and s.name not in indexes and not (wide and s.name in ("kind", "amount"))]
     if missing:
         raise refused(
             ERR_MISSING_COLUMNS, missing=", ".join(f"{s.name} ({s.label})" for s in missing),
@@ -1163,7 +1185,8 @@ class RowError:
         return row
 
 
-Validated = tuple[tuple[Any, ...] | None, list[RowError]]
+# A row's normalised values (a list of them for a wide cost row: one per kind), or None, and its errors.
+Validated = tuple[tuple[Any, ...] | list[tuple[Any, ...]] | None, list[RowError]]
 
 
 def row_nul_error(*, plan: ColumnPlan, line: int, values: list[str]) -> RowError | None:
@@ -1339,6 +1362,22 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
 
     else:
         named_segments = [(name, dim) for name, dim in COST_SEGMENT_COLUMNS.items() if name in idx]
+        wide = [(name, kind) for name, kind in WIDE_COST_FIELDS.items() if name in idx]
+
+        def cost_amount(values: list[str], name: str, line: int, errors: list[RowError]) -> str:
+            value = amount(text(values, name, errors, line), name, line, errors)
+            if value.startswith("-"):
+                errors.append(RowError(line, labels[name], values[idx[name]].strip(), str(REASON_COST_NEGATIVE),
+                                       [message_part(REASON_COST_NEGATIVE)]))
+            return value
+
+        def cost_amounts(values: list[str], line: int, errors: list[RowError]) -> list[tuple[str, str]]:
+            """A wide row's entries: (kind, amount) for each column per kind that holds one."""
+            filled = [(name, kind) for name, kind in wide if idx[name] < len(values) and values[idx[name]].strip()]
+            if not filled:
+                errors.append(RowError(line, labels[wide[0][0]], "", str(REASON_COST_NO_AMOUNT),
+                                       [message_part(REASON_COST_NO_AMOUNT)]))
+            return [(kind, cost_amount(values, name, line, errors)) for name, kind in filled]
 
         def validate(line: int, values: list[str]) -> Validated:
             errors: list[RowError] = []
@@ -1350,13 +1389,14 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                     month = month_parse(raw_month, line, dates)
                 except ValueError as exc:
                     errors.append(RowError(line, labels["month"], raw_month, str(exc), getattr(exc, "parts", [])))
-            raw_kind = text(values, "kind", errors, line)
-            kind = _COST_KIND_LOOKUP.get(_norm(raw_kind), "") if raw_kind else ""
-            if raw_kind and not kind:
-                errors.append(RowError(line, labels["kind"], raw_kind, str(REASON_COST_KIND), [message_part(REASON_COST_KIND)]))
-            value = amount(text(values, "amount", errors, line), "amount", line, errors)
-            if value.startswith("-"):
-                errors.append(RowError(line, labels["amount"], values[idx["amount"]].strip(), str(REASON_COST_NEGATIVE), [message_part(REASON_COST_NEGATIVE)]))
+            if wide:
+                amounts = cost_amounts(values, line, errors)
+            else:
+                raw_kind = text(values, "kind", errors, line)
+                kind = _COST_KIND_LOOKUP.get(_norm(raw_kind), "") if raw_kind else ""
+                if raw_kind and not kind:
+                    errors.append(RowError(line, labels["kind"], raw_kind, str(REASON_COST_KIND), [message_part(REASON_COST_KIND)]))
+                amounts = [(kind, cost_amount(values, "amount", line, errors))]
             raw_dim = text(values, "segment_dimension", errors, line)
             segment_value = text(values, "segment_value", errors, line)
             dimension = _DIMENSION_LOOKUP.get(_norm(raw_dim), "") if raw_dim else ""
@@ -1381,6 +1421,7 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                                        str(REASON_VALUE_WITHOUT_DIMENSION), [message_part(REASON_VALUE_WITHOUT_DIMENSION)]))
             if errors:
                 return None, errors
-            return (line, month, kind, value, dimension, segment_value), errors
+            rows = [(line, month, kind, value, dimension, segment_value) for kind, value in amounts]
+            return (rows if wide else rows[0]), errors
 
     return _first_line_totals(validate, header=plan.header, **first_lines) if first_lines else validate

@@ -100,7 +100,7 @@ def read_rows(path: Path, kind: str) -> Read:
         total += 1
         row, row_errors = validate(line, values)
         errors += row_errors
-        if row is not None and not row_errors:
+        if isinstance(row, tuple) and not row_errors:  # transactions and customers: one row each
             staged.append(_normal(row, kind))
     return total, sorted(staged), errors
 
@@ -120,7 +120,7 @@ def read_columnar(path: Path, kind: str, block_bytes: int = c.BLOCK_BYTES) -> Re
             total += 1
             row, row_errors = validate(line, values)
             errors += row_errors
-            if row is not None and not row_errors:
+            if isinstance(row, tuple) and not row_errors:
                 staged.append(_normal(row, kind))
     reader.finish()
     return total, sorted(staged), sorted(errors, key=lambda e: e.line)
