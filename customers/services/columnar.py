@@ -199,6 +199,9 @@ class ColumnarReader:
         for index in range(len(self.plan.header), self.width):
             ok = pc.and_(ok, pc.invert(filled[index]))
         ok = pc.and_(ok, filled[self.plan.indexes["customer_id"]])
+        # The header again (files joined one after another): the row validator's to tell apart.
+        header_id = self.plan.header[self.plan.indexes["customer_id"]]
+        ok = pc.and_(ok, pc.invert(pc.is_in(values["customer_id"], pa.array([header_id, "\ufeff" + header_id]))))
 
         if self.plan.kind == "transactions":
             dates, dates_ok = _dates(values["order_date"])

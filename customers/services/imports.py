@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -54,6 +54,7 @@ from .parsing import (
     NOTE_EXCEL_DAY_NUMBERS,
     NOTE_EXCEL_TEXT,
     NOTE_LONE_CELLS,
+    NOTE_REPEATED_HEADER,
     NOTE_SUMMARY_ROWS,
     NOTE_WESTERN_ENCODING,
     PROFILE_NOTES,
@@ -74,6 +75,7 @@ from .parsing import (
     row_is_summary,
     row_lone_cell,
     row_nul_error,
+    row_repeats_header,
     row_validator,
     source_open,
 )
@@ -408,6 +410,7 @@ class NotRead:
 
     summaries: list[int]
     lone_cells: list[tuple[int, str]]
+    repeated_headers: list[int] = field(default_factory=list)  # the header again (files joined)
 
 
 class _Tally:
@@ -423,6 +426,7 @@ class _Tally:
         self.total = self.invalid = 0
         self.summaries: list[int] = []  # the lines of totals rows, not read (parsing.row_is_summary)
         self.lone_cells: list[tuple[int, str]] = []  # lines of one filled cell, not read (parsing.row_lone_cell)
+        self.repeated_headers: list[int] = []  # lines repeating the header, not read (parsing.row_repeats_header)
         self._next_percent = 1
 
     @property
@@ -431,6 +435,9 @@ class _Tally:
         return self.invalid == 0 or self.skip_invalid
 
     def row(self, line: int, values: list[str], *, nul_possible: bool = False) -> None:
+        if row_repeats_header(header=self.plan.header, values=values):
+            self.repeated_headers.append(line)
+            return
         if row_is_summary(plan=self.plan, values=values):
             self.summaries.append(line)
             return
@@ -494,7 +501,8 @@ def _stage(
                 tally.progress(source.bytes_read)
     stager.finish()
     save(job, rows_parsed=tally.total, rows_total=tally.total, rows_invalid=tally.invalid, progress=90)
-    return tally.total, tally.invalid, NotRead(summaries=tally.summaries, lone_cells=tally.lone_cells)
+    return tally.total, tally.invalid, NotRead(summaries=tally.summaries, lone_cells=tally.lone_cells,
+                                             repeated_headers=tally.repeated_headers)
 
 
 def _order_conflicts_check(
@@ -737,6 +745,9 @@ def _reading_notes(job: ImportJob, dates: DateParser, not_read: NotRead, plan: C
             str(NOTE_AMOUNT_SCALE).format(column=plan.column_label(name), unit=unit, factor=f"{factor:,}",
                                           example=f"{Decimal('1.5') * factor:,.2f}")
             for name, (factor, unit) in plan.scales.items())
+    if not_read.repeated_headers:
+        job.detected["repeated_header_note"] = str(NOTE_REPEATED_HEADER).format(
+            count=len(not_read.repeated_headers), lines=_lines_shown(not_read.repeated_headers, dates.line_offset))
     if not_read.summaries:
         job.detected["summary_note"] = str(NOTE_SUMMARY_ROWS).format(
             count=len(not_read.summaries), lines=_lines_shown(not_read.summaries, dates.line_offset))
@@ -746,9 +757,9 @@ def _reading_notes(job: ImportJob, dates: DateParser, not_read: NotRead, plan: C
             lines=_lines_shown([line for line, _text in not_read.lone_cells], dates.line_offset))
     if dates.serial_example is not None:
         raw, value, line = dates.serial_example
-        field = "month" if job.kind == ImportJob.Kind.COSTS else "order_date"
+        date_field = "month" if job.kind == ImportJob.Kind.COSTS else "order_date"
         job.detected["date_note"] = str(NOTE_EXCEL_DAY_NUMBERS).format(example=raw, line=line + dates.line_offset,
-                                                                        date=value, field=field)
+                                                                        date=value, field=date_field)
 
 
 def _attributes(plan: ColumnPlan) -> tuple[str, ...]:

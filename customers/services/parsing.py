@@ -51,6 +51,10 @@ NOTE_EXCEL_TEXT = _(
     "Cells written as =\"…\" (Excel's way to keep a code's leading zeros) were read as the text inside: "
     "=\"00123\" as 00123."
 )
+NOTE_REPEATED_HEADER = _(
+    "{count} repeated header line(s) not read: the file's header again, as where exports are joined one after "
+    "another (line {lines})."
+)
 NOTE_SUMMARY_ROWS = _(
     "{count} total row(s) not read: a total or subtotal with no date, as exports add under the data (line {lines})."
 )
@@ -592,6 +596,18 @@ def row_is_summary(*, plan: ColumnPlan, values: list[str]) -> bool:
     if first is None or (first != i and i < len(values) and values[i].strip()):
         return False  # the date cell holds something other than the first filled cell: a row of data
     return _norm(values[first]) in SUMMARY_WORDS
+
+
+def row_repeats_header(*, header: list[str], values: list[str]) -> bool:
+    """The file's header again, as where exports are joined one after another (`cat jan.csv
+    feb.csv`, a byte-order mark included): not a row of data, not an error, listed on the import."""
+    if not values or not header or len(values) < len(header):
+        return False
+    first = values[0].strip().lstrip("\ufeff").strip()
+    if first != header[0]:
+        return False
+    return (all(v.strip() == h for v, h in zip(values[1:len(header)], header[1:], strict=True))
+            and not any(v.strip() for v in values[len(header):]))
 
 
 _NOTE_TEXT = re.compile(r"[\s:：]")

@@ -304,6 +304,42 @@ def test_excels_sep_line_names_the_delimiter_and_is_not_the_header(run_import: R
     assert [e["line"] for e in bad.error_report] == [4]  # the file's own line numbers
 
 
+JOINED = ("customer_id,order_id,order_date,revenue\nC1,O1,2024-01-05,10\nC2,O2,2024-01-06,20\n"
+          "\ufeffcustomer_id,order_id,order_date,revenue\nC1,O3,2024-02-05,30\n"
+          "customer_id,order_id,order_date,revenue,,\nC3,O4,2024-03-05,40\n")
+
+
+def test_files_joined_one_after_another_skip_the_repeated_headers_and_say_so(
+    run_import: Run, client_as: Callable[[str | None], object]
+) -> None:
+    job = run_import("transactions", JOINED)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert sorted(Transaction.objects.values_list("order_id", "revenue")) == [
+        ("O1", Decimal("10.00")), ("O2", Decimal("20.00")), ("O3", Decimal("30.00")), ("O4", Decimal("40.00"))]
+    assert job.rows_total == 4 and job.rows_invalid == 0
+    assert "2 repeated header line(s) not read" in job.detected["repeated_header_note"]
+    assert "(line 4, 6)" in job.detected["repeated_header_note"]
+    _page_shows(client_as, job, "repeated-header-note", "(line 4, 6)")
+    # A row that only starts like the header is data, and reported as such.
+    bad = run_import("transactions", JOINED.replace("\ufeffcustomer_id,order_id,order_date,revenue",
+                                                    "customer_id,order_id,date,revenue"))
+    assert [(e["line"], e["column"]) for e in bad.error_report] == [(4, "order_date"), (4, "revenue")]
+
+
+@pytest.mark.parametrize("kind", ["customers", "costs"])
+def test_a_customers_or_costs_file_joined_to_another_keeps_its_header_out_of_the_data(
+        run_import: Run, kind: str) -> None:
+    part = ("客户编号,区域\nC1,华东\nC2,华北\n" if kind == "customers"
+            else "月份,类型,金额\n2024-01,获客,100\n2024-02,留存,20\n")
+    job = run_import(kind, part + part.replace("C1", "C7").replace("2024-01", "2024-03"))
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert "(line 4)" in job.detected["repeated_header_note"]
+    if kind == "customers":
+        assert sorted(Customer.objects.values_list("external_id", flat=True)) == ["C1", "C2", "C7"]
+    else:
+        assert CostEntry.objects.count() == 3
+
+
 def test_a_file_with_old_mac_line_ends_loads_every_row(run_import: Run) -> None:
     job = run_import("transactions", "customer_id,order_date,revenue\rC1,2024-03-05,10\rC2,2024-03-06,20\r")
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
