@@ -1091,6 +1091,7 @@ _THOUSANDS_DOT = re.compile(r"^\d{1,3}(?:\.\d{3}){2,}$")
 _DECIMAL_COMMA = re.compile(r"^\d+,\d{1,2}$")
 _DIGITS = re.compile(r"^\d+(?:\.\d+)?$")
 _SCIENTIFIC = re.compile(r"^\d+(?:[.,]\d+)?e[+-]?\d{1,3}$", re.IGNORECASE)
+_ACCOUNTING_ZERO = re.compile(r"^[-–—]$")
 _CENT = Decimal("0.01")
 _LIMIT = Decimal("1e16")
 
@@ -1099,13 +1100,15 @@ def amount_parse(raw: str, scale: int = 1) -> str:
     """A plain decimal string with at most 2 decimals; ValueError with the reason otherwise.
 
     Accepts currency signs, codes and names (¥ ￥ CN¥ $ US$ € £ 元 美元 CNY RMB USD ...), thousands separators
-    (1,234.50 1.234,50 1 234,50 1'234.50), a leading or trailing minus and accounting
-    negatives (12.50), and 万 or 亿 after the number (1.5万 is 15000). Multiplied by `scale`
+    (1,234.50 1.234,50 1 234,50 1'234.50), a leading or trailing minus, accounting negatives
+    (12.50) and zeros (a lone dash, "$ -"), and 万 or 亿 after the number (1.5万 is 15000). Multiplied by `scale`
     (the column's, see amount_scale), then rounded half up to cents."""
     text = raw.strip()
     if scale == 1 and _PLAIN_AMOUNT.match(text):
         return text
     text = unicodedata.normalize("NFKC", text).replace("\u2212", "-").strip()
+    if _ACCOUNTING_ZERO.match(_CURRENCY.sub("", text).strip()):
+        return "0.00"  # Excel's accounting format shows a zero as a dash: "-", "$ -", "¥ -  "
     negative = False
     if text.startswith("(") and text.endswith(")"):
         negative, text = True, text[1:-1].strip()

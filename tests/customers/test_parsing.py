@@ -397,6 +397,11 @@ def test_a_chosen_order_is_applied() -> None:
         ("100美元", "100.00"),
         ("人民币 88.8", "88.80"),
         ("3.2万美元", "32000.00"),
+        # Excel's accounting format writes a zero as a dash.
+        ("-", "0.00"),
+        (" $ -   ", "0.00"),
+        ("¥ -", "0.00"),
+        ("—", "0.00"),
     ],
 )
 def test_amount_forms(raw: str, expected: str) -> None:
