@@ -27,7 +27,7 @@ from customers.uploads import StoredUpload
 MANAGE = "customers.manage_imports"
 DELIMITER_LABELS = {
     "comma": _lazy("comma"), "semicolon": _lazy("semicolon"), "tab": _lazy("tab"), "pipe": _lazy("pipe"),
-    "whitespace": _lazy("whitespace"),
+    "full-width comma": _lazy("full-width comma"), "whitespace": _lazy("whitespace"),
 }
 
 

@@ -340,6 +340,14 @@ def test_a_customers_or_costs_file_joined_to_another_keeps_its_header_out_of_the
         assert CostEntry.objects.count() == 3
 
 
+def test_a_file_typed_with_full_width_commas_loads(run_import: Run) -> None:
+    job = run_import("transactions", "客户编号，订单号，订单日期，金额\nC1，O1，2024-03-05，10\nC2，O2，2024年3月6日，２０\n")
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert job.detected["delimiter"] == "full-width comma"
+    assert sorted(Transaction.objects.values_list("customer__external_id", "revenue")) == [
+        ("C1", Decimal("10.00")), ("C2", Decimal("20.00"))]
+
+
 def test_a_file_with_old_mac_line_ends_loads_every_row(run_import: Run) -> None:
     job = run_import("transactions", "customer_id,order_date,revenue\rC1,2024-03-05,10\rC2,2024-03-06,20\r")
     assert job.status == ImportJob.Status.SUCCEEDED, job.message

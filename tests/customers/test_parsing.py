@@ -60,8 +60,11 @@ def test_undecodable_bytes_are_refused_with_advice(tmp_path: Path) -> None:
         ("customer_id\torder_date\trevenue\nC1\t2024-01-01\t1 234,50\n", "\t"),
         ("customer_id|order_date|revenue\nC1|2024-01-01|12\n", "|"),
         ("  customer_id  date  dollar_value\r\n  00001 19970101   11.77\r\n", p.WHITESPACE),
+        ("客户编号，订单日期，金额\nC1，2024-01-01，120.50\n", "\uff0c"),
+        # A full-width comma inside a comma file's cells does not win.
+        ("客户编号,备注,金额\nC1,\"好，很好\",120.50\n", ","),
     ],
-    ids=["comma", "semicolon", "tab", "pipe", "whitespace"],
+    ids=["comma", "semicolon", "tab", "pipe", "whitespace", "full-width comma", "full-width comma in a cell"],
 )
 def test_delimiter_is_sniffed(text: str, expected: str) -> None:
     assert p.delimiter_sniff(lines=text.splitlines()) == expected
