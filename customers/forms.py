@@ -20,7 +20,7 @@ class UploadForm(forms.Form):
     file = forms.FileField(label=_("CSV or Excel file (.csv, .txt, .tsv, .xlsx, .xls)"))
     sheet = forms.CharField(
         label=_("Sheet (Excel only, optional)"), required=False, max_length=100,
-        help_text=_("By default the first visible sheet is read."),
+        help_text=_("By default the first visible sheet with columns of this kind is read."),
     )
     skip_invalid = forms.BooleanField(
         label=_("Load the valid rows and skip the invalid ones"), required=False,

@@ -8,7 +8,9 @@ keeps the sheet's rows one to a line: line N of the CSV is row N + `row_offset` 
 (rows above the header are left out, blank rows inside become rows of empty fields, a line
 break inside a cell becomes a space), and column i is the sheet's column `col_offset + i`.
 
-1. The sheet: the one named (hidden sheets too), else the first visible worksheet.
+1. The sheet: the one named (hidden sheets too), else the first visible worksheet whose first
+   rows name fields of the file's kind (a cover or instructions sheet before it is passed over,
+   and the import says so), else the first visible worksheet.
 2. The header row: the first of the sheet's first rows that names fields of the file's kind
    (a title or blank rows above it are skipped); merged header cells give their text to every
    column they cover, and a merged group label above a header ("Order" over "id" and "date")
@@ -135,6 +137,8 @@ class ConvertedSheet:
     merged_header: bool = False
     header_row: int = 1
     title_rows: list[str] = field(default_factory=list)
+    # No sheet chosen: the visible sheets before this one, whose first rows name no field.
+    passed_over: list[str] = field(default_factory=list)
 
     def cell(self, *, line: int, column: int | None) -> str:
         """The sheet's address of a CSV line and column: Orders!D7, or Orders!7 for a whole row."""
@@ -147,7 +151,7 @@ class ConvertedSheet:
         return {"sheet": self.sheet, "sheets": [s.name for s in self.sheets if s.visible and s.worksheet],
                 "hidden_sheets": [s.name for s in self.sheets if not s.visible],
                 "row_offset": self.row_offset, "col_offset": self.col_offset, "header_row": self.header_row,
-                "merged_header": self.merged_header, "title_rows": self.title_rows}
+                "merged_header": self.merged_header, "title_rows": self.title_rows, "passed_over": self.passed_over}
 
 
 def _open(path: Path) -> Any:
@@ -199,10 +203,10 @@ def _known_names(kind: str, mapping: dict[str, str]) -> set[str]:
     return known
 
 
-def _header_pick(rows: list[list[str]], known: set[str]) -> tuple[int, list[str]]:
+def _header_pick(rows: list[list[str]], known: set[str]) -> tuple[int, list[str], bool]:
     """The header among the first rows, with group labels joined (see _header_join): the row
     naming the most distinct known fields (two at least), the first of equals; failing that, the
-    first of the widest rows (a title is one cell)."""
+    first of the widest rows (a title is one cell). The last value: whether it names fields."""
     best, best_known, best_header = -1, 1, []
     for i, row in enumerate(rows):
         header = [v.strip() for v in row]
@@ -212,11 +216,11 @@ def _header_pick(rows: list[list[str]], known: set[str]) -> tuple[int, list[str]
         if hits > best_known:
             best, best_known, best_header = i, hits, header
     if best >= 0:
-        return best, best_header
+        return best, best_header, True
     widths = [sum(1 for v in row if v.strip()) for row in rows]
     widest = max(widths, default=0)
     pick = next((i for i, w in enumerate(widths) if w == widest), 0)
-    return pick, [v.strip() for v in rows[pick]]
+    return pick, [v.strip() for v in rows[pick]], False
 
 
 def _merged_fill(rows: list[list[str]], merged: Iterable[Any], start_row: int, start_col: int) -> tuple[list[list[str]], bool]:
@@ -367,33 +371,92 @@ def _source_open(path: Path, sheet: str) -> _Source:
                    formula_problem=lambda: found, close=workbook.close)
 
 
+@dataclass
+class _Head:
+    """A sheet's first rows that have cells (a dense grid from the first of them) and its header."""
+
+    first_row: int
+    last_scanned: int
+    start_col: int
+    rows: list[list[str]]
+    merged_touched: bool
+    pick: int
+    header: list[str]
+    named: bool  # the header names fields of the file's kind
+
+
+def _head_read(source: _Source, known: set[str]) -> _Head | None:
+    """The head of the source's sheet (its rows iterator left after it), or None for a sheet
+    without cells."""
+    scanned: list[tuple[int, list[str]]] = []
+    for index, texts in source.rows:
+        if any(texts):
+            scanned.append((index, texts))
+        if len(scanned) >= HEADER_SCAN_ROWS:
+            break
+    if not scanned:
+        return None
+    first_row = scanned[0][0]
+    by_index = dict(scanned)
+    last_scanned = scanned[-1][0]
+    start_col = min(next(i for i, v in enumerate(texts) if v) for _, texts in scanned)
+    rows = [list(by_index.get(i, []))[start_col:] for i in range(first_row, last_scanned + 1)]
+    rows, merged_touched = _merged_fill(rows, source.merged, first_row, start_col)
+    pick, header, named = _header_pick(rows, known)
+    return _Head(first_row, last_scanned, start_col, rows, merged_touched, pick, header, named)
+
+
+def _sheet_with_header(path: Path, known: set[str]) -> tuple[_Source, _Head | None, list[str]]:
+    """No sheet chosen: the first visible worksheet whose header names fields of the file's
+    kind (a workbook often opens on a cover or instructions sheet), with the sheets passed over;
+    the first visible worksheet when none does (its header is then refused as usual)."""
+    first = _source_open(path, "")
+    try:
+        head = _head_read(first, known)
+        if head is not None and head.named:
+            return first, head, []
+        candidates = [s.name for s in first.infos if s.visible and s.worksheet]
+        for index, name in enumerate(candidates[1:], start=1):
+            other = _source_open(path, name)
+            try:
+                other_head = _head_read(other, known)
+            except BaseException:
+                other.close()
+                raise
+            if other_head is not None and other_head.named:
+                first.close()
+                return other, other_head, candidates[:index]
+            other.close()
+    except BaseException:
+        first.close()
+        raise
+    return first, head, []
+
+
 def sheet_convert(*, path: Path, kind: str, sheet: str = "", mapping: dict[str, str] | None = None,
                   target: Path | None = None) -> ConvertedSheet:
     """Write the chosen sheet as a UTF-8 CSV (see the module) and say how it maps back."""
-    source = _source_open(path, sheet)
+    known = _known_names(kind, mapping or {})
+    if sheet:
+        source = _source_open(path, sheet)
+        passed_over: list[str] = []
+        try:
+            found = _head_read(source, known)
+        except BaseException:
+            source.close()
+            raise
+    else:
+        source, found, passed_over = _sheet_with_header(path, known)
     try:
         name = source.name
-        # The first rows that have cells, as a dense grid from the first of them.
-        scanned: list[tuple[int, list[str]]] = []
-        for index, texts in source.rows:
-            if any(texts):
-                scanned.append((index, texts))
-            if len(scanned) >= HEADER_SCAN_ROWS:
-                break
-        if not scanned:
+        if found is None:
             problem = source.formula_problem()
             if problem:
                 raise refused(ERR_WORKBOOK_FORMULA, cell=problem[0], count=problem[1])
             raise refused(ERR_WORKBOOK_EMPTY_SHEET, sheet=name)
-        first_row = scanned[0][0]
-        by_index = dict(scanned)
-        last_scanned = scanned[-1][0]
-        start_col = min(next(i for i, v in enumerate(texts) if v) for _, texts in scanned)
-        head = [list(by_index.get(i, []))[start_col:] for i in range(first_row, last_scanned + 1)]
-        head, merged_touched = _merged_fill(head, source.merged, first_row, start_col)
-        known = _known_names(kind, mapping or {})
-        pick, header = _header_pick(head, known)
-        merged_header = merged_touched and any(_in_range(rng, pick + first_row) for rng in source.merged)
+        first_row, last_scanned, start_col = found.first_row, found.last_scanned, found.start_col
+        head, pick, header = found.rows, found.pick, found.header
+        merged_header = found.merged_touched and any(_in_range(rng, pick + first_row) for rng in source.merged)
         while header and not header[-1]:
             header.pop()
         width = max(len(header), 1)
@@ -401,6 +464,7 @@ def sheet_convert(*, path: Path, kind: str, sheet: str = "", mapping: dict[str, 
         # CSV line 1 (the header) is sheet row first_row + pick + 1: line N is row N + row_offset.
         converted = ConvertedSheet(path=target, sheet=name, sheets=source.infos, row_offset=first_row + pick,
                                    col_offset=start_col, merged_header=merged_header, header_row=first_row + pick + 1,
+                                   passed_over=passed_over,
                                    title_rows=[" ".join(v for v in row if v.strip()) for row in head[:pick]
                                                if any(v.strip() for v in row)][:3])
         blank = [""] * width

@@ -135,6 +135,44 @@ def test_hidden_sheets_are_ignored_unless_chosen(run_import: Run) -> None:
     assert sorted(Transaction.objects.values_list("order_id", flat=True)) == ["OH1", "OQ1", "OV1"]
 
 
+def _cover_first(book: Workbook) -> None:
+    cover = book.active
+    cover.title = "说明"
+    cover.append(["本表为2024年销售明细，请勿修改格式"])
+    cover.append(["导出人：张三", "日期：2024-04-01"])
+    book.create_sheet("空白")  # an empty sheet
+    data = book.create_sheet("销售明细")
+    data.append(["客户编号", "订单号", "订单日期", "金额"])
+    data.append(["C1", "O1", dt.date(2024, 3, 5), 100])
+    data.append(["C2", "O2", "2024年3月6日", "oops"])
+
+
+def test_a_cover_sheet_before_the_data_is_passed_over_and_the_import_says_so(
+        run_import: Run, client_as: Callable[[str | None], object]) -> None:
+    job = run_xlsx(run_import, _cover_first)
+    assert job.status == ImportJob.Status.REJECTED
+    assert job.detected["workbook"]["sheet"] == "销售明细"
+    assert job.detected["workbook"]["passed_over"] == ["说明", "空白"]
+    assert [e["cell"] for e in job.error_report] == ["销售明细!D3"]  # errors name the sheet read
+    page = client_as("Analyst").get(f"/imports/{job.pk}/").content.decode()  # type: ignore[attr-defined]
+    assert "passed over" in page and "“说明”, “空白”" in page
+    # A sheet chosen by name is read even when it names no field (and refused as such).
+    chosen = run_xlsx(run_import, _cover_first, sheet="说明")
+    assert chosen.status == ImportJob.Status.REJECTED and "Required column(s) missing" in chosen.message
+    assert chosen.detected["workbook"]["passed_over"] == []
+
+
+def test_a_workbook_with_no_sheet_of_this_kind_is_refused_on_its_first_sheet(run_import: Run) -> None:
+    def build(book: Workbook) -> None:
+        book.active.title = "说明"
+        book.active.append(["说明文字"])
+        book.create_sheet("其他").append(["甲", "乙"])
+
+    job = run_xlsx(run_import, build)
+    assert job.status == ImportJob.Status.REJECTED and "Required column(s) missing" in job.message
+    assert job.detected["workbook"]["sheet"] == "说明" and job.detected["workbook"]["passed_over"] == []
+
+
 def test_an_ambiguous_text_date_is_reported_on_its_sheet_row(run_import: Run) -> None:
     def build(book: Workbook) -> None:
         sheet = book.active
@@ -280,11 +318,15 @@ def test_the_command_reads_the_named_sheet(db: None, tmp_path: Path, settings: A
     path = tmp_path / "book.xlsx"
     path.write_bytes(xlsx(build))
     with pytest.raises(CommandError):
-        call_command("import_csv", "transactions", str(path), stdout=io.StringIO())
+        call_command("import_csv", "transactions", str(path), "--sheet", "Notes", stdout=io.StringIO())
     out = io.StringIO()
     call_command("import_csv", "transactions", str(path), "--sheet", "Data", stdout=out)
     assert "sheet 'Data', header on row 1" in out.getvalue()
     assert Transaction.objects.count() == 1
+    # Without --sheet the notes sheet, which names no column, is passed over, and the command says so.
+    out = io.StringIO()
+    call_command("import_csv", "transactions", str(path), stdout=out)
+    assert "sheet 'Data', header on row 1, sheets passed over (no column of this kind): Notes" in out.getvalue()
 
 
 @pytest.mark.parametrize(("value", "text"), [

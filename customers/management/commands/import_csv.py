@@ -31,7 +31,7 @@ class Command(BaseCommand):
             "--map", action="append", default=[], metavar="FIELD=COLUMN",
             help="use COLUMN (a header name, or #N for the N-th column) for FIELD, e.g. --map revenue=dollar_value",
         )
-        parser.add_argument("--sheet", default="", help="the sheet of an Excel workbook to read (default: the first visible)")
+        parser.add_argument("--sheet", default="", help="the sheet of an Excel workbook to read (default: the first visible one whose header names columns of this kind)")
         parser.add_argument("--date-order", choices=DATE_ORDERS, default="", help="day/month order of D.M.YYYY dates")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -64,6 +64,8 @@ class Command(BaseCommand):
         workbook = detected.get("workbook")
         if workbook:
             out.write(f"  sheet {workbook['sheet']!r}, header on row {workbook['header_row']}"
+                      + (f", sheets passed over (no column of this kind): {', '.join(workbook['passed_over'])}"
+                         if workbook.get("passed_over") else "")
                       + (f", hidden sheets not read: {', '.join(workbook['hidden_sheets'])}" if workbook["hidden_sheets"] else ""))
         if detected:
             out.write(f"  encoding {detected.get('encoding')}, delimiter {detected.get('delimiter')}")
