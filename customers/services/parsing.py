@@ -26,7 +26,7 @@ from clv_dashboard.messages import message_part
 
 ERR_ENCODING = _(
     "Line {line} is not UTF-8 text (near \"{snippet}\"), and the file does not read as Chinese "
-    "(GBK/GB18030) or Western European (Windows-1252) text either. Save it from your spreadsheet as "
+    "(GBK/GB18030, Big5) or Western European (Windows-1252) text either. Save it from your spreadsheet as "
     "\"CSV UTF-8\" and upload it again."
 )
 NOTE_WESTERN_ENCODING = _(
@@ -154,9 +154,19 @@ class FieldSpec:
     max_length: int = 100
 
 
+# Traditional characters of the names and words this module knows, to their simplified forms:
+# a Hong Kong or Taiwan export's 客戶編號, 訂單日期, 金額, 區域, 獲客, 合計 are 客户编号, 订单日期,
+# 金额, 区域, 获客, 合计. Only header names and keywords are compared so; values are kept as written.
+_TRADITIONAL = str.maketrans(
+    "萬業買產億價會創別製務區單發臺號員張總戶戸護據數時機來歐稱稅類線細紹結維編薦獲營計訂記賬帳費過銷鎊門間際頁顧額幣實屬碼禮繫係標題說週貨購電話郵點項優錢貿",
+    "万业买产亿价会创别制务区单发台号员张总户户护据数时机来欧称税类线细绍结维编荐获营计订记账账费过销镑门间际页顾额币实属码礼系系标题说周货购电话邮点项优钱贸",
+)
+
+
 def _norm(text: str) -> str:
-    """Header text compared case-, width- and spacing-insensitively ("Customer ID" == "customer_id")."""
-    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
+    """Header text compared case-, width- and spacing-insensitively ("Customer ID" == "customer_id"),
+    and in simplified characters (客戶編號 == 客户编号)."""
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower().translate(_TRADITIONAL))
 
 
 header_key = _norm  # the same, for the callers outside this module
@@ -386,9 +396,13 @@ _DIMENSION_LOOKUP = {_norm(v): dim for dim, values in _DIMENSIONS.items() for v 
 
 ENCODING_LABELS = {
     "utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "gb18030": "GB18030/GBK", "utf-16": "UTF-16",
-    "cp1252": "Windows-1252 (Latin-1)",
+    "cp1252": "Windows-1252 (Latin-1)", "cp950": "Big5 (Traditional Chinese)",
 }
 WESTERN = "cp1252"
+BIG5 = "cp950"  # Big5 with Microsoft's additions, as Windows writes it
+# A non-UTF-8, non-GB file is read as Big5 only when this share of its non-ASCII characters are
+# in Big5's first level (the 5,401 common hanzi and the symbols).
+BIG5_COMMON_SHARE = 0.8
 # A non-UTF-8 file is read as GB18030 only when this share of its non-ASCII characters are in
 # GB2312, the 6,763 common hanzi and the CJK punctuation: real Chinese text is nearly all
 # GB2312, while Latin-1 or mixed bytes read as GB18030 give rare or private-use characters.
@@ -462,6 +476,27 @@ def _gb_plausible(path: Path) -> bool:
     return wide_count > 0 and common >= GB_COMMON_SHARE * wide_count
 
 
+def _big5_plausible(path: Path) -> bool:
+    """Whether the file reads as Traditional Chinese in Big5 (Windows' code page 950, as Hong
+    Kong and Taiwan systems export): it decodes whole, and BIG5_COMMON_SHARE of its non-ASCII
+    characters are the common hanzi and punctuation of Big5's first level (lead bytes A1-C6);
+    another encoding read as Big5 gives the rare second-level characters."""
+    decoder = codecs.getincrementaldecoder(BIG5)()
+    wide_count = common = 0
+    try:
+        for chunk in _line_chunks(path):
+            wide = _ASCII_RUNS.sub("", decoder.decode(chunk))
+            if wide:
+                wide_count += len(wide)
+                encoded = wide.encode(BIG5)
+                # Every character is two bytes here (nothing ASCII is left): count the lead bytes.
+                common += sum(1 for lead in encoded[::2] if 0xA1 <= lead <= 0xC6) if len(encoded) == 2 * len(wide) else 0
+        decoder.decode(b"", final=True)
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return False
+    return wide_count > 0 and common >= BIG5_COMMON_SHARE * wide_count
+
+
 def _western_example(path: Path) -> str | None:
     """A word with an accented letter when the file reads confidently as Windows-1252, else None."""
     words = accent_only = 0
@@ -488,8 +523,9 @@ def _western_example(path: Path) -> str | None:
 
 def encoding_examine(*, path: Path) -> EncodingFinding:
     """How to read the file: BOM first, then UTF-8, then GB18030 (a superset of GBK) when the
-    file reads as plausible Chinese, then Windows-1252 when the file reads confidently as Western
-    European text; otherwise refused, naming the first line that is not UTF-8.
+    file reads as plausible Chinese, then Big5 when it reads as plausible Traditional Chinese,
+    then Windows-1252 when the file reads confidently as Western European text; otherwise
+    refused, naming the first line that is not UTF-8.
 
     The whole file is checked (C loops), so a GBK byte in row 900,000 is not missed."""
     with path.open("rb") as f:
@@ -504,6 +540,8 @@ def encoding_examine(*, path: Path) -> EncodingFinding:
         return EncodingFinding("utf-8")
     if _gb_plausible(path):
         return EncodingFinding("gb18030")
+    if _big5_plausible(path):
+        return EncodingFinding(BIG5)
     example = _western_example(path)
     if example is not None:
         return EncodingFinding(WESTERN, example)

@@ -1,4 +1,5 @@
-"""Files that are not UTF-8: GB18030 only when it reads as Chinese, Windows-1252 only when it
+"""Files that are not UTF-8: GB18030 only when it reads as Chinese, Big5 only when it reads as
+Traditional Chinese, Windows-1252 only when it
 reads confidently as Western European text (and the import page says so), otherwise refused
 naming the first line that is not UTF-8. Both readers (columnar and row by row) are covered."""
 
@@ -74,6 +75,35 @@ def test_files_in_no_confident_encoding_are_refused_with_the_csv_utf8_advice(tmp
     with pytest.raises(p.ImportRefused) as exc:
         p.encoding_examine(path=_write(tmp_path, data))
     assert "CSV UTF-8" in str(exc.value) and "Line " in str(exc.value)
+
+
+BIG5_ORDERS = ("客戶編號,訂單號,訂單日期,金額（元）,區域,客戶名稱\nC1,O1,2024-01-05,120.50,華東,陳大文\n"
+               "C2,O2,2024年1月6日,80,臺北市信義區,林小姐\n合計,,,200.50,,\n")
+
+
+def test_big5_traditional_chinese_is_read_as_big5_and_its_headers_are_known(run_import: Run) -> None:
+    job = run_import("transactions", BIG5_ORDERS, encoding="cp950")
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert job.detected["encoding"] == "Big5 (Traditional Chinese)"
+    assert job.detected["columns"] == {"customer_id": "客戶編號", "order_id": "訂單號", "order_date": "訂單日期",
+                                       "revenue": "金額（元）", "region": "區域", "name": "客戶名稱"}
+    assert sorted(Customer.objects.values_list("external_id", "region", "name")) == [
+        ("C1", "華東", "陳大文"), ("C2", "臺北市信義區", "林小姐")]  # values kept as written
+    assert "(line 4)" in job.detected["summary_note"]  # 合計 is a totals row
+
+
+def test_a_gbk_file_stays_gb18030_and_big5_bytes_of_rare_characters_are_refused(tmp_path: Path) -> None:
+    assert p.encoding_examine(path=_write(tmp_path, "客户编号,区域\nC1,华东\n".encode("gbk"))).encoding == "gb18030"
+    # Big5's second level holds the rare characters: a file of nothing else is not taken for Big5.
+    rare = bytes.fromhex("c940c941c942c943c944c945c946c947c948c949")
+    with pytest.raises(p.ImportRefused):
+        p.encoding_examine(path=_write(tmp_path, b"a,b\n1," + rare + b"\n"))
+
+
+def test_traditional_cost_headers_and_kinds_are_known(run_import: Run) -> None:
+    job = run_import("costs", "月份,類型,金額,區域\n2024-01,獲客,100,華東\n2024-01,留存,30,\n", encoding="cp950")
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert job.detected["columns"] == {"month": "月份", "kind": "類型", "amount": "金額", "segment_region": "區域"}
 
 
 def _western_file(rows: int = 400) -> bytes:
