@@ -29,7 +29,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from .parsing import CODE_FIELDS, FIELDS, STAGED_COLUMNS, TIME_OF_DAY, ColumnPlan, CountingReader, SourceFile
+from .parsing import (
+    CODE_FIELDS,
+    FIELDS,
+    NOT_REVENUE_KEYS,
+    STAGED_COLUMNS,
+    TIME_OF_DAY,
+    ColumnPlan,
+    CountingReader,
+    SourceFile,
+)
 
 COLUMNAR_KINDS = ("transactions", "customers")
 BLOCK_BYTES = 1 << 20
@@ -204,6 +213,12 @@ class ColumnarReader:
         ok = pc.and_(ok, pc.invert(pc.is_in(values["customer_id"], pa.array([header_id, "\ufeff" + header_id]))))
 
         if self.plan.kind == "transactions":
+            if "order_status" in values:
+                # A cancelled, unpaid or refunded order's line: the row validator's to leave out
+                # (parsing.row_not_revenue; the same key as parsing.status_key).
+                key = pc.replace_substring_regex(pc.utf8_lower(pc.utf8_normalize(values["order_status"], form="NFKC")),
+                                                 r"[\s_-]+", "")
+                ok = pc.and_(ok, pc.invert(pc.is_in(key, pa.array(NOT_REVENUE_KEYS))))
             dates, dates_ok = _dates(values["order_date"])
             revenue, revenue_ok = _amounts(values["revenue"], required=True)
             ok = pc.and_(pc.and_(ok, dates_ok), revenue_ok)

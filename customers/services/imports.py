@@ -54,6 +54,7 @@ from .parsing import (
     NOTE_EXCEL_DAY_NUMBERS,
     NOTE_EXCEL_TEXT,
     NOTE_LONE_CELLS,
+    NOTE_NOT_REVENUE,
     NOTE_REPEATED_HEADER,
     NOTE_SUMMARY_ROWS,
     NOTE_WESTERN_ENCODING,
@@ -74,6 +75,7 @@ from .parsing import (
     row_is_blank,
     row_is_summary,
     row_lone_cell,
+    row_not_revenue,
     row_nul_error,
     row_repeats_header,
     row_validator,
@@ -411,6 +413,8 @@ class NotRead:
     summaries: list[int]
     lone_cells: list[tuple[int, str]]
     repeated_headers: list[int] = field(default_factory=list)  # the header again (files joined)
+    # Lines of cancelled, unpaid or fully refunded orders: their status as written -> lines.
+    not_revenue: dict[str, int] = field(default_factory=dict)
 
 
 class _Tally:
@@ -427,6 +431,12 @@ class _Tally:
         self.summaries: list[int] = []  # the lines of totals rows, not read (parsing.row_is_summary)
         self.lone_cells: list[tuple[int, str]] = []  # lines of one filled cell, not read (parsing.row_lone_cell)
         self.repeated_headers: list[int] = []  # lines repeating the header, not read (parsing.row_repeats_header)
+        self.not_revenue: dict[str, int] = {}  # statuses of orders that are not revenue (parsing.row_not_revenue)
+        self.status_read = plan.has("order_status")
+        # An export with its order's values on the first line only (Shopify's): the lines after a
+        # cancelled order's first one, with no status of their own, go with it.
+        self._order_index = plan.indexes.get("order_id") if plan.profile and plan.profile.first_line_totals else None
+        self._left_out: tuple[str, str] | None = None  # (order id, status) of the last line left out
         self._next_percent = 1
 
     @property
@@ -440,6 +450,10 @@ class _Tally:
             return
         if row_is_summary(plan=self.plan, values=values):
             self.summaries.append(line)
+            return
+        status = self._not_revenue(values) if self.status_read else None
+        if status is not None:
+            self.not_revenue[status] = self.not_revenue.get(status, 0) + 1
             return
         lone = row_lone_cell(plan=self.plan, values=values)
         if lone is not None:
@@ -457,6 +471,18 @@ class _Tally:
         elif isinstance(row, list) and self.staging:  # a wide cost row: an entry per kind
             for each in row:
                 self.stager.add(each)
+
+    def _not_revenue(self, values: list[str]) -> str | None:
+        """The status for which the row is left out (parsing.row_not_revenue), or None."""
+        status = row_not_revenue(plan=self.plan, values=values)
+        if self._order_index is None:
+            return status
+        order = values[self._order_index].strip() if self._order_index < len(values) else ""
+        if status is None and self._left_out is not None and order == self._left_out[0]:
+            own = values[self.plan.indexes["order_status"]].strip() if self.plan.indexes["order_status"] < len(values) else ""
+            status = None if own else self._left_out[1]
+        self._left_out = (order, status) if status is not None and order else None
+        return status
 
     def progress(self, bytes_read: int) -> None:
         percent = min(bytes_read * 90 // self.size, 90)
@@ -502,7 +528,7 @@ def _stage(
     stager.finish()
     save(job, rows_parsed=tally.total, rows_total=tally.total, rows_invalid=tally.invalid, progress=90)
     return tally.total, tally.invalid, NotRead(summaries=tally.summaries, lone_cells=tally.lone_cells,
-                                             repeated_headers=tally.repeated_headers)
+                                             repeated_headers=tally.repeated_headers, not_revenue=tally.not_revenue)
 
 
 def _order_conflicts_check(
@@ -745,6 +771,11 @@ def _reading_notes(job: ImportJob, dates: DateParser, not_read: NotRead, plan: C
             str(NOTE_AMOUNT_SCALE).format(column=plan.column_label(name), unit=unit, factor=f"{factor:,}",
                                           example=f"{Decimal('1.5') * factor:,.2f}")
             for name, (factor, unit) in plan.scales.items())
+    if not_read.not_revenue:
+        counted = sorted(not_read.not_revenue.items(), key=lambda item: (-item[1], item[0]))
+        job.detected["not_revenue_note"] = str(NOTE_NOT_REVENUE).format(
+            count=sum(not_read.not_revenue.values()),
+            statuses=", ".join(f"{status} {n:,}" for status, n in counted[:6]) + (", …" if len(counted) > 6 else ""))
     if not_read.repeated_headers:
         job.detected["repeated_header_note"] = str(NOTE_REPEATED_HEADER).format(
             count=len(not_read.repeated_headers), lines=_lines_shown(not_read.repeated_headers, dates.line_offset))

@@ -51,6 +51,10 @@ NOTE_EXCEL_TEXT = _(
     "Cells written as =\"…\" (Excel's way to keep a code's leading zeros) were read as the text inside: "
     "=\"00123\" as 00123."
 )
+NOTE_NOT_REVENUE = _(
+    "{count} line(s) not read: their order status says the order was cancelled, not paid or refunded in full "
+    "({statuses})."
+)
 NOTE_REPEATED_HEADER = _(
     "{count} repeated header line(s) not read: the file's header again, as where exports are joined one after "
     "another (line {lines})."
@@ -260,6 +264,9 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
              "金额", "销售额", "收入", "销售金额", "订单金额", "实收金额", "营业收入"),
         ),
         FieldSpec("cost", _("cost"), False, ("cost", "cogs", "costofgoods", "costofgoodssold", "成本", "销售成本")),
+        # The order's status: a line of a cancelled, unpaid or fully refunded order is not revenue
+        # (ORDER_NOT_REVENUE); not stored.
+        FieldSpec("order_status", _("order status"), False, ("orderstatus", "订单状态", "交易状态", "订单交易状态")),
         _NAME,
         *_ATTRIBUTES,
         _REFERRED_BY,
@@ -303,6 +310,7 @@ FALLBACK_NAMES: dict[str, tuple[str, ...]] = {
         "买家会员名", "买家账号", "买家id", "会员号", "会员卡号", "用户编号", "用户名", "客户编码", "往来单位编码",
         "客户手机号", "会员手机号", "手机号",
     ),
+    "order_status": ("financialstatus", "paymentstatus", "付款状态", "支付状态", "status", "状态"),
     "order_id": (
         "orderref", "orderreference", "salesorder", "salesorderno", "salesordernumber", "sonumber", "sono",
         "documentno", "documentnumber", "docno", "receiptno", "receiptnumber", "transactionno", "transactionnumber",
@@ -636,6 +644,41 @@ def row_is_summary(*, plan: ColumnPlan, values: list[str]) -> bool:
     if first is None or (first != i and i < len(values) and values[i].strip()):
         return False  # the date cell holds something other than the first filled cell: a row of data
     return _norm(values[first]) in SUMMARY_WORDS
+
+
+# Order statuses of a line that is not revenue: the order was cancelled or voided, never paid,
+# or refunded in full (Taobao's 交易关闭 is a closed order that was never paid or was refunded
+# whole; Shopify's financial status voided or refunded). Any other status is read, a partial
+# refund included. Traditional spellings are listed (the columnar reader compares these keys).
+ORDER_NOT_REVENUE = (
+    "cancelled", "canceled", "cancel", "void", "voided", "refunded", "fullyrefunded", "failed", "expired",
+    "declined", "unpaid", "notpaid", "awaitingpayment", "pendingpayment", "abandoned",
+    "已取消", "取消", "订单取消", "交易取消", "已撤销", "交易关闭", "已关闭", "关闭", "已退款", "退款成功", "全额退款",
+    "已全额退款", "待付款", "未付款", "等待买家付款", "等待付款", "付款失败", "支付失败", "已作废", "作废", "无效",
+    "已失效", "交易關閉", "已關閉", "關閉", "訂單取消", "已撤銷", "全額退款", "已全額退款", "等待買家付款", "付款失敗",
+    "支付失敗", "已作廢", "作廢", "無效",
+)
+
+
+def status_key(text: str) -> str:
+    """An order status as compared with ORDER_NOT_REVENUE: NFKC, lower case, without spaces,
+    underscores and hyphens (the columnar reader computes the same in Arrow)."""
+    return re.sub(r"[\s_-]+", "", unicodedata.normalize("NFKC", text).lower())
+
+
+_NOT_REVENUE_KEYS = frozenset(status_key(s) for s in ORDER_NOT_REVENUE)
+NOT_REVENUE_KEYS = sorted(_NOT_REVENUE_KEYS)
+
+
+def row_not_revenue(*, plan: ColumnPlan, values: list[str]) -> str | None:
+    """The status of a transactions row whose order status says it is not revenue (see
+    ORDER_NOT_REVENUE), as written; None otherwise. Such a row is not read, not counted, not an
+    error, and listed on the import."""
+    i = plan.indexes.get("order_status")
+    if i is None or i >= len(values):
+        return None
+    status = values[i].strip()
+    return status if status and status_key(status) in _NOT_REVENUE_KEYS else None
 
 
 def row_repeats_header(*, header: list[str], values: list[str]) -> bool:

@@ -242,7 +242,7 @@ def test_a_shopify_orders_export_is_read_an_order_per_name_with_its_first_lines_
     job = run_import("transactions", SHOPIFY)
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
     assert job.detected["columns"] == {"order_id": "Name", "customer_id": "Email", "order_date": "Created at",
-                                       "revenue": "Total", "name": "Billing Name"}
+                                       "revenue": "Total", "order_status": "Financial Status", "name": "Billing Name"}
     assert job.detected["profile"] == "shopify" and "Refunded Amount" not in job.detected["ignored"]
     assert sorted(Transaction.objects.values_list("order_id", "customer__external_id", "order_date", "revenue")) == [
         ("#1001", "ann@example.com", dt.date(2024, 3, 5), Decimal("100.00")),
@@ -252,6 +252,42 @@ def test_a_shopify_orders_export_is_read_an_order_per_name_with_its_first_lines_
     assert dict(Customer.objects.values_list("external_id", "name")) == {"ann@example.com": "Ann Lee",
                                                                         "bo@example.com": "Bo Chen"}
     _page_shows(client_as, job, "profile-note", "Shopify orders export")
+
+
+def test_a_voided_or_refunded_shopify_order_is_left_out_with_all_its_lines(run_import: Run) -> None:
+    voided = ("#1004,cy@example.com,voided,2024-04-02 08:00:00 +0800,,CNY,30.00,0.00,0.00,30.00,"
+              "2024-04-02 08:00:00 +0800,1,Tea,30.00,Cy Wu,0.00,5004,\n#1004,,,,,,,,,,,1,Cup,5.00,,,,\n")
+    job = run_import("transactions", SHOPIFY + voided)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert sorted(Transaction.objects.values_list("order_id", flat=True)) == ["#1001", "#1002", "#1003"]
+    assert "2 line(s) not read" in job.detected["not_revenue_note"] and "(voided 2)" in job.detected["not_revenue_note"]
+
+
+TAOBAO_STATUSES = (
+    "订单编号,买家会员名,付款时间,买家实际支付金额,订单状态\n"
+    "1001,甲,2024-03-05 10:00:00,100.00,交易成功\n"
+    "1002,乙,2024-03-05 11:00:00,50.00,交易关闭\n"
+    "1003,丙,2024-03-06 12:00:00,70.00,等待买家付款\n"
+    "1004,甲,2024-03-07 12:00:00,30.00,卖家已发货\n"
+    "1005,丁,2024-03-08 12:00:00,20.00, Cancelled \n"
+    "1006,乙,2024-03-09 12:00:00,10.00,\n"
+)
+
+
+@pytest.mark.parametrize("reader", ["columnar", "rows"])
+def test_lines_of_cancelled_unpaid_or_refunded_orders_are_not_revenue_and_the_import_says_so(
+        run_import: Run, client_as: Callable[[str | None], object], reader: str) -> None:
+    # Old Mac line ends send the file to the row reader; the columnar reader reads it otherwise.
+    job = run_import("transactions", TAOBAO_STATUSES.replace("\n", "\r") if reader == "rows" else TAOBAO_STATUSES)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert job.detected["columns"]["order_status"] == "订单状态"
+    assert job.detected["reader"] == reader
+    expected = ["1001", "1004", "1006"]  # success, shipped, and no status: read
+    assert sorted(Transaction.objects.values_list("order_id", flat=True)) == expected
+    note = job.detected["not_revenue_note"]
+    assert note.startswith("3 line(s) not read") and "交易关闭 1" in note and "等待买家付款 1" in note and "Cancelled 1" in note
+    assert job.rows_total == len(expected) and job.rows_invalid == 0
+    _page_shows(client_as, job, "not-revenue-note", "等待买家付款 1")
 
 
 def test_a_file_with_the_same_columns_but_not_shopifys_keeps_the_general_rules(run_import: Run) -> None:
