@@ -672,13 +672,23 @@ NOT_REVENUE_KEYS = sorted(_NOT_REVENUE_KEYS)
 
 def row_not_revenue(*, plan: ColumnPlan, values: list[str]) -> str | None:
     """The status of a transactions row whose order status says it is not revenue (see
-    ORDER_NOT_REVENUE), as written; None otherwise. Such a row is not read, not counted, not an
-    error, and listed on the import."""
+    ORDER_NOT_REVENUE), as written, unless its amount is negative (a refund's own line); None
+    otherwise. Such a row is not read, not counted, not an error, and listed on the import."""
     i = plan.indexes.get("order_status")
     if i is None or i >= len(values):
         return None
     status = values[i].strip()
-    return status if status and status_key(status) in _NOT_REVENUE_KEYS else None
+    if not status or status_key(status) not in _NOT_REVENUE_KEYS:
+        return None
+    # A refund's own line (a negative amount) is read whatever its status says: it nets the sale.
+    r = plan.indexes.get("revenue")
+    if r is not None and r < len(values):
+        try:
+            if amount_parse(values[r]).startswith("-"):
+                return None
+        except ValueError:
+            pass
+    return status
 
 
 def row_repeats_header(*, header: list[str], values: list[str]) -> bool:

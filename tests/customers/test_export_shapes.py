@@ -271,6 +271,7 @@ TAOBAO_STATUSES = (
     "1004,甲,2024-03-07 12:00:00,30.00,卖家已发货\n"
     "1005,丁,2024-03-08 12:00:00,20.00, Cancelled \n"
     "1006,乙,2024-03-09 12:00:00,10.00,\n"
+    "1007,甲,2024-03-10 12:00:00,-30.00,已退款\n"  # a refund's own line: read whatever its status
 )
 
 
@@ -282,7 +283,7 @@ def test_lines_of_cancelled_unpaid_or_refunded_orders_are_not_revenue_and_the_im
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
     assert job.detected["columns"]["order_status"] == "订单状态"
     assert job.detected["reader"] == reader
-    expected = ["1001", "1004", "1006"]  # success, shipped, and no status: read
+    expected = ["1001", "1004", "1006", "1007"]  # success, shipped, no status, and a refund: read
     assert sorted(Transaction.objects.values_list("order_id", flat=True)) == expected
     note = job.detected["not_revenue_note"]
     assert note.startswith("3 line(s) not read") and "交易关闭 1" in note and "等待买家付款 1" in note and "Cancelled 1" in note
