@@ -54,6 +54,7 @@ from .parsing import (
     NOTE_EXCEL_DAY_NUMBERS,
     NOTE_EXCEL_TEXT,
     NOTE_LONE_CELLS,
+    NOTE_MONTH_DATES,
     NOTE_NOT_REVENUE,
     NOTE_REPEATED_HEADER,
     NOTE_SUMMARY_ROWS,
@@ -786,6 +787,10 @@ def _reading_notes(job: ImportJob, dates: DateParser, not_read: NotRead, plan: C
         job.detected["lone_cell_note"] = str(NOTE_LONE_CELLS).format(
             count=len(not_read.lone_cells), example=not_read.lone_cells[0][1][:60],
             lines=_lines_shown([line for line, _text in not_read.lone_cells], dates.line_offset))
+    if dates.month_example is not None and job.kind == ImportJob.Kind.TRANSACTIONS:
+        raw, value, line = dates.month_example
+        job.detected["month_date_note"] = str(NOTE_MONTH_DATES).format(example=raw, line=line + dates.line_offset,
+                                                                       date=value)
     if dates.serial_example is not None:
         raw, value, line = dates.serial_example
         date_field = "month" if job.kind == ImportJob.Kind.COSTS else "order_date"

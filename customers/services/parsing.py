@@ -34,6 +34,10 @@ NOTE_WESTERN_ENCODING = _(
     "because its accented letters fit that encoding. Check that a name such as \"{example}\" looks right; "
     "if not, save the file as \"CSV UTF-8\" and upload it again."
 )
+NOTE_MONTH_DATES = _(
+    "Some dates give a month only (\"{example}\" on line {line}, read as {date}): each was read as the first "
+    "day of its month. The board counts by month; the customers' predicted value sees one purchase day a month."
+)
 NOTE_EXCEL_DAY_NUMBERS = _(
     "Some dates are Excel day numbers (\"{example}\" on line {line}, read as {date}): the date column "
     "was exported in the General format. If that column does not hold dates, undo this import and map "
@@ -323,6 +327,9 @@ FALLBACK_NAMES: dict[str, tuple[str, ...]] = {
         "ordertime", "orderdatetime", "orderedat", "createdat", "created", "createdate", "creationdate",
         "transactiontime", "transactiondatetime", "datetime", "documentdate", "billingdate", "postingdate", "paidat",
         "paymentdate",
+        # Last: a file of monthly totals per customer names its date column as a month (the
+        # month-only dates are read as the first day: DateParser).
+        "month", "period", "月份", "期间", "年月",
     ),
     "revenue": (
         "买家实际支付金额", "实付金额", "实付款", "支付金额", "实收金额合计", "实收", "实收款", "收款金额", "结算金额",
@@ -1044,6 +1051,9 @@ _NAMED_MONTH_FIRST = re.compile(rf"^{_WEEKDAY}{_MONTH_NAME}[\s./-]*(\d{{1,2}})(?
 # Five digits only (from 1927-05-18; the years after 2100 are refused), a fraction being the
 # time of day; read as Excel does, counting from 1899-12-30.
 _EXCEL_SERIAL = re.compile(r"^(\d{5})(?:\.\d+)?$")
+# A month without a day (a file of monthly totals per customer): 2024-03, 2024/3, 2024.03, 2024年3月.
+# Read as the month's first day, and said so on the import.
+_MONTH_ONLY = re.compile(r"^(\d{4})\s*(?:[-/.]|年)\s*(\d{1,2})\s*月?$")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 
@@ -1073,6 +1083,8 @@ class DateParser:
         self.ambiguous: tuple[str, int] | None = None
         # The first Excel day number read as a date: (as written, the date, line), for a note.
         self.serial_example: tuple[str, str, int] | None = None
+        # The first date that gives a month only (2024-03, 2024年3月), read as its first day: for a note.
+        self.month_example: tuple[str, str, int] | None = None
         self._cache: dict[str, str] = {}
         # Added to the line numbers in the messages: a workbook's CSV line N is its sheet row N + offset.
         self.line_offset = 0
@@ -1105,6 +1117,12 @@ class DateParser:
         m = _NAMED_MONTH_FIRST.match(text)
         if m:
             return _iso(int(m.group(3)), _month_number(m.group(1)), int(m.group(2))), True
+        m = _MONTH_ONLY.match(text)
+        if m:
+            value = _iso(int(m.group(1)), int(m.group(2)), 1)
+            if self.month_example is None:
+                self.month_example = (raw.strip(), value, line)
+            return value, True
         m = _EXCEL_SERIAL.match(text)
         if m:
             day = _EXCEL_EPOCH + dt.timedelta(days=int(m.group(1)))

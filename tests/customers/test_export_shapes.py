@@ -385,6 +385,20 @@ def test_a_file_typed_with_full_width_commas_loads(run_import: Run) -> None:
         ("C1", Decimal("10.00")), ("C2", Decimal("20.00"))]
 
 
+def test_monthly_totals_per_customer_load_on_the_months_first_day_and_the_import_says_so(
+        run_import: Run, client_as: Callable[[str | None], object]) -> None:
+    job = run_import("transactions", "客户编号,月份,金额\nC1,2024-03,100\nC2,2024年4月,50\nC1,2024-04-15,5\n")
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert job.detected["columns"]["order_date"] == "月份"
+    assert sorted(Transaction.objects.values_list("customer__external_id", "order_date")) == [
+        ("C1", dt.date(2024, 3, 1)), ("C1", dt.date(2024, 4, 15)), ("C2", dt.date(2024, 4, 1))]
+    assert '"2024-03" on line 2, read as 2024-03-01' in job.detected["month_date_note"]
+    _page_shows(client_as, job, "month-date-note", "first day of its month")
+    # A file with a date column and a month column takes the date.
+    both = run_import("transactions", "客户编号,月份,付款时间,金额\nC3,2024-05,2024-05-20 10:00,10\n")
+    assert both.detected["columns"]["order_date"] == "付款时间" and "month_date_note" not in both.detected
+
+
 def test_a_file_with_old_mac_line_ends_loads_every_row(run_import: Run) -> None:
     job = run_import("transactions", "customer_id,order_date,revenue\rC1,2024-03-05,10\rC2,2024-03-06,20\r")
     assert job.status == ImportJob.Status.SUCCEEDED, job.message

@@ -297,6 +297,18 @@ def test_impossible_dates_are_errors(raw: str) -> None:
         p.DateParser().parse(raw, 2)
 
 
+@pytest.mark.parametrize(("raw", "expected"), [("2024-03", "2024-03-01"), ("2024/3", "2024-03-01"),
+                                             ("2024.12", "2024-12-01"), ("2024年3月", "2024-03-01")])
+def test_a_month_without_a_day_is_its_first_day_and_the_first_is_kept_for_a_note(raw: str, expected: str) -> None:
+    parser = p.DateParser()
+    parser.parse("2024-01-05", 2)
+    assert parser.month_example is None
+    assert parser.parse(raw, 3) == expected
+    assert parser.month_example == (raw, expected, 3)
+    with pytest.raises(ValueError, match="date"):
+        parser.parse("2024-13", 4)
+
+
 def test_excel_day_numbers_are_read_as_excel_dates_and_the_first_is_kept_for_a_note() -> None:
     parser = p.DateParser()
     assert parser.serial_example is None
