@@ -110,9 +110,11 @@ def _trailing_blank_lines(path: Path, size: int) -> int:
 
 
 class ColumnarReader:
-    def __init__(self, *, source: SourceFile, plan: ColumnPlan, block_bytes: int | None = None) -> None:
+    def __init__(self, *, source: SourceFile, plan: ColumnPlan, block_bytes: int | None = None,
+                 latest: str | None = None) -> None:
         self.source = source
         self.plan = plan
+        self.latest = latest  # the last order date vouched for (ISO); a later one is the row validator's
         # Rows may carry more fields than the header (a trailing delimiter): the extra ones must
         # then be blank, as the row validator requires.
         self.width = max(_first_row_width(source), len(plan.header))
@@ -220,6 +222,8 @@ class ColumnarReader:
                                                  r"[\s_-]+", "")
                 ok = pc.and_(ok, pc.invert(pc.is_in(key, pa.array(NOT_REVENUE_KEYS))))
             dates, dates_ok = _dates(values["order_date"])
+            if self.latest is not None:
+                dates_ok = pc.and_(dates_ok, pc.less_equal(dates, self.latest))
             revenue, revenue_ok = _amounts(values["revenue"], required=True)
             ok = pc.and_(pc.and_(ok, dates_ok), revenue_ok)
             if "cost" in values:

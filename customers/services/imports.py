@@ -366,6 +366,13 @@ class ErrorReport:
             self._file = None
 
 
+def latest_order_date() -> dt.date:
+    """The last order date an import accepts: tomorrow, in the server's time zone (a day's
+    margin for a file written where it is already tomorrow). A later one is a typed year or a
+    misread day/month order, and it would move the board's latest month into the future."""
+    return timezone.localdate() + dt.timedelta(days=1)
+
+
 def _save_progress(job: ImportJob, **fields: Any) -> None:
     for name, value in fields.items():
         setattr(job, name, value)
@@ -505,7 +512,7 @@ def _stage(
                    report=report, skip_invalid=skip_invalid, save=save)
     direct = isinstance(stager, DirectWriter)
     if columnar:
-        reader = ColumnarReader(source=source, plan=plan)
+        reader = ColumnarReader(source=source, plan=plan, latest=dates.latest)
         # While a block is copied in the background, the next one is read and checked.
         for block in reader.blocks():
             if direct and not reader.order_ids_ascending:
@@ -708,6 +715,8 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
                                 attributes=_attributes(plan), columnar=columnar)
         while True:
             dates = DateParser(order=date_order)
+            if job.kind == ImportJob.Kind.TRANSACTIONS:
+                dates.latest = latest_order_date().isoformat()
             dates.line_offset = converted.row_offset if converted is not None else 0
             report.reset()
             if direct:

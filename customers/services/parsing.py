@@ -97,6 +97,7 @@ ERR_DATE_ORDER_MIXED = _(
 # Row-level reasons.
 REASON_REQUIRED = _("is empty; a value is required")
 REASON_TOO_LONG = _("is longer than {limit} characters")
+REASON_DATE_FUTURE = _("is after {today}: an order cannot be dated in the future (check its year, and the day/month order)")
 REASON_DATE = _("is not a date (use 2024-03-31, 2024/3/31, 20240331 or 31.3.2024)")
 REASON_DATE_RANGE = _("is outside the years 1900-2100")
 REASON_DATE_ORDER = _("is not a valid date in the chosen {order} order")
@@ -1083,6 +1084,8 @@ class DateParser:
         self.ambiguous: tuple[str, int] | None = None
         # The first Excel day number read as a date: (as written, the date, line), for a note.
         self.serial_example: tuple[str, str, int] | None = None
+        # The last date accepted (ISO), for order dates: a later one is an error (REASON_DATE_FUTURE).
+        self.latest: str | None = None
         # The first date that gives a month only (2024-03, 2024年3月), read as its first day: for a note.
         self.month_example: tuple[str, str, int] | None = None
         self._cache: dict[str, str] = {}
@@ -1095,6 +1098,8 @@ class DateParser:
         if cached is not None:
             return cached
         value, cacheable = self._parse(raw, line)
+        if self.latest is not None and value > self.latest:
+            raise Reason(REASON_DATE_FUTURE, today=self.latest)  # never cached: the fast path cannot take it
         if cacheable and len(self._cache) < 200_000:
             self._cache[raw] = value
         return value

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from customers.models import CostEntry, Customer, ImportJob, Transaction
 from customers.services import import_claim, import_create, import_run
+from customers.services.parsing import REASON_DATE_FUTURE
 
 Run = Callable[..., ImportJob]
 
@@ -397,6 +399,24 @@ def test_monthly_totals_per_customer_load_on_the_months_first_day_and_the_import
     # A file with a date column and a month column takes the date.
     both = run_import("transactions", "客户编号,月份,付款时间,金额\nC3,2024-05,2024-05-20 10:00,10\n")
     assert both.detected["columns"]["order_date"] == "付款时间" and "month_date_note" not in both.detected
+
+
+def test_an_order_dated_in_the_future_is_an_error_naming_the_last_date_accepted(run_import: Run) -> None:
+    from customers.services.imports import latest_order_date
+
+    latest = latest_order_date()
+    assert latest == timezone.localdate() + dt.timedelta(days=1)
+    later = latest + dt.timedelta(days=1)
+    content = (f"customer_id,order_date,revenue\nC1,{latest.isoformat()},10\nC2,{later.isoformat()},20\n"
+               f"C3,{later.year + 16}-03-05,30\nC4,{later:%d.%m.%Y},40\n")
+    job = run_import("transactions", content, date_order="dmy")
+    assert job.status == ImportJob.Status.REJECTED
+    reason = str(REASON_DATE_FUTURE).format(today=latest.isoformat())
+    assert [(e["line"], e["column"], e["reason"]) for e in job.error_report] == [
+        (3, "order_date", reason), (4, "order_date", reason), (5, "order_date", reason)]
+    # Costs may be planned ahead: a cost month in the future is accepted.
+    costs = run_import("costs", f"month,kind,amount\n{later.year + 1}-01,acquisition,5\n")
+    assert costs.status == ImportJob.Status.SUCCEEDED, costs.message
 
 
 def test_a_file_with_old_mac_line_ends_loads_every_row(run_import: Run) -> None:
