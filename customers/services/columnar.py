@@ -38,6 +38,7 @@ from .parsing import (
     ColumnPlan,
     CountingReader,
     SourceFile,
+    currencies_accepted,
 )
 
 COLUMNAR_KINDS = ("transactions", "customers")
@@ -221,6 +222,9 @@ class ColumnarReader:
                 key = pc.replace_substring_regex(pc.utf8_lower(pc.utf8_normalize(values["order_status"], form="NFKC")),
                                                  r"[\s_-]+", "")
                 ok = pc.and_(ok, pc.invert(pc.is_in(key, pa.array(NOT_REVENUE_KEYS))))
+            if "currency" in values:
+                # Another currency than the board's: the row validator's to refuse (parsing.row_currency_error).
+                ok = pc.and_(ok, pc.is_in(values["currency"], pa.array(currencies_accepted())))
             dates, dates_ok = _dates(values["order_date"])
             if self.latest is not None:
                 dates_ok = pc.and_(dates_ok, pc.less_equal(dates, self.latest))

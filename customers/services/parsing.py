@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from clv_dashboard.messages import message_part
@@ -97,6 +98,10 @@ ERR_DATE_ORDER_MIXED = _(
 # Row-level reasons.
 REASON_REQUIRED = _("is empty; a value is required")
 REASON_TOO_LONG = _("is longer than {limit} characters")
+REASON_CURRENCY = _(
+    "is not {currency}, the currency the board counts in: convert these amounts to {currency} first (the import "
+    "does not convert currencies)"
+)
 REASON_DATE_FUTURE = _("is after {today}: an order cannot be dated in the future (check its year, and the day/month order)")
 REASON_DATE = _("is not a date (use 2024-03-31, 2024/3/31, 20240331 or 31.3.2024)")
 REASON_DATE_RANGE = _("is outside the years 1900-2100")
@@ -250,6 +255,12 @@ _REFERRED_BY = FieldSpec(
      "推荐客户", "推荐客户编号", "推荐客户id", "介绍人", "介绍人编号", "介绍人id", "推荐人推荐码"),
 )
 
+# The currency of a row's amounts: checked, not stored (the board counts in CLV_CURRENCY alone).
+_CURRENCY_FIELD = FieldSpec(
+    "currency", _("currency"), False,
+    ("currency", "currencycode", "curr", "ccy", "币种", "币别", "货币", "结算币种", "交易币种", "货币代码"),
+)
+
 FIELDS: dict[str, tuple[FieldSpec, ...]] = {
     "transactions": (
         _CUSTOMER_ID,
@@ -272,6 +283,7 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         # The order's status: a line of a cancelled, unpaid or fully refunded order is not revenue
         # (ORDER_NOT_REVENUE); not stored.
         FieldSpec("order_status", _("order status"), False, ("orderstatus", "订单状态", "交易状态", "订单交易状态")),
+        _CURRENCY_FIELD,
         _NAME,
         *_ATTRIBUTES,
         _REFERRED_BY,
@@ -281,6 +293,7 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         FieldSpec("month", _("month"), True, ("month", "period", "costmonth", "月份", "月", "期间")),
         FieldSpec("kind", _("kind"), True, ("kind", "type", "costtype", "costkind", "类型", "费用类型", "成本类型")),
         FieldSpec("amount", _("amount"), True, ("amount", "cost", "spend", "金额", "费用", "成本", "支出")),
+        _CURRENCY_FIELD,
         FieldSpec(
             "segment_dimension", _("segment dimension"), False,
             ("segmentdimension", "dimension", "segment", "segmenttype", "维度", "分部维度", "细分维度"),
@@ -697,6 +710,43 @@ def row_not_revenue(*, plan: ColumnPlan, values: list[str]) -> str | None:
         except ValueError:
             pass
     return status
+
+
+# Names a currency goes by in exports, to its ISO code.
+_CURRENCY_NAMES = {
+    "RMB": "CNY", "人民币": "CNY", "人民幣": "CNY", "¥": "CNY", "元": "CNY", "CN¥": "CNY",
+    "美元": "USD", "US$": "USD", "港币": "HKD", "港元": "HKD", "港幣": "HKD", "HK$": "HKD", "欧元": "EUR",
+    "歐元": "EUR", "€": "EUR", "英镑": "GBP", "英鎊": "GBP", "£": "GBP", "日元": "JPY", "日圓": "JPY",
+    "新台币": "TWD", "新台幣": "TWD", "台币": "TWD", "NT$": "TWD",
+}
+
+
+def currency_code(text: str) -> str:
+    """A currency as an ISO code (RMB, 人民币 and ¥ are CNY), or the text upper-cased."""
+    key = unicodedata.normalize("NFKC", text).strip().upper()
+    return _CURRENCY_NAMES.get(key, key)
+
+
+def currencies_accepted() -> list[str]:
+    """The currency cells a row may hold: blank, and every way of writing the board's currency
+    (CLV_CURRENCY) that currency_code knows, as stripped text (the columnar reader compares these)."""
+    board = currency_code(str(settings.CLV_CURRENCY))
+    names = [name for name, code in _CURRENCY_NAMES.items() if code == board]
+    return sorted({"", board, board.lower(), board.title(), *names, *(n.lower() for n in names)})
+
+
+def row_currency_error(*, plan: ColumnPlan, values: list[str], line: int) -> RowError | None:
+    """The error of a row whose currency cell names another currency than the board's: its
+    amounts cannot be added to the others without a conversion, which the import does not do."""
+    i = plan.indexes.get("currency")
+    if i is None or i >= len(values) or not values[i].strip():
+        return None
+    board = currency_code(str(settings.CLV_CURRENCY))
+    if currency_code(values[i]) == board:
+        return None
+    raw = values[i].strip()
+    return RowError(line, plan.header[i], raw[:200], str(REASON_CURRENCY).format(currency=board),
+                    [message_part(REASON_CURRENCY, currency=board)])
 
 
 def row_repeats_header(*, header: list[str], values: list[str]) -> bool:
@@ -1426,6 +1476,14 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
             return ""
 
     has_cost = "cost" in idx
+    i_currency = idx.get("currency")
+    accepted_currencies = frozenset(currencies_accepted())
+
+    def currency_check(values: list[str], line: int, errors: list[RowError]) -> None:
+        error = row_currency_error(plan=plan, values=values, line=line) if i_currency is not None else None
+        if error is not None:
+            errors.append(error)
+
     if plan.kind == "transactions":
         i_customer, i_date, i_revenue = idx["customer_id"], idx["order_date"], idx["revenue"]
         i_order, i_cost = idx.get("order_id"), idx.get("cost")
@@ -1444,7 +1502,8 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                 revenue = values[i_revenue].strip()
                 cost = values[i_cost].strip() if i_cost is not None else ""
                 if (customer and order_date and len(customer) <= 100 and len(order_id) <= 100 and plain(revenue)
-                        and (not cost or plain(cost)) and customer[0] != "'" and order_id[:1] != "'"):
+                        and (not cost or plain(cost)) and customer[0] != "'" and order_id[:1] != "'"
+                        and (i_currency is None or values[i_currency].strip() in accepted_currencies)):
                     attrs = []
                     for slot in attr_slots:
                         if slot is None:
@@ -1472,6 +1531,7 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                     errors.append(RowError(line, labels["order_date"], raw_date, str(exc), getattr(exc, "parts", [])))
             revenue = amount(text(values, "revenue", errors, line), "revenue", line, errors)
             cost = amount(text(values, "cost", errors, line), "cost", line, errors) if has_cost else ""
+            currency_check(values, line, errors)
             attrs = [text(values, n, errors, line) if n in idx else "" for n in _ATTRIBUTE_NAMES]
             if errors:
                 return None, errors
@@ -1524,6 +1584,7 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                     month = month_parse(raw_month, line, dates)
                 except ValueError as exc:
                     errors.append(RowError(line, labels["month"], raw_month, str(exc), getattr(exc, "parts", [])))
+            currency_check(values, line, errors)
             if wide:
                 amounts = cost_amounts(values, line, errors)
             else:

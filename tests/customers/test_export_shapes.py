@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from customers.models import CostEntry, Customer, ImportJob, Transaction
 from customers.services import import_claim, import_create, import_run
-from customers.services.parsing import REASON_DATE_FUTURE
+from customers.services.parsing import REASON_CURRENCY, REASON_DATE_FUTURE
 
 Run = Callable[..., ImportJob]
 
@@ -244,7 +244,8 @@ def test_a_shopify_orders_export_is_read_an_order_per_name_with_its_first_lines_
     job = run_import("transactions", SHOPIFY)
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
     assert job.detected["columns"] == {"order_id": "Name", "customer_id": "Email", "order_date": "Created at",
-                                       "revenue": "Total", "order_status": "Financial Status", "name": "Billing Name"}
+                                       "revenue": "Total", "order_status": "Financial Status", "currency": "Currency",
+                                       "name": "Billing Name"}
     assert job.detected["profile"] == "shopify" and "Refunded Amount" not in job.detected["ignored"]
     assert sorted(Transaction.objects.values_list("order_id", "customer__external_id", "order_date", "revenue")) == [
         ("#1001", "ann@example.com", dt.date(2024, 3, 5), Decimal("100.00")),
@@ -417,6 +418,34 @@ def test_an_order_dated_in_the_future_is_an_error_naming_the_last_date_accepted(
     # Costs may be planned ahead: a cost month in the future is accepted.
     costs = run_import("costs", f"month,kind,amount\n{later.year + 1}-01,acquisition,5\n")
     assert costs.status == ImportJob.Status.SUCCEEDED, costs.message
+
+
+MIXED_CURRENCIES = ("customer_id,order_id,order_date,revenue,币种\nC1,O1,2024-03-05,100,CNY\nC2,O2,2024-03-05,700,USD\n"
+                    "C3,O3,2024-03-06,50,人民币\nC4,O4,2024-03-06,60,\nC5,O5,2024-03-07,70,rmb\nC6,O6,2024-03-07,80,港币\n")
+
+
+@pytest.mark.parametrize("reader", ["columnar", "rows"])
+def test_a_row_in_another_currency_than_the_boards_is_refused_not_added(run_import: Run, reader: str) -> None:
+    content = MIXED_CURRENCIES.replace("\n", "\r") if reader == "rows" else MIXED_CURRENCIES
+    job = run_import("transactions", content)
+    assert job.status == ImportJob.Status.REJECTED and job.detected["reader"] == reader
+    assert job.detected["columns"]["currency"] == "币种"
+    reason = str(REASON_CURRENCY).format(currency="CNY")
+    assert [(e["line"], e["column"], e["value"], e["reason"]) for e in job.error_report] == [
+        (3, "币种", "USD", reason), (7, "币种", "港币", reason)]
+    skipped = run_import("transactions", content, skip_invalid=True)
+    assert skipped.status == ImportJob.Status.SUCCEEDED, skipped.message
+    assert sorted(Transaction.objects.values_list("order_id", flat=True)) == ["O1", "O3", "O4", "O5"]
+
+
+def test_a_cost_in_another_currency_is_refused_and_the_boards_currency_is_a_setting(
+        run_import: Run, settings: Any) -> None:
+    job = run_import("costs", "month,kind,amount,currency\n2024-01,acquisition,100,USD\n2024-01,retention,5,CNY\n")
+    assert job.status == ImportJob.Status.REJECTED
+    assert [(e["line"], e["value"]) for e in job.error_report] == [(2, "USD")]
+    settings.CLV_CURRENCY = "USD"
+    job = run_import("costs", "month,kind,amount,currency\n2024-01,acquisition,100,US$\n2024-01,retention,5,CNY\n")
+    assert [(e["line"], e["value"]) for e in job.error_report] == [(3, "CNY")]
 
 
 def test_a_file_with_old_mac_line_ends_loads_every_row(run_import: Run) -> None:
