@@ -72,6 +72,7 @@ def columnar_applies(*, source: SourceFile, plan: ColumnPlan) -> bool:
     return (
         plan.kind in COLUMNAR_KINDS
         and not plan.scales
+        and not plan.revenue_from_quantity
         and not source.excel_text
         and not (plan.profile is not None and plan.profile.first_line_totals)
         and source.delimiter in _DELIMITERS

@@ -57,6 +57,7 @@ from .parsing import (
     NOTE_MONTH_DATES,
     NOTE_NOT_REVENUE,
     NOTE_REPEATED_HEADER,
+    NOTE_REVENUE_FROM_QUANTITY,
     NOTE_SUMMARY_ROWS,
     NOTE_WESTERN_ENCODING,
     PROFILE_NOTES,
@@ -781,6 +782,9 @@ def _reading_notes(job: ImportJob, dates: DateParser, not_read: NotRead, plan: C
             str(NOTE_AMOUNT_SCALE).format(column=plan.column_label(name), unit=unit, factor=f"{factor:,}",
                                           example=f"{Decimal('1.5') * factor:,.2f}")
             for name, (factor, unit) in plan.scales.items())
+    if plan.revenue_from_quantity:
+        job.detected["revenue_note"] = str(NOTE_REVENUE_FROM_QUANTITY).format(
+            quantity=plan.column_label("quantity"), price=plan.column_label("unit_price"))
     if not_read.not_revenue:
         counted = sorted(not_read.not_revenue.items(), key=lambda item: (-item[1], item[0]))
         job.detected["not_revenue_note"] = str(NOTE_NOT_REVENUE).format(

@@ -56,6 +56,10 @@ NOTE_EXCEL_TEXT = _(
     "Cells written as =\"…\" (Excel's way to keep a code's leading zeros) were read as the text inside: "
     "=\"00123\" as 00123."
 )
+NOTE_REVENUE_FROM_QUANTITY = _(
+    "The file has no amount column: each line's revenue is its quantity times its unit price (\"{quantity}\" x "
+    "\"{price}\"), rounded to cents."
+)
 NOTE_NOT_REVENUE = _(
     "{count} line(s) not read: their order status says the order was cancelled, not paid or refunded in full "
     "({statuses})."
@@ -98,6 +102,7 @@ ERR_DATE_ORDER_MIXED = _(
 # Row-level reasons.
 REASON_REQUIRED = _("is empty; a value is required")
 REASON_TOO_LONG = _("is longer than {limit} characters")
+REASON_QUANTITY = _("is not a quantity (use 2, 2.5, 1,200, or -1 for a return)")
 REASON_CURRENCY = _(
     "is not {currency}, the currency the board counts in: convert these amounts to {currency} first (the import "
     "does not convert currencies)"
@@ -204,7 +209,7 @@ _SCALED_UNIT = re.compile(
 )
 _SCALES = {"亿": 10**8, "千万": 10**7, "百万": 10**6, "万": 10**4, "千": 10**3}
 # The fields holding amounts, which a scale in their column's name multiplies.
-AMOUNT_FIELDS = ("revenue", "cost", "amount", "acquisition_amount", "retention_amount")
+AMOUNT_FIELDS = ("revenue", "cost", "amount", "acquisition_amount", "retention_amount", "unit_price")
 
 
 def amount_scale(text: str) -> tuple[int, str] | None:
@@ -284,6 +289,11 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         # (ORDER_NOT_REVENUE); not stored.
         FieldSpec("order_status", _("order status"), False, ("orderstatus", "订单状态", "交易状态", "订单交易状态")),
         _CURRENCY_FIELD,
+        # A line's quantity and unit price: its revenue when the file has no amount column
+        # (ColumnPlan.revenue_from_quantity); ignored otherwise.
+        FieldSpec("quantity", _("quantity"), False, ("quantity", "qty", "数量", "销售数量", "件数", "出库数量")),
+        FieldSpec("unit_price", _("unit price"), False,
+                  ("unitprice", "price", "priceperunit", "sellingprice", "单价", "销售单价", "含税单价", "成交单价", "售价")),
         _NAME,
         *_ATTRIBUTES,
         _REFERRED_BY,
@@ -979,6 +989,8 @@ class ColumnPlan:
     # amount field -> (factor, unit as written) its column's name gives (金额(万元): 10000)
     scales: dict[str, tuple[int, str]] = field(default_factory=dict)
     profile: ExportProfile | None = None  # an export read by its own rules (EXPORT_PROFILES)
+    # No amount column: each line's revenue is its quantity x unit price (rounded half up to cents).
+    revenue_from_quantity: bool = False
 
     def column_label(self, field_name: str) -> str:
         return self.header[self.indexes[field_name]]
@@ -1052,8 +1064,14 @@ def columns_resolve(*, kind: str, header: list[str], mapping: dict[str, str] | N
         if long:
             raise refused(ERR_COST_SHAPES_MIXED, long=", ".join(f'"{header[indexes[n]]}"' for n in long),
                           wide=", ".join(f'"{header[indexes[n]]}"' for n in wide))
+    # Revenue as quantity x unit price: only in a transactions file without an amount column.
+    from_quantity = kind == "transactions" and "revenue" not in indexes and {"quantity", "unit_price"} <= set(indexes)
+    if kind == "transactions" and not from_quantity:
+        for name in ("quantity", "unit_price"):
+            indexes.pop(name, None)
     # A wide cost file has its kind and amount in the columns per kind.
-    missing = [s for s in specs if s.required and s.name not in indexes and not (wide and s.name in ("kind", "amount"))]
+    missing = [s for s in specs if s.required and s.name not in indexes and not (wide and s.name in ("kind", "amount"))
+               and not (from_quantity and s.name == "revenue")]
     if missing:
         raise refused(
             ERR_MISSING_COLUMNS, missing=", ".join(f"{s.name} ({s.label})" for s in missing),
@@ -1064,7 +1082,8 @@ def columns_resolve(*, kind: str, header: list[str], mapping: dict[str, str] | N
     unknown = [h for i, h in enumerate(header) if i not in indexes.values() and normalised[i] not in read_too]
     scales = {name: scale for name in AMOUNT_FIELDS
               if name in indexes and (scale := amount_scale(header[indexes[name]])) is not None}
-    return ColumnPlan(kind=kind, indexes=indexes, header=header, unknown=unknown, scales=scales, profile=profile)
+    return ColumnPlan(kind=kind, indexes=indexes, header=header, unknown=unknown, scales=scales, profile=profile,
+                      revenue_from_quantity=from_quantity)
 
 
 # --- Values -----------------------------------------------------------------------------------
@@ -1314,6 +1333,19 @@ def amount_parse(raw: str, scale: int = 1) -> str:
     return str(-value if negative else value)
 
 
+_QUANTITY = re.compile(r"^-?\d{1,12}(?:\.\d{1,6})?$")
+
+
+def quantity_parse(raw: str) -> Decimal:
+    """A line's quantity: 2, 2.5, 1,200, -1 (a return), full-width digits; ValueError otherwise."""
+    text = unicodedata.normalize("NFKC", raw).replace("\u2212", "-").strip()
+    if _THOUSANDS_COMMA.match(text.lstrip("-").split(".")[0]):
+        text = text.replace(",", "")
+    if not _QUANTITY.match(text):
+        raise Reason(REASON_QUANTITY)
+    return Decimal(text)
+
+
 _MONTH_YEAR_FIRST = re.compile(r"^(\d{4})\s*(?:[-/.]|年)?\s*(\d{1,2})\s*月?$")
 _MONTH_YEAR_LAST = re.compile(r"^(\d{1,2})[-/.](\d{4})$")
 # Mar-24, March 2024, MAR.2024 (Excel's month formats), 2024-Mar.
@@ -1476,6 +1508,28 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
             return ""
 
     has_cost = "cost" in idx
+
+    def line_revenue(values: list[str], line: int, errors: list[RowError]) -> str:
+        """Quantity x unit price, rounded half up to cents (a negative quantity is a return)."""
+        quantity_text, price_text = text(values, "quantity", errors, line), text(values, "unit_price", errors, line)
+        for name, given in (("quantity", quantity_text), ("unit_price", price_text)):
+            if not given:
+                errors.append(RowError(line, labels[name], "", str(REASON_REQUIRED), [message_part(REASON_REQUIRED)]))
+        price = amount(price_text, "unit_price", line, errors)
+        if not quantity_text or not price:
+            return ""
+        try:
+            quantity = quantity_parse(quantity_text)
+        except ValueError as exc:
+            errors.append(RowError(line, labels["quantity"], quantity_text, str(exc), getattr(exc, "parts", [])))
+            return ""
+        value = (quantity * Decimal(price)).quantize(_CENT, rounding=ROUND_HALF_UP)
+        if abs(value) >= _LIMIT:
+            errors.append(RowError(line, labels["unit_price"], values[idx["unit_price"]].strip(),
+                                   str(REASON_AMOUNT_RANGE), [message_part(REASON_AMOUNT_RANGE)]))
+            return ""
+        return str(value)
+
     i_currency = idx.get("currency")
     accepted_currencies = frozenset(currencies_accepted())
 
@@ -1485,7 +1539,8 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
             errors.append(error)
 
     if plan.kind == "transactions":
-        i_customer, i_date, i_revenue = idx["customer_id"], idx["order_date"], idx["revenue"]
+        # Without an amount column (revenue from quantity x unit price) every row takes the slow path.
+        i_customer, i_date, i_revenue = idx["customer_id"], idx["order_date"], idx.get("revenue", -1)
         i_order, i_cost = idx.get("order_id"), idx.get("cost")
         attr_slots = [(idx[n], specs[n].max_length) if n in idx else None for n in _ATTRIBUTE_NAMES]
         date_cache = dates._cache
@@ -1495,7 +1550,7 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
 
         def validate(line: int, values: list[str]) -> Validated:
             # Fast path for the common row: the right width, plain amounts, a date seen before.
-            if len(values) == width:
+            if len(values) == width and i_revenue >= 0:
                 customer = values[i_customer].strip()
                 order_id = values[i_order].strip() if i_order is not None else ""
                 order_date = date_cache.get(values[i_date].strip())
@@ -1529,7 +1584,10 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
                     order_date = dates.parse(raw_date, line)
                 except ValueError as exc:
                     errors.append(RowError(line, labels["order_date"], raw_date, str(exc), getattr(exc, "parts", [])))
-            revenue = amount(text(values, "revenue", errors, line), "revenue", line, errors)
+            if plan.revenue_from_quantity:
+                revenue = line_revenue(values, line, errors)
+            else:
+                revenue = amount(text(values, "revenue", errors, line), "revenue", line, errors)
             cost = amount(text(values, "cost", errors, line), "cost", line, errors) if has_cost else ""
             currency_check(values, line, errors)
             attrs = [text(values, n, errors, line) if n in idx else "" for n in _ATTRIBUTE_NAMES]

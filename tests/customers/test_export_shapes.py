@@ -448,6 +448,28 @@ def test_a_cost_in_another_currency_is_refused_and_the_boards_currency_is_a_sett
     assert [(e["line"], e["value"]) for e in job.error_report] == [(3, "CNY")]
 
 
+def test_without_an_amount_column_a_lines_revenue_is_its_quantity_times_its_unit_price(
+        run_import: Run, client_as: Callable[[str | None], object]) -> None:
+    content = ("客户编号,订单号,订单日期,数量,单价,商品\nC1,SO1,2024-03-05,2,\"1,299.50\",电饭煲\n"
+               "C1,SO1,2024-03-05,1,￥0.335,袋子\nC2,SO2,2024-03-06,-1,88,退货\nC3,SO3,2024-03-07,１,10,x\n")
+    job = run_import("transactions", content)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert job.detected["columns"]["quantity"] == "数量" and job.detected["columns"]["unit_price"] == "单价"
+    assert sorted(Transaction.objects.values_list("order_id", "revenue")) == [
+        ("SO1", Decimal("2599.34")),  # 2 x 1,299.50 + 1 x 0.335 (rounded half up: 0.34), the lines summed
+        ("SO2", Decimal("-88.00")), ("SO3", Decimal("10.00"))]
+    assert '"数量" x "单价"' in job.detected["revenue_note"]
+    _page_shows(client_as, job, "revenue-note", "quantity times its unit price")
+    bad = run_import("transactions", "客户编号,订单日期,数量,单价\nC4,2024-03-07,abc,10\nC5,2024-03-07,,10\nC6,2024-03-07,1,\n")
+    assert [(e["line"], e["column"], e["value"]) for e in bad.error_report] == [
+        (2, "数量", "abc"), (3, "数量", ""), (4, "单价", "")]
+    # With an amount column the quantity and the price are not read.
+    both = run_import("transactions", "客户编号,订单日期,数量,单价,金额\nC7,2024-03-08,2,10,15\n")
+    assert both.status == ImportJob.Status.SUCCEEDED and "quantity" not in both.detected["columns"]
+    assert Transaction.objects.get(customer__external_id="C7").revenue == Decimal("15.00")
+    assert both.detected["ignored"] == ["数量", "单价"] and "revenue_note" not in both.detected
+
+
 def test_a_file_with_old_mac_line_ends_loads_every_row(run_import: Run) -> None:
     job = run_import("transactions", "customer_id,order_date,revenue\rC1,2024-03-05,10\rC2,2024-03-06,20\r")
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
