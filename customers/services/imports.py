@@ -66,6 +66,7 @@ from .parsing import (
     ColumnPlan,
     DateParser,
     ImportRefused,
+    OrderStatusRule,
     RowError,
     SourceFile,
     Validated,
@@ -77,7 +78,6 @@ from .parsing import (
     row_is_blank,
     row_is_summary,
     row_lone_cell,
-    row_not_revenue,
     row_nul_error,
     row_repeats_header,
     row_validator,
@@ -441,11 +441,7 @@ class _Tally:
         self.lone_cells: list[tuple[int, str]] = []  # lines of one filled cell, not read (parsing.row_lone_cell)
         self.repeated_headers: list[int] = []  # lines repeating the header, not read (parsing.row_repeats_header)
         self.not_revenue: dict[str, int] = {}  # statuses of orders that are not revenue (parsing.row_not_revenue)
-        self.status_read = plan.has("order_status")
-        # An export with its order's values on the first line only (Shopify's): the lines after a
-        # cancelled order's first one, with no status of their own, go with it.
-        self._order_index = plan.indexes.get("order_id") if plan.profile and plan.profile.first_line_totals else None
-        self._left_out: tuple[str, str] | None = None  # (order id, status) of the last line left out
+        self.statuses = OrderStatusRule(plan) if plan.has("order_status") else None
         self._next_percent = 1
 
     @property
@@ -460,7 +456,7 @@ class _Tally:
         if row_is_summary(plan=self.plan, values=values):
             self.summaries.append(line)
             return
-        status = self._not_revenue(values) if self.status_read else None
+        status = self.statuses.left_out(values) if self.statuses is not None else None
         if status is not None:
             self.not_revenue[status] = self.not_revenue.get(status, 0) + 1
             return
@@ -480,18 +476,6 @@ class _Tally:
         elif isinstance(row, list) and self.staging:  # a wide cost row: an entry per kind
             for each in row:
                 self.stager.add(each)
-
-    def _not_revenue(self, values: list[str]) -> str | None:
-        """The status for which the row is left out (parsing.row_not_revenue), or None."""
-        status = row_not_revenue(plan=self.plan, values=values)
-        if self._order_index is None:
-            return status
-        order = values[self._order_index].strip() if self._order_index < len(values) else ""
-        if status is None and self._left_out is not None and order == self._left_out[0]:
-            own = values[self.plan.indexes["order_status"]].strip() if self.plan.indexes["order_status"] < len(values) else ""
-            status = None if own else self._left_out[1]
-        self._left_out = (order, status) if status is not None and order else None
-        return status
 
     def progress(self, bytes_read: int) -> None:
         percent = min(bytes_read * 90 // self.size, 90)

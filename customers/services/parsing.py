@@ -759,6 +759,31 @@ def row_currency_error(*, plan: ColumnPlan, values: list[str], line: int) -> Row
                     [message_part(REASON_CURRENCY, currency=board)])
 
 
+class OrderStatusRule:
+    """The lines a transactions file's order status leaves out (row_not_revenue). In an export
+    with its order's values on the first line only (Shopify's), the lines after a left-out
+    order's first one, with no status of their own, go with it: the rule remembers that order."""
+
+    def __init__(self, plan: ColumnPlan) -> None:
+        self.plan = plan
+        self._status = plan.indexes["order_status"]
+        first_line = plan.profile is not None and plan.profile.first_line_totals
+        self._order = plan.indexes.get("order_id") if first_line else None
+        self._left_out: tuple[str, str] | None = None  # (order id, status) of the last line left out
+
+    def left_out(self, values: list[str]) -> str | None:
+        """The status for which the row is left out, or None."""
+        status = row_not_revenue(plan=self.plan, values=values)
+        if self._order is None:
+            return status
+        order = values[self._order].strip() if self._order < len(values) else ""
+        own = values[self._status].strip() if self._status < len(values) else ""
+        if status is None and not own and self._left_out is not None and order == self._left_out[0]:
+            status = self._left_out[1]
+        self._left_out = (order, status) if status is not None and order else None
+        return status
+
+
 def row_repeats_header(*, header: list[str], values: list[str]) -> bool:
     """The file's header again, as where exports are joined one after another (`cat jan.csv
     feb.csv`, a byte-order mark included): not a row of data, not an error, listed on the import."""
