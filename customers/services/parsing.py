@@ -499,20 +499,41 @@ def _first_undecodable_line(path: Path, encoding: str) -> tuple[int, str]:
     return 0, ""
 
 
-def _gb_plausible(path: Path) -> bool:
-    decoder = codecs.getincrementaldecoder("gb18030")()
+def _common_share(path: Path, codec: str, common_of: Callable[[str], int]) -> float | None:
+    """The share of the file's non-ASCII characters that `common_of` counts as common, read with
+    `codec` (the whole file, chunk by chunk); None when the file does not decode or has none."""
+    decoder = codecs.getincrementaldecoder(codec)()
     wide_count = common = 0
     try:
         for chunk in _line_chunks(path):
             wide = _ASCII_RUNS.sub("", decoder.decode(chunk))
             if wide:
                 wide_count += len(wide)
-                # Nothing ASCII is left, so each "?" is a character outside GB2312.
-                common += len(wide) - wide.encode("gb2312", errors="replace").count(b"?")
+                common += common_of(wide)
         decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return wide_count > 0 and common >= GB_COMMON_SHARE * wide_count
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return None
+    return common / wide_count if wide_count else None
+
+
+def _in_gb2312(wide: str) -> int:
+    # Nothing ASCII is left, so each "?" is a character outside GB2312.
+    return len(wide) - wide.encode("gb2312", errors="replace").count(b"?")
+
+
+# Bytes that are not a lead byte of Big5's first level (A1-C6: the common hanzi and the symbols).
+_BIG5_NOT_FIRST_LEVEL = bytes(b for b in range(256) if not 0xA1 <= b <= 0xC6)
+
+
+def _in_big5_first_level(wide: str) -> int:
+    encoded = wide.encode(BIG5)
+    # Every character is two bytes here (nothing ASCII is left): count the lead bytes in C.
+    return len(encoded[::2].translate(None, _BIG5_NOT_FIRST_LEVEL)) if len(encoded) == 2 * len(wide) else 0
+
+
+def _gb_plausible(path: Path) -> bool:
+    share = _common_share(path, "gb18030", _in_gb2312)
+    return share is not None and share >= GB_COMMON_SHARE
 
 
 def _big5_plausible(path: Path) -> bool:
@@ -520,20 +541,8 @@ def _big5_plausible(path: Path) -> bool:
     Kong and Taiwan systems export): it decodes whole, and BIG5_COMMON_SHARE of its non-ASCII
     characters are the common hanzi and punctuation of Big5's first level (lead bytes A1-C6);
     another encoding read as Big5 gives the rare second-level characters."""
-    decoder = codecs.getincrementaldecoder(BIG5)()
-    wide_count = common = 0
-    try:
-        for chunk in _line_chunks(path):
-            wide = _ASCII_RUNS.sub("", decoder.decode(chunk))
-            if wide:
-                wide_count += len(wide)
-                encoded = wide.encode(BIG5)
-                # Every character is two bytes here (nothing ASCII is left): count the lead bytes.
-                common += sum(1 for lead in encoded[::2] if 0xA1 <= lead <= 0xC6) if len(encoded) == 2 * len(wide) else 0
-        decoder.decode(b"", final=True)
-    except (UnicodeDecodeError, UnicodeEncodeError):
-        return False
-    return wide_count > 0 and common >= BIG5_COMMON_SHARE * wide_count
+    share = _common_share(path, BIG5, _in_big5_first_level)
+    return share is not None and share >= BIG5_COMMON_SHARE
 
 
 def _western_example(path: Path) -> str | None:
