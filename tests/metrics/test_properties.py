@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,11 @@ costs_st = st.lists(
               st.sampled_from([("", ""), ("region", "N"), ("region", "Z"), ("acquisition_channel", "b")])),
     max_size=8,
 )
-PROPERTY_SETTINGS = settings(max_examples=25, phases=[Phase.explicit, Phase.generate], deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Each example recomputes a small business several times (about 3 s): the suite runs a dozen;
+# CLV_PROPERTY_EXAMPLES=200 bin/test tests/metrics/test_properties.py searches wider.
+PROPERTY_EXAMPLES = int(os.environ.get("CLV_PROPERTY_EXAMPLES", "12"))
+PROPERTY_SETTINGS = settings(max_examples=PROPERTY_EXAMPLES, phases=[Phase.explicit, Phase.generate], deadline=None,
+                             suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _month(offset: int) -> dt.date:

@@ -20,7 +20,15 @@ from metrics.models import CustomerActivityState, CustomerProfitability, Monthly
 from metrics.partitions.selectors import check_partitions
 from metrics.selectors import partition_filter
 from metrics.services import snapshots_recompute
-from tests.metrics.test_properties import PROPERTY_SETTINGS, _dump, _load, costs_st, customers_st, transactions_st
+from tests.metrics.test_properties import (
+    PROPERTY_EXAMPLES,
+    PROPERTY_SETTINGS,
+    _dump,
+    _load,
+    costs_st,
+    customers_st,
+    transactions_st,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -55,7 +63,7 @@ def _refer(pairs: list[tuple[int, int]]) -> None:
 
 # Committed (transactional_db): each run's own transactions, as on a worker; in one enclosing
 # transaction the locks of every created and dropped stage table would pile up.
-@settings(PROPERTY_SETTINGS, max_examples=12)
+@settings(PROPERTY_SETTINGS, max_examples=max(1, PROPERTY_EXAMPLES // 2))
 @given(customers=customers_st, transactions=transactions_st, costs=costs_st, w=st.integers(1, 4),
        window=st.integers(1, 4), referrals=st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), max_size=4),
        parts=st.sampled_from([2, 3, 5]))
