@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from clv_dashboard.messages import message_translate
-from customers.models import ImportJob
+from customers.models import UNASSIGNED, ImportJob, SegmentDimension
 
 
 def import_jobs_list() -> QuerySet[ImportJob]:
@@ -48,3 +49,27 @@ def import_job_recompute_status(*, job: ImportJob) -> str | None:
 def import_job_errors(*, job: ImportJob) -> list[dict[str, Any]]:
     """The first row errors, each reason in the reader's language."""
     return [{**e, "reason": message_translate(str(e.get("reason", "")), e.get("parts"))} for e in job.error_report]
+
+
+def _segment_label(value: str) -> str:
+    return str(_("unassigned")) if value == UNASSIGNED else value
+
+
+def import_job_segment_changes(*, job: ImportJob) -> dict[str, list[dict[str, Any]]]:
+    """The segment moves and conflicts of a loaded import (services/moves.py), with the
+    dimensions and the unassigned segment named in the reader's language."""
+    result = job.result or {}
+
+    def dimension(d: str) -> str:
+        return str(SegmentDimension(d).label) if d in SegmentDimension.values else d
+
+    moves = [{"dimension": m["dimension"], "label": dimension(m["dimension"]), "customers": m["customers"],
+              "more": m["customers"] - sum(n for _old, _new, n in m["changes"]),
+              "changes": [{"old": _segment_label(old), "new": _segment_label(new), "customers": n}
+                          for old, new, n in m["changes"]]}
+             for m in result.get("segment_moves") or []]
+    conflicts = [{"dimension": c["dimension"], "label": dimension(c["dimension"]), "customers": c["customers"],
+                  "more": c["customers"] > len(c["examples"]),
+                  "examples": [{"customer": customer, "values": values} for customer, values in c["examples"]]}
+                 for c in result.get("segment_conflicts") or []]
+    return {"moves": moves, "conflicts": conflicts}

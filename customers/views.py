@@ -88,6 +88,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "source_available": bool(job.stored_file) and job_source_path(job).is_file(),
         "recompute_status": selectors.import_job_recompute_status(job=job),
         "errors": selectors.import_job_errors(job=job),
+        "segment_changes": selectors.import_job_segment_changes(job=job),
     })
 
 

@@ -22,6 +22,7 @@ import pyarrow.csv as pcsv
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from . import moves
 from .bulkload import indexes_set_aside
 from .parsing import STAGED_COLUMNS
 
@@ -173,9 +174,13 @@ class WriteResult:
     earliest: dt.date | None = None
     seconds_building_indexes: float | None = None  # set aside for the write and built after (bulkload.py)
     extra: dict[str, Any] = field(default_factory=dict)
+    # Stored customers the file moved to another segment, and customers it gave two values of
+    # one dimension (moves.py): kept on the import only when there are any.
+    segment_moves: list[dict[str, Any]] = field(default_factory=list)
+    segment_conflicts: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "rows_written": self.rows_written,
             "customers_created": self.customers_created,
             "customers_updated": self.customers_updated,
@@ -183,7 +188,14 @@ class WriteResult:
             "transactions_replaced": self.transactions_replaced,
             "costs_inserted": self.costs_inserted,
             "costs_replaced": self.costs_replaced,
-        } | ({} if self.seconds_building_indexes is None else {"seconds_building_indexes": self.seconds_building_indexes})
+        }
+        if self.seconds_building_indexes is not None:
+            out["seconds_building_indexes"] = self.seconds_building_indexes
+        if self.segment_moves:
+            out["segment_moves"] = self.segment_moves
+        if self.segment_conflicts:
+            out["segment_conflicts"] = self.segment_conflicts
+        return out
 
 
 def _one(connection: BaseDatabaseWrapper, sql: str, params: list[Any] | None = None) -> Any:
@@ -252,7 +264,8 @@ def customers_upsert(
     *, connection: BaseDatabaseWrapper, stager: Stager, attributes: tuple[str, ...], result: WriteResult
 ) -> None:
     """Create the customers the file names; update the attributes the file gives (a blank cell
-    never clears a stored value; within the file the last non-blank value wins)."""
+    never clears a stored value; within the file the last non-blank value wins). The customers
+    this moves between segments, and those given two values in the file, go on `result`."""
     t = stager.table
     pg = _is_pg(connection)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -285,6 +298,8 @@ def customers_upsert(
                 f"coalesce((SELECT s2.{attr} FROM {t} s2 WHERE s2.customer_ext = s.customer_ext AND s2.{attr} <> '' "
                 f"ORDER BY s2.line DESC LIMIT 1), {blank})"
             )
+    result.segment_conflicts = moves.segment_conflicts(connection=connection, table=t, attributes=attributes)
+    compare = moves.segments_before(connection=connection, table=t, attributes=attributes)
     target = "customers_customer"
     # A NULL (nothing given) is blank here: CASE and <> treat it as "no value in the file".
     sets = ", ".join(
@@ -299,6 +314,8 @@ def customers_upsert(
             [now, now],
         )
         result.customers_updated = max(int(cursor.rowcount) - result.customers_created, 0)
+    if compare:
+        result.segment_moves = moves.segment_moves(connection=connection, table=t, attributes=attributes)
 
 
 def transactions_write(

@@ -76,7 +76,16 @@ def demo_everything(transactional_db: None, settings: Any) -> dict[str, int]:
         "订单编号,买家会员名,订单创建时间,买家实际支付金额（元）\nP1,淘宝用户甲,46300,88.50\n合计,,,88.50\n".encode()])
     claimed = import_claim(job_id=upload.pk)
     assert claimed is not None and import_run(job=claimed).status == ImportJob.Status.SUCCEEDED
-    return {"customer": int(customer.pk), "import": int(job.pk), "loaded": int(upload.pk)}
+    # A customers file that moves two customers to new regions, one given two values in the file.
+    first, second = Customer.objects.order_by("pk")[:2]
+    moving = import_create(kind="customers", original_name="客户区域.csv", enqueue=False, chunks=[
+        f"客户编号,区域\n{first.external_id},西南大区\n{second.external_id},华北\n{second.external_id},东北大区\n".encode()])
+    claimed = import_claim(job_id=moving.pk)
+    assert claimed is not None
+    moved = import_run(job=claimed)
+    assert moved.status == ImportJob.Status.SUCCEEDED and moved.result["segment_conflicts"], moved.result
+    assert moved.result["segment_moves"][0]["customers"] == 2, moved.result
+    return {"customer": int(customer.pk), "import": int(job.pk), "loaded": int(upload.pk), "moved": int(moving.pk)}
 
 
 def test_no_screen_scrolls_sideways_on_a_phone(page_for: Callable[..., Any], demo_everything: dict[str, int],
@@ -91,7 +100,7 @@ def _screens_checked(page: Any, demo: dict[str, int], artifacts_dir: Path, langu
     """What sticks out on each screen (none expected); a screenshot of each that has something."""
     urls = ["/board/", "/board/?scope=region:North", f"/customers/{demo['customer']}/", "/customers/",
             "/customers/model-check/", "/profitability/", "/valuation/", "/imports/", f"/imports/{demo['import']}/",
-            f"/imports/{demo['loaded']}/", "/assumptions/", "/audit/", "/aliases/"]
+            f"/imports/{demo['loaded']}/", f"/imports/{demo['moved']}/", "/assumptions/", "/audit/", "/aliases/"]
     # The pages whose tables were wider than a phone before they scrolled inside their cards.
     must_hold = {"/customers/": "#parameter-errors", "/profitability/": "#most-table",
                  "/imports/": ".imports-table", "/assumptions/": "table.history"}
@@ -113,6 +122,11 @@ def _screens_checked(page: Any, demo: dict[str, int], artifacts_dir: Path, langu
             counts = page.evaluate("() => Array.from(document.querySelectorAll('.imports-result td')).map("
                                    "td => [td.textContent.trim(), td.getBoundingClientRect().right])")
             assert counts and all(text and right <= PHONE[0] for text, right in counts), (language, counts)
+        if url == f"/imports/{demo['moved']}/":
+            # The moves and the conflict are listed, in the reader's language.
+            moves = page.locator("#segment-moves-region").inner_text()
+            assert "大区" in moves and ("区域" if language == "zh-hans" else "Region") in moves, moves
+            assert page.locator("#segment-conflicts-region code").count() == 1
         if url == "/customers/":
             # Each customer's predicted CLV is on the screen, beside its label (no scrolling sideways).
             cells = page.evaluate("() => Array.from(document.querySelectorAll('#predictions td[data-label]')).map("

@@ -88,6 +88,14 @@ class Command(BaseCommand):
         if new_values:
             listed = ", ".join(f"{v['value']} ({v['dimension']}, {v['customers']} customers)" for v in new_values)
             out.write(f"  new segment values: {listed} (map them on /aliases/)")
+        for move in (job.result or {}).get("segment_moves") or []:
+            flows = ", ".join(f"{old} -> {new} ({n})" for old, new, n in move["changes"])
+            out.write(f"  moved to another segment ({move['dimension']}): {move['customers']} customer(s): {flows}"
+                      " (their whole history moves; closed months show a restatement)")
+        for conflict in (job.result or {}).get("segment_conflicts") or []:
+            examples = "; ".join(f"{c}: {' -> '.join(v)}" for c, v in conflict["examples"])
+            out.write(f"  given different values in the file ({conflict['dimension']}): {conflict['customers']} "
+                      f"customer(s), the last kept: {examples}")
         for found in (job.result or {}).get("referral_warnings") or []:
             examples = ", ".join(f"{c} <- {r}" for c, r in found["examples"])
             out.write(f"  referrals that cannot count yet ({found['kind']}): {found['customers']} customer(s), "
@@ -95,7 +103,8 @@ class Command(BaseCommand):
         for key, value in (job.result or {}).items():
             if key in ("new_segment_values", "aliases_applied", "referral_warnings") and not value:
                 continue
-            if key not in ("rows_written", "new_segment_values", "referral_warnings"):
+            if key not in ("rows_written", "new_segment_values", "referral_warnings", "segment_moves",
+                           "segment_conflicts"):
                 out.write(f"  {key.replace('_', ' ')}: {value}")
         for error in job.error_report:
             where = f"row {error['line']}, cell {error['cell']}" if error.get("cell") else f"line {error['line']}"
