@@ -18,3 +18,7 @@ class MetricsConfig(AppConfig):
 
         # Keeps the role groups' permissions in step with models added after the data migration.
         post_migrate.connect(sync_role_groups_after_migrate, sender=self)
+        # The default assumptions, also after a flush (which empties what the data migration made).
+        from metrics.services import assumptions_ensure_after_migrate
+
+        post_migrate.connect(assumptions_ensure_after_migrate, sender=self)

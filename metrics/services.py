@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
@@ -120,6 +121,18 @@ def assumptions_ensure() -> AssumptionSet:
     if latest is None:
         latest, _created = AssumptionSet.objects.get_or_create(version=1, defaults={"note": "Defaults of METRICS.md"})
     return latest
+
+
+def assumptions_ensure_after_migrate(*, apps: Any = None, using: str = "default", **kwargs: Any) -> None:
+    """Version 1 of the assumptions after a migrate (`apps`: the migrated state's models), and
+    after a `flush` (which sends the same signal, without `apps`, and would otherwise leave a
+    database without the defaults its migrations made)."""
+    try:
+        model = (apps or django_apps).get_model("metrics", "AssumptionSet")
+    except LookupError:  # migrated to before the model existed
+        return
+    if not model.objects.using(using).exists():
+        model.objects.using(using).create(version=1, note="Defaults of METRICS.md")
 
 
 # --- Recompute --------------------------------------------------------------------------------
