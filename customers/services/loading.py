@@ -281,25 +281,35 @@ def customers_upsert(
             )
             result.customers_created = int(cursor.rowcount)
         return
-    result.customers_created = int(_one(
-        connection,
-        f"SELECT count(*) FROM (SELECT DISTINCT customer_ext FROM {t}) s "
-        f"LEFT JOIN customers_customer c ON c.external_id = s.customer_ext WHERE c.id IS NULL",
-    ) or 0)
     selects = []
     for attr in ATTRIBUTES:
         blank = "NULL" if attr in NULLABLE_ATTRIBUTES else "''"
         if attr not in attributes:
-            selects.append(blank)
+            selects.append(f"{blank} AS {attr}")
         elif pg:
-            selects.append(f"coalesce((array_agg({attr} ORDER BY line DESC) FILTER (WHERE {attr} <> ''))[1], {blank})")
+            selects.append(f"coalesce((array_agg({attr} ORDER BY line DESC) FILTER (WHERE {attr} <> ''))[1], {blank}) AS {attr}")
         else:
             selects.append(
                 f"coalesce((SELECT s2.{attr} FROM {t} s2 WHERE s2.customer_ext = s.customer_ext AND s2.{attr} <> '' "
-                f"ORDER BY s2.line DESC LIMIT 1), {blank})"
+                f"ORDER BY s2.line DESC LIMIT 1), {blank}) AS {attr}"
             )
-    result.segment_conflicts = moves.segment_conflicts(connection=connection, table=t, attributes=attributes)
-    compare = moves.segments_before(connection=connection, table=t, attributes=attributes)
+    # One grouped pass: each customer's values as the file gives them, and which dimensions it
+    # gives two values of; the reports (moves.py) and the upsert read it.
+    grouped = f"{t}_customers"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {grouped}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {grouped} AS SELECT s.customer_ext, "
+            f"{', '.join(selects + moves.conflict_flags(attributes))} FROM {t} s GROUP BY s.customer_ext"
+        )
+    result.customers_created = int(_one(
+        connection,
+        f"SELECT count(*) FROM {grouped} g LEFT JOIN customers_customer c ON c.external_id = g.customer_ext "
+        "WHERE c.id IS NULL",
+    ) or 0)
+    result.segment_moves = moves.segment_moves(connection=connection, grouped=grouped, attributes=attributes)
+    result.segment_conflicts = moves.segment_conflicts(connection=connection, table=t, grouped=grouped,
+                                                       attributes=attributes)
     target = "customers_customer"
     # A NULL (nothing given) is blank here: CASE and <> treat it as "no value in the file".
     sets = ", ".join(
@@ -309,13 +319,12 @@ def customers_upsert(
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {target} (external_id, {', '.join(ATTRIBUTES)}, created_at, updated_at) "
-            f"SELECT s.customer_ext, {', '.join(selects)}, %s, %s FROM {t} s WHERE true GROUP BY s.customer_ext "
-            f"ORDER BY s.customer_ext ON CONFLICT (external_id) DO UPDATE SET {sets}, updated_at = excluded.updated_at WHERE {changed}",
+            f"SELECT g.customer_ext, {', '.join(f'g.{a}' for a in ATTRIBUTES)}, %s, %s FROM {grouped} g WHERE true "
+            f"ORDER BY g.customer_ext ON CONFLICT (external_id) DO UPDATE SET {sets}, updated_at = excluded.updated_at WHERE {changed}",
             [now, now],
         )
         result.customers_updated = max(int(cursor.rowcount) - result.customers_created, 0)
-    if compare:
-        result.segment_moves = moves.segment_moves(connection=connection, table=t, attributes=attributes)
+        cursor.execute(f"DROP TABLE IF EXISTS {grouped}")
 
 
 def transactions_write(

@@ -437,7 +437,7 @@ def test_converting_an_xlsx_sheet_holds_one_row_at_a_time(tmp_path: Path, monkey
             tracemalloc.stop()
             assert converted.rows == rows
 
-    small, large = peak(10_000), peak(40_000)
+    small, large = peak(5_000), peak(20_000)
     assert large < small * 1.2 + 256 * 1024, (small, large)
 
 
