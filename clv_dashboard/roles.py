@@ -65,16 +65,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 def sync_role_groups(*, group_model: Any, permission_model: Any) -> None:
     """Create the role groups and give each exactly its declared permissions (idempotent).
 
-    Takes the model classes so that the data migration can pass its historical models."""
+    Takes the model classes so that the data migration can pass its historical models. One
+    query finds every declared permission (this runs after each migrate and each flush)."""
+    codenames = {perm.split(".")[1] for perms in ROLE_PERMISSIONS.values() for perm in perms}
+    found = {f"{p.content_type.app_label}.{p.codename}": p
+             for p in permission_model.objects.filter(codename__in=codenames).select_related("content_type")}
     for role, perms in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.get_or_create(name=role)
-        wanted = []
-        for perm in perms:
-            app_label, codename = perm.split(".")
-            found = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
-            if found is not None:
-                wanted.append(found)
-        group.permissions.set(wanted)
+        group.permissions.set([found[perm] for perm in perms if perm in found])
 
 
 def sync_role_groups_after_migrate(**kwargs: Any) -> None:
