@@ -28,6 +28,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+from django.conf import settings
 
 from .parsing import (
     CODE_FIELDS,
@@ -39,6 +40,7 @@ from .parsing import (
     CountingReader,
     SourceFile,
     currencies_accepted,
+    currency_code,
 )
 
 COLUMNAR_KINDS = ("transactions", "customers")
@@ -52,8 +54,15 @@ _ATTRIBUTES = ("name", "region", "product_line", "business_unit", "acquisition_c
 _EDGE_SPACE = r"^[\x1c-\x1f\x{85}]|[\x1c-\x1f\x{85}]$"
 _PLAIN_AMOUNT = r"^-?\d{1,16}(?:\.\d{1,2})?$"
 _THOUSANDS_AMOUNT = r"^-?\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,2})?$"
-# A currency sign before the number: ¥1,234.50, -$5, ￥ 3.00 (other forms: the row validator).
-_SIGNED_AMOUNT = r"^(?P<sign>-?)[¥￥$€£]\s*(?P<number>\d{1,16}(?:\.\d{1,2})?|\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,2})?)$"
+# The board's own currency sign before the number: ¥1,234.50, -¥5, ￥ 3.00 under CNY (other forms,
+# and another currency's sign, which the import notes: the row validator).
+_SIGNS = {"CNY": "¥￥", "USD": "$", "EUR": "€", "GBP": "£"}
+_SIGNED_AMOUNT = r"^(?P<sign>-?)[{signs}]\s*(?P<number>\d{{1,16}}(?:\.\d{{1,2}})?|\d{{1,3}}(?:,\d{{3}}){{1,4}}(?:\.\d{{1,2}})?)$"
+
+
+def _signed_amount() -> str | None:
+    signs = _SIGNS.get(currency_code(str(settings.CLV_CURRENCY)))
+    return _SIGNED_AMOUNT.format(signs=signs) if signs else None
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _TIME = rf"(?:{TIME_OF_DAY})?"
 _YEAR_FIRST = rf"^(?P<y>\d{{4}})[-/.](?P<m>\d{{1,2}})[-/.](?P<d>\d{{1,2}}){_TIME}$"
@@ -306,12 +315,17 @@ def _amounts(column: pa.Array, *, required: bool) -> tuple[pa.Array, pa.Array]:
     value, ok = column, plain
     if not pc.all(plain).as_py():
         thousands = pc.match_substring_regex(column, _THOUSANDS_AMOUNT)
-        signed = pc.extract_regex(column, _SIGNED_AMOUNT)
-        has_sign = pc.is_valid(signed)
-        unsigned = pc.binary_join_element_wise(
-            pc.struct_field(signed, "sign"), pc.struct_field(signed, "number"), ""
-        )
-        value = pc.replace_substring(pc.if_else(has_sign, unsigned, column), ",", "")
+        pattern = _signed_amount()
+        if pattern is None:
+            has_sign, value = pa.repeat(False, len(column)), column
+        else:
+            signed = pc.extract_regex(column, pattern)
+            has_sign = pc.is_valid(signed)
+            unsigned = pc.binary_join_element_wise(
+                pc.struct_field(signed, "sign"), pc.struct_field(signed, "number"), ""
+            )
+            value = pc.if_else(has_sign, unsigned, column)
+        value = pc.replace_substring(value, ",", "")
         value = pc.if_else(plain, column, value)
         ok = pc.fill_null(pc.or_(pc.or_(plain, thousands), has_sign), False)
     if not required:

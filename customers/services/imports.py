@@ -51,6 +51,7 @@ from .parsing import (
     ENCODING_LABELS,
     FIELDS,
     NOTE_AMOUNT_SCALE,
+    NOTE_CURRENCY_MARKS,
     NOTE_EXCEL_DAY_NUMBERS,
     NOTE_EXCEL_TEXT,
     NOTE_LONE_CELLS,
@@ -64,6 +65,7 @@ from .parsing import (
     REASON_ORDER_CUSTOMERS,
     WESTERN,
     ColumnPlan,
+    CurrencyMarks,
     DateParser,
     ImportRefused,
     OrderStatusRule,
@@ -71,6 +73,7 @@ from .parsing import (
     SourceFile,
     Validated,
     columns_resolve,
+    currency_marks,
     delimiter_label,
     header_key,
     known_names,
@@ -424,6 +427,8 @@ class NotRead:
     repeated_headers: list[int] = field(default_factory=list)  # the header again (files joined)
     # Lines of cancelled, unpaid or fully refunded orders: their status as written -> lines.
     not_revenue: dict[str, int] = field(default_factory=dict)
+    # Amounts written with another currency's sign or code (US$5 under CNY), read as they are.
+    currency_marks: CurrencyMarks | None = None
 
 
 class _Tally:
@@ -493,7 +498,9 @@ def _stage(
 
     Raises NotColumnar when the columnar reader finds it cannot number the file's lines, and
     NotDirect when a DirectWriter is given a file whose order ids do not rise."""
-    tally = _Tally(job=job, size=source.size, plan=plan, validate=row_validator(plan=plan, dates=dates), stager=stager,
+    marks = currency_marks()
+    tally = _Tally(job=job, size=source.size, plan=plan, validate=row_validator(plan=plan, dates=dates, marks=marks),
+                   stager=stager,
                    report=report, skip_invalid=skip_invalid, save=save)
     direct = isinstance(stager, DirectWriter)
     if columnar:
@@ -521,7 +528,8 @@ def _stage(
     stager.finish()
     save(job, rows_parsed=tally.total, rows_total=tally.total, rows_invalid=tally.invalid, progress=90)
     return tally.total, tally.invalid, NotRead(summaries=tally.summaries, lone_cells=tally.lone_cells,
-                                             repeated_headers=tally.repeated_headers, not_revenue=tally.not_revenue)
+                                             repeated_headers=tally.repeated_headers, not_revenue=tally.not_revenue,
+                                             currency_marks=marks)
 
 
 def _order_conflicts_check(
@@ -788,6 +796,11 @@ def _reading_notes(job: ImportJob, dates: DateParser, not_read: NotRead, plan: C
         raw, value, line = dates.month_example
         job.detected["month_date_note"] = str(NOTE_MONTH_DATES).format(example=raw, line=line + dates.line_offset,
                                                                        date=value)
+    marks = not_read.currency_marks
+    if marks is not None and marks.example is not None:
+        raw, line = marks.example
+        job.detected["currency_mark_note"] = str(NOTE_CURRENCY_MARKS).format(
+            count=f"{marks.count:,}", example=raw[:40], line=line + dates.line_offset, currency=marks.board)
     if dates.serial_example is not None:
         raw, value, line = dates.serial_example
         date_field = "month" if job.kind == ImportJob.Kind.COSTS else "order_date"

@@ -35,6 +35,11 @@ NOTE_WESTERN_ENCODING = _(
     "because its accented letters fit that encoding. Check that a name such as \"{example}\" looks right; "
     "if not, save the file as \"CSV UTF-8\" and upload it again."
 )
+NOTE_CURRENCY_MARKS = _(
+    "{count} amounts are written with another currency's sign or code (\"{example}\" on line {line}): each was "
+    "read as an amount in {currency}. If they are in another currency, convert them to {currency} and upload the "
+    "file again (the import does not convert currencies)."
+)
 NOTE_MONTH_DATES = _(
     "Some dates give a month only (\"{example}\" on line {line}, read as {date}): each was read as the first "
     "day of its month. The board counts by month; the customers' predicted value sees one purchase day a month."
@@ -744,6 +749,43 @@ def currency_code(text: str) -> str:
     """A currency as an ISO code (RMB, 人民币 and ¥ are CNY), or the text upper-cased."""
     key = unicodedata.normalize("NFKC", text).strip().upper()
     return _CURRENCY_NAMES.get(key, key)
+
+
+# Signs that name a currency currency_code does not: $ alone is the US dollar's.
+_MARK_CODES = {"$": "USD", "S$": "SGD", "A$": "AUD", "AU$": "AUD", "C$": "CAD", "CA$": "CAD", "JP¥": "JPY",
+               "RMB¥": "CNY", "₩": "KRW", "₹": "INR"}
+
+
+def amount_currency(raw: str) -> str | None:
+    """The ISO code of the currency a sign, code or name in an amount's cell stands for
+    (US$5 -> USD, 5元 -> CNY, (€12) -> EUR, $5 -> USD), or None when the cell names none."""
+    text = unicodedata.normalize("NFKC", raw).strip().strip("()").strip().lstrip("-+").strip()
+    found = _CURRENCY.search(text)
+    if found is None:
+        return None
+    mark = found.group(0).strip().upper()
+    return _MARK_CODES.get(mark) or currency_code(mark)
+
+
+@dataclass
+class CurrencyMarks:
+    """Amounts whose own cell names another currency than the board's (US$5 under CNY): read as
+    they are (a currency column is what refuses a row), counted for a note on the import."""
+
+    board: str
+    count: int = 0
+    example: tuple[str, int] | None = None  # (as written, line)
+
+    def record(self, raw: str, line: int) -> None:
+        code = amount_currency(raw)
+        if code is not None and code != self.board:
+            self.count += 1
+            if self.example is None:
+                self.example = (raw.strip(), line)
+
+
+def currency_marks() -> CurrencyMarks:
+    return CurrencyMarks(board=currency_code(str(settings.CLV_CURRENCY)))
 
 
 def currencies_accepted() -> list[str]:
@@ -1501,9 +1543,12 @@ def _first_line_totals(validate: Callable[[int, list[str]], Validated], *, order
     return validate_line
 
 
-def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list[str]], Validated]:
+def row_validator(
+    *, plan: ColumnPlan, dates: DateParser, marks: CurrencyMarks | None = None
+) -> Callable[[int, list[str]], Validated]:
     """A function that checks one row and returns its normalised values (in STAGED_COLUMNS order)
-    or the errors that name the line, the column, the value and the reason."""
+    or the errors that name the line, the column, the value and the reason. Amounts written
+    with another currency's sign go on `marks`."""
     specs = {s.name: s for s in FIELDS[plan.kind]}
     first_lines: dict[str, Any] = {}  # the rule of an export with its order's values on the first line
     width = len(plan.header)
@@ -1536,10 +1581,13 @@ def row_validator(*, plan: ColumnPlan, dates: DateParser) -> Callable[[int, list
         if not value:
             return ""
         try:
-            return amount_parse(value, scales.get(name, 1))
+            parsed = amount_parse(value, scales.get(name, 1))
         except ValueError as exc:
             errors.append(RowError(line, labels[name], value, str(exc), getattr(exc, "parts", [])))
             return ""
+        if marks is not None and parsed != value:  # a plain amount is returned as it is: no sign
+            marks.record(value, line)
+        return parsed
 
     has_cost = "cost" in idx
 

@@ -72,7 +72,7 @@ class Command(BaseCommand):
             if detected.get("reader"):
                 written = {"direct": "while read", "staged": "through the staging table"}.get(detected.get("writer", ""))
                 out.write(f"  read by the {detected['reader']} reader" + (f", written {written}" if written else ""))
-            for note in ("encoding_note", "excel_text_note", "profile_note", "scale_note", "revenue_note", "not_revenue_note", "repeated_header_note", "summary_note", "lone_cell_note", "month_date_note", "date_note"):  # in the page's order
+            for note in ("encoding_note", "excel_text_note", "profile_note", "scale_note", "revenue_note", "not_revenue_note", "repeated_header_note", "summary_note", "lone_cell_note", "currency_mark_note", "month_date_note", "date_note"):  # in the page's order
                 if detected.get(note):
                     out.write(f"  note: {detected[note]}")
             columns = ", ".join(f"{k}={v!r}" for k, v in detected.get("columns", {}).items())
