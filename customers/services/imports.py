@@ -51,6 +51,7 @@ from .parsing import (
     ENCODING_LABELS,
     FIELDS,
     NOTE_AMOUNT_SCALE,
+    NOTE_CURRENCY_MARK,
     NOTE_CURRENCY_MARKS,
     NOTE_EXCEL_DAY_NUMBERS,
     NOTE_EXCEL_TEXT,
@@ -799,7 +800,7 @@ def _reading_notes(job: ImportJob, dates: DateParser, not_read: NotRead, plan: C
     marks = not_read.currency_marks
     if marks is not None and marks.example is not None:
         raw, line = marks.example
-        job.detected["currency_mark_note"] = str(NOTE_CURRENCY_MARKS).format(
+        job.detected["currency_mark_note"] = str(NOTE_CURRENCY_MARKS if marks.count > 1 else NOTE_CURRENCY_MARK).format(
             count=f"{marks.count:,}", example=raw[:40], line=line + dates.line_offset, currency=marks.board)
     if dates.serial_example is not None:
         raw, value, line = dates.serial_example

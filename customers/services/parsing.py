@@ -35,6 +35,11 @@ NOTE_WESTERN_ENCODING = _(
     "because its accented letters fit that encoding. Check that a name such as \"{example}\" looks right; "
     "if not, save the file as \"CSV UTF-8\" and upload it again."
 )
+NOTE_CURRENCY_MARK = _(
+    "An amount is written with another currency's sign or code (\"{example}\" on line {line}): it was read as an "
+    "amount in {currency}. If it is in another currency, convert it to {currency} and upload the file again (the "
+    "import does not convert currencies)."
+)
 NOTE_CURRENCY_MARKS = _(
     "{count} amounts are written with another currency's sign or code (\"{example}\" on line {line}): each was "
     "read as an amount in {currency}. If they are in another currency, convert them to {currency} and upload the "

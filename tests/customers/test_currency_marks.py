@@ -63,7 +63,7 @@ def test_under_another_board_currency_its_own_sign_is_plain_and_the_yuan_is_note
                      + "".join(f"A,O{i},2024-02-01,${i}.50\n" for i in range(30)) + "B,Y1,2024-02-02,¥7\n")
     assert job.status == ImportJob.Status.SUCCEEDED, job.message
     assert job.detected["reader"] == "columnar"
-    assert job.detected["currency_mark_note"].startswith('1 amounts are written with another currency\'s sign or code ("¥7" on line 32)')
+    assert job.detected["currency_mark_note"].startswith('An amount is written with another currency\'s sign or code ("¥7" on line 32)')
     assert "read as an amount in USD" in job.detected["currency_mark_note"]
 
 
