@@ -51,7 +51,16 @@ def import_job_errors(*, job: ImportJob) -> list[dict[str, Any]]:
     return [{**e, "reason": message_translate(str(e.get("reason", "")), e.get("parts"))} for e in job.error_report]
 
 
-def _segment_label(value: str) -> str:
+def dimension_label(dimension: str) -> str:
+    """A segment dimension's name in the reader's language (an unknown one as it is)."""
+    try:
+        return str(SegmentDimension(dimension).label)
+    except ValueError:
+        return dimension
+
+
+def value_label(value: str) -> str:
+    """A segment value as shown: the unassigned segment in the reader's language."""
     return str(_("unassigned")) if value == UNASSIGNED else value
 
 
@@ -59,16 +68,12 @@ def import_job_segment_changes(*, job: ImportJob) -> dict[str, list[dict[str, An
     """The segment moves and conflicts of a loaded import (services/moves.py), with the
     dimensions and the unassigned segment named in the reader's language."""
     result = job.result or {}
-
-    def dimension(d: str) -> str:
-        return str(SegmentDimension(d).label) if d in SegmentDimension.values else d
-
-    moves = [{"dimension": m["dimension"], "label": dimension(m["dimension"]), "customers": m["customers"],
+    moves = [{"dimension": m["dimension"], "label": dimension_label(m["dimension"]), "customers": m["customers"],
               "more": m["customers"] - sum(n for _old, _new, n in m["changes"]),
-              "changes": [{"old": _segment_label(old), "new": _segment_label(new), "customers": n}
+              "changes": [{"old": value_label(old), "new": value_label(new), "customers": n}
                           for old, new, n in m["changes"]]}
              for m in result.get("segment_moves") or []]
-    conflicts = [{"dimension": c["dimension"], "label": dimension(c["dimension"]), "customers": c["customers"],
+    conflicts = [{"dimension": c["dimension"], "label": dimension_label(c["dimension"]), "customers": c["customers"],
                   "more": c["customers"] > len(c["examples"]),
                   "examples": [{"customer": customer, "values": values} for customer, values in c["examples"]]}
                  for c in result.get("segment_conflicts") or []]

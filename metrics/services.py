@@ -39,7 +39,7 @@ from .calculations import (
     segment_costs,
     snapshot_metrics,
 )
-from .models import COMPANY, AssumptionSet, CohortCell, MonthlySnapshot, RecomputeRun
+from .models import COMPANY, DEFAULT_NOTE, AssumptionSet, CohortCell, MonthlySnapshot, RecomputeRun
 from .referrals.maths import referral_figures
 from .selectors import (
     DIMENSIONS,
@@ -119,7 +119,7 @@ def assumptions_ensure() -> AssumptionSet:
     """The assumptions in force; version 1 with METRICS.md's defaults when there are none."""
     latest = AssumptionSet.objects.order_by("-version").first()
     if latest is None:
-        latest, _created = AssumptionSet.objects.get_or_create(version=1, defaults={"note": "Defaults of METRICS.md"})
+        latest, _created = AssumptionSet.objects.get_or_create(version=1, defaults={"note": DEFAULT_NOTE})
     return latest
 
 
@@ -132,7 +132,7 @@ def assumptions_ensure_after_migrate(*, apps: Any = None, using: str = "default"
     except LookupError:  # migrated to before the model existed
         return
     if not model.objects.using(using).exists():
-        model.objects.using(using).create(version=1, note="Defaults of METRICS.md")
+        model.objects.using(using).create(version=1, note=DEFAULT_NOTE)
 
 
 # --- Recompute --------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from customers.models import SegmentDimension
+from customers.selectors import dimension_label, value_label  # the board's names of segments
 from metrics.models import (
     COMPANY,
     CohortCell,
@@ -99,17 +100,6 @@ class Scope:
 
 
 COMPANY_SCOPE = Scope(COMPANY, "")
-
-
-def dimension_label(dimension: str) -> str:
-    try:
-        return str(SegmentDimension(dimension).label)
-    except ValueError:
-        return dimension
-
-
-def value_label(value: str) -> str:
-    return _("unassigned") if value == "unassigned" else value
 
 
 def scope_parse(raw: str | None) -> Scope:
