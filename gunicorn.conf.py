@@ -1,10 +1,12 @@
 """gunicorn settings for the web container (docker-compose.yml), chosen by measurement on a
 2-core host with bench/load.py (figures in docs/reliability.md).
 
-Threads, not more processes: a request spends most of its time waiting on PostgreSQL and
-Redis, so 2 processes (one per core) x 8 threads keep both cores busy without the memory of
-more processes; sync workers made 50 users queue for a free worker. Override with
-GUNICORN_WORKERS / GUNICORN_THREADS."""
+Threads: a request spends part of its time waiting on PostgreSQL and Redis, and sync workers
+made 50 users queue for a free worker. 4 processes x 16 threads: with 2 processes one held the
+GIL while the other's threads waited, and with fewer threads than users the requests queued in
+order, cheap or not; 4 x 16 served 270-303 requests a second flat out instead of 214, for about
+700 MB of memory instead of 380 (figures in docs/reliability.md). On a host short of memory,
+GUNICORN_WORKERS=2 keeps the earlier size. Override with GUNICORN_WORKERS / GUNICORN_THREADS."""
 
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ import os
 # Marks the web process: its queries wait for a table's lock at most CLV_WEB_LOCK_WAIT_SECONDS
 # (settings), workers' as long as it takes.
 os.environ.setdefault("CLV_WEB_PROCESS", "1")
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 worker_class = "gthread"
 keepalive = 30
 timeout = 120

@@ -23,7 +23,7 @@
    machine: a page flat out cannot answer faster than that.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clv_load REDIS_URL=redis://127.0.0.1:6379/14 \\
-      .venv/bin/python bench/load.py --workers 2 --threads 8
+      .venv/bin/python bench/load.py --workers 4 --threads 16
 """
 
 from __future__ import annotations
@@ -283,8 +283,8 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=1.0,
                         help="mean pause between a user's requests in the first run (0: flat out only)")
     parser.add_argument("--transactions", type=int, default=1_000_000)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes (gunicorn.conf.py's default)")
+    parser.add_argument("--threads", type=int, default=16, help="threads per gunicorn worker (gunicorn.conf.py's default)")
     parser.add_argument("--floor", action="store_true",
                         help="then the same users flat out on /favicon.ico only: the latency of the "
                              "server and the framework alone at that concurrency, which no page can beat")
