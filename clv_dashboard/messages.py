@@ -26,12 +26,18 @@ def message_part(template: Any, **params: Any) -> dict[str, Any]:
                                                    for k, v in params.items()}}
 
 
-def message_translate(message: str, parts: list[dict[str, Any]] | None) -> str:
-    """A stored message in the active language: each part's template translated, then filled
-    in; the stored text when there are no parts (or a translation does not fit)."""
+def parts_translate(text: str, parts: list[dict[str, Any]] | None, *, joiner: str) -> str:
+    """Stored text in the active language: each part's template translated, then filled in, the
+    parts joined by `joiner`; the stored text when there are no parts (or a translation does
+    not fit)."""
     if not parts:
-        return message
+        return text
     try:
-        return "; ".join(gettext(part["template"]).format(**part["params"]) for part in parts)
+        return joiner.join(gettext(part["template"]).format(**part["params"]) for part in parts)
     except (KeyError, IndexError, ValueError, TypeError):
-        return message
+        return text
+
+
+def message_translate(message: str, parts: list[dict[str, Any]] | None) -> str:
+    """A stored message in the active language (its parts joined by "; ")."""
+    return parts_translate(message, parts, joiner="; ")

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from clv_dashboard.messages import message_translate
+from clv_dashboard.messages import message_translate, parts_translate
 
 
 class SegmentDimension(models.TextChoices):
@@ -21,6 +21,10 @@ class SegmentDimension(models.TextChoices):
 
 # Customers without a value for a dimension belong to this segment (METRICS.md, Segments).
 UNASSIGNED = "unassigned"
+
+
+# The key under ImportJob.detected of the reading notes' message parts ({note key: [parts]}).
+NOTE_PARTS = "note_parts"
 
 
 class ImportJob(models.Model):
@@ -88,6 +92,15 @@ class ImportJob(models.Model):
     def message_shown(self) -> str:
         """The message in the active language."""
         return message_translate(self.message, self.message_parts)
+
+    @property
+    def notes_shown(self) -> dict[str, str]:
+        """The reading notes (`detected["..._note"]`) in the active language: each from its stored
+        parts where it has them, as stored otherwise (imports before the parts were kept)."""
+        detected = self.detected or {}
+        parts = detected.get(NOTE_PARTS) or {}
+        return {key: parts_translate(text, parts.get(key), joiner=" ") for key, text in detected.items()
+                if key.endswith("_note") and isinstance(text, str) and text}
 
 
 class Customer(models.Model):

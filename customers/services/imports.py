@@ -40,7 +40,7 @@ from aliases import services as aliases_services
 from clv_dashboard.background import MSG_IMPORT_WAITING, dead_before, in_process_submit, task_send, tasks_in_thread
 from clv_dashboard.messages import message_part
 from clv_dashboard.spreadsheets import spreadsheet_safe
-from customers.models import CostEntry, ImportJob, Transaction
+from customers.models import NOTE_PARTS, CostEntry, ImportJob, Transaction
 
 from . import loading
 from .columnar import ColumnarReader, NotColumnar, columnar_applies
@@ -679,13 +679,14 @@ def _run_source(job: ImportJob, path: Path, converted: ConvertedSheet | None) ->
     job.detected = {
         **(job.detected if converted is not None else {}),
         **({"header_line": source.header_line, "title_rows": source.title_lines} if source.title_lines else {}),
-        **({"excel_text_note": str(NOTE_EXCEL_TEXT)} if source.excel_text else {}),
         "encoding": ENCODING_LABELS.get(source.encoding, source.encoding),
-        "encoding_note": str(NOTE_WESTERN_ENCODING).format(example=source.encoding_example)
-        if source.encoding == WESTERN else "",
         "delimiter": delimiter_label(source.delimiter),
         "header": source.header,
     }
+    if source.excel_text:
+        _note(job, "excel_text_note", (NOTE_EXCEL_TEXT, {}))
+    if source.encoding == WESTERN:
+        _note(job, "encoding_note", (NOTE_WESTERN_ENCODING, {"example": source.encoding_example}))
     job.save(update_fields=["detected"])
     if not mapping:
         learned = header_mapping_find(kind=job.kind, header=source.header)
@@ -763,50 +764,58 @@ def _lines_shown(numbers: list[int], offset: int) -> str:
     return ", ".join(str(line + offset) for line in numbers[:10]) + (", …" if len(numbers) > 10 else "")
 
 
+def _note(job: ImportJob, key: str, *parts: tuple[Any, dict[str, Any]]) -> None:
+    """A reading note on the job, as `detected[key]` (its text in the language the import runs
+    in: the command line's report, logs) and as message parts under `detected["note_parts"]`,
+    which the page translates into each reader's language (ImportJob.notes_shown)."""
+    job.detected[key] = " ".join(str(template).format(**params) for template, params in parts)
+    job.detected.setdefault(NOTE_PARTS, {})[key] = [message_part(template, **params) for template, params in parts]
+
+
 def _reading_notes(job: ImportJob, dates: DateParser, not_read: NotRead, plan: ColumnPlan) -> None:
     """Say on the import how the file was read where a reader would not guess it: as an export
     with its own rules (Shopify's), which amount columns were multiplied by the scale in their
     names (金额(万元)), which totals rows and lone-cell notes were not read (line numbers of the
     sheet for a workbook), and when dates were read from Excel day numbers (45356 = 2024-03-05)."""
     if plan.profile is not None:
-        job.detected.update(profile=plan.profile.key, profile_note=str(PROFILE_NOTES[plan.profile.key]))
+        job.detected["profile"] = plan.profile.key
+        _note(job, "profile_note", (PROFILE_NOTES[plan.profile.key], {}))
     if plan.scales:
-        job.detected["scale_note"] = " ".join(
-            str(NOTE_AMOUNT_SCALE).format(column=plan.column_label(name), unit=unit, factor=f"{factor:,}",
-                                          example=f"{Decimal('1.5') * factor:,.2f}")
-            for name, (factor, unit) in plan.scales.items())
+        _note(job, "scale_note", *(
+            (NOTE_AMOUNT_SCALE, {"column": plan.column_label(name), "unit": unit, "factor": f"{factor:,}",
+                                 "example": f"{Decimal('1.5') * factor:,.2f}"})
+            for name, (factor, unit) in plan.scales.items()))
     if plan.revenue_from_quantity:
-        job.detected["revenue_note"] = str(NOTE_REVENUE_FROM_QUANTITY).format(
-            quantity=plan.column_label("quantity"), price=plan.column_label("unit_price"))
+        _note(job, "revenue_note", (NOTE_REVENUE_FROM_QUANTITY, {
+            "quantity": plan.column_label("quantity"), "price": plan.column_label("unit_price")}))
     if not_read.not_revenue:
         counted = sorted(not_read.not_revenue.items(), key=lambda item: (-item[1], item[0]))
-        job.detected["not_revenue_note"] = str(NOTE_NOT_REVENUE).format(
-            count=sum(not_read.not_revenue.values()),
-            statuses=", ".join(f"{status} {n:,}" for status, n in counted[:6]) + (", …" if len(counted) > 6 else ""))
+        _note(job, "not_revenue_note", (NOTE_NOT_REVENUE, {
+            "count": sum(not_read.not_revenue.values()),
+            "statuses": ", ".join(f"{status} {n:,}" for status, n in counted[:6]) + (", …" if len(counted) > 6 else "")}))
     if not_read.repeated_headers:
-        job.detected["repeated_header_note"] = str(NOTE_REPEATED_HEADER).format(
-            count=len(not_read.repeated_headers), lines=_lines_shown(not_read.repeated_headers, dates.line_offset))
+        _note(job, "repeated_header_note", (NOTE_REPEATED_HEADER, {
+            "count": len(not_read.repeated_headers), "lines": _lines_shown(not_read.repeated_headers, dates.line_offset)}))
     if not_read.summaries:
-        job.detected["summary_note"] = str(NOTE_SUMMARY_ROWS).format(
-            count=len(not_read.summaries), lines=_lines_shown(not_read.summaries, dates.line_offset))
+        _note(job, "summary_note", (NOTE_SUMMARY_ROWS, {
+            "count": len(not_read.summaries), "lines": _lines_shown(not_read.summaries, dates.line_offset)}))
     if not_read.lone_cells:
-        job.detected["lone_cell_note"] = str(NOTE_LONE_CELLS).format(
-            count=len(not_read.lone_cells), example=not_read.lone_cells[0][1][:60],
-            lines=_lines_shown([line for line, _text in not_read.lone_cells], dates.line_offset))
+        _note(job, "lone_cell_note", (NOTE_LONE_CELLS, {
+            "count": len(not_read.lone_cells), "example": not_read.lone_cells[0][1][:60],
+            "lines": _lines_shown([line for line, _text in not_read.lone_cells], dates.line_offset)}))
     if dates.month_example is not None and job.kind == ImportJob.Kind.TRANSACTIONS:
         raw, value, line = dates.month_example
-        job.detected["month_date_note"] = str(NOTE_MONTH_DATES).format(example=raw, line=line + dates.line_offset,
-                                                                       date=value)
+        _note(job, "month_date_note", (NOTE_MONTH_DATES, {"example": raw, "line": line + dates.line_offset, "date": value}))
     marks = not_read.currency_marks
     if marks is not None and marks.example is not None:
         raw, line = marks.example
-        job.detected["currency_mark_note"] = str(NOTE_CURRENCY_MARKS if marks.count > 1 else NOTE_CURRENCY_MARK).format(
-            count=f"{marks.count:,}", example=raw[:40], line=line + dates.line_offset, currency=marks.board)
+        _note(job, "currency_mark_note", (NOTE_CURRENCY_MARKS if marks.count > 1 else NOTE_CURRENCY_MARK, {
+            "count": f"{marks.count:,}", "example": raw[:40], "line": line + dates.line_offset, "currency": marks.board}))
     if dates.serial_example is not None:
         raw, value, line = dates.serial_example
         date_field = "month" if job.kind == ImportJob.Kind.COSTS else "order_date"
-        job.detected["date_note"] = str(NOTE_EXCEL_DAY_NUMBERS).format(example=raw, line=line + dates.line_offset,
-                                                                        date=value, field=date_field)
+        _note(job, "date_note", (NOTE_EXCEL_DAY_NUMBERS, {
+            "example": raw, "line": line + dates.line_offset, "date": value, "field": date_field}))
 
 
 def _attributes(plan: ColumnPlan) -> tuple[str, ...]:
