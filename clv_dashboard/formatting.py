@@ -38,6 +38,16 @@ def is_chinese() -> bool:
     return (translation.get_language() or "").lower().startswith("zh")
 
 
+# A label's colon and a list's semicolon as each language writes them: full-width in Chinese (no
+# space after), ASCII with a space in English.
+_PUNCTUATION = {":": ("：", ": "), ";": ("；", "; ")}
+
+
+def punctuation(mark: str) -> str:
+    chinese, other = _PUNCTUATION[mark]
+    return chinese if is_chinese() else other
+
+
 def currency_symbol() -> str:
     code = str(settings.CLV_CURRENCY)
     return CURRENCY_SYMBOLS.get(code, code + " ")

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django import template
 from django.conf import settings
 
-from clv_dashboard.formatting import format_money, format_month, format_number, format_percent
+from clv_dashboard.formatting import format_money, format_month, format_number, format_percent, punctuation
 
 register = template.Library()
 
@@ -31,6 +31,13 @@ def month(value: date | None) -> str:
 @register.filter
 def number(value: Decimal | float | int | None, decimals: int = 0) -> str:
     return format_number(value, decimals=decimals)
+
+
+@register.simple_tag
+def punct(mark: str) -> str:
+    """A label's colon ({% punct ":" %}) or a list's semicolon ({% punct ";" %}), with the space
+    after it, as the active language writes them (：and ；in Chinese)."""
+    return punctuation(mark)
 
 
 @register.simple_tag

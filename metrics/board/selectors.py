@@ -20,6 +20,7 @@ from django.db.models import Avg, Count, Q, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from clv_dashboard.formatting import punctuation
 from customers.models import SegmentDimension
 from customers.selectors import dimension_label, value_label  # the board's names of segments
 from metrics.models import (
@@ -96,7 +97,7 @@ class Scope:
     def label(self) -> str:
         if self.is_company:
             return _("Company")
-        return f"{dimension_label(self.dimension)}: {value_label(self.value)}"
+        return f"{dimension_label(self.dimension)}{punctuation(':')}{value_label(self.value)}"
 
 
 COMPANY_SCOPE = Scope(COMPANY, "")

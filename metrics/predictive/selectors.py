@@ -21,6 +21,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from clv_dashboard.formatting import punctuation
 from customers.models import UNASSIGNED, Customer, SegmentDimension, Transaction
 from metrics.datacache import versioned_get
 from metrics.models import CustomerPrediction, PredictiveFit
@@ -252,9 +253,9 @@ def _segment_choices() -> list[tuple[str, str, str]]:
             .distinct().order_by(dimension.value)[:200]
         )
         for value in values:
-            choices.append((dimension.value, value, f"{dimension.label}: {value}"))
+            choices.append((dimension.value, value, f"{dimension.label}{punctuation(':')}{value}"))
         if Customer.objects.filter(**{dimension.value: ""}).exists():
-            choices.append((dimension.value, UNASSIGNED, f"{dimension.label}: {gettext('unassigned')}"))
+            choices.append((dimension.value, UNASSIGNED, f"{dimension.label}{punctuation(':')}{gettext('unassigned')}"))
     return choices
 
 

@@ -78,3 +78,14 @@ def test_a_western_encoding_note_follows_the_reader_too(
     chinese = _in("zh-hans", p.NOTE_WESTERN_ENCODING, example="Zürich")
     assert chinese != _in("en", p.NOTE_WESTERN_ENCODING, example="Zürich")
     assert _html(chinese) in _page(client_as(roles.ANALYST), job, "zh-hans")
+
+
+def test_the_chinese_import_page_writes_full_width_colons_and_semicolons(
+    run_import: Run, client_as: Callable[[str | None], Client]
+) -> None:
+    job = run_import("transactions", "customer_id,order_id,order_date,revenue\nA,O1,2024-02-01,3\n")
+    page = _page(client_as(roles.ANALYST), job, "zh-hans")
+    with translation.override("zh-hans"):
+        encoding, delimiter = translation.gettext("Encoding"), translation.gettext("delimiter")
+    assert f"{encoding}：UTF-8；{delimiter}：" in page
+    assert "Encoding: UTF-8; delimiter: " in _page(client_as(roles.ANALYST), job, "en")

@@ -19,6 +19,7 @@ from clv_dashboard.formatting import (
     format_number,
     format_percent,
     money_ticks,
+    punctuation,
 )
 
 
@@ -105,3 +106,10 @@ def test_months_read_in_the_readers_language() -> None:
         assert format_month(dt.date(2024, 12, 1)) == "2024年12月"
     with translation.override("en"):
         assert format_month(dt.date(2024, 12, 1)) == "December 2024"
+
+
+@pytest.mark.parametrize(("language", "colon", "semicolon"), [("en", ": ", "; "), ("zh-hans", "：", "；")])
+def test_a_labels_colon_and_a_lists_semicolon_in_each_language(language: str, colon: str, semicolon: str) -> None:
+    with translation.override(language):
+        assert punctuation(":") == colon and punctuation(";") == semicolon
+

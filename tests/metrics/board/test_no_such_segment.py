@@ -25,7 +25,7 @@ def test_no_such_segment_is_said_in_chinese(client_as: Callable, board_snapshots
     client.cookies["django_language"] = "zh-hans"
     page = client.get("/board/?scope=region:Atlantis").content.decode()
     with translation.override("zh-hans"):
-        expected = str(ERROR_NO_SUCH_SEGMENT).format(scope="区域: Atlantis")
+        expected = str(ERROR_NO_SUCH_SEGMENT).format(scope="区域：Atlantis")
     assert expected in page and "There is no such segment" not in expected
 
 

@@ -530,3 +530,12 @@ def test_the_pack_ends_with_the_scope_s_profitability_and_says_it_is_not_publish
     month_close(month=dt.date(2025, 6, 1), today=dt.date(2026, 1, 15))
     published = client.get("/board/pack/?month=2025-06").content.decode()
     assert 'id="pack-figures"' in published and 'id="pack-profitability-current"' in published
+
+
+def test_chinese_pages_write_a_full_width_colon_after_a_label(client_as: Callable, board_snapshots: dict) -> None:
+    client = client_as(roles.EXECUTIVE)
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get("/board/pack/?month=2025-06&scope=region:North").content.decode()
+    with translation.override("zh-hans"):
+        region = str(translation.gettext("Region"))
+    assert f"{region}：North" in page and f"{region}: North" not in page
